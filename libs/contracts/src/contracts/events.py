@@ -1,0 +1,381 @@
+"""The `data` of every event type, one model per versioned type.
+
+Events only grow: a new field gets a default, so old events still parse, and unknown fields are
+ignored, so old consumers still read new events. Anything breaking is a new type with a new `.vN`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+TOPIC_APPLICANT = "talent.applicant"
+TOPIC_BENEFITS = "talent.benefits"
+TOPIC_HOUSING = "talent.housing"
+TOPIC_NOTIFY = "talent.notify"
+TOPICS: tuple[str, ...] = (TOPIC_APPLICANT, TOPIC_BENEFITS, TOPIC_HOUSING, TOPIC_NOTIFY)
+
+_TYPE_NAME = re.compile(r"^talent(\.[a-z][a-z0-9_]*)+\.v[0-9]+$")
+
+Tier = Literal["A", "B", "C", "D", "E"]
+Locale = Literal["zh-CN", "en"]
+Degree = Literal["bachelor", "master", "doctor"]
+Title = Literal["senior", "deputy_senior", "intermediate"]
+Decision = Literal["approve", "reject", "return"]
+CertificationRoute = Literal[
+    "programme", "degree", "title", "employer_recommendation", "expert_recommendation", "case_by_case"
+]
+CertificationStage = Literal["county", "city"]
+CertificationStatus = Literal["submitted", "county_approved", "certified", "rejected", "returned"]
+ClaimStage = Literal["acceptance", "county", "city"]
+ClaimStatus = Literal[
+    "submitted",
+    "accepted",
+    "county_approved",
+    "city_approved",
+    "publicized",
+    "disbursed",
+    "rejected",
+    "returned",
+    "withdrawn",
+]
+Fen = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class EventData(BaseModel):
+    """Base of every event's data; a concrete subclass sets the `type` it is published as."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ClassVar[str]
+    topic: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # Catch a misnamed type when the class is defined rather than when a consumer drops it.
+        if "type" not in cls.__dict__:
+            return
+        if not _TYPE_NAME.match(cls.type):
+            raise TypeError(f"{cls.__name__}.type {cls.type!r} must look like talent.<...>.v<N>")
+        if cls.topic not in TOPICS or not cls.type.startswith(cls.topic + "."):
+            raise TypeError(f"{cls.__name__}.type {cls.type!r} is not on topic {cls.topic!r}")
+
+
+class ApplicantEvent(EventData):
+    """An event published by the applicant service."""
+
+    topic = TOPIC_APPLICANT
+
+
+class BenefitsEvent(EventData):
+    """An event published by the benefits service."""
+
+    topic = TOPIC_BENEFITS
+
+
+class HousingEvent(EventData):
+    """An event published by the housing service."""
+
+    topic = TOPIC_HOUSING
+
+
+class NotifyEvent(EventData):
+    """An event published by the notify service."""
+
+    topic = TOPIC_NOTIFY
+
+
+# --- applicant ---------------------------------------------------------------------------------
+
+
+class _ProfileFacts(ApplicantEvent):
+    """Profile facts other services keep in their read models (eligibility, housing priority)."""
+
+    degree: Degree | None = None
+    graduated_on: date | None = None
+    birth_date: date | None = None
+    title: Title | None = None
+    employer_region_code: str | None = None
+    employer_in_shortage_catalogue: bool = False
+    social_insurance_months: Count = 0
+    owns_home_in_city: bool = False
+    works_in_city: bool = True
+
+
+class TalentRegistered(_ProfileFacts):
+    """A talent completed a profile for the first time."""
+
+    type = "talent.applicant.talent.registered.v1"
+
+    talent_id: str
+    pseudonym: str
+    region_code: str
+    locale: Locale
+    registered_at: AwareDatetime
+
+
+class TalentProfileUpdated(_ProfileFacts):
+    """A talent changed a profile; carries the full current facts, not a diff."""
+
+    type = "talent.applicant.talent.profile_updated.v1"
+
+    talent_id: str
+    region_code: str | None = None
+    locale: Locale | None = None
+
+
+class CertificationSubmitted(ApplicantEvent):
+    """A talent applied for certification."""
+
+    type = "talent.applicant.certification.submitted.v1"
+
+    certification_id: str
+    talent_id: str
+    route: CertificationRoute
+    claimed_tier: Tier
+    region_code: str
+
+
+class CertificationDecided(ApplicantEvent):
+    """A county reviewer or city approver decided on a certification."""
+
+    type = "talent.applicant.certification.decided.v1"
+
+    certification_id: str
+    talent_id: str
+    stage: CertificationStage
+    decision: Decision
+    status: CertificationStatus
+    tier: Tier | None = None
+    reason: str = ""
+    decided_by: str
+
+
+class TalentCertified(ApplicantEvent):
+    """A talent holds a tier until `certified_until`; partners may receive this."""
+
+    type = "talent.applicant.talent.certified.v1"
+
+    talent_id: str
+    pseudonym: str
+    tier: Tier
+    points: Count
+    certified_until: date
+    region_code: str
+    issuing_city: str = "330400"
+
+
+class TalentRevoked(ApplicantEvent):
+    """A talent's certification was withdrawn; partners may receive this."""
+
+    type = "talent.applicant.talent.revoked.v1"
+
+    talent_id: str
+    pseudonym: str
+    reason: str
+    revoked_at: AwareDatetime
+
+
+class TalentPointsChanged(ApplicantEvent):
+    """A talent's points were recomputed."""
+
+    type = "talent.applicant.talent.points_changed.v1"
+
+    talent_id: str
+    points: Count
+    previous_points: Count | None = None
+
+
+class TalentExpired(ApplicantEvent):
+    """A talent's certification ran past `certified_until`."""
+
+    type = "talent.applicant.talent.expired.v1"
+
+    talent_id: str
+    pseudonym: str
+    expired_on: date
+
+
+# --- benefits ----------------------------------------------------------------------------------
+
+
+class ClaimSubmitted(BenefitsEvent):
+    """A claim was filed, by the talent or automatically on certification (`auto`)."""
+
+    type = "talent.benefits.claim.submitted.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    policy_version: int
+    amount_fen: Fen | None = None
+    auto: bool = False
+    status: ClaimStatus
+
+
+class ClaimDecided(BenefitsEvent):
+    """A claim passed a stage; at `acceptance` the automatic checks decide and `decided_by` is None."""
+
+    type = "talent.benefits.claim.decided.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    stage: ClaimStage
+    decision: Decision
+    status: ClaimStatus
+    reason: str = ""
+    decided_by: str | None = None
+    amount_fen: Fen | None = None
+
+
+class ClaimPublicized(BenefitsEvent):
+    """An approved claim is on public notice (公示) until `publicized_until`."""
+
+    type = "talent.benefits.claim.publicized.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    amount_fen: Fen
+    publicized_until: AwareDatetime
+
+
+class ClaimDisbursed(BenefitsEvent):
+    """A claim was paid out."""
+
+    type = "talent.benefits.claim.disbursed.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    amount_fen: Fen
+    payment_reference: str
+    disbursed_at: AwareDatetime
+
+
+class HousingVoucherUsed(BenefitsEvent):
+    """A talent used the housing voucher granted by claim `claim_id`."""
+
+    type = "talent.benefits.housing_voucher.used.v1"
+
+    talent_id: str
+    claim_id: str
+
+
+class ClaimEscalated(BenefitsEvent):
+    """A claim's review at `stage` missed its deadline."""
+
+    type = "talent.benefits.claim.escalated.v1"
+
+    claim_id: str
+    talent_id: str
+    stage: ClaimStage
+    due_at: AwareDatetime
+    breached_at: AwareDatetime
+
+
+# --- housing -----------------------------------------------------------------------------------
+
+
+class RoundOpened(HousingEvent):
+    """A housing allocation round is taking applications."""
+
+    type = "talent.housing.round.opened.v1"
+
+    round_id: str
+    name: str
+    closes_at: AwareDatetime
+    unit_count: Count
+
+
+class RoundDrawn(HousingEvent):
+    """A round's lottery was drawn; `seed_commitment` is the hex SHA-256 of the seed's bytes."""
+
+    type = "talent.housing.round.drawn.v1"
+
+    round_id: str
+    seed: str
+    seed_commitment: str
+    application_count: Count
+
+
+class _OfferFacts(HousingEvent):
+    """What every offer event names."""
+
+    offer_id: str
+    round_id: str
+    unit_id: str
+    talent_id: str
+
+
+class OfferMade(_OfferFacts):
+    """A unit was offered to a talent until `expires_at`."""
+
+    type = "talent.housing.offer.made.v1"
+
+    expires_at: AwareDatetime
+
+
+class OfferAccepted(_OfferFacts):
+    """A talent accepted an offer; a lease follows."""
+
+    type = "talent.housing.offer.accepted.v1"
+
+
+class OfferDeclined(_OfferFacts):
+    """A talent declined an offer; `decline_count` is how many they have declined so far."""
+
+    type = "talent.housing.offer.declined.v1"
+
+    decline_count: Count
+
+
+class OfferLapsed(_OfferFacts):
+    """An offer expired unanswered."""
+
+    type = "talent.housing.offer.lapsed.v1"
+
+
+class LeaseStarted(HousingEvent):
+    """A talent's lease began; benefits stops any rent subsidy on this."""
+
+    type = "talent.housing.lease.started.v1"
+
+    lease_id: str
+    talent_id: str
+    unit_id: str
+    starts_on: date
+    ends_on: date
+    monthly_rent_fen: Fen
+
+
+class LeaseEnded(HousingEvent):
+    """A talent's lease ended."""
+
+    type = "talent.housing.lease.ended.v1"
+
+    lease_id: str
+    talent_id: str
+    unit_id: str
+    ended_on: date
+    reason: str
+
+
+# --- notify ------------------------------------------------------------------------------------
+
+
+class NotificationCreated(NotifyEvent):
+    """A notification was put in a recipient's inbox."""
+
+    type = "talent.notify.notification.created.v1"
+
+    notification_id: str
+    recipient_id: str
+    category: str
+    source_event_id: str | None = None

@@ -1,0 +1,169 @@
+"""The service factory: one FastAPI app and one set of workers (relay, consumers, timers) per service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from contracts import TOPICS, EventData, dead_letter_topic
+from fastapi import APIRouter, FastAPI
+
+from servicekit.auth import HttpJwks, KeySource, TokenVerifier
+from servicekit.consumer import EventConsumer, Handler
+from servicekit.db import Database
+from servicekit.health import health_router
+from servicekit.kafka import KafkaPublisher, ensure_topics
+from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from servicekit.outbox import OutboxRelay
+from servicekit.problems import install_problem_handlers
+from servicekit.settings import ServiceSettings
+
+logger = logging.getLogger("servicekit.app")
+
+BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes a service: its routers, the events it consumes, and its periodic work."""
+
+    name: str
+    title: str
+    routers: Sequence[APIRouter]
+    # consumer group suffix -> {event data type: handler}; the group id is "<service>.<suffix>".
+    consumers: Mapping[str, Mapping[type[EventData], Handler]] = field(default_factory=dict)
+    background: Sequence[BackgroundTask] = ()
+    description: str = ""
+    version: str = "1.0.0"
+
+
+class Runtime:
+    """The live resources of one service process."""
+
+    def __init__(
+        self, definition: ServiceDefinition, settings: ServiceSettings, key_source: KeySource | None = None
+    ) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.database = Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=settings.kafka_enable_idempotence,
+            client_id=settings.kafka_client_id or definition.name,
+        )
+        self.token_verifier = TokenVerifier(
+            key_source or HttpJwks(settings.jwks_url),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        self.relay = OutboxRelay(
+            self.database,
+            self.publisher,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            retention=timedelta(days=settings.outbox_retention_days),
+        )
+        self.consumers = [
+            EventConsumer(
+                self.database,
+                self.publisher,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=f"{definition.name}.{suffix}",
+                handlers=handlers,
+                max_attempts=settings.consumer_max_attempts,
+                retry_backoff_s=settings.consumer_retry_backoff_s,
+            )
+            for suffix, handlers in definition.consumers.items()
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start_workers(self) -> None:
+        """Start the relay, the consumers and the background jobs as tasks of this process."""
+        topics = list(TOPICS) + [c.dead_letter_topic for c in self.consumers]
+        try:
+            await ensure_topics(self.settings.kafka_bootstrap_servers, topics)
+        except Exception as exc:  # the relay and consumers retry on their own; do not block start-up
+            logger.warning("could not ensure topics yet: %s", exc)
+        self._spawn("outbox-relay", self.relay.run())
+        for consumer in self.consumers:
+            self._spawn(f"consumer:{consumer.group_id}", consumer.run())
+        for job in self.definition.background:
+            self._spawn(f"job:{getattr(job, '__name__', 'job')}", job(self))
+
+    def _spawn(self, name: str, coroutine: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("worker %s stopped with an error", name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.publisher.stop()
+        await self.database.dispose()
+
+    async def check_broker(self) -> None:
+        await self.publisher.check()
+
+
+def create_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    key_source: KeySource | None = None,
+    run_workers: bool | None = None,
+) -> FastAPI:
+    """Build the service's ASGI app; workers run in-process when the settings (or caller) say so."""
+    runtime = Runtime(definition, settings, key_source)
+    with_workers = settings.workers_in_process if run_workers is None else run_workers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if with_workers:
+            await runtime.start_workers()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.database = runtime.database
+    app.state.token_verifier = runtime.token_verifier
+    app.state.readiness_checks = {"database": runtime.database.ping, "broker": runtime.check_broker}
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router())
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
+    """Run only the workers (relay, consumers, jobs) until cancelled: the production `worker` process."""
+    runtime = Runtime(definition, settings)
+    await runtime.start_workers()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runtime.stop()
+
+
+__all__ = ["Runtime", "ServiceDefinition", "create_app", "dead_letter_topic", "run_worker"]

@@ -1,0 +1,192 @@
+"""Access-token verification (ES256 only, keys from the gateway's JWKS) and principal dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
+
+from servicekit.problems import Forbidden, Unauthorized
+
+ALGORITHM = "ES256"
+ROLES = (
+    "talent",
+    "employer",
+    "county_reviewer",
+    "city_approver",
+    "finance_officer",
+    "housing_officer",
+    "auditor",
+    "admin",
+    "partner",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the gateway's signed token says."""
+
+    sub: str
+    roles: frozenset[str]
+    region: str | None = None
+    scope: str = ""
+    partner_kind: str | None = None
+    token_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+class KeySource(Protocol):
+    async def fetch(self) -> dict[str, Any]: ...
+
+
+class HttpJwks:
+    """Reads a JWKS document over HTTP (the gateway's /.well-known/jwks.json)."""
+
+    def __init__(self, url: str, timeout: float = 3.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    async def fetch(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            response = await client.get(self.url)
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+
+class StaticJwks:
+    """A JWKS held in memory (tests, or keys mounted from a file)."""
+
+    def __init__(self, document: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        self.document = document
+
+    async def fetch(self) -> dict[str, Any]:
+        return self.document() if callable(self.document) else self.document
+
+
+class TokenVerifier:
+    """Verifies access tokens; public keys are built once, cached, and refetched once on an unknown kid."""
+
+    def __init__(
+        self,
+        source: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        min_refetch_interval_s: float = 10.0,
+        leeway_s: int = 5,
+    ) -> None:
+        self.source = source
+        self.issuer = issuer
+        self.audience = audience
+        self.min_refetch_interval_s = min_refetch_interval_s
+        self.leeway_s = leeway_s
+        self._keys: dict[str, Key] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            # Another coroutine may have refreshed while we waited; unknown kids must not hammer the gateway.
+            if time.monotonic() - self._fetched_at < self.min_refetch_interval_s:
+                return
+            document = await self.source.fetch()
+            keys: dict[str, Key] = {}
+            for entry in document.get("keys", []):
+                if entry.get("use", "sig") != "sig" or entry.get("alg", ALGORITHM) != ALGORITHM:
+                    continue
+                if entry.get("kid"):
+                    keys[entry["kid"]] = jwk.construct(entry, ALGORITHM)
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> Key:
+        if kid not in self._keys:
+            try:
+                await self._refresh()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise Unauthorized("The token's signing keys cannot be fetched right now.") from exc
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("The token was signed with an unknown key.")
+        return key
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError as exc:
+            raise Unauthorized("The bearer token is malformed.") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("The token has no key id.")
+        key = await self._key_for(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": self.leeway_s},
+            )
+        except JWTError as exc:
+            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthorized("The token's roles claim is malformed.")
+        return Principal(
+            sub=str(claims["sub"]),
+            roles=frozenset(roles),
+            region=claims.get("region"),
+            scope=str(claims.get("scope", "")),
+            partner_kind=claims.get("partner_kind"),
+            token_id=claims.get("jti"),
+            claims=claims,
+        )
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
+
+
+async def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only callers holding one of these roles through."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(roles):
+            raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.")
+        return principal
+
+    dependency.required_roles = roles  # type: ignore[attr-defined]
+    return dependency
+
+
+TalentPrincipal = Annotated[Principal, Depends(require_roles("talent"))]
+PartnerPrincipal = Annotated[Principal, Depends(require_roles("partner"))]

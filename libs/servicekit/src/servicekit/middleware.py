@@ -1,0 +1,98 @@
+"""ASGI middleware: request id, body-size limit, and HTTP metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from servicekit.problems import problem
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_HEADER = REQUEST_ID_HEADER.lower().encode()
+
+
+class RequestContextMiddleware:
+    """Accepts or mints X-Request-ID, exposes it to logs and events, echoes it, and records metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
+        request_id = accept_request_id(incoming)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
+                headers.append((_HEADER, request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(scope["method"], route_path, str(status["code"])).inc()
+            HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413, whether or not the client sent Content-Length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises HTTPException from body reading, so this becomes a 413 problem.
+                    raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than {self.max_bytes} bytes."
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(413, self._detail(), slug="payload-too-large")
+        await response(scope, receive, send)
+
+
+def client_ip(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

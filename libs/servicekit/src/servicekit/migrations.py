@@ -1,0 +1,122 @@
+"""Alembic support shared by every service: an async env, programmatic upgrade, and the kit's own tables."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from servicekit.db import UTCDateTime
+from servicekit.models import BigIntId
+
+
+def alembic_config(alembic_ini: Path, database_url: str) -> Config:
+    config = Config(str(alembic_ini))
+    config.set_main_option("script_location", str(alembic_ini.parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(alembic_ini: Path, database_url: str, revision: str = "head") -> None:
+    """Migrate a database to `revision` (synchronous; call it before the event loop or in a thread)."""
+    if database_url.startswith("sqlite"):
+        _ensure_sqlite_directory(database_url)
+    config = alembic_config(alembic_ini, database_url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, revision)
+        return
+    # env.py runs its own event loop, which cannot nest inside a running one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, config, revision).result()
+
+
+def _ensure_sqlite_directory(database_url: str) -> None:
+    path = database_url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of every service's migrations/env.py."""
+    config = context.config
+    if context.is_offline_mode():
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"),
+            target_metadata=target_metadata,
+            literal_binds=True,
+            render_as_batch=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run_sync(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = async_engine_from_config(
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
+        async with engine.connect() as connection:
+            await connection.run_sync(run_sync)
+        await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def create_kit_tables(op: Any) -> None:
+    """Create the outbox and processed_event tables; called from each service's first migration."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(120), nullable=False),
+        sa.Column("key", sa.String(120), nullable=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.String(128), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
+        sa.UniqueConstraint("event_id", name="uq_outbox_event_id"),
+    )
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
+    op.create_table(
+        "processed_event",
+        sa.Column("consumer_group", sa.String(120), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("consumer_group", "event_id", name="pk_processed_event"),
+    )
+
+
+def drop_kit_tables(op: Any) -> None:
+    op.drop_table("processed_event")
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.drop_index("ix_outbox_created_at", table_name="outbox")
+    op.drop_table("outbox")

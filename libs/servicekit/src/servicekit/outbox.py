@@ -1,0 +1,210 @@
+"""The transactional outbox: emit with the change, relay in order to Kafka, keep for replay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from contracts import CloudEvent, EventData, make_event
+from prometheus_client import Counter, Gauge
+from sqlalchemy import delete, func, select, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from servicekit.context import KAFKA_REQUEST_ID_HEADER, current_request_id
+from servicekit.db import Database, utcnow
+from servicekit.kafka import KafkaPublisher, Record
+from servicekit.models import OutboxEvent
+
+logger = logging.getLogger("servicekit.outbox")
+
+PUBLISHED = Counter("outbox_published_total", "Events the relay published to Kafka", ["topic"])
+PENDING = Gauge("outbox_pending", "Outbox rows not yet published (as of the last relay pass)")
+
+# Any constant works; it only has to be the same for every replica of a service (each has its own database).
+_RELAY_LOCK_KEY = 0x7A1E_0B0C
+
+
+class Outbox:
+    """Writes a service's events into its outbox, inside the caller's transaction."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def emit(self, session: AsyncSession, data: EventData, *, subject: str | None) -> CloudEvent:
+        event = make_event(data, source=self.source, subject=subject)
+        session.add(
+            OutboxEvent(
+                event_id=event.id,
+                topic=data.topic,
+                key=subject,
+                event_type=event.type,
+                payload=event.to_json().decode(),
+                request_id=current_request_id(),
+                created_at=event.time,
+            )
+        )
+        session.info["outbox_dirty"] = True
+        return event
+
+
+def _record(row: OutboxEvent) -> Record:
+    headers = [("ce_type", row.event_type.encode()), ("ce_id", row.event_id.encode())]
+    if row.request_id:
+        headers.append((KAFKA_REQUEST_ID_HEADER, row.request_id.encode()))
+    return Record(
+        topic=row.topic,
+        value=row.payload.encode(),
+        key=row.key.encode() if row.key else None,
+        headers=headers,
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished rows in id order, marks them, and prunes them after the retention period.
+
+    On PostgreSQL several replicas may run: a transaction-scoped advisory lock elects one relay per
+    pass (so per-subject order holds), and the rows are locked FOR UPDATE SKIP LOCKED while they are
+    published. On SQLite there is a single writer, and the write lock is not held while the broker answers.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        publisher: KafkaPublisher,
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 0.05,
+        retention: timedelta = timedelta(days=14),
+        prune_every_s: float = 3600.0,
+    ) -> None:
+        self.database = database
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.retention = retention
+        self.prune_every_s = prune_every_s
+
+    async def run(self) -> None:
+        backoff = self.poll_interval_s
+        last_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self.poll_interval_s
+                if loop.time() - last_prune > self.prune_every_s:
+                    await self.prune()
+                    last_prune = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again later
+                logger.warning("outbox relay pass failed, will retry: %s", exc)
+                published = 0
+                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(backoff)
+                continue
+            if published == 0:
+                self.database.outbox_signal.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.database.outbox_signal.wait(), timeout=self.poll_interval_s)
+
+    async def publish_pending(self) -> int:
+        """Publish everything pending now; returns how many rows were published."""
+        total = 0
+        while True:
+            count = await self._publish_batch()
+            total += count
+            if count < self.batch_size:
+                return total
+
+    async def _publish_batch(self) -> int:
+        async with self.database.sessionmaker() as session:
+            async with session.begin():
+                if not self.database.is_sqlite:
+                    got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
+                    if not got_lock:
+                        return 0
+                query = (
+                    select(OutboxEvent)
+                    .where(col(OutboxEvent.published_at).is_(None))
+                    .order_by(col(OutboxEvent.id))
+                    .limit(self.batch_size)
+                )
+                if not self.database.is_sqlite:
+                    query = query.with_for_update(skip_locked=True)
+                rows = list((await session.execute(query)).scalars())
+                if not rows:
+                    PENDING.set(0)
+                    return 0
+                if not self.database.is_sqlite:
+                    await self.publisher.publish([_record(r) for r in rows])
+                    await self._mark_published(session, rows)
+                    self._count(rows)
+                    return len(rows)
+            # SQLite: the single write lock must not be held while the broker is slow or away.
+            await self.publisher.publish([_record(r) for r in rows])
+            async with session.begin():
+                await self._mark_published(session, rows)
+            self._count(rows)
+            return len(rows)
+
+    @staticmethod
+    async def _mark_published(session: AsyncSession, rows: list[OutboxEvent]) -> None:
+        ids = [r.id for r in rows]
+        await session.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(ids)).values(published_at=utcnow()))
+
+    def _count(self, rows: list[OutboxEvent]) -> None:
+        for row in rows:
+            PUBLISHED.labels(row.topic).inc()
+
+    async def prune(self) -> int:
+        """Delete published rows older than the retention period."""
+        cutoff = utcnow() - self.retention
+        async with self.database.transaction() as session:
+            result: Any = await session.execute(
+                delete(OutboxEvent).where(
+                    col(OutboxEvent.published_at).is_not(None),
+                    col(OutboxEvent.published_at) < cutoff,
+                )
+            )
+            return int(result.rowcount or 0)
+
+    async def pending_count(self) -> int:
+        async with self.database.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OutboxEvent).where(col(OutboxEvent.published_at).is_(None))
+            )
+            return int(count or 0)
+
+
+async def replay(
+    database: Database, publisher: KafkaPublisher, *, since: datetime, until: datetime, batch_size: int = 500
+) -> int:
+    """Re-publish every retained event created in [since, until), in order; consumers drop duplicates."""
+    published = 0
+    last_id = 0
+    while True:
+        async with database.sessionmaker() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(OutboxEvent)
+                        .where(
+                            col(OutboxEvent.created_at) >= since,
+                            col(OutboxEvent.created_at) < until,
+                            col(OutboxEvent.id) > last_id,
+                        )
+                        .order_by(col(OutboxEvent.id))
+                        .limit(batch_size)
+                    )
+                ).scalars()
+            )
+        if not rows:
+            return published
+        await publisher.publish([_record(r) for r in rows])
+        published += len(rows)
+        last_id = rows[-1].id or last_id

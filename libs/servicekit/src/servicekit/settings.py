@@ -1,0 +1,68 @@
+"""Settings shared by every deployable: one env prefix per service, placeholder secrets refused outside dev."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that show a secret was never set for real; refused unless TALENT_ENV=dev.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "dev-secret", "dev-password"})
+
+Environment = Literal["dev", "test", "staging", "production"]
+
+
+class PlaceholderSecretError(ValueError):
+    """A secret still holds a placeholder value outside the dev environment."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads; subclasses set `env_prefix` (e.g. ``APPLICANT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    # TALENT_ENV is shared by the whole platform, so it is read without the service prefix.
+    environment: Environment = Field(
+        default="production", validation_alias=AliasChoices("TALENT_ENV", "talent_env", "environment")
+    )
+    database_url: str = "sqlite+aiosqlite:///./var/service.db"
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu (the embedded broker) does not support the idempotent producer; Apache Kafka does.
+    kafka_enable_idempotence: bool = False
+    kafka_client_id: str | None = None
+    jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    jwt_issuer: str = "talent-gateway"
+    jwt_audience: str = "talent-platform"
+    # Run the outbox relay, consumers and timers inside the API process (embedded stack) or not
+    # (production runs them in a separate `worker` process).
+    workers_in_process: bool = True
+    outbox_retention_days: int = 14
+    outbox_poll_interval_s: float = 0.05
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_s: float = 0.2
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_dev(self) -> bool:
+        return self.environment == "dev"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "dev":
+            return self
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise PlaceholderSecretError(
+                    f"{name} holds a placeholder secret; set a real value or run with TALENT_ENV=dev"
+                )
+        return self

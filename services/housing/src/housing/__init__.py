@@ -1,0 +1,1 @@
+"""housing service."""
