@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import timedelta
 
 from contracts import TOPICS, EventData, dead_letter_topic
@@ -37,6 +38,8 @@ class ServiceDefinition:
     # consumer group suffix -> {event data type: handler}; the group id is "<service>.<suffix>".
     consumers: Mapping[str, Mapping[type[EventData], Handler]] = field(default_factory=dict)
     background: Sequence[BackgroundTask] = ()
+    # Objects built once per process from the settings (keys, clients), exposed as app.state.<name>.
+    state: Callable[[Any], Mapping[str, Any]] | None = None
     description: str = ""
     version: str = "1.0.0"
 
@@ -78,6 +81,7 @@ class Runtime:
             )
             for suffix, handlers in definition.consumers.items()
         ]
+        self.state: Mapping[str, Any] = definition.state(settings) if definition.state else {}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start_workers(self) -> None:
@@ -146,6 +150,8 @@ def create_app(
     app.state.settings = settings
     app.state.database = runtime.database
     app.state.token_verifier = runtime.token_verifier
+    for name, value in runtime.state.items():
+        setattr(app.state, name, value)
     app.state.readiness_checks = {"database": runtime.database.ping, "broker": runtime.check_broker}
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

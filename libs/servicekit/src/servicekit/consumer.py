@@ -57,6 +57,7 @@ class EventConsumer:
         handlers: Mapping[type[EventData], Handler],
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
+        consumer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -67,6 +68,9 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
         self.dead_letter_topic = dead_letter_topic(group_id)
+        # Extra AIOKafkaConsumer settings, e.g. a short session_timeout_ms in tests: Tansu answers a
+        # JoinGroup only after half the session timeout, so the default 10 s costs 5 s per join.
+        self.consumer_config = dict(consumer_config or {})
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -77,6 +81,7 @@ class EventConsumer:
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                **self.consumer_config,
             )
             try:
                 await consumer.start()

@@ -10,6 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Values that show a secret was never set for real; refused unless TALENT_ENV=dev.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "dev-secret", "dev-password"})
 
+
+def is_placeholder(secret: str) -> bool:
+    """True for an unset secret or one of the dev defaults, which all say "insecure"."""
+    value = secret.strip().lower()
+    return value in PLACEHOLDER_SECRETS or "insecure" in value
+
+
 Environment = Literal["dev", "test", "staging", "production"]
 
 
@@ -61,7 +68,7 @@ class ServiceSettings(BaseSettings):
             return self
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr) and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            if isinstance(value, SecretStr) and is_placeholder(value.get_secret_value()):
                 raise PlaceholderSecretError(
                     f"{name} holds a placeholder secret; set a real value or run with TALENT_ENV=dev"
                 )

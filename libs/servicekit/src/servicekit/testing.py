@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -239,3 +239,32 @@ async def _pg_execute(dsn: str, sql: str) -> None:
 async def _pg_recreate(dsn: str, name: str) -> None:
     await _pg_execute(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await _pg_execute(dsn, f'CREATE DATABASE "{name}"')
+
+
+@asynccontextmanager
+async def serve_in_process(app: Any, base_url: str = "http://testserver") -> AsyncIterator[Any]:
+    """An httpx client talking to the app in this process, with its lifespan (workers) running."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an (async or sync) check until it returns something truthy; fail after the timeout."""
+    import asyncio
+    import inspect
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")

@@ -1,0 +1,58 @@
+"""Keyset pagination: ``?limit=`` (default 50, max 200) and an opaque ``?cursor=``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from servicekit.problems import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: the items and the cursor of the next page (null on the last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    after: list[Any] | None
+
+
+def encode_cursor(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))
+    except ValueError as exc:
+        raise Unprocessable(
+            "The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}]
+        ) from exc
+    if not isinstance(value, list):
+        raise Unprocessable(
+            "The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}]
+        )
+    return value
+
+
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=500, description="from the previous page's next_cursor")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

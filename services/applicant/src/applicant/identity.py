@@ -1,0 +1,89 @@
+"""Check digits of identity documents (GB 11643) and employer codes (GB 32100), and masking."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_CHECK = "10X98765432"
+_RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
+# The 2023 外国人永久居留身份证 has 18 characters beginning with 9 and the resident-id check digit;
+# the 2017 card has 15: three letters (nationality) and twelve digits.
+_FOREIGN_OLD = re.compile(r"^[A-Z]{3}\d{12}$")
+_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
+
+_CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_CODE = re.compile(rf"^[{_CREDIT_ALPHABET}]{{18}}$")
+
+
+class InvalidIdentity(ValueError):
+    """An identity number or code that fails its format or check character."""
+
+
+def normalise(number: str) -> str:
+    return number.strip().upper().replace(" ", "")
+
+
+def resident_check_char(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, _RESIDENT_WEIGHTS, strict=True))
+    return _RESIDENT_CHECK[total % 11]
+
+
+def birth_date_of_resident_id(number: str) -> date:
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError as exc:
+        raise InvalidIdentity("the birth date inside the identity number is not a real date") from exc
+
+
+def validate_identity(id_type: str, number: str, birth_date: date | None = None) -> str:
+    """Return the normalised number, or raise InvalidIdentity saying what is wrong."""
+    number = normalise(number)
+    if id_type == "resident_id":
+        if not _RESIDENT_ID.match(number):
+            raise InvalidIdentity("a resident identity number has 17 digits followed by a digit or X")
+        if resident_check_char(number[:17]) != number[17]:
+            raise InvalidIdentity("the check digit of the resident identity number is wrong")
+        embedded = birth_date_of_resident_id(number)
+        if birth_date is not None and embedded != birth_date:
+            raise InvalidIdentity("the birth date inside the identity number does not match birth_date")
+        return number
+    if id_type == "foreign_permanent_id":
+        if len(number) == 18 and number.startswith("9") and _RESIDENT_ID.match(number):
+            if resident_check_char(number[:17]) != number[17]:
+                raise InvalidIdentity("the check digit of the permanent residence identity number is wrong")
+            return number
+        if _FOREIGN_OLD.match(number):
+            return number
+        raise InvalidIdentity(
+            "a permanent residence identity number has 18 characters starting with 9, or 15 (3 letters, 12 digits)"
+        )
+    if id_type == "passport":
+        if not _PASSPORT.match(number):
+            raise InvalidIdentity("a passport number has 5 to 20 letters and digits")
+        return number
+    raise InvalidIdentity(f"unknown identity document type {id_type!r}")
+
+
+def validate_credit_code(code: str) -> str:
+    """统一社会信用代码: 18 characters of the GB 32100 alphabet, the last a check character."""
+    code = normalise(code)
+    if not _CREDIT_CODE.match(code):
+        raise InvalidIdentity(
+            "a unified social credit code has 18 characters (digits and capitals except I, O, S, V, Z)"
+        )
+    total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    expected = _CREDIT_ALPHABET[(31 - total % 31) % 31]
+    if code[17] != expected:
+        raise InvalidIdentity("the check character of the unified social credit code is wrong")
+    return code
+
+
+def mask(number: str) -> str:
+    """Keep what a person needs to recognise their own number: 330402********1234."""
+    if len(number) <= 8:
+        return number[:1] + "*" * (len(number) - 2) + number[-1:]
+    keep_head = 6 if len(number) >= 15 else 2
+    return number[:keep_head] + "*" * (len(number) - keep_head - 4) + number[-4:]

@@ -1,0 +1,74 @@
+"""Applicant test fixtures: a fresh migrated database per test and an app wired to the test broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from applicant.config import ApplicantSettings
+from applicant.identity import resident_check_char
+from applicant.main import build_app
+from fastapi import FastAPI
+from servicekit.auth import StaticJwks
+from servicekit.testing import TansuBroker, TestDatabases, TestKeys, serve_in_process
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+
+
+def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
+    """A valid 居民身份证 number for the given birth date (YYYYMMDD)."""
+    first17 = f"{region}{birth}{sequence}"
+    return first17 + resident_check_char(first17)
+
+
+def profile_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "张三",
+        "id_type": "resident_id",
+        "id_number": resident_id(),
+        "birth_date": "1995-03-07",
+        "email": "zhang.san@example.org",
+        "locale": "zh-CN",
+        "region_code": "330402",
+        "education": {"degree": "master", "school": "浙江大学", "graduated_on": "2024-06-30"},
+        "title": None,
+        "employer": {"name": "嘉兴某科技有限公司", "credit_code": "91330402MA2B3C4D53", "region_code": "330402"},
+        "social_insurance_months": 12,
+        "owns_home_in_city": False,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture(scope="session")
+def applicant_databases() -> Iterator[TestDatabases]:
+    databases = TestDatabases(ALEMBIC_INI, "applicant")
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def applicant_settings(applicant_databases: TestDatabases, broker: TansuBroker) -> Iterator[ApplicantSettings]:
+    with applicant_databases.fresh() as url:
+        yield ApplicantSettings(TALENT_ENV="dev", database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers)
+
+
+@pytest.fixture
+def applicant_app(applicant_settings: ApplicantSettings, test_keys: TestKeys) -> FastAPI:
+    return build_app(applicant_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
+
+
+@pytest.fixture
+async def client(applicant_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(applicant_app) as http:
+        yield http
+
+
+@pytest.fixture
+def talent(test_keys: TestKeys) -> dict[str, str]:
+    """Headers of a freshly signed-in talent."""
+    return test_keys.headers(str(uuid.uuid4()), ["talent"])

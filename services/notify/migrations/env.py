@@ -1,0 +1,8 @@
+"""Alembic environment of the notify service."""
+
+import notify.models  # noqa: F401  (registers the tables)
+import servicekit.models  # noqa: F401
+from servicekit.migrations import run_env
+from sqlmodel import SQLModel
+
+run_env(SQLModel.metadata)
