@@ -93,6 +93,9 @@ class OutboxRelay:
         last_prune = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            # Cleared before the pass, not after it: a commit that lands during the pass sets it again,
+            # so its rows are picked up at once instead of after a whole poll interval.
+            self.database.outbox_signal.clear()
             try:
                 published = await self.publish_pending()
                 backoff = self.poll_interval_s
@@ -108,7 +111,6 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 continue
             if published == 0:
-                self.database.outbox_signal.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.database.outbox_signal.wait(), timeout=self.poll_interval_s)
 

@@ -1,0 +1,23 @@
+"""Phone numbers: E.164 only; mainland China (+86) numbers must be mobile numbers."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.exceptions import InvalidPhone
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+
+
+def normalize_phone(raw: str) -> str:
+    """The E.164 form of a phone number (spaces, dashes and brackets removed), or InvalidPhone."""
+    phone = _SEPARATORS.sub("", raw or "")
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not _E164.match(phone):
+        raise InvalidPhone("use the international E.164 format, e.g. +8613800000001")
+    if phone.startswith("+86") and not _MAINLAND_MOBILE.match(phone):
+        raise InvalidPhone("a mainland China number must be a mobile number: +86 then 11 digits starting 13-19")
+    return phone

@@ -1,0 +1,120 @@
+"""Queries over the gateway's tables; no rules here, only reads and writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, update
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.models import Account, OtpChallenge, RefreshToken
+
+
+async def get_account(session: AsyncSession, account_id: str) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def get_account_by_username(session: AsyncSession, username: str) -> Account | None:
+    return (await session.exec(select(Account).where(Account.username == username))).first()
+
+
+async def get_account_by_phone_hash(session: AsyncSession, phone_hash: str) -> Account | None:
+    return (await session.exec(select(Account).where(Account.phone_hash == phone_hash))).first()
+
+
+async def list_dev_accounts(session: AsyncSession, usernames: Iterable[str]) -> Sequence[Account]:
+    statement = select(Account).where(or_(col(Account.is_dev).is_(True), col(Account.username).in_(list(usernames))))
+    return (await session.exec(statement)).all()
+
+
+async def recent_challenges(session: AsyncSession, phone_hash: str, since: datetime) -> Sequence[OtpChallenge]:
+    statement = (
+        select(OtpChallenge)
+        .where(OtpChallenge.phone_hash == phone_hash, col(OtpChallenge.created_at) >= since)
+        .order_by(col(OtpChallenge.created_at).desc())
+    )
+    return (await session.exec(statement)).all()
+
+
+async def open_challenge(session: AsyncSession, phone_hash: str, now: datetime) -> OtpChallenge | None:
+    statement = (
+        select(OtpChallenge)
+        .where(
+            OtpChallenge.phone_hash == phone_hash,
+            col(OtpChallenge.consumed_at).is_(None),
+            col(OtpChallenge.expires_at) > now,
+        )
+        .order_by(col(OtpChallenge.created_at).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def supersede_challenges(session: AsyncSession, phone_hash: str, now: datetime) -> None:
+    await session.exec(
+        update(OtpChallenge)
+        .where(col(OtpChallenge.phone_hash) == phone_hash, col(OtpChallenge.consumed_at).is_(None))
+        .values(consumed_at=now)
+    )
+
+
+async def count_attempt(session: AsyncSession, challenge_id: str) -> int:
+    """Add one failed attempt atomically and return the new count."""
+    await session.exec(
+        update(OtpChallenge).where(col(OtpChallenge.id) == challenge_id).values(attempts=OtpChallenge.attempts + 1)
+    )
+    value = await session.scalar(select(OtpChallenge.attempts).where(OtpChallenge.id == challenge_id))
+    return int(value or 0)
+
+
+async def consume_challenge(session: AsyncSession, challenge_id: str, now: datetime) -> bool:
+    """Mark a challenge used; False when a concurrent request already used it."""
+    result = await session.exec(
+        update(OtpChallenge)
+        .where(col(OtpChallenge.id) == challenge_id, col(OtpChallenge.consumed_at).is_(None))
+        .values(consumed_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def get_refresh_token(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    return (await session.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash))).first()
+
+
+async def mark_rotated(session: AsyncSession, token_id: str, now: datetime) -> bool:
+    """Rotate a refresh token atomically; False when it was rotated (or revoked) concurrently."""
+    result = await session.exec(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.id) == token_id,
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(rotated_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
+    await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def count_live_refresh_tokens(session: AsyncSession, family_id: str, now: datetime) -> int:
+    statement = select(func.count()).where(
+        col(RefreshToken.family_id) == family_id,
+        col(RefreshToken.revoked_at).is_(None),
+        col(RefreshToken.rotated_at).is_(None),
+        col(RefreshToken.expires_at) > now,
+    )
+    return int((await session.exec(statement)).one())
+
+
+async def delete_account(session: AsyncSession, account: Account) -> None:
+    await session.exec(delete(RefreshToken).where(col(RefreshToken.account_id) == account.id))
+    await session.delete(account)

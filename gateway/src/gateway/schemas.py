@@ -1,0 +1,30 @@
+"""Request and response bodies of the gateway's own endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OtpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=32, examples=["+8613800000001"], description="E.164 phone number")
+
+
+class OtpIssued(BaseModel):
+    expires_in: int = Field(description="Seconds until the code expires")
+    dev_code: str | None = Field(default=None, description="The code itself; only with TALENT_ENV=dev")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]]

@@ -1,0 +1,342 @@
+"""The gateway's rules: one-time codes, the four grants, refresh-token rotation, dev accounts.
+
+Functions here flush and never commit: the request is the unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import httpx
+from servicekit.db import utcnow
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import repository
+from gateway.config import GatewaySettings
+from gateway.crypto import KeyedHasher, Sealer, SecretHasher
+from gateway.exceptions import (
+    DevAccountsPresentError,
+    InvalidClient,
+    InvalidGrant,
+    InvalidPhone,
+    InvalidRequest,
+    OtpDeliveryFailed,
+    OtpRateLimited,
+)
+from gateway.models import Account, AccountKind, OtpChallenge, RefreshToken, new_id
+from gateway.phones import normalize_phone
+from gateway.schemas import OtpIssued, TokenResponse
+from gateway.tokens import TokenIssuer, new_otp_code, new_refresh_token, scope_for
+
+logger = logging.getLogger("gateway.service")
+
+DEV_PASSWORD = "dev-password"  # noqa: S105 - the documented dev-only credential
+DEV_SECRET = "dev-secret"  # noqa: S105 - the documented dev-only credential
+DEV_OFFICIALS: tuple[tuple[str, str, str | None], ...] = (
+    ("reviewer.nanhu", "county_reviewer", "330402"),
+    ("reviewer.xiuzhou", "county_reviewer", "330411"),
+    ("approver.city", "city_approver", None),
+    ("approver.city2", "city_approver", None),
+    ("finance.city", "finance_officer", None),
+    ("housing.city", "housing_officer", None),
+    ("auditor.city", "auditor", None),
+    ("admin", "admin", None),
+)
+DEV_PARTNERS: tuple[tuple[str, str], ...] = (("partner.hospital", "hospital"), ("partner.transit", "transit"))
+DEV_USERNAMES = tuple(u for u, _, _ in DEV_OFFICIALS) + tuple(c for c, _ in DEV_PARTNERS)
+
+_WRONG_CREDENTIALS = "The username or password is wrong."
+_WRONG_CLIENT = "The client id or client secret is wrong."
+
+
+class OtpSender(Protocol):
+    async def send(self, phone: str, code: str, expires_in: int) -> None: ...
+
+
+class DiscardingOtpSender:
+    """Dev (the code is returned as `dev_code`) or no delivery configured: the code goes nowhere."""
+
+    async def send(self, phone: str, code: str, expires_in: int) -> None:
+        return None
+
+
+class HttpOtpSender:
+    """Hands the code to an SMS hook (e.g. the notify service) over HTTP."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    async def send(self, phone: str, code: str, expires_in: int) -> None:
+        try:
+            response = await self._client.post(
+                self._url, json={"phone": phone, "code": code, "expires_in": expires_in}, timeout=5.0
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.warning("one-time code delivery failed: %s", type(exc).__name__)
+            raise OtpDeliveryFailed("The code could not be sent right now; try again shortly.") from exc
+
+
+@dataclass
+class AuthComponents:
+    """What the auth rules need, built once at start-up."""
+
+    settings: GatewaySettings
+    hasher: KeyedHasher
+    phone_sealer: Sealer
+    secrets: SecretHasher
+    issuer: TokenIssuer
+    otp_sender: OtpSender
+
+
+# --- one-time codes ----------------------------------------------------------------------------
+
+
+async def request_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str) -> OtpIssued:
+    """Send a sign-in code to a phone, within the per-phone limits."""
+    settings = auth.settings
+    phone = normalize_phone(raw_phone)
+    phone_hash = auth.hasher.digest("phone", phone)
+    now = utcnow()
+    recent = await repository.recent_challenges(session, phone_hash, now - timedelta(hours=1))
+    if recent:
+        since_last = (now - recent[0].created_at).total_seconds()
+        if since_last < settings.otp_min_interval_s:
+            wait = int(settings.otp_min_interval_s - since_last) + 1
+            raise OtpRateLimited(
+                f"A code was sent to this number moments ago; wait {wait} s before asking again.", wait
+            )
+    if len(recent) >= settings.otp_max_per_hour:
+        opens_at = recent[settings.otp_max_per_hour - 1].created_at + timedelta(hours=1)
+        wait = int((opens_at - now).total_seconds()) + 1
+        raise OtpRateLimited(f"Too many codes for this number in the last hour; try again in {wait} s.", wait)
+
+    await repository.supersede_challenges(session, phone_hash, now)
+    code = new_otp_code()
+    challenge = OtpChallenge(
+        id=new_id(),
+        phone_hash=phone_hash,
+        code_hash="",
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.otp_ttl_s),
+    )
+    challenge.code_hash = auth.hasher.digest("otp", f"{challenge.id}:{code}")
+    session.add(challenge)
+    await session.flush()
+    await auth.otp_sender.send(phone, code, settings.otp_ttl_s)
+    logger.info("one-time code issued challenge=%s", challenge.id)
+    return OtpIssued(expires_in=settings.otp_ttl_s, dev_code=code if settings.is_dev else None)
+
+
+async def grant_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str, code: str) -> TokenResponse:
+    """Exchange a phone and its code for tokens; the talent account is created on first sign-in."""
+    try:
+        phone = normalize_phone(raw_phone)
+    except InvalidPhone as exc:
+        raise InvalidRequest(exc.detail) from exc
+    phone_hash = auth.hasher.digest("phone", phone)
+    now = utcnow()
+    challenge = await repository.open_challenge(session, phone_hash, now)
+    if challenge is None:
+        raise InvalidGrant("There is no valid code for this phone number; request a new one.")
+    max_attempts = auth.settings.otp_max_attempts
+    if challenge.attempts >= max_attempts:
+        raise InvalidGrant("Too many wrong codes were entered; request a new code.")
+    if not auth.hasher.matches("otp", f"{challenge.id}:{code.strip()}", challenge.code_hash):
+        attempts = await repository.count_attempt(session, challenge.id)
+        left = max(0, max_attempts - attempts)
+        if left == 0:
+            raise InvalidGrant("The code is wrong, and this code is now locked; request a new one.")
+        raise InvalidGrant(f"The code is wrong; {left} attempt(s) left.", attempts_left=left)
+    if not await repository.consume_challenge(session, challenge.id, now):
+        raise InvalidGrant("This code has already been used; request a new one.")
+
+    account = await repository.get_account_by_phone_hash(session, phone_hash)
+    if account is None:
+        account = Account(kind=AccountKind.talent, phone_hash=phone_hash, roles=["talent"], created_at=now)
+        account.phone_ciphertext = auth.phone_sealer.seal(phone.encode(), associated=phone_hash)
+        session.add(account)
+        logger.info("talent account created sub=%s", account.id)
+    elif account.disabled_at is not None:
+        raise InvalidGrant("This account is disabled.")
+    return await _issue(session, auth, account, now)
+
+
+# --- officials and partners --------------------------------------------------------------------
+
+
+async def grant_password(session: AsyncSession, auth: AuthComponents, username: str, password: str) -> TokenResponse:
+    """An official's username and password; repeated failures lock the account for a while."""
+    settings = auth.settings
+    now = utcnow()
+    account = await repository.get_account_by_username(session, username)
+    if account is not None and account.kind != AccountKind.official:
+        account = None
+    if account is not None and account.locked_until is not None and account.locked_until > now:
+        wait = int((account.locked_until - now).total_seconds()) + 1
+        raise InvalidGrant(
+            f"Too many failed sign-ins; this account is locked for {(wait + 59) // 60} more minute(s).",
+            headers={"Retry-After": str(wait)},
+        )
+    valid = await auth.secrets.verify(account.secret_hash if account else None, password)
+    if account is None or not valid or account.disabled_at is not None:
+        if account is not None and not valid:
+            account.failed_attempts += 1
+            if account.failed_attempts >= settings.password_max_failures:
+                account.locked_until = now + timedelta(seconds=settings.password_lockout_s)
+                account.failed_attempts = 0
+                logger.warning("account locked after repeated failed sign-ins sub=%s", account.id)
+            session.add(account)
+            await session.flush()
+        raise InvalidGrant(_WRONG_CREDENTIALS)
+    account.failed_attempts = 0
+    account.locked_until = None
+    if account.secret_hash and auth.secrets.needs_rehash(account.secret_hash):
+        account.secret_hash = await auth.secrets.hash_async(password)
+    return await _issue(session, auth, account, now)
+
+
+async def grant_client_credentials(
+    session: AsyncSession, auth: AuthComponents, client_id: str, client_secret: str
+) -> TokenResponse:
+    """A partner system's client id and secret; partners get no refresh token."""
+    account = await repository.get_account_by_username(session, client_id)
+    if account is not None and account.kind != AccountKind.partner:
+        account = None
+    valid = await auth.secrets.verify(account.secret_hash if account else None, client_secret)
+    if account is None or not valid or account.disabled_at is not None:
+        raise InvalidClient(_WRONG_CLIENT)
+    return await _issue(session, auth, account, utcnow(), with_refresh=False)
+
+
+# --- refresh tokens ----------------------------------------------------------------------------
+
+
+async def grant_refresh(session: AsyncSession, auth: AuthComponents, token: str) -> TokenResponse:
+    """Rotate a refresh token; presenting one that was already rotated revokes its whole family."""
+    now = utcnow()
+    row = await repository.get_refresh_token(session, auth.hasher.digest("refresh", token))
+    if row is None:
+        raise InvalidGrant("The refresh token is not valid.")
+    if row.revoked_at is not None:
+        raise InvalidGrant("The refresh token has been revoked; sign in again.")
+    if row.rotated_at is not None or not await repository.mark_rotated(session, row.id, now):
+        await repository.revoke_family(session, row.family_id, now)
+        logger.warning("refresh token reused; family revoked sub=%s family=%s", row.account_id, row.family_id)
+        raise InvalidGrant(
+            "The refresh token was already used; every session of this sign-in has been revoked. Sign in again."
+        )
+    if row.expires_at <= now:
+        raise InvalidGrant("The refresh token has expired; sign in again.")
+    account = await repository.get_account(session, row.account_id)
+    if account is None or account.disabled_at is not None:
+        await repository.revoke_family(session, row.family_id, now)
+        raise InvalidGrant("The account of this refresh token can no longer sign in.")
+    return await _issue(session, auth, account, now, family_id=row.family_id)
+
+
+async def _issue(
+    session: AsyncSession,
+    auth: AuthComponents,
+    account: Account,
+    now: datetime,
+    *,
+    family_id: str | None = None,
+    with_refresh: bool = True,
+) -> TokenResponse:
+    account.last_sign_in_at = now
+    session.add(account)
+    refresh: str | None = None
+    if with_refresh:
+        refresh = new_refresh_token()
+        session.add(
+            RefreshToken(
+                token_hash=auth.hasher.digest("refresh", refresh),
+                family_id=family_id or new_id(),
+                account_id=account.id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=auth.settings.refresh_token_ttl_s),
+            )
+        )
+    await session.flush()
+    return TokenResponse(
+        access_token=auth.issuer.access_token(account, now),
+        expires_in=auth.settings.access_token_ttl_s,
+        refresh_token=refresh,
+        scope=scope_for(account),
+    )
+
+
+# --- accounts created by operators and dev accounts --------------------------------------------
+
+
+async def create_official(
+    session: AsyncSession, auth: AuthComponents, username: str, password: str, roles: list[str], region: str | None
+) -> Account:
+    account = Account(
+        kind=AccountKind.official,
+        username=username,
+        secret_hash=await auth.secrets.hash_async(password),
+        roles=roles,
+        region=region,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def create_partner(
+    session: AsyncSession, auth: AuthComponents, client_id: str, client_secret: str, partner_kind: str
+) -> Account:
+    account = Account(
+        kind=AccountKind.partner,
+        username=client_id,
+        secret_hash=await auth.secrets.hash_async(client_secret),
+        roles=["partner"],
+        partner_kind=partner_kind,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def seed_dev_accounts(session: AsyncSession, auth: AuthComponents) -> int:
+    """Create the documented dev accounts that are missing (TALENT_ENV=dev only)."""
+    if not auth.settings.is_dev:
+        raise DevAccountsPresentError("dev accounts are created only with TALENT_ENV=dev")
+    created = 0
+    for username, role, region in DEV_OFFICIALS:
+        if await repository.get_account_by_username(session, username) is None:
+            account = await create_official(session, auth, username, DEV_PASSWORD, [role], region)
+            account.is_dev = True
+            created += 1
+    for client_id, kind in DEV_PARTNERS:
+        if await repository.get_account_by_username(session, client_id) is None:
+            account = await create_partner(session, auth, client_id, DEV_SECRET, kind)
+            account.is_dev = True
+            created += 1
+    await session.flush()
+    return created
+
+
+async def refuse_dev_accounts(session: AsyncSession, environment: str) -> None:
+    """Outside dev, refuse to run while any dev account exists."""
+    found = await repository.list_dev_accounts(session, DEV_USERNAMES)
+    if found:
+        names = ", ".join(sorted(a.username or a.id for a in found))
+        raise DevAccountsPresentError(
+            f"The gateway refuses to start with TALENT_ENV={environment}: the database holds dev accounts "
+            f"({names}) whose passwords are public. Run `gateway purge-dev-accounts` or use a fresh database."
+        )
+
+
+async def purge_dev_accounts(session: AsyncSession) -> int:
+    found = await repository.list_dev_accounts(session, DEV_USERNAMES)
+    for account in found:
+        await repository.delete_account(session, account)
+    await session.flush()
+    return len(found)

@@ -1,0 +1,55 @@
+"""Minting access tokens (ES256 JWT) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from jose import jwt
+
+from gateway.keys import ALGORITHM, KeyRing
+from gateway.models import Account, AccountKind
+
+
+def scope_for(account: Account) -> str:
+    return " ".join(sorted(account.roles))
+
+
+class TokenIssuer:
+    """Signs access tokens with the key ring's active key."""
+
+    def __init__(self, keyring: KeyRing, *, issuer: str, audience: str, ttl_s: int) -> None:
+        self.keyring = keyring
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_s = ttl_s
+
+    def access_token(self, account: Account, now: datetime) -> str:
+        key = self.keyring.active
+        issued = int(now.timestamp())
+        claims: dict[str, Any] = {
+            "sub": account.id,
+            "roles": sorted(account.roles),
+            "scope": scope_for(account),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + self.ttl_s,
+            "jti": uuid.uuid4().hex,
+        }
+        if account.region:
+            claims["region"] = account.region
+        if account.kind == AccountKind.partner and account.partner_kind:
+            claims["partner_kind"] = account.partner_kind
+        return str(jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid}))
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_otp_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"

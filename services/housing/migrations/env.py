@@ -1,0 +1,7 @@
+"""Alembic environment of the housing service."""
+
+import servicekit.models  # noqa: F401  (registers the kit tables)
+from servicekit.migrations import run_env
+from sqlmodel import SQLModel
+
+run_env(SQLModel.metadata)
