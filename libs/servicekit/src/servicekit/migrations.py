@@ -82,7 +82,7 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 def create_kit_tables(op: Any) -> None:
-    """Create the outbox and processed_event tables; called from each service's first migration."""
+    """Create the outbox, processed_event and idempotency_record tables; called from each service's first migration."""
     op.create_table(
         "outbox",
         sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
@@ -113,9 +113,21 @@ def create_kit_tables(op: Any) -> None:
         sa.Column("processed_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("consumer_group", "event_id", name="pk_processed_event"),
     )
+    op.create_table(
+        "idempotency_record",
+        sa.Column("principal", sa.String(64), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("operation", sa.String(200), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response_body", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_record"),
+    )
 
 
 def drop_kit_tables(op: Any) -> None:
+    op.drop_table("idempotency_record")
     op.drop_table("processed_event")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_index("ix_outbox_created_at", table_name="outbox")
