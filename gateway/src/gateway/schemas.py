@@ -28,3 +28,17 @@ class TokenResponse(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+class TokenForm(BaseModel):
+    """The form fields of POST /api/v1/auth/token (RFC 6749); which ones apply depends on grant_type."""
+
+    grant_type: str | None = Field(default=None, description="otp, password, client_credentials or refresh_token")
+    phone: str | None = Field(default=None, description="grant_type=otp")
+    code: str | None = Field(default=None, description="grant_type=otp")
+    username: str | None = Field(default=None, description="grant_type=password")
+    password: str | None = Field(default=None, description="grant_type=password")
+    client_id: str | None = Field(default=None, description="grant_type=client_credentials")
+    client_secret: str | None = Field(default=None, description="grant_type=client_credentials")
+    refresh_token: str | None = Field(default=None, description="grant_type=refresh_token")
+    scope: str | None = Field(default=None, description="ignored: the scope follows the account's roles")

@@ -5,10 +5,13 @@ Functions here flush and never commit: the request is the unit of work.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import unquote_plus
 
 import httpx
 from servicekit.db import utcnow
@@ -25,10 +28,11 @@ from gateway.exceptions import (
     InvalidRequest,
     OtpDeliveryFailed,
     OtpRateLimited,
+    UnsupportedGrantType,
 )
 from gateway.models import Account, AccountKind, OtpChallenge, RefreshToken, new_id
 from gateway.phones import normalize_phone
-from gateway.schemas import OtpIssued, TokenResponse
+from gateway.schemas import OtpIssued, TokenForm, TokenResponse
 from gateway.tokens import TokenIssuer, new_otp_code, new_refresh_token, scope_for
 
 logger = logging.getLogger("gateway.service")
@@ -340,3 +344,54 @@ async def purge_dev_accounts(session: AsyncSession) -> int:
         await repository.delete_account(session, account)
     await session.flush()
     return len(found)
+
+
+# --- the token endpoint ------------------------------------------------------------------------
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1: client credentials in an HTTP Basic header (each part form-url-encoded)."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClient("The Basic credentials are malformed.") from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise InvalidClient("The Basic credentials are malformed.")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _required(form: TokenForm, *names: str) -> list[str]:
+    missing = [n for n in names if not getattr(form, n)]
+    if missing:
+        raise InvalidRequest(f"grant_type={form.grant_type} needs the form fields: {', '.join(missing)}.")
+    return [str(getattr(form, n)) for n in names]
+
+
+async def exchange(
+    session: AsyncSession, auth: AuthComponents, form: TokenForm, authorization: str | None
+) -> TokenResponse:
+    """Dispatch a token request on its grant type."""
+    if not form.grant_type:
+        raise InvalidRequest("grant_type is required, in a form-encoded body (application/x-www-form-urlencoded).")
+    if form.grant_type == "otp":
+        phone, code = _required(form, "phone", "code")
+        return await grant_otp(session, auth, phone, code)
+    if form.grant_type == "password":
+        username, password = _required(form, "username", "password")
+        return await grant_password(session, auth, username, password)
+    if form.grant_type == "client_credentials":
+        basic = _basic_credentials(authorization)
+        if basic is None:
+            basic = (form.client_id or "", form.client_secret or "")
+            if not all(basic):
+                raise InvalidClient("client_id and client_secret are required (form fields or HTTP Basic).")
+        return await grant_client_credentials(session, auth, *basic)
+    if form.grant_type == "refresh_token":
+        (token,) = _required(form, "refresh_token")
+        return await grant_refresh(session, auth, token)
+    raise UnsupportedGrantType(
+        f"grant_type={form.grant_type} is not supported; use otp, password, client_credentials or refresh_token."
+    )

@@ -1,6 +1,6 @@
 """Alembic environment of the housing service."""
 
-import servicekit.idempotency  # noqa: F401  (registers the kit tables)
+import servicekit.idempotency  # registers the kit tables
 import servicekit.models  # noqa: F401
 from servicekit.migrations import run_env
 from sqlmodel import SQLModel

@@ -1,7 +1,7 @@
 """Alembic environment of the notify service."""
 
 import notify.models  # noqa: F401  (registers the tables)
-import servicekit.idempotency  # noqa: F401  (registers the kit tables)
+import servicekit.idempotency  # registers the kit tables
 import servicekit.models  # noqa: F401
 from servicekit.migrations import run_env
 from sqlmodel import SQLModel
