@@ -1,8 +1,6 @@
 """Alembic environment of the applicant service."""
 
 import applicant.models  # noqa: F401  (registers the tables)
-import servicekit.idempotency  # registers the kit tables
-import servicekit.models  # noqa: F401
 from servicekit.migrations import run_env
 from sqlmodel import SQLModel
 

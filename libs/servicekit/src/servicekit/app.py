@@ -13,6 +13,7 @@ from typing import Any
 from contracts import TOPICS, EventData, dead_letter_topic
 from fastapi import APIRouter, FastAPI
 
+from servicekit.audit import audit_router
 from servicekit.auth import HttpJwks, KeySource, TokenVerifier
 from servicekit.consumer import EventConsumer, Handler
 from servicekit.db import Database
@@ -22,6 +23,7 @@ from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddlew
 from servicekit.outbox import OutboxRelay
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
+from servicekit.timers import TimerHandler, TimerRunner
 
 logger = logging.getLogger("servicekit.app")
 
@@ -38,6 +40,10 @@ class ServiceDefinition:
     # consumer group suffix -> {event data type: handler}; the group id is "<service>.<suffix>".
     consumers: Mapping[str, Mapping[type[EventData], Handler]] = field(default_factory=dict)
     background: Sequence[BackgroundTask] = ()
+    # timer kind -> handler; fired by a TimerRunner in the worker (see servicekit.timers).
+    timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    # Expose the hash-chained audit log at /api/v1/audit/<name> for auditors.
+    audit: bool = False
     # Objects built once per process from the settings (keys, clients), exposed as app.state.<name>.
     state: Callable[[Any], Mapping[str, Any]] | None = None
     description: str = ""
@@ -81,6 +87,7 @@ class Runtime:
             )
             for suffix, handlers in definition.consumers.items()
         ]
+        self.timer_runner = TimerRunner(self.database, definition.timers) if definition.timers else None
         self.state: Mapping[str, Any] = definition.state(settings) if definition.state else {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -94,6 +101,8 @@ class Runtime:
         self._spawn("outbox-relay", self.relay.run())
         for consumer in self.consumers:
             self._spawn(f"consumer:{consumer.group_id}", consumer.run())
+        if self.timer_runner is not None:
+            self._spawn("timers", self.timer_runner.run())
         for job in self.definition.background:
             self._spawn(f"job:{getattr(job, '__name__', 'job')}", job(self))
 
@@ -159,6 +168,8 @@ def create_app(
     app.include_router(health_router())
     for router in definition.routers:
         app.include_router(router)
+    if definition.audit:
+        app.include_router(audit_router(definition.name))
     return app
 
 

@@ -119,8 +119,13 @@ class EventConsumer:
                 try:
                     applied = await self.apply(event, handler)
                     CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()
-                    logger.info("%s: %s %s %s", self.group_id, "applied" if applied else "skipped duplicate",
-                                event.type, event.id)
+                    logger.info(
+                        "%s: %s %s %s",
+                        self.group_id,
+                        "applied" if applied else "skipped duplicate",
+                        event.type,
+                        event.id,
+                    )
                     return
                 except PoisonMessage as exc:
                     await self._dead_letter(message, str(exc))

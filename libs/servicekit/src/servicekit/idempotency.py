@@ -69,8 +69,9 @@ async def run_idempotent(
     if record is not None:
         if record.request_hash != fingerprint:
             raise Conflict("This Idempotency-Key was already used with a different request.")
-        return JSONResponse(json.loads(record.response_body), status_code=record.status_code,
-                            headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            json.loads(record.response_body), status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+        )
     result = await create()
     # A concurrent first use of the same key fails this insert at commit: a 409, never a double effect.
     session.add(

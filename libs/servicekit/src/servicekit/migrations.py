@@ -82,7 +82,10 @@ def run_env(target_metadata: MetaData) -> None:
 
 
 def create_kit_tables(op: Any) -> None:
-    """Create the outbox, processed_event and idempotency_record tables; called from each service's first migration."""
+    """Create the kit tables (outbox, processed_event, idempotency_record, scheduled_timer, audit_log).
+
+    Called from each service's first migration, so the kit's schema is written once.
+    """
     op.create_table(
         "outbox",
         sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
@@ -124,9 +127,46 @@ def create_kit_tables(op: Any) -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_record"),
     )
+    op.create_table(
+        "scheduled_timer",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(80), nullable=False),
+        sa.Column("key", sa.String(120), nullable=False),
+        sa.Column("due_at", UTCDateTime(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(1000), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("fired_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_scheduled_timer"),
+        sa.UniqueConstraint("kind", "key", name="uq_scheduled_timer_kind_key"),
+    )
+    op.create_index("ix_scheduled_timer_due", "scheduled_timer", ["status", "due_at"])
+    op.create_table(
+        "audit_log",
+        sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
+        sa.Column("occurred_at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("actor_roles", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(80), nullable=False),
+        sa.Column("subject_type", sa.String(40), nullable=False),
+        sa.Column("subject_id", sa.String(64), nullable=False),
+        sa.Column("before", sa.Text(), nullable=True),
+        sa.Column("after", sa.Text(), nullable=True),
+        sa.Column("reason", sa.String(2000), nullable=True),
+        sa.Column("request_id", sa.String(128), nullable=True),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_audit_log"),
+    )
+    op.create_index("ix_audit_log_action", "audit_log", ["action"])
+    op.create_index("ix_audit_log_subject_id", "audit_log", ["subject_id"])
 
 
 def drop_kit_tables(op: Any) -> None:
+    op.drop_table("audit_log")
+    op.drop_table("scheduled_timer")
     op.drop_table("idempotency_record")
     op.drop_table("processed_event")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")

@@ -1,0 +1,175 @@
+"""Persisted timers: a row with a due time that a runner fires, so a restart loses none.
+
+Offers that lapse, review deadlines, the end of a 公示 period, certification expiry: each is a
+`ScheduledTimer` written in the same transaction as the change that starts the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from servicekit.db import Database, UTCDateTime, utcnow
+
+logger = logging.getLogger("servicekit.timers")
+
+FIRED = Counter("timers_fired_total", "Timers fired, by kind and outcome", ["kind", "outcome"])
+
+
+class ScheduledTimer(SQLModel, table=True):
+    """One pending piece of work due at a time; (kind, key) is unique, so rescheduling moves it."""
+
+    __tablename__ = "scheduled_timer"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index("ix_scheduled_timer_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=80)
+    key: str = Field(max_length=120)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=12)  # pending, done, cancelled, failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.payload)
+        return value
+
+
+TimerHandler = Callable[[AsyncSession, ScheduledTimer], Awaitable[None]]
+
+
+async def schedule(
+    session: AsyncSession, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+) -> ScheduledTimer:
+    """Start (or move) the timer (kind, key) to fire at `due_at`."""
+    result = await session.exec(select(ScheduledTimer).where(ScheduledTimer.kind == kind, ScheduledTimer.key == key))
+    timer = result.first()
+    if timer is None:
+        timer = ScheduledTimer(kind=kind, key=key, due_at=due_at)
+        session.add(timer)
+    timer.due_at = due_at
+    timer.payload = json.dumps(dict(payload or {}), default=str)
+    timer.status = "pending"
+    timer.attempts = 0
+    timer.last_error = None
+    timer.fired_at = None
+    return timer
+
+
+async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
+    """Stop a pending timer; True when there was one."""
+    result = await session.exec(
+        select(ScheduledTimer).where(
+            ScheduledTimer.kind == kind, ScheduledTimer.key == key, ScheduledTimer.status == "pending"
+        )
+    )
+    timer = result.first()
+    if timer is None:
+        return False
+    timer.status = "cancelled"
+    return True
+
+
+class TimerRunner:
+    """Fires due timers, each in its own transaction with its effect; retries with backoff, then gives up."""
+
+    def __init__(
+        self,
+        database: Database,
+        handlers: Mapping[str, TimerHandler],
+        *,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 100,
+        max_attempts: int = 5,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.handlers = dict(handlers)
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.clock = clock
+
+    async def run(self) -> None:
+        while True:
+            try:
+                fired = await self.fire_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("timer pass failed, will retry: %s", exc)
+                fired = 0
+            if fired < self.batch_size:
+                await asyncio.sleep(self.poll_interval_s)
+
+    async def fire_due(self) -> int:
+        """Fire every timer due now (up to one batch); returns how many were attempted."""
+        async with self.database.sessionmaker() as session:
+            ids = list(
+                (
+                    await session.exec(
+                        select(ScheduledTimer.id)
+                        .where(
+                            ScheduledTimer.status == "pending",
+                            col(ScheduledTimer.due_at) <= self.clock(),
+                            col(ScheduledTimer.kind).in_(list(self.handlers)),
+                        )
+                        .order_by(col(ScheduledTimer.due_at))
+                        .limit(self.batch_size)
+                    )
+                ).all()
+            )
+        for timer_id in ids:
+            if timer_id is not None:
+                await self._fire(timer_id)
+        return len(ids)
+
+    async def _fire(self, timer_id: int) -> None:
+        query = select(ScheduledTimer).where(ScheduledTimer.id == timer_id, ScheduledTimer.status == "pending")
+        if not self.database.is_sqlite:
+            # Another replica may be firing it: skip rather than wait.
+            query = query.with_for_update(skip_locked=True)
+        try:
+            async with self.database.transaction() as session:
+                timer = (await session.exec(query)).first()
+                if timer is None or timer.due_at > self.clock():
+                    return
+                await self.handlers[timer.kind](session, timer)
+                timer.status = "done"
+                timer.fired_at = self.clock()
+            FIRED.labels(timer.kind, "done").inc()
+        except Exception as exc:
+            logger.warning("timer %s failed: %s", timer_id, exc)
+            await self._record_failure(timer_id, exc)
+
+    async def _record_failure(self, timer_id: int, exc: Exception) -> None:
+        async with self.database.transaction() as session:
+            timer = await session.get(ScheduledTimer, timer_id)
+            if timer is None or timer.status != "pending":
+                return
+            timer.attempts += 1
+            timer.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            if timer.attempts >= self.max_attempts:
+                timer.status = "failed"
+                FIRED.labels(timer.kind, "failed").inc()
+                logger.error(
+                    "timer %s (%s/%s) gave up after %d attempts", timer_id, timer.kind, timer.key, timer.attempts
+                )
+            else:
+                timer.due_at = self.clock() + timedelta(seconds=2**timer.attempts)
+                FIRED.labels(timer.kind, "retry").inc()

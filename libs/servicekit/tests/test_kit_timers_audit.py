@@ -1,0 +1,134 @@
+"""Persisted timers fire once, survive restarts and retry; the audit chain detects tampering."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from servicekit.audit import AuditEntry, record, verify_chain
+from servicekit.auth import Principal
+from servicekit.db import Database, utcnow
+from servicekit.timers import ScheduledTimer, TimerRunner, cancel, schedule
+from sqlalchemy import update
+from sqlmodel import SQLModel, select
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'kit.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(
+            SQLModel.metadata.create_all,
+            tables=[ScheduledTimer.__table__, AuditEntry.__table__],  # type: ignore[attr-defined]
+        )
+    yield db
+    await db.dispose()
+
+
+class TestTimers:
+    async def test_due_timer_fires_once_and_future_one_waits(self, database: Database) -> None:
+        fired: list[str] = []
+
+        async def handler(session: object, timer: ScheduledTimer) -> None:
+            fired.append(timer.key)
+
+        async with database.transaction() as session:
+            await schedule(session, "offer.lapse", "due", utcnow() - timedelta(seconds=1), {"offer": "o1"})
+            await schedule(session, "offer.lapse", "later", utcnow() + timedelta(hours=1))
+        runner = TimerRunner(database, {"offer.lapse": handler})
+        assert await runner.fire_due() == 1
+        assert await runner.fire_due() == 0
+        assert fired == ["due"]
+
+    async def test_a_new_runner_fires_what_a_stopped_one_left(self, database: Database) -> None:
+        fired: list[str] = []
+
+        async def handler(session: object, timer: ScheduledTimer) -> None:
+            fired.append(timer.data()["claim"])
+
+        async with database.transaction() as session:
+            await schedule(session, "claim.deadline", "c1", utcnow() - timedelta(minutes=5), {"claim": "c1"})
+        # The first process died before firing; a fresh runner (after a restart) picks the row up.
+        assert await TimerRunner(database, {"claim.deadline": handler}).fire_due() == 1
+        assert fired == ["c1"]
+
+    async def test_rescheduling_moves_the_timer_and_cancel_stops_it(self, database: Database) -> None:
+        async def handler(session: object, timer: ScheduledTimer) -> None:
+            raise AssertionError("a cancelled timer must not fire")
+
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", utcnow() + timedelta(days=1))
+            await schedule(session, "k", "x", utcnow() - timedelta(seconds=1))
+            assert await cancel(session, "k", "x") is True
+        async with database.sessionmaker() as session:
+            rows = (await session.exec(select(ScheduledTimer))).all()
+        assert [(r.key, r.status) for r in rows] == [("x", "cancelled")]
+        assert await TimerRunner(database, {"k": handler}).fire_due() == 0
+
+    async def test_failing_handler_is_retried_then_marked_failed(self, database: Database) -> None:
+        calls = 0
+
+        async def handler(session: object, timer: ScheduledTimer) -> None:
+            nonlocal calls
+            calls += 1
+            raise RuntimeError("downstream refused")
+
+        now = utcnow()
+        clock = [now]
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", now - timedelta(seconds=1))
+        runner = TimerRunner(database, {"k": handler}, max_attempts=3, clock=lambda: clock[0])
+        for _ in range(3):
+            await runner.fire_due()
+            clock[0] += timedelta(minutes=10)  # past every backoff
+        async with database.sessionmaker() as session:
+            timer = (await session.exec(select(ScheduledTimer))).one()
+        assert calls == 3
+        assert timer.status == "failed" and timer.last_error == "RuntimeError: downstream refused"
+
+
+class TestAuditChain:
+    officer = Principal(sub="officer-1", roles=frozenset({"city_approver"}))
+
+    async def test_entries_chain_and_verify(self, database: Database) -> None:
+        async with database.transaction() as session:
+            for n in range(3):
+                await record(
+                    session,
+                    self.officer,
+                    "claim.approve",
+                    subject_type="claim",
+                    subject_id=f"c{n}",
+                    before={"status": "accepted"},
+                    after={"status": "county_approved"},
+                    reason="ok",
+                )
+        async with database.sessionmaker() as session:
+            result = await verify_chain(session)
+            entries = (await session.exec(select(AuditEntry).order_by(AuditEntry.seq))).all()  # type: ignore[arg-type]
+        assert result.valid and result.entries == 3
+        assert entries[1].prev_hash == entries[0].hash
+
+    async def test_changing_an_entry_is_detected(self, database: Database) -> None:
+        async with database.transaction() as session:
+            for n in range(3):
+                await record(session, "system", "claim.escalate", subject_type="claim", subject_id=f"c{n}")
+        async with database.transaction() as session:
+            await session.exec(update(AuditEntry).where(AuditEntry.seq == 2).values(reason="forged"))  # type: ignore[call-overload, arg-type]
+        async with database.sessionmaker() as session:
+            result = await verify_chain(session)
+        assert not result.valid and result.first_broken_seq == 2
+
+    async def test_deleting_an_entry_is_detected(self, database: Database) -> None:
+        from sqlalchemy import delete
+
+        async with database.transaction() as session:
+            for n in range(3):
+                await record(session, "system", "a", subject_type="claim", subject_id=f"c{n}")
+        async with database.transaction() as session:
+            await session.exec(delete(AuditEntry).where(AuditEntry.seq == 2))  # type: ignore[call-overload, arg-type]
+        async with database.sessionmaker() as session:
+            result = await verify_chain(session)
+        assert not result.valid and result.first_broken_seq == 3
