@@ -201,6 +201,22 @@ class TalentExpired(ApplicantEvent):
     expired_on: date
 
 
+class ContactUpdated(ApplicantEvent):
+    """A talent's contact details changed; for notify only, never for partners.
+
+    The values are sealed with the platform's contact keyring (servicekit.crypto.FieldCipher,
+    associated data b"contact"), so the broker never holds an e-mail address or phone number in clear.
+    """
+
+    type = "talent.applicant.contact.updated.v1"
+
+    talent_id: str
+    email_sealed: str | None = None
+    phone_sealed: str | None = None
+    locale: Locale = "zh-CN"
+    time_zone: str = "Asia/Shanghai"
+
+
 # --- benefits ----------------------------------------------------------------------------------
 
 
