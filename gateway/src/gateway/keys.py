@@ -21,7 +21,7 @@ from servicekit.db import utcnow
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.crypto import Sealer
+from gateway.crypto import Sealer, SealError
 from gateway.exceptions import NoSigningKeyError
 from gateway.models import SigningKey
 
@@ -117,7 +117,13 @@ class KeyRing:
             if known is not None and known.retires_at == row.retires_at:
                 keys[row.kid] = known
                 continue
-            pem = self._sealer.open(row.private_key_sealed, associated=row.kid)
+            try:
+                pem = self._sealer.open(row.private_key_sealed, associated=row.kid)
+            except SealError as exc:
+                raise SealError(
+                    f"signing key {row.kid} cannot be opened with GATEWAY_KEY_ENCRYPTION_KEY; "
+                    "set the key it was sealed with, or retire it"
+                ) from exc
             keys[row.kid] = LoadedKey(
                 kid=row.kid,
                 private=jwk.construct(pem.decode(), ALGORITHM),

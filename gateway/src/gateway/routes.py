@@ -36,12 +36,8 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 def resolve_service(path: str) -> str | None:
     """The service that owns a public path, or None when no service does."""
-    best: tuple[int, str] | None = None
-    for prefix, service in ROUTE_TABLE:
-        if path == prefix or path.startswith(prefix + "/"):
-            if best is None or len(prefix) > best[0]:
-                best = (len(prefix), service)
-    return best[1] if best else None
+    matches = [(len(p), s) for p, s in ROUTE_TABLE if path == p or path.startswith(p + "/")]
+    return max(matches)[1] if matches else None
 
 
 @dataclass(frozen=True)

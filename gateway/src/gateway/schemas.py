@@ -20,7 +20,7 @@ class OtpIssued(BaseModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
     refresh_token: str | None = None
     scope: str
@@ -42,3 +42,28 @@ class TokenForm(BaseModel):
     client_secret: str | None = Field(default=None, description="grant_type=client_credentials")
     refresh_token: str | None = Field(default=None, description="grant_type=refresh_token")
     scope: str | None = Field(default=None, description="ignored: the scope follows the account's roles")
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem (application/problem+json); token-endpoint errors also carry the OAuth `error`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+    error: str | None = Field(default=None, description="RFC 6749 error code (token endpoint only)")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting problem+json bodies for these statuses."""
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}, "description": "A problem"}
+        for status in statuses
+    }

@@ -1,0 +1,16 @@
+"""Alembic environment of the gateway: the kit's async env over the gateway's own (gw_) tables."""
+
+import gateway.models  # noqa: F401  (registers the gw_ tables on the shared metadata)
+from servicekit.db import NAMING_CONVENTION
+from servicekit.migrations import run_env
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+# SQLModel shares one metadata across the repository (the kit's outbox tables too); the gateway owns
+# only its gw_ tables, so autogenerate compares against those alone.
+target_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+for table in SQLModel.metadata.tables.values():
+    if table.name.startswith("gw_"):
+        table.to_metadata(target_metadata)
+
+run_env(target_metadata)

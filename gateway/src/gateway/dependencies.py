@@ -1,0 +1,112 @@
+"""Dependencies of the gateway's endpoints, as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from servicekit.auth import Principal
+from servicekit.middleware import client_ip
+from servicekit.problems import Forbidden, Unauthorized
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.exceptions import OAuthError, RateLimited, RouteNotFound
+from gateway.routes import access_rule, resolve_service, route_group
+from gateway.runtime import GatewayRuntime
+from gateway.service import AuthComponents
+
+
+def get_runtime(request: Request) -> GatewayRuntime:
+    runtime: GatewayRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[GatewayRuntime, Depends(get_runtime)]
+
+
+def get_auth(runtime: RuntimeDep) -> AuthComponents:
+    return runtime.auth
+
+
+AuthDep = Annotated[AuthComponents, Depends(get_auth)]
+
+
+async def get_auth_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The unit of work of a sign-in: also committed when the sign-in fails in a way that changes state
+    (a wrong code counted, an account locked, a reused refresh token's family revoked)."""
+    async with runtime.database.sessionmaker() as session:
+        try:
+            yield session
+        except OAuthError as exc:
+            if exc.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+AuthSessionDep = Annotated[AsyncSession, Depends(get_auth_session, scope="function")]
+
+
+async def limit_rate(runtime: RuntimeDep, key: str, group: str, limit_name: str) -> None:
+    if not runtime.settings.rate_limit_enabled:
+        return
+    retry_after = await runtime.rate_limiter.hit(f"{group}|{key}", runtime.limits[limit_name])
+    if retry_after is not None:
+        raise RateLimited(retry_after)
+
+
+async def auth_rate_limit(request: Request, runtime: RuntimeDep) -> None:
+    """Sign-in endpoints are limited per client address."""
+    await limit_rate(runtime, f"ip:{client_ip(dict(request.scope))}", "auth", "auth")
+
+
+async def _bearer_principal(request: Request, runtime: RuntimeDep) -> Principal | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <access token>'.", headers=_challenge())
+    try:
+        return await runtime.token_verifier.verify(token.strip())
+    except Unauthorized as exc:
+        raise Unauthorized(exc.detail, headers=_challenge('error="invalid_token"')) from exc
+
+
+def _challenge(extra: str = "") -> dict[str, str]:
+    return {"WWW-Authenticate": f'Bearer realm="talent-platform"{", " + extra if extra else ""}'}
+
+
+async def routed_service(request: Request, runtime: RuntimeDep) -> str:
+    """Resolve the owning service, then authenticate, rate-limit and apply the route's role rule."""
+    path, method = request.url.path, request.method
+    service = resolve_service(path)
+    if service is None:
+        raise RouteNotFound(path)
+    rule = access_rule(method, path)
+    try:
+        principal = await _bearer_principal(request, runtime)
+    except Unauthorized:
+        if not rule.public:
+            raise
+        principal = None  # a public read with a stale token is still a public read
+    caller = f"sub:{principal.sub}" if principal else f"ip:{client_ip(dict(request.scope))}"
+    group = route_group(service, method)
+    await limit_rate(runtime, caller, group, group.rsplit(":", 1)[1])
+    if rule.public:
+        return service
+    if principal is None:
+        raise Unauthorized("This resource needs a bearer token from POST /api/v1/auth/token.", headers=_challenge())
+    if rule.roles and not principal.has_any(rule.roles):
+        raise Forbidden(f"This action needs one of the roles: {', '.join(sorted(rule.roles))}.")
+    return service
+
+
+RoutedService = Annotated[str, Depends(routed_service)]

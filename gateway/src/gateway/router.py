@@ -1,0 +1,91 @@
+"""The gateway's endpoints: sign-in, keys, the merged API documentation, and the proxy to the services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from servicekit.db import SessionDep
+
+from gateway import service
+from gateway.dependencies import AuthDep, AuthSessionDep, RoutedService, RuntimeDep, auth_rate_limit
+from gateway.keys import merge_jwks
+from gateway.schemas import Jwks, OtpIssued, OtpRequest, TokenForm, TokenResponse, problem_responses
+
+DOCS_STATIC = "/docs/static"
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
+keys_router = APIRouter(tags=["auth"])
+docs_router = APIRouter(include_in_schema=False)
+proxy_router = APIRouter(include_in_schema=False)
+
+
+@auth_router.post(
+    "/otp",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=OtpIssued,
+    response_model_exclude_none=True,
+    responses=problem_responses(400, 422, 429, 503),
+)
+async def request_otp(body: OtpRequest, session: SessionDep, auth: AuthDep) -> OtpIssued:
+    """Send a one-time sign-in code to a talent's phone."""
+    return await service.request_otp(session, auth, body.phone)
+
+
+@auth_router.post(
+    "/token",
+    response_model=TokenResponse,
+    response_model_exclude_none=True,
+    responses=problem_responses(400, 401, 429),
+)
+async def issue_token(
+    form: Annotated[TokenForm, Form()],
+    session: AuthSessionDep,
+    auth: AuthDep,
+    response: Response,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenResponse:
+    """Exchange a code, a password, client credentials or a refresh token for tokens (RFC 6749)."""
+    response.headers["Cache-Control"] = "no-store"
+    return await service.exchange(session, auth, form, authorization)
+
+
+@keys_router.get("/.well-known/jwks.json", response_model=Jwks)
+async def jwks(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
+    """Public keys: access-token keys (use=sig) and talent-code keys (use=talent-code)."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return merge_jwks(runtime.keyring.jwks(), await runtime.code_keys.keys())
+
+
+@docs_router.get("/openapi.json")
+async def openapi(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """The gateway's OpenAPI document merged with every reachable service's public paths."""
+    return JSONResponse(await runtime.openapi.document(request.app.openapi))
+
+
+@docs_router.get("/docs")
+async def swagger_ui() -> HTMLResponse:
+    """Swagger UI, served from bundled assets (nothing is fetched from the internet)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Talent platform API",
+        swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+    )
+
+
+@docs_router.get("/docs/oauth2-redirect")
+async def swagger_ui_redirect() -> HTMLResponse:
+    """Swagger UI's OAuth2 redirect page."""
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@proxy_router.api_route("/api/{path:path}", methods=PROXY_METHODS)
+async def proxy(request: Request, service_name: RoutedService, runtime: RuntimeDep) -> Response:
+    """Forward an API call to the service that owns its path."""
+    return await runtime.proxy.forward(request, service_name)
