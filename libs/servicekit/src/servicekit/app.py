@@ -95,7 +95,12 @@ class Runtime:
         """Start the relay, the consumers and the background jobs as tasks of this process."""
         topics = list(TOPICS) + [c.dead_letter_topic for c in self.consumers]
         try:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, topics)
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                topics,
+                partitions=self.settings.kafka_topic_partitions,
+                replication_factor=self.settings.kafka_topic_replication_factor,
+            )
         except Exception as exc:  # the relay and consumers retry on their own; do not block start-up
             logger.warning("could not ensure topics yet: %s", exc)
         self._spawn("outbox-relay", self.relay.run())
@@ -173,14 +178,4 @@ def create_app(
     return app
 
 
-async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -> None:
-    """Run only the workers (relay, consumers, jobs) until cancelled: the production `worker` process."""
-    runtime = Runtime(definition, settings)
-    await runtime.start_workers()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runtime.stop()
-
-
-__all__ = ["Runtime", "ServiceDefinition", "create_app", "dead_letter_topic", "run_worker"]
+__all__ = ["Runtime", "ServiceDefinition", "create_app", "dead_letter_topic"]

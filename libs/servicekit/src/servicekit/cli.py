@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
 
-from servicekit.app import ServiceDefinition, create_app, run_worker
+from servicekit.app import ServiceDefinition, create_app
 from servicekit.db import Database
 from servicekit.kafka import KafkaPublisher
 from servicekit.logging import configure_logging
@@ -39,7 +39,11 @@ def run_cli(
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate the database on start")
-    commands.add_parser("worker", help="run the outbox relay, consumers and timers only")
+    worker = commands.add_parser(
+        "worker", help="run the outbox relay, consumers and timers only (health and metrics on --port)"
+    )
+    worker.add_argument("--host", default="127.0.0.1")
+    worker.add_argument("--port", type=int, default=default_port + 1000, help="port of /healthz, /readyz, /metrics")
     commands.add_parser("migrate", help="migrate the database to the latest revision")
     replay_cmd = commands.add_parser("replay", help="re-publish retained outbox events created in a time range")
     replay_cmd.add_argument("--since", type=_aware, required=True, help="RFC 3339 start (inclusive)")
@@ -54,8 +58,11 @@ def run_cli(
         app = create_app(definition_factory(), settings)
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     elif args.command == "worker":
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_worker(definition_factory(), settings))
+        # The same app without the public routes: uvicorn gives the worker graceful SIGTERM handling,
+        # and probes and Prometheus get /healthz, /readyz and /metrics.
+        workers_only = dataclasses.replace(definition_factory(), routers=[], audit=False)
+        app = create_app(workers_only, settings, run_workers=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     elif args.command == "replay":
         asyncio.run(_replay(settings, args.since, args.until))
 

@@ -74,13 +74,19 @@ class KafkaPublisher:
             self._producer = None
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int = 3) -> None:
+async def ensure_topics(
+    bootstrap_servers: str, topics: Sequence[str], *, partitions: int = 3, replication_factor: int = 1
+) -> None:
     """Create topics that do not exist yet, so consumers can subscribe before the first event."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+            for t in topics
+            if t not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)

@@ -61,6 +61,10 @@ def run_env(target_metadata: MetaData) -> None:
         return
 
     def run_sync(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Replicas (init containers) may migrate at once: one does the work, the others then find it done.
+            connection.execute(sa.text("SELECT pg_advisory_lock(7343003)"))
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     # Tansu (the embedded broker) does not support the idempotent producer; Apache Kafka does.
     kafka_enable_idempotence: bool = False
     kafka_client_id: str | None = None
+    # Topics the services create when missing; on a real cluster use 3 replicas (or create them up front).
+    kafka_topic_partitions: int = 3
+    kafka_topic_replication_factor: int = 1
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
     jwt_issuer: str = "talent-gateway"
     jwt_audience: str = "talent-platform"
