@@ -10,7 +10,7 @@ import inspect
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -27,8 +27,8 @@ from servicekit.db import Database
 from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.models import OutboxEvent, ProcessedEvent
 from servicekit.testing import TansuBroker
-from sqlalchemy import func, select
-from sqlmodel import Field, SQLModel
+from sqlalchemy import func
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -102,13 +102,7 @@ async def eventually(
 # --- broker ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[TansuBroker]:
-    tansu = TansuBroker().start()
-    try:
-        yield tansu
-    finally:
-        tansu.stop()
+# The session's broker is the `broker` fixture of the repository's root conftest.py.
 
 
 @pytest.fixture
@@ -215,7 +209,7 @@ async def count_rows(database: Database, model: type[SQLModel], *where: Any) -> 
 
 async def widget_names(database: Database) -> list[str]:
     async with database.sessionmaker() as session:
-        return list((await session.execute(select(KitTestWidget.name).order_by(KitTestWidget.id))).scalars())
+        return list(await session.exec(select(KitTestWidget.name).order_by(col(KitTestWidget.id))))
 
 
 # --- consumers ------------------------------------------------------------------------------------

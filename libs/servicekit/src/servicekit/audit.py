@@ -161,10 +161,13 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
     )
 
 
+# Module level: with postponed annotations FastAPI resolves the alias from the module's globals.
+Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
+
+
 def audit_router(service: str) -> APIRouter:
     """`GET /api/v1/audit/<service>` and `…/verify`, for auditors (and admins)."""
     router = APIRouter(prefix=f"/api/v1/audit/{service}", tags=["audit"])
-    Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
 
     @router.get("", response_model=Page[AuditEntryPublic])
     async def list_audit(

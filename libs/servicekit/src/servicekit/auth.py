@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import JWTError, jwk, jwt
 from jose.backends.base import Key
+from jose.exceptions import JOSEError
 
 from servicekit.problems import Forbidden, Unauthorized
+
+logger = logging.getLogger("servicekit.auth")
 
 ALGORITHM = "ES256"
 ROLES = (
@@ -93,23 +97,36 @@ class TokenVerifier:
         self.min_refetch_interval_s = min_refetch_interval_s
         self.leeway_s = leeway_s
         self._keys: dict[str, Key] = {}
-        self._fetched_at = float("-inf")
+        self._generation = 0  # completed fetches of the key set
+        self._refetched_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def _refresh(self) -> None:
+        seen = self._generation
         async with self._lock:
-            # Another coroutine may have refreshed while we waited; unknown kids must not hammer the gateway.
-            if time.monotonic() - self._fetched_at < self.min_refetch_interval_s:
+            if self._generation != seen:
+                return  # another coroutine fetched the keys while this one waited
+            # The first fill does not count: after it, an unknown kid refetches at once, but unknown kids
+            # refetch at most once per interval so they cannot hammer the gateway.
+            if seen and time.monotonic() - self._refetched_at < self.min_refetch_interval_s:
                 return
             document = await self.source.fetch()
+            if not isinstance(document, dict):
+                raise ValueError("the JWKS document is not a JSON object")
             keys: dict[str, Key] = {}
             for entry in document.get("keys", []):
+                if not isinstance(entry, dict) or not entry.get("kid"):
+                    continue
                 if entry.get("use", "sig") != "sig" or entry.get("alg", ALGORITHM) != ALGORITHM:
                     continue
-                if entry.get("kid"):
+                try:
                     keys[entry["kid"]] = jwk.construct(entry, ALGORITHM)
+                except (JOSEError, ValueError, TypeError) as exc:  # one bad entry must not disable the others
+                    logger.warning("ignoring unusable JWKS key %r: %s", entry.get("kid"), exc)
             self._keys = keys
-            self._fetched_at = time.monotonic()
+            if seen:
+                self._refetched_at = time.monotonic()
+            self._generation += 1
 
     async def _key_for(self, kid: str) -> Key:
         if kid not in self._keys:

@@ -7,10 +7,11 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from servicekit.problems import problem
+from servicekit.problems import problem, unexpected_error
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -40,6 +41,7 @@ class RequestContextMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status["started"] = 1
                 status["code"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
@@ -48,6 +50,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if "started" in status:
+                raise
+            # Answered here rather than by Starlette's outermost error middleware, so the 500 carries the
+            # request id, and the logged trace (never the response) has it too.
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"

@@ -190,7 +190,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> ProblemResp
     return problem(503, "The database is busy or unreachable; try again shortly.", headers={"Retry-After": "1"})
 
 
-async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+async def unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
     # The trace goes to the log (redacted), never to the caller.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "An unexpected error occurred; it has been logged.", slug="internal")
@@ -202,4 +202,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected_error)

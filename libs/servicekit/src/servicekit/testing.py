@@ -80,6 +80,13 @@ class TansuBroker:
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
 
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL): no graceful shutdown, which waits for connected clients."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self) -> None:
         if self._process is not None:
             self.resume()
