@@ -112,6 +112,9 @@ def running_stack(broker: TansuBroker, services: list[str] | None = None) -> Ite
                 f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
                 f"{prefix}_JWKS_URL": f"{stack.gateway_url}/.well-known/jwks.json",
                 f"{prefix}_LOG_JSON": "true",
+                # A consumer group join on Tansu takes half the session timeout.
+                f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",
+                f"{prefix}_KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
             }
             stack.start_process(name, [str(BIN / name), "serve", "--port", str(port)], env)
         gateway_env = {

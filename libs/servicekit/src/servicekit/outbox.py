@@ -10,8 +10,8 @@ from typing import Any
 
 from contracts import CloudEvent, EventData, make_event
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, func, select, update
-from sqlmodel import col
+from sqlalchemy import delete, func, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from servicekit.context import KAFKA_REQUEST_ID_HEADER, current_request_id
@@ -138,7 +138,7 @@ class OutboxRelay:
                 )
                 if not self.database.is_sqlite:
                     query = query.with_for_update(skip_locked=True)
-                rows = list((await session.execute(query)).scalars())
+                rows = list((await session.exec(query)).all())
                 if not rows:
                     PENDING.set(0)
                     return 0
@@ -157,7 +157,7 @@ class OutboxRelay:
     @staticmethod
     async def _mark_published(session: AsyncSession, rows: list[OutboxEvent]) -> None:
         ids = [r.id for r in rows]
-        await session.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(ids)).values(published_at=utcnow()))
+        await session.exec(update(OutboxEvent).where(col(OutboxEvent.id).in_(ids)).values(published_at=utcnow()))
 
     def _count(self, rows: list[OutboxEvent]) -> None:
         for row in rows:
@@ -167,7 +167,7 @@ class OutboxRelay:
         """Delete published rows older than the retention period."""
         cutoff = utcnow() - self.retention
         async with self.database.transaction() as session:
-            result: Any = await session.execute(
+            result: Any = await session.exec(
                 delete(OutboxEvent).where(
                     col(OutboxEvent.published_at).is_not(None),
                     col(OutboxEvent.published_at) < cutoff,
@@ -193,7 +193,7 @@ async def replay(
         async with database.sessionmaker() as session:
             rows = list(
                 (
-                    await session.execute(
+                    await session.exec(
                         select(OutboxEvent)
                         .where(
                             col(OutboxEvent.created_at) >= since,
@@ -203,7 +203,7 @@ async def replay(
                         .order_by(col(OutboxEvent.id))
                         .limit(batch_size)
                     )
-                ).scalars()
+                ).all()
             )
         if not rows:
             return published

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     kafka_enable_idempotence: bool = False
     kafka_client_id: str | None = None
     # Topics the services create when missing; on a real cluster use 3 replicas (or create them up front).
+    # Tansu answers a group join only after half the session timeout; a shorter one speeds up dev and tests.
+    kafka_consumer_session_timeout_ms: int = 10_000
+    kafka_consumer_heartbeat_interval_ms: int = 3_000
     kafka_topic_partitions: int = 3
     kafka_topic_replication_factor: int = 1
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
