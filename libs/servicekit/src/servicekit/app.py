@@ -84,6 +84,7 @@ class Runtime:
                 handlers=handlers,
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
+                batch_size=settings.consumer_batch_size,
                 consumer_config={
                     "session_timeout_ms": settings.kafka_consumer_session_timeout_ms,
                     "heartbeat_interval_ms": settings.kafka_consumer_heartbeat_interval_ms,

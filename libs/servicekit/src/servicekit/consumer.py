@@ -13,6 +13,7 @@ from contracts import CloudEvent, EventData, InvalidEvent, dead_letter_topic, pa
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from servicekit.context import KAFKA_REQUEST_ID_HEADER, request_id_var
@@ -26,6 +27,14 @@ CONSUMED = Counter("consumer_events_total", "Events seen by a consumer, by outco
 
 # (session, envelope, typed data) -> effect, inside the transaction that also records the event as processed.
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+
+
+class _BatchFailed(Exception):
+    """A batch could not be applied together; `index` is the message whose handler failed (-1: none)."""
+
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.index = index
 
 
 class PoisonMessage(Exception):
@@ -58,6 +67,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
         consumer_config: Mapping[str, Any] | None = None,
+        batch_size: int = 200,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -71,6 +81,7 @@ class EventConsumer:
         # Extra AIOKafkaConsumer settings, e.g. a short session_timeout_ms in tests: Tansu answers a
         # JoinGroup only after half the session timeout, so the default 10 s costs 5 s per join.
         self.consumer_config = dict(consumer_config or {})
+        self.batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -87,9 +98,11 @@ class EventConsumer:
                 await consumer.start()
                 consumer.subscribe(list(self.topics), listener=_LogRebalance(self.group_id))
                 self._consumer = consumer
-                async for message in consumer:
-                    await self.handle(message)
-                    await self.commit_offset(consumer, message)
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                    for messages in batches.values():
+                        await self.handle_batch(messages)
+                        await self.commit_offset(consumer, messages[-1])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -102,7 +115,68 @@ class EventConsumer:
     async def commit_offset(self, consumer: AIOKafkaConsumer, message: ConsumerRecord[Any, Any]) -> None:
         await consumer.commit({TopicPartition(message.topic, message.partition): message.offset + 1})
 
-    async def handle(self, message: ConsumerRecord[Any, Any]) -> None:
+    async def handle_batch(self, messages: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a partition's batch in one transaction (one commit, not one per event).
+
+        If anything in the batch fails, the transaction is rolled back and every message is applied on
+        its own, with retries and the dead-letter topic, so one bad event never holds up the others.
+        """
+        if len(messages) == 1:
+            await self.handle(messages[0])
+            return
+        try:
+            applied, duplicates = await self._apply_together(messages)
+        except _BatchFailed as failure:
+            logger.info("%s: batch of %d failed (%s); applying one by one", self.group_id, len(messages), failure)
+            for index, message in enumerate(messages):
+                # The message that failed the batch has had its first attempt already.
+                await self.handle(message, first_attempt=2 if index == failure.index else 1)
+            return
+        CONSUMED.labels(self.group_id, "applied").inc(applied)
+        CONSUMED.labels(self.group_id, "duplicate").inc(duplicates)
+
+    async def _apply_together(self, messages: Sequence[ConsumerRecord[Any, Any]]) -> tuple[int, int]:
+        """Apply every message in one transaction; returns (applied, duplicates) or raises _BatchFailed."""
+        work: list[tuple[int, CloudEvent, Handler, EventData]] = []
+        for index, message in enumerate(messages):
+            try:
+                event = CloudEvent.from_json(message.value)
+                handler = self.handlers.get(event.type)
+                if handler is not None:
+                    work.append((index, event, handler, parse_data(event)))
+            except (InvalidEvent, ValidationError) as exc:  # poison: the one-by-one path dead-letters it
+                raise _BatchFailed(-1, exc) from exc
+        if not work:
+            return 0, 0
+        current = -1
+        try:
+            async with self.database.transaction() as session:
+                ids = [event.id for _, event, _, _ in work]
+                done = set(
+                    (
+                        await session.exec(
+                            select(ProcessedEvent.event_id).where(
+                                ProcessedEvent.consumer_group == self.group_id, col(ProcessedEvent.event_id).in_(ids)
+                            )
+                        )
+                    ).all()
+                )
+                applied = duplicates = 0
+                for index, event, handler, data in work:
+                    if event.id in done:
+                        duplicates += 1
+                        continue
+                    current = index
+                    done.add(event.id)
+                    await handler(session, event, data)
+                    session.add(ProcessedEvent(consumer_group=self.group_id, event_id=event.id, event_type=event.type))
+                    applied += 1
+                current = -1  # a failure from here on (the commit) belongs to no single message
+            return applied, duplicates
+        except Exception as exc:
+            raise _BatchFailed(current, exc) from exc
+
+    async def handle(self, message: ConsumerRecord[Any, Any], *, first_attempt: int = 1) -> None:
         """Apply one message: at most once thanks to the ledger, retried, then dead-lettered."""
         token = request_id_var.set(_header(message, KAFKA_REQUEST_ID_HEADER))
         try:
@@ -115,7 +189,7 @@ class EventConsumer:
             if handler is None:
                 CONSUMED.labels(self.group_id, "ignored").inc()
                 return
-            for attempt in range(1, self.max_attempts + 1):
+            for attempt in range(min(first_attempt, self.max_attempts), self.max_attempts + 1):
                 try:
                     applied = await self.apply(event, handler)
                     CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()

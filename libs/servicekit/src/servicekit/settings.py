@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     outbox_retention_days: int = 14
     outbox_poll_interval_s: float = 0.05
     consumer_max_attempts: int = 5
+    # Events of one partition applied in one transaction (falls back to one by one on any failure).
+    consumer_batch_size: int = 200
     consumer_retry_backoff_s: float = 0.2
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
