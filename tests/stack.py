@@ -24,6 +24,10 @@ from servicekit.testing import TansuBroker, _pg_admin_dsn, _pg_execute, _run, _w
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVICES = ("applicant", "benefits", "housing", "notify")
+# Shorter waits than production, so the cross-service tests see timers fire within seconds.
+TEST_TIMINGS: dict[str, dict[str, str]] = {
+    "benefits": {"BENEFITS_PUBLICITY_PERIOD_S": "2"},
+}
 
 
 @dataclass
@@ -115,6 +119,7 @@ def running_stack(broker: TansuBroker, services: list[str] | None = None) -> Ite
                 # A consumer group join on Tansu takes half the session timeout.
                 f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",
                 f"{prefix}_KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
+                **TEST_TIMINGS.get(name, {}),
             }
             stack.start_process(name, [str(BIN / name), "serve", "--port", str(port)], env)
         gateway_env = {

@@ -39,7 +39,7 @@ class TestRoleRulesAtTheGateway:
             ("finance.city", "POST", "/api/v1/reviews/certifications/1/decisions"),
             ("talent", "POST", "/api/v1/housing/projects"),
             ("approver.city", "GET", "/api/v1/admin/talents"),
-            ("admin", "GET", "/api/v1/audit"),
+            ("admin", "GET", "/api/v1/audit/applicant"),
             ("partner", "GET", "/api/v1/me/inbox"),
         ],
     )
@@ -59,7 +59,7 @@ class TestRoleRulesAtTheGateway:
             ("reviewer.nanhu", "POST", "/api/v1/reviews/certifications/1/decisions"),
             ("housing.city", "POST", "/api/v1/housing/rounds/1/draw"),
             ("admin", "GET", "/api/v1/admin/talents"),
-            ("auditor.city", "GET", "/api/v1/audit"),
+            ("auditor.city", "GET", "/api/v1/audit/applicant"),
         ],
     )
     async def test_the_right_role_reaches_the_service(self, gateway: Any, who: str, method: str, path: str) -> None:

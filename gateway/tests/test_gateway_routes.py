@@ -19,7 +19,8 @@ class TestRouteTable:
             ("/api/v1/codes/verify", "applicant"),
             ("/api/v1/reviews/certifications/1/decisions", "applicant"),
             ("/api/v1/admin/talents/x/revoke", "applicant"),
-            ("/api/v1/audit", "applicant"),
+            ("/api/v1/audit/applicant", "applicant"),
+            ("/api/v1/audit/housing", "housing"),
             ("/api/v1/policies", "benefits"),
             ("/api/v1/me/eligibility", "benefits"),
             ("/api/v1/me/claims/1/withdraw", "benefits"),
@@ -77,7 +78,7 @@ class TestRoleRules:
             ("POST", "/api/v1/housing/rounds/3/draw", {"housing_officer"}),
             ("GET", "/api/v1/admin/talents", {"admin"}),
             ("POST", "/api/v1/admin/policies", {"admin"}),
-            ("GET", "/api/v1/audit", {"auditor"}),
+            ("GET", "/api/v1/audit/benefits", {"auditor"}),
         ],
     )
     def test_roles_per_route(self, method: str, path: str, roles: set[str]) -> None:

@@ -22,6 +22,7 @@ from gateway.ratelimit import RedisRateLimiter
 from gateway.router import DOCS_STATIC, auth_router, docs_router, keys_router, proxy_router
 from gateway.routes import SERVICES
 from gateway.runtime import GatewayRuntime
+from gateway.web import mount_web
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 DESCRIPTION = (
@@ -80,6 +81,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(docs_router)
     app.mount(DOCS_STATIC, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-static")
     app.include_router(proxy_router)
+    mount_web(app)  # /console/, /app/ (the browser front ends) and / → /app/
     app.openapi = lambda: _own_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -16,11 +16,14 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/v1/codes", "applicant"),
     ("/api/v1/reviews/certifications", "applicant"),
     ("/api/v1/admin/talents", "applicant"),
-    ("/api/v1/audit", "applicant"),
+    ("/api/v1/audit/applicant", "applicant"),
+    ("/api/v1/audit/benefits", "benefits"),
+    ("/api/v1/audit/housing", "housing"),
     ("/api/v1/policies", "benefits"),
     ("/api/v1/me/eligibility", "benefits"),
     ("/api/v1/me/claims", "benefits"),
     ("/api/v1/reviews/claims", "benefits"),
+    ("/api/v1/claims", "benefits"),  # 公示 (public notice) and objections
     ("/api/v1/admin/policies", "benefits"),
     ("/api/v1/housing", "housing"),
     ("/api/v1/me/housing", "housing"),
@@ -91,6 +94,7 @@ def public(methods: str, pattern: str) -> AccessRule:
 ACCESS_RULES: tuple[AccessRule, ...] = (
     # Public reads.
     public("GET", "/api/v1/policies/**"),
+    public("GET", "/api/v1/claims/publicized"),
     public("GET", "/api/v1/housing/projects/**"),
     public("GET", "/api/v1/housing/rounds"),
     public("GET", "/api/v1/housing/rounds/{id}"),
@@ -112,7 +116,7 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     rule("*", "/api/v1/housing/**", "housing_officer"),
     # Administration and audit.
     rule("*", "/api/v1/admin/**", "admin"),
-    rule("*", "/api/v1/audit/**", "auditor"),
+    rule("GET", "/api/v1/audit/**", "auditor"),
 )
 
 # A routed path no rule names still needs a valid token (services decide the rest).

@@ -294,6 +294,8 @@ class ClaimEscalated(BenefitsEvent):
     stage: ClaimStage
     due_at: AwareDatetime
     breached_at: AwareDatetime
+    # "stage": the review stage's own deadline (working days); "end_to_end": the 90-day limit of the whole claim.
+    deadline: Literal["stage", "end_to_end"] = "stage"
 
 
 # --- housing -----------------------------------------------------------------------------------
@@ -308,6 +310,16 @@ class RoundOpened(HousingEvent):
     name: str
     closes_at: AwareDatetime
     unit_count: Count
+
+
+class RoundClosed(HousingEvent):
+    """A round stopped taking applications; `seed_commitment` (hex SHA-256 of the secret seed) is now public."""
+
+    type = "talent.housing.round.closed.v1"
+
+    round_id: str
+    seed_commitment: str
+    application_count: Count
 
 
 class RoundDrawn(HousingEvent):
@@ -367,6 +379,18 @@ class LeaseStarted(HousingEvent):
     talent_id: str
     unit_id: str
     starts_on: date
+    ends_on: date
+    monthly_rent_fen: Fen
+
+
+class LeaseRenewed(HousingEvent):
+    """A talent's lease was renewed (once, for the tiers the catalogue allows) until `ends_on`."""
+
+    type = "talent.housing.lease.renewed.v1"
+
+    lease_id: str
+    talent_id: str
+    unit_id: str
     ends_on: date
     monthly_rent_fen: Fen
 

@@ -162,11 +162,11 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
 
 
 # Module level: with postponed annotations FastAPI resolves the alias from the module's globals.
-Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
+Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
 
 
 def audit_router(service: str) -> APIRouter:
-    """`GET /api/v1/audit/<service>` and `…/verify`, for auditors (and admins)."""
+    """`GET /api/v1/audit/<service>` and `…/verify`, for auditors only (admins act; they do not audit themselves)."""
     router = APIRouter(prefix=f"/api/v1/audit/{service}", tags=["audit"])
 
     @router.get("", response_model=Page[AuditEntryPublic])

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import FastAPI
 from servicekit.app import ServiceDefinition, create_app
 from servicekit.auth import KeySource
 
 from benefits.config import BenefitsSettings, get_settings
+from benefits.handlers import consumers, timer_handlers
 from benefits.router import router
+from benefits.service import Clock
 
 
-def definition() -> ServiceDefinition:
+def definition(settings: BenefitsSettings | None = None) -> ServiceDefinition:
+    clock = Clock.from_settings(settings or get_settings())
+
+    def state(_: Any) -> Mapping[str, Any]:
+        return {"clock": clock}
+
     return ServiceDefinition(
         name="benefits",
         title="Benefits service",
         description="Policy catalogue, eligibility, one-tap claims, 免申即享 auto-grants, approvals, 公示 and payouts.",
         routers=[router],
+        consumers=consumers(clock),
+        timers=timer_handlers(),
+        audit=True,
+        state=state,
     )
 
 
 def build_app(
     settings: BenefitsSettings | None = None, *, key_source: KeySource | None = None, run_workers: bool | None = None
 ) -> FastAPI:
-    return create_app(definition(), settings or get_settings(), key_source=key_source, run_workers=run_workers)
+    settings = settings or get_settings()
+    return create_app(definition(settings), settings, key_source=key_source, run_workers=run_workers)

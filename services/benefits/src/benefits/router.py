@@ -1,7 +1,209 @@
-"""Benefits endpoints."""
+"""Benefits endpoints (thin: the rules live in service.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from servicekit.auth import CurrentPrincipal, TalentPrincipal
+from servicekit.db import SessionDep
+from servicekit.idempotency import IdempotencyKey, run_idempotent
+from servicekit.pagination import Page, PageDep
+
+from benefits import service
+from benefits.dependencies import (
+    AdminPrincipal,
+    ClaimId,
+    ClockDep,
+    FinancePrincipal,
+    OfficerPrincipal,
+    PolicyCodePath,
+    QueuePrincipal,
+    ReviewerPrincipal,
+)
+from benefits.schemas import (
+    ClaimCreate,
+    ClaimPublic,
+    ClaimResubmit,
+    ClaimStatus,
+    DecisionCreate,
+    DisbursementCreate,
+    EligibilityPublic,
+    ObjectionCreate,
+    ObjectionPublic,
+    PoliciesPublic,
+    PolicyCreate,
+    PolicyPublic,
+    PolicyUpdate,
+    PublicNotice,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["benefits"])
+
+StatusFilter = Annotated[ClaimStatus | None, Query(description="only claims in this status")]
+PolicyFilter = Annotated[str | None, Query(max_length=40, description="only claims of this policy")]
+
+
+async def _one(session: SessionDep, claim: Any) -> ClaimPublic:
+    [public] = await service.to_public(session, [claim])
+    return public
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+@router.get("/policies", response_model=PoliciesPublic)
+async def list_policies(session: SessionDep) -> PoliciesPublic:
+    """The policy catalogue: the current version of every active policy (public)."""
+    return PoliciesPublic(items=[p.public() for p in await service.list_policies(session)])
+
+
+@router.get("/policies/{code}", response_model=PolicyPublic)
+async def get_policy(
+    code: PolicyCodePath,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, description="a past version (claims name theirs)")] = None,
+) -> PolicyPublic:
+    """One policy: its current version, or the version a claim was made under."""
+    return (await service.get_policy(session, code, version)).public()
+
+
+@router.post("/admin/policies", response_model=PolicyPublic, status_code=201)
+async def create_policy(body: PolicyCreate, session: SessionDep, principal: AdminPrincipal) -> PolicyPublic:
+    """Add a policy to the catalogue (version 1)."""
+    return (await service.create_policy(session, principal, body)).public()
+
+
+@router.put("/admin/policies/{code}", response_model=PolicyPublic)
+async def update_policy(
+    code: PolicyCodePath, body: PolicyUpdate, session: SessionDep, principal: AdminPrincipal
+) -> PolicyPublic:
+    """Change a policy: stored as a new version; claims keep the version they were made under."""
+    return (await service.update_policy(session, principal, code, body)).public()
+
+
+@router.get("/admin/policies/{code}/versions", response_model=PoliciesPublic)
+async def policy_versions(code: PolicyCodePath, session: SessionDep, principal: AdminPrincipal) -> PoliciesPublic:
+    """Every version of a policy, oldest first."""
+    return PoliciesPublic(items=[p.public() for p in await service.policy_history(session, code)])
+
+
+# --- the talent's side ------------------------------------------------------------------------
+
+
+@router.get("/me/eligibility", response_model=EligibilityPublic)
+async def my_eligibility(session: SessionDep, principal: TalentPrincipal, clock: ClockDep) -> EligibilityPublic:
+    """The one-tap list: every policy, whether you may claim it now, and why not."""
+    return EligibilityPublic(items=await service.eligibility(session, principal.sub, clock))
+
+
+@router.post("/me/claims", response_model=ClaimPublic, status_code=201)
+async def submit_claim(
+    body: ClaimCreate,
+    session: SessionDep,
+    principal: TalentPrincipal,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Claim a policy with one tap; the automatic checks answer at once (accepted or rejected)."""
+
+    async def create() -> ClaimPublic:
+        return await _one(session, await service.submit_claim(session, principal, body, clock))
+
+    return await run_idempotent(
+        session, principal, idempotency_key, operation="benefits.submit_claim", body=body, create=create
+    )
+
+
+@router.get("/me/claims", response_model=Page[ClaimPublic])
+async def my_claims(
+    session: SessionDep, principal: TalentPrincipal, page: PageDep, status: StatusFilter = None
+) -> Page[ClaimPublic]:
+    """Your claims, newest first, each with its history of decisions."""
+    claims, cursor = await service.my_claims(session, principal, status, page)
+    return Page(items=await service.to_public(session, claims), next_cursor=cursor)
+
+
+@router.get("/me/claims/{claim_id}", response_model=ClaimPublic)
+async def my_claim(claim_id: ClaimId, session: SessionDep, principal: TalentPrincipal) -> ClaimPublic:
+    """One of your claims with its history of decisions."""
+    return await _one(session, await service.my_claim(session, principal, claim_id))
+
+
+@router.post("/me/claims/{claim_id}/withdraw", response_model=ClaimPublic)
+async def withdraw_claim(
+    claim_id: ClaimId, session: SessionDep, principal: TalentPrincipal, clock: ClockDep
+) -> ClaimPublic:
+    """Take a claim back (any time before it is paid)."""
+    return await _one(session, await service.withdraw(session, principal, claim_id, clock))
+
+
+@router.post("/me/claims/{claim_id}/resubmit", response_model=ClaimPublic)
+async def resubmit_claim(
+    claim_id: ClaimId, body: ClaimResubmit, session: SessionDep, principal: TalentPrincipal, clock: ClockDep
+) -> ClaimPublic:
+    """补正: resubmit a returned claim with amended details; the automatic checks run again."""
+    return await _one(session, await service.resubmit(session, principal, claim_id, body, clock))
+
+
+# --- officers ---------------------------------------------------------------------------------
+
+
+@router.get("/reviews/claims", response_model=Page[ClaimPublic])
+async def review_queue(
+    session: SessionDep,
+    principal: QueuePrincipal,
+    page: PageDep,
+    status: StatusFilter = None,
+    policy_code: PolicyFilter = None,
+) -> Page[ClaimPublic]:
+    """Your queue, oldest first: your region's first reviews, the city's second reviews, or claims to pay."""
+    claims, cursor = await service.review_queue(session, principal, status, policy_code, page)
+    return Page(items=await service.to_public(session, claims), next_cursor=cursor)
+
+
+@router.get("/reviews/claims/{claim_id}", response_model=ClaimPublic)
+async def review_claim(claim_id: ClaimId, session: SessionDep, principal: OfficerPrincipal) -> ClaimPublic:
+    """One claim with its full history (county reviewers: their region's only)."""
+    return await _one(session, await service.visible_claim(session, principal, claim_id))
+
+
+@router.post("/reviews/claims/{claim_id}/decisions", response_model=ClaimPublic)
+async def decide_claim(
+    claim_id: ClaimId, body: DecisionCreate, session: SessionDep, principal: ReviewerPrincipal, clock: ClockDep
+) -> ClaimPublic:
+    """Approve, reject or return a claim at your stage (county 初审, then city 复审 and 公示)."""
+    return await _one(session, await service.decide(session, principal, claim_id, body, clock))
+
+
+@router.post("/reviews/claims/{claim_id}/disbursement", response_model=ClaimPublic)
+async def disburse_claim(
+    claim_id: ClaimId, body: DisbursementCreate, session: SessionDep, principal: FinancePrincipal, clock: ClockDep
+) -> ClaimPublic:
+    """兑现: record the payment of a claim whose public notice ended without objection."""
+    return await _one(session, await service.disburse(session, principal, claim_id, body, clock))
+
+
+# --- public notice (公示) ---------------------------------------------------------------------
+
+
+@router.get("/claims/publicized", response_model=Page[PublicNotice])
+async def public_notices(session: SessionDep, page: PageDep) -> Page[PublicNotice]:
+    """Claims on public notice now (public; pseudonyms, never names)."""
+    claims, cursor = await service.public_notices(session, page)
+    return Page(items=[service.to_notice(c) for c in claims], next_cursor=cursor)
+
+
+@router.post("/claims/{claim_id}/objections", response_model=ObjectionPublic, status_code=201)
+async def object_to_claim(
+    claim_id: ClaimId, body: ObjectionCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
+) -> ObjectionPublic:
+    """Object to a claim on public notice (any signed-in user); it goes back to city review."""
+    objection = await service.object_to(session, principal, claim_id, body, clock)
+    return ObjectionPublic(
+        id=objection.id,
+        claim_id=objection.claim_id,
+        status="open",
+        reason=objection.reason,
+        raised_at=objection.raised_at,
+    )

@@ -1,0 +1,481 @@
+// Review queues and case pages: certifications (认定) and claims (申领), decisions with a required reason,
+// 公示 (public notice) with objections, and disbursement (兑现) for finance officers.
+
+import { query } from "../common/api.js";
+import { label, t } from "../common/i18n.js";
+import {
+  announce,
+  busy,
+  deadlineBadge,
+  field,
+  fmtDate,
+  fmtDateTime,
+  fmtMoney,
+  h,
+  mount,
+  select,
+  shortId,
+  showError,
+  table,
+  urgency,
+} from "../common/ui.js";
+import { api, go } from "./session.js";
+
+const CERT_FILTERS = ["pending", "submitted", "county_approved", "certified", "rejected", "returned"];
+const CLAIM_FILTERS = [
+  "",
+  "accepted",
+  "county_approved",
+  "city_approved",
+  "publicized",
+  "disbursed",
+  "rejected",
+  "returned",
+  "withdrawn",
+];
+const STAGE_DAYS = 5; // default working days per review stage (DOMAIN.md), for certifications without a due date
+
+// --- certifications ---------------------------------------------------------------------------------
+
+export async function certificationQueue(main, status = "pending") {
+  const filter = select(
+    { name: "status" },
+    CERT_FILTERS.map((s) => [s, label("cert_filter", s)]),
+    status,
+  );
+  filter.addEventListener("change", () => certificationQueue(main, filter.value));
+  const page = await api.get(`/api/v1/reviews/certifications${query({ status, limit: 100 })}`);
+  const rows = page.items.map((c) => {
+    const due = c.stage_due_at || addWorkingDays(c.updated_at, STAGE_DAYS);
+    const open = () => go(`certifications/${c.id}`);
+    return h(
+      "tr",
+      { class: isOpen(c.status) ? urgency(due, 48) : "" },
+      h("td", {}, h("a", { href: `#/certifications/${c.id}` }, shortId(c.id))),
+      h("td", {}, c.applicant ? c.applicant.name : "—"),
+      h("td", {}, label("route", c.route)),
+      h("td", {}, c.claimed_tier),
+      h("td", {}, label("region", c.region_code)),
+      h("td", {}, h("span", { class: `badge ${statusTone(c.status)}` }, label("cert_status", c.status))),
+      h("td", {}, fmtDateTime(c.submitted_at)),
+      h("td", {}, isOpen(c.status) ? deadlineBadge(due, 48) : "—"),
+      h("td", {}, h("button", { type: "button", onclick: open }, t("common.open"))),
+    );
+  });
+  mount(
+    main,
+    h("h1", {}, t("certs.title")),
+    h("p", { class: "muted" }, t(api.hasRole("county_reviewer") ? "certs.intro_county" : "certs.intro_city")),
+    h("div", { class: "toolbar" }, field(t("common.status"), filter)),
+    rows.length
+      ? table(
+          [
+            t("common.id"),
+            t("certs.applicant"),
+            t("certs.route"),
+            t("certs.claimed_tier"),
+            t("common.region"),
+            t("common.status"),
+            t("common.submitted"),
+            t("common.deadline"),
+            "",
+          ],
+          rows,
+          t("certs.queue_caption", { n: rows.length }),
+        )
+      : h("p", { class: "card" }, t("common.empty_queue")),
+  );
+}
+
+export async function certificationCase(main, id) {
+  const c = await api.get(`/api/v1/reviews/certifications/${encodeURIComponent(id)}`);
+  const due = c.stage_due_at || addWorkingDays(c.updated_at, STAGE_DAYS);
+  const applicant = c.applicant || {};
+  const tier = select({ name: "tier" }, ["A", "B", "C", "D", "E"].map((x) => [x, label("tier", x)]), c.tier || c.claimed_tier);
+  const form = decisionForm(async (decision, reason) => {
+    const body = { decision, reason };
+    if (decision === "approve") body.tier = tier.value;
+    const updated = await api.post(`/api/v1/reviews/certifications/${c.id}/decisions`, body);
+    announce(t("decision.done", { status: label("cert_status", updated.status) }), "ok");
+    await certificationCase(main, id);
+  }, field(t("certs.grant_tier"), tier));
+  mount(
+    main,
+    h("p", {}, h("a", { href: "#/certifications" }, "← " + t("certs.title"))),
+    h("h1", {}, t("certs.case_title", { id: shortId(c.id) })),
+    h(
+      "div",
+      { class: "case-layout" },
+      h(
+        "div",
+        {},
+        h(
+          "section",
+          { class: "card", "aria-labelledby": "applicant-h" },
+          h("h2", { id: "applicant-h" }, t("certs.applicant")),
+          facts([
+            [t("profile.name"), applicant.name],
+            [t("profile.id_type"), label("id_type", applicant.id_type)],
+            [t("profile.id_number"), h("span", { class: "mono", "data-testid": "masked-id" }, applicant.id_number_masked || "—")],
+            [t("profile.birth_date"), fmtDate(applicant.birth_date)],
+            [t("profile.degree"), label("degree", applicant.degree)],
+            [t("profile.title"), label("title", applicant.title)],
+            [t("profile.employer"), applicant.employer_name],
+            [t("common.region"), label("region", c.region_code)],
+          ]),
+        ),
+        h(
+          "section",
+          { class: "card", "aria-labelledby": "request-h" },
+          h("h2", { id: "request-h" }, t("certs.request")),
+          facts([
+            [t("common.status"), h("span", { class: `badge ${statusTone(c.status)}` }, label("cert_status", c.status))],
+            [t("certs.route"), label("route", c.route)],
+            [t("certs.claimed_tier"), label("tier", c.claimed_tier)],
+            [t("certs.programme_code"), c.programme_code || "—"],
+            [t("common.submitted"), fmtDateTime(c.submitted_at)],
+            [t("certs.round"), c.round],
+            [t("certs.city_approvals"), c.city_approvals_needed],
+            [t("common.deadline"), isOpen(c.status) ? deadlineBadge(due, 48) : "—"],
+          ]),
+        ),
+        h(
+          "section",
+          { class: "card", "aria-labelledby": "evidence-h" },
+          h("h2", { id: "evidence-h" }, t("certs.evidence")),
+          table(
+            [t("certs.evidence_kind"), t("certs.evidence_reference"), "SHA-256"],
+            (c.evidence || []).map((e) =>
+              h("tr", {}, h("td", {}, label("evidence", e.kind)), h("td", {}, e.reference), h("td", { class: "mono" }, e.sha256)),
+            ),
+          ),
+        ),
+        history(
+          (c.decisions || []).map((d) => ({
+            at: d.decided_at,
+            title: `${label("stage", d.stage)} · ${label("decision", d.decision)}${d.tier ? ` · ${d.tier}` : ""}`,
+            actor: d.decided_by,
+            reason: d.reason,
+          })),
+        ),
+      ),
+      h("div", {}, isOpen(c.status) ? form : h("p", { class: "card" }, t("decision.closed"))),
+    ),
+  );
+}
+
+// --- claims -----------------------------------------------------------------------------------------
+
+export async function claimQueue(main, status = "") {
+  const filter = select(
+    { name: "status" },
+    CLAIM_FILTERS.map((s) => [s, s ? label("claim_status", s) : t("claims.filter_mine")]),
+    status,
+  );
+  filter.addEventListener("change", () => claimQueue(main, filter.value).catch(showError));
+  const page = await api.get(`/api/v1/reviews/claims${query({ status, limit: 100 })}`);
+  const rows = page.items.map((c) =>
+    h(
+      "tr",
+      { class: c.stage_due_at ? urgency(c.stage_due_at, 48) : "", "data-claim": c.id },
+      h("td", {}, h("a", { href: `#/claims/${c.id}` }, shortId(c.id))),
+      h("td", {}, label("policy", c.policy_code), c.auto ? h("span", { class: "badge ok" }, " " + t("claims.auto")) : null),
+      h("td", {}, fmtMoney(c.amount_fen)),
+      h("td", { class: "mono" }, shortId(c.talent_id)),
+      h("td", {}, label("region", c.region_code)),
+      h("td", {}, h("span", { class: `badge ${statusTone(c.status)}` }, label("claim_status", c.status))),
+      h("td", {}, fmtDateTime(c.submitted_at)),
+      h("td", {}, deadlineBadge(c.stage_due_at, 48)),
+      h("td", {}, h("button", { type: "button", onclick: () => go(`claims/${c.id}`) }, t("common.open"))),
+    ),
+  );
+  const intro = api.hasRole("finance_officer")
+    ? "claims.intro_finance"
+    : api.hasRole("county_reviewer")
+      ? "claims.intro_county"
+      : "claims.intro_city";
+  mount(
+    main,
+    h("h1", {}, t("claims.title")),
+    h("p", { class: "muted" }, t(intro)),
+    h("div", { class: "toolbar" }, field(t("common.status"), filter)),
+    rows.length
+      ? table(
+          [
+            t("common.id"),
+            t("claims.policy"),
+            t("claims.amount"),
+            t("claims.talent"),
+            t("common.region"),
+            t("common.status"),
+            t("common.submitted"),
+            t("common.deadline"),
+            "",
+          ],
+          rows,
+          t("claims.queue_caption", { n: rows.length }),
+        )
+      : h("p", { class: "card" }, t("common.empty_queue")),
+  );
+}
+
+export async function claimCase(main, id) {
+  const c = await api.get(`/api/v1/reviews/claims/${encodeURIComponent(id)}`);
+  const reload = () => claimCase(main, id);
+  const side = [];
+  const reviewer = api.hasRole("county_reviewer", "city_approver");
+  const decidable = (api.hasRole("county_reviewer") && c.status === "accepted") ||
+    (api.hasRole("city_approver") && c.status === "county_approved");
+  if (reviewer && decidable) {
+    const amount = h("input", { name: "amount", type: "number", min: "0", step: "0.01", inputmode: "decimal" });
+    const amountField = c.amount_fen == null ? field(t("claims.amount_entered"), amount, t("claims.amount_hint")) : null;
+    side.push(
+      decisionForm(async (decision, reason) => {
+        const body = { decision, reason };
+        if (amountField && amount.value) body.amount_fen = Math.round(Number(amount.value) * 100);
+        const updated = await api.post(`/api/v1/reviews/claims/${c.id}/decisions`, body);
+        announce(t("decision.done", { status: label("claim_status", updated.status) }), "ok");
+        await reload();
+      }, amountField),
+    );
+  } else if (api.hasRole("finance_officer") && c.status === "publicized") {
+    side.push(disbursementForm(c, reload));
+  } else {
+    side.push(h("p", { class: "card" }, t(isClaimOpen(c.status) ? "decision.not_your_stage" : "decision.closed")));
+  }
+  if (c.status === "publicized") side.push(objectionForm(c.id, reload));
+  mount(
+    main,
+    h("p", {}, h("a", { href: "#/claims" }, "← " + t("claims.title"))),
+    h("h1", {}, t("claims.case_title", { policy: label("policy", c.policy_code), id: shortId(c.id) })),
+    h(
+      "div",
+      { class: "case-layout" },
+      h(
+        "div",
+        {},
+        h(
+          "section",
+          { class: "card", "aria-labelledby": "claim-h" },
+          h("h2", { id: "claim-h" }, t("claims.facts")),
+          facts([
+            [t("common.status"), h("span", { class: `badge ${statusTone(c.status)}`, "data-testid": "claim-status" }, label("claim_status", c.status))],
+            [t("claims.policy"), `${label("policy", c.policy_code)} (v${c.policy_version})`],
+            [t("claims.amount"), fmtMoney(c.amount_fen)],
+            [t("claims.talent"), h("span", { class: "mono" }, c.talent_id)],
+            [t("common.region"), label("region", c.region_code)],
+            [t("claims.auto"), c.auto ? t("common.yes") : t("common.no")],
+            [t("common.submitted"), fmtDateTime(c.submitted_at)],
+            [t("common.deadline"), deadlineBadge(c.stage_due_at, 48)],
+            [t("claims.publicized_until"), c.publicized_until ? fmtDateTime(c.publicized_until) : "—"],
+            [t("claims.payment_reference"), c.payment_reference || "—"],
+            [t("claims.details"), Object.keys(c.details || {}).length ? h("pre", { class: "json" }, JSON.stringify(c.details, null, 2)) : "—"],
+          ]),
+          (c.reasons || []).length
+            ? h("ul", {}, c.reasons.map((r) => h("li", {}, r.message)))
+            : null,
+        ),
+        history(
+          (c.history || []).map((e) => ({
+            at: e.at,
+            title: `${label("action", e.action)}: ${label("claim_status", e.from_status)} → ${label("claim_status", e.to_status)}`,
+            actor: e.actor,
+            reason: e.reason || (e.reasons || []).map((r) => r.message).join("; "),
+          })),
+        ),
+      ),
+      h("div", {}, side),
+    ),
+  );
+}
+
+function disbursementForm(c, reload) {
+  const reference = h("input", {
+    name: "payment_reference",
+    required: true,
+    minlength: "3",
+    maxlength: "64",
+    pattern: "[A-Za-z0-9][A-Za-z0-9_\\-./:]*",
+    autocomplete: "off",
+  });
+  const submit = h("button", { type: "submit", class: "primary", disabled: !c.publicity_ended }, t("disburse.submit"));
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "disburse-h" },
+    h("h2", { id: "disburse-h" }, t("disburse.title")),
+    c.publicity_ended ? null : h("p", { class: "note" }, t("disburse.wait", { until: fmtDateTime(c.publicized_until) })),
+    field(t("claims.payment_reference"), reference, t("disburse.hint")),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api.post(`/api/v1/reviews/claims/${c.id}/disbursement`, { payment_reference: reference.value.trim() });
+        announce(t("disburse.done"), "ok");
+        await reload();
+      } catch (error) {
+        showError(error);
+      }
+    });
+  });
+  return form;
+}
+
+function objectionForm(claimId, reload) {
+  const reason = h("textarea", { name: "objection", required: true, maxlength: "2000" });
+  const submit = h("button", { type: "submit" }, t("publicity.object"));
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": `object-${claimId}` },
+    h("h2", { id: `object-${claimId}` }, t("publicity.object_title")),
+    field(t("decision.reason"), reason, t("publicity.object_hint")),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api.post(`/api/v1/claims/${claimId}/objections`, { reason: reason.value.trim() });
+        announce(t("publicity.objected"), "ok");
+        await reload();
+      } catch (error) {
+        showError(error);
+      }
+    });
+  });
+  return form;
+}
+
+// --- 公示 ------------------------------------------------------------------------------------------
+
+export async function publicityPage(main) {
+  const page = await api.get("/api/v1/claims/publicized?limit=200", { auth: false });
+  const detail = h("div");
+  const rows = page.items.map((n) =>
+    h(
+      "tr",
+      {},
+      h("td", { class: "mono" }, n.talent_pseudonym || "—"),
+      h("td", {}, label("policy", n.policy_code)),
+      h("td", {}, fmtMoney(n.amount_fen)),
+      h("td", {}, deadlineBadge(n.publicized_until, 24)),
+      h(
+        "td",
+        {},
+        api.hasRole("county_reviewer", "city_approver", "finance_officer")
+          ? h("a", { href: `#/claims/${n.claim_id}` }, t("common.open"))
+          : null,
+        " ",
+        h(
+          "button",
+          { type: "button", onclick: () => mount(detail, objectionForm(n.claim_id, () => publicityPage(main))) },
+          t("publicity.object"),
+        ),
+      ),
+    ),
+  );
+  mount(
+    main,
+    h("h1", {}, t("publicity.title")),
+    h("p", { class: "muted" }, t("publicity.intro")),
+    rows.length
+      ? table([t("publicity.pseudonym"), t("claims.policy"), t("claims.amount"), t("publicity.until"), ""], rows)
+      : h("p", { class: "card" }, t("publicity.empty")),
+    detail,
+  );
+}
+
+// --- shared pieces ----------------------------------------------------------------------------------
+
+/** Approve / reject / return with a reason that is always required (it is the case's record). */
+function decisionForm(onDecide, extra) {
+  const name = `decision-${Math.random().toString(36).slice(2, 7)}`;
+  const options = ["approve", "reject", "return"].map((d, i) =>
+    h("label", {}, h("input", { type: "radio", name, value: d, required: true, checked: i === 0 }), label("decision", d)),
+  );
+  const reason = h("textarea", { name: "reason", required: true, maxlength: "2000" });
+  const submit = h("button", { type: "submit", class: "primary" }, t("decision.submit"));
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "decide-h" },
+    h("h2", { id: "decide-h" }, t("decision.title")),
+    h("fieldset", {}, h("legend", {}, t("decision.decision")), h("div", { class: "choices" }, options)),
+    extra,
+    field(t("decision.reason"), reason, t("decision.reason_hint")),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const decision = form.querySelector(`input[name="${name}"]:checked`).value;
+    if (!reason.value.trim()) {
+      reason.setCustomValidity(t("decision.reason_required"));
+      reason.reportValidity();
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await onDecide(decision, reason.value.trim());
+      } catch (error) {
+        showError(error);
+      }
+    });
+  });
+  reason.addEventListener("input", () => reason.setCustomValidity(""));
+  return form;
+}
+
+function history(entries) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "history-h" },
+    h("h2", { id: "history-h" }, t("common.history")),
+    entries.length
+      ? h(
+          "ol",
+          { class: "timeline" },
+          entries.map((e) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, e.title),
+              h("div", { class: "muted" }, `${fmtDateTime(e.at)} · ${e.actor || "—"}`),
+              e.reason ? h("div", {}, e.reason) : null,
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, t("common.no_history")),
+  );
+}
+
+function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
+}
+
+function isOpen(status) {
+  return status === "submitted" || status === "county_approved";
+}
+
+function isClaimOpen(status) {
+  return ["submitted", "accepted", "county_approved", "city_approved", "publicized"].includes(status);
+}
+
+function statusTone(status) {
+  if (["certified", "disbursed", "publicized", "city_approved"].includes(status)) return "ok";
+  if (["rejected", "withdrawn"].includes(status)) return "bad";
+  return "warn";
+}
+
+/** A date a number of working days (Mon–Fri) after another. */
+function addWorkingDays(from, days) {
+  if (!from) return null;
+  const date = new Date(from);
+  let left = days;
+  while (left > 0) {
+    date.setDate(date.getDate() + 1);
+    if (date.getDay() !== 0 && date.getDay() !== 6) left -= 1;
+  }
+  return date.toISOString();
+}
+
+export { facts };

@@ -1,0 +1,102 @@
+"""Benefits' typed errors, each a problem+json status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+
+from benefits.rules import Reason
+
+
+class PolicyNotFound(NotFound):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"There is no policy {code!r}; see GET /api/v1/policies.")
+
+
+class UnknownPolicy(Unprocessable):
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"There is no active policy {code!r}; see GET /api/v1/policies.",
+            errors=[{"field": "policy_code", "message": "unknown or inactive policy"}],
+        )
+
+
+class PolicyExists(Conflict):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"Policy {code!r} already exists; change it with PUT /api/v1/admin/policies/{code}.")
+
+
+class ClaimNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("There is no such claim, or it is not yours to see.")
+
+
+class NotEligible(Unprocessable):
+    """The talent may not claim the policy; every reason is listed."""
+
+    def __init__(self, policy_code: str, reasons: Sequence[Reason]) -> None:
+        super().__init__(
+            f"You are not eligible for {policy_code}: " + " ".join(r.message for r in reasons),
+            errors=[{"field": "policy_code", "message": r.message} for r in reasons],
+            reasons=[r.as_dict() for r in reasons],
+        )
+
+
+class AlreadyClaimed(Conflict):
+    def __init__(self, policy_code: str, reasons: Sequence[Reason]) -> None:
+        super().__init__(
+            f"You cannot claim {policy_code} again: " + " ".join(r.message for r in reasons),
+            reasons=[r.as_dict() for r in reasons],
+        )
+
+
+class InvalidClaimDetails(Unprocessable):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class WrongState(Conflict):
+    def __init__(self, action: str, status: str) -> None:
+        super().__init__(f"A claim that is {status} cannot be {action}.", status_now=status)
+
+
+class NotYourStage(Forbidden):
+    def __init__(self, status: str, roles: str) -> None:
+        super().__init__(f"A claim that is {status} is decided by the role {roles}, which you do not hold.")
+
+
+class SegregationOfDuties(Conflict):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+
+
+class BudgetExhausted(Conflict):
+    def __init__(self, policy_code: str, year: int, what: str) -> None:
+        super().__init__(f"Approving this claim would exceed the {year} {what} of {policy_code}; nothing was approved.")
+
+
+class AmountRequired(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__(
+            "This policy's amount is entered by the officer: approve with amount_fen.",
+            errors=[{"field": "amount_fen", "message": "required to approve this claim"}],
+        )
+
+
+class AmountNotEditable(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__(
+            "This policy's amount comes from the policy or the talent; amount_fen cannot be set by an officer.",
+            errors=[{"field": "amount_fen", "message": "not allowed for this policy"}],
+        )
+
+
+class PublicityNotOver(Conflict):
+    def __init__(self, until: str) -> None:
+        super().__init__(f"The claim is on public notice (公示) until {until}; it can be paid after that.")
+
+
+class PaymentReferenceUsed(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This payment_reference was already recorded for another disbursement.")

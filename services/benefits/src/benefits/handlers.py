@@ -1,0 +1,156 @@
+"""Benefits' event consumers: the talents' read model, 免申即享, and the cross-service rules.
+
+Events of different topics may arrive in any order (a certification before the registration it
+follows), so every handler upserts a partial row, and profile and status facts carry the time of the
+event that set them: an older event never overwrites a newer fact.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts import (
+    CloudEvent,
+    EventData,
+    HousingVoucherUsed,
+    LeaseEnded,
+    LeaseStarted,
+    TalentCertified,
+    TalentExpired,
+    TalentPointsChanged,
+    TalentProfileUpdated,
+    TalentRegistered,
+    TalentRevoked,
+)
+from servicekit.consumer import Handler
+from servicekit.db import utcnow
+from servicekit.timers import TimerHandler
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from benefits import repository as repo
+from benefits import service
+from benefits.models import TalentFacts
+from benefits.service import Clock
+
+PROFILE_FIELDS = (
+    "degree",
+    "graduated_on",
+    "birth_date",
+    "title",
+    "employer_region_code",
+    "employer_in_shortage_catalogue",
+    "social_insurance_months",
+    "owns_home_in_city",
+    "works_in_city",
+)
+
+
+def _newer(as_of: datetime | None, event_time: datetime) -> bool:
+    return as_of is None or event_time >= as_of
+
+
+def _apply_profile(facts: TalentFacts, event: CloudEvent, data: TalentRegistered | TalentProfileUpdated) -> bool:
+    """Take the profile facts if this event is not older than the ones held; True when they were taken."""
+    if not _newer(facts.profile_as_of, event.time):
+        return False
+    for name in PROFILE_FIELDS:
+        setattr(facts, name, getattr(data, name))
+    if data.region_code:
+        facts.region_code = data.region_code
+    facts.profile_as_of = event.time
+    facts.updated_at = utcnow()
+    if facts.status == "unknown":
+        facts.status = "registered"
+    return True
+
+
+def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
+    """The consumer groups of the service, bound to the claim flow's clock."""
+
+    async def on_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts.pseudonym = data.pseudonym
+        if _apply_profile(facts, event, data):
+            await session.flush()
+            # A certification that arrived first waited for these facts.
+            await service.auto_grant(session, data.talent_id, clock)
+
+    async def on_profile_updated(session: AsyncSession, event: CloudEvent, data: TalentProfileUpdated) -> None:
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        if _apply_profile(facts, event, data):
+            await session.flush()
+            await service.auto_grant(session, data.talent_id, clock)
+
+    async def on_certified(session: AsyncSession, event: CloudEvent, data: TalentCertified) -> None:
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts.pseudonym = data.pseudonym
+        if not _newer(facts.status_as_of, event.time):
+            return
+        facts.status, facts.status_as_of = "certified", event.time
+        facts.tier, facts.points = data.tier, data.points
+        facts.certified_until, facts.certified_region_code = data.certified_until, data.region_code
+        facts.updated_at = utcnow()
+        await session.flush()
+        await service.auto_grant(session, data.talent_id, clock)
+
+    async def on_points_changed(session: AsyncSession, event: CloudEvent, data: TalentPointsChanged) -> None:
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts.points = data.points
+        facts.updated_at = utcnow()
+
+    async def on_revoked(session: AsyncSession, event: CloudEvent, data: TalentRevoked) -> None:
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts.pseudonym = data.pseudonym
+        if _newer(facts.status_as_of, event.time):
+            facts.status, facts.status_as_of = "revoked", event.time
+            facts.updated_at = utcnow()
+        await session.flush()
+        await service.stop_open_claims(session, data.talent_id, "the talent's certification was revoked", clock)
+
+    async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpired) -> None:
+        # Claims already filed go on (they were eligible when filed); new ones need a new certification.
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        if _newer(facts.status_as_of, event.time):
+            facts.status, facts.status_as_of = "expired", event.time
+            facts.updated_at = utcnow()
+
+    async def on_lease_started(session: AsyncSession, event: CloudEvent, data: LeaseStarted) -> None:
+        lease = await repo.get_or_add_lease(session, data.lease_id, data.talent_id)
+        lease.started = True
+        await session.flush()
+        if not lease.ended:
+            await service.stop_open_claims(
+                session, data.talent_id, "a talent-apartment lease started", clock, exclusion="active_lease"
+            )
+
+    async def on_lease_ended(session: AsyncSession, event: CloudEvent, data: LeaseEnded) -> None:
+        # Claimable again: eligibility reads the leases, so nothing else has to change.
+        lease = await repo.get_or_add_lease(session, data.lease_id, data.talent_id)
+        lease.ended = True
+
+    async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: HousingVoucherUsed) -> None:
+        # Set already by the disbursement itself; kept so a rebuilt read model (replay) has it too.
+        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts.housing_voucher_used = True
+
+    return {
+        "talents": {
+            TalentRegistered: on_registered,
+            TalentProfileUpdated: on_profile_updated,
+            TalentCertified: on_certified,
+            TalentPointsChanged: on_points_changed,
+            TalentRevoked: on_revoked,
+            TalentExpired: on_expired,
+            LeaseStarted: on_lease_started,
+            LeaseEnded: on_lease_ended,
+            HousingVoucherUsed: on_voucher_used,
+        }
+    }
+
+
+def timer_handlers() -> dict[str, TimerHandler]:
+    return {
+        service.STAGE_DEADLINE_TIMER: service.on_stage_deadline,
+        service.END_TO_END_TIMER: service.on_end_to_end_deadline,
+        service.PUBLICITY_TIMER: service.on_publicity_end,
+    }

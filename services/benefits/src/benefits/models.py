@@ -1,0 +1,167 @@
+"""Benefits tables: versioned policies, the talents' read model, claims with their history, budgets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from servicekit.db import UTCDateTime, utcnow
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Claims that are still moving; the others (disbursed, rejected, withdrawn) are final.
+OPEN_STATUSES: tuple[str, ...] = ("submitted", "accepted", "county_approved", "city_approved", "publicized", "returned")
+
+
+class BenefitPolicy(SQLModel, table=True):
+    """One version of a policy; versions are never changed, a change is a new version."""
+
+    __tablename__ = "benefit_policy"
+    __table_args__ = (Index("ix_benefit_policy_current", "code", "current"),)
+
+    code: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    current: bool = True
+    name: str = Field(max_length=100)
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+    auto_grant: bool = False
+    active: bool = True
+    # The rule vocabulary of benefits.schemas (eligibility, limits, amount, review, budget), as JSON.
+    rules: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default="seed", max_length=64)
+    change_reason: str = Field(default="", max_length=2000)
+
+
+class TalentFacts(SQLModel, table=True):
+    """The read model of a talent, built only from events; any event may come first, so every fact is optional."""
+
+    __tablename__ = "benefit_talent"
+
+    talent_id: str = Field(primary_key=True, max_length=64)
+    pseudonym: str | None = Field(default=None, max_length=40)
+    # registered (profile seen), certified, revoked, expired; "unknown" until a status event arrives.
+    status: str = Field(default="unknown", max_length=12)
+    status_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    tier: str | None = Field(default=None, max_length=1)
+    points: int = 0
+    certified_until: date | None = None
+    certified_region_code: str | None = Field(default=None, max_length=12)
+    profile_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    region_code: str | None = Field(default=None, max_length=12)
+    degree: str | None = Field(default=None, max_length=20)
+    graduated_on: date | None = None
+    birth_date: date | None = None
+    title: str | None = Field(default=None, max_length=20)
+    employer_region_code: str | None = Field(default=None, max_length=12)
+    employer_in_shortage_catalogue: bool = False
+    social_insurance_months: int = 0
+    owns_home_in_city: bool = False
+    works_in_city: bool = False
+    housing_voucher_used: bool = False
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def profile_known(self) -> bool:
+        return self.profile_as_of is not None
+
+    @property
+    def home_region(self) -> str | None:
+        return self.region_code or self.certified_region_code
+
+
+class TalentLease(SQLModel, table=True):
+    """A talent-apartment lease seen from housing's events; started and ended may arrive in either order."""
+
+    __tablename__ = "benefit_talent_lease"
+
+    lease_id: str = Field(primary_key=True, max_length=64)
+    talent_id: str = Field(index=True, max_length=64)
+    started: bool = False
+    ended: bool = False
+
+
+class Claim(SQLModel, table=True):
+    """A claim of one policy version by one talent."""
+
+    __tablename__ = "benefit_claim"
+    __table_args__ = (
+        Index("ix_benefit_claim_queue", "status", "region_code", "submitted_at"),
+        Index("ix_benefit_claim_talent", "talent_id", "policy_code"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(max_length=64)
+    policy_code: str = Field(max_length=40)
+    policy_version: int
+    status: str = Field(max_length=20)
+    auto: bool = False
+    # Exactly one automatic (免申即享) claim per talent and policy, however often the event comes.
+    auto_grant_key: str | None = Field(default=None, unique=True, max_length=120)
+    # One claim per person (once), per person and year (yearly) or open at a time (any); cleared when the
+    # claim is rejected or withdrawn, so a race between two submissions ends in one 409, never two claims.
+    period_key: str | None = Field(default=None, unique=True, max_length=120)
+    # Money in fen can pass 2^31 (start-up funding reaches 10^10 fen): BIGINT.
+    amount_fen: int | None = Field(default=None, sa_type=BigInteger)
+    months: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    year: int
+    region_code: str | None = Field(default=None, max_length=12)
+    talent_pseudonym: str | None = Field(default=None, max_length=40)
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    city_approvals: int = 0
+    publicized_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publicity_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    budget_committed: bool = False
+    payment_reference: str | None = Field(default=None, unique=True, max_length=64)
+    disbursed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why the automatic checks said no (a list of {code, message}).
+    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ClaimHistory(SQLModel, table=True):
+    """Every step of a claim: who moved it from which status to which, and why."""
+
+    __tablename__ = "benefit_claim_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(foreign_key="benefit_claim.id", index=True, max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    action: str = Field(max_length=30)
+    stage: str | None = Field(default=None, max_length=20)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor: str = Field(max_length=64)
+    reason: str = Field(default="", max_length=2000)
+    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ClaimObjection(SQLModel, table=True):
+    """An objection raised against a claim during its 公示 period."""
+
+    __tablename__ = "benefit_claim_objection"
+
+    id: str = Field(primary_key=True, max_length=36)
+    claim_id: str = Field(foreign_key="benefit_claim.id", index=True, max_length=36)
+    raised_by: str = Field(max_length=64)
+    reason: str = Field(max_length=2000)
+    status: str = Field(default="open", max_length=10)
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PolicyBudget(SQLModel, table=True):
+    """What a policy has committed in a year; approvals add to it with one conditional UPDATE."""
+
+    __tablename__ = "benefit_budget"
+    __table_args__ = (UniqueConstraint("policy_code", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy_code: str = Field(max_length=40)
+    year: int
+    committed_fen: int = Field(default=0, sa_type=BigInteger)
+    committed_count: int = 0

@@ -1,0 +1,298 @@
+"""The interpreter of the policy rule vocabulary: eligibility, claim limits, amounts, working days.
+
+Pure functions of (rules, facts, history, today) so they are testable without the web or the database.
+Each eligibility rule of `EligibilityRules` has one small check here; a rule left out of a policy
+does not apply. Nothing in the policy data is ever evaluated as code or as SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from benefits.models import TalentFacts
+from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A "no" with a stable code (for the app to translate) and a sentence."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class TalentSituation:
+    """The facts plus what housing says now (leases are kept in their own table)."""
+
+    facts: TalentFacts | None
+    has_active_lease: bool
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """The talent's earlier claims of one policy that count (open or paid; not rejected or withdrawn)."""
+
+    counted_claims: int = 0
+    period_taken: bool = False
+    months_used: int = 0
+
+
+def years_between(start: date, end: date) -> int:
+    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+
+
+def months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+# --- eligibility ------------------------------------------------------------------------------
+
+EligibilityCheck = Callable[[EligibilityRules, TalentFacts, date, ClaimRecord], Reason | None]
+
+
+def _certified(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if facts.status != "certified":
+        state = {"revoked": "was revoked", "expired": "has expired"}.get(facts.status, "is not certified yet")
+        return Reason("not_certified", f"Your talent status {state}; benefits need a current certification.")
+    if facts.certified_until is not None and facts.certified_until < today:
+        return Reason("not_certified", f"Your certification ended on {facts.certified_until.isoformat()}.")
+    return None
+
+
+def _tier(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.tiers is not None and facts.tier not in rules.tiers:
+        return Reason(
+            "tier", f"Tier {facts.tier or 'none'} does not qualify; this policy is for tiers {', '.join(rules.tiers)}."
+        )
+    return None
+
+
+def _degree(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.degrees is not None and facts.degree not in rules.degrees:
+        return Reason("degree", f"This policy is for degrees {', '.join(rules.degrees)}.")
+    return None
+
+
+def _age(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.max_age is None:
+        return None
+    if facts.birth_date is None:
+        return Reason("profile_missing", "Your date of birth is not known yet; complete your profile.")
+    if years_between(facts.birth_date, today) > rules.max_age:
+        return Reason("age", f"This policy is for people aged {rules.max_age} or under.")
+    return None
+
+
+def _graduation(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    # The window opens the policy; later years of a multi-year policy continue what the first claim started.
+    if rules.max_months_since_graduation is None or record.counted_claims > 0:
+        return None
+    if facts.graduated_on is None:
+        return Reason("profile_missing", "Your graduation date is not known yet; complete your profile.")
+    if months_between(facts.graduated_on, today) > rules.max_months_since_graduation:
+        return Reason(
+            "graduation",
+            f"The first claim must be made within {rules.max_months_since_graduation} months of graduating "
+            f"(you graduated on {facts.graduated_on.isoformat()}).",
+        )
+    return None
+
+
+def _social_insurance(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if facts.social_insurance_months < rules.min_social_insurance_months:
+        return Reason(
+            "social_insurance",
+            f"This policy needs at least {rules.min_social_insurance_months} month(s) of local social insurance "
+            f"(you have {facts.social_insurance_months}).",
+        )
+    return None
+
+
+def _works_in_city(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.requires_works_in_city and not facts.works_in_city:
+        return Reason("works_in_city", "This policy is for people whose employer is in the city.")
+    return None
+
+
+def _shortage(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.requires_shortage_catalogue and not facts.employer_in_shortage_catalogue:
+        return Reason("shortage_catalogue", "This policy is for posts in the key-industry shortage catalogue.")
+    return None
+
+
+def _region(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    if rules.regions is not None and facts.home_region not in rules.regions:
+        return Reason("region", f"This policy is for the regions {', '.join(rules.regions)}.")
+    return None
+
+
+ELIGIBILITY_CHECKS: tuple[EligibilityCheck, ...] = (
+    _certified,
+    _tier,
+    _degree,
+    _age,
+    _graduation,
+    _social_insurance,
+    _works_in_city,
+    _shortage,
+    _region,
+)
+
+# Each exclusion a policy may name: the fact that triggers it and what the talent is told.
+EXCLUSIONS: Mapping[str, tuple[Callable[[TalentSituation], bool], str]] = {
+    "owns_home_in_city": (
+        lambda s: bool(s.facts and s.facts.owns_home_in_city),
+        "Not for people who own a home in the city.",
+    ),
+    "active_lease": (lambda s: s.has_active_lease, "Not while you hold a talent-apartment lease."),
+    "housing_voucher_used": (
+        lambda s: bool(s.facts and s.facts.housing_voucher_used),
+        "Not after a housing voucher (人才房票) has been used.",
+    ),
+}
+
+
+def eligibility_reasons(
+    rules: EligibilityRules, situation: TalentSituation, today: date, record: ClaimRecord
+) -> list[Reason]:
+    """Every reason the talent may not claim under these rules (empty: eligible)."""
+    facts = situation.facts
+    if facts is None:
+        return [Reason("unknown_talent", "We have no record of your certification or profile yet.")]
+    reasons = [r for check in ELIGIBILITY_CHECKS if (r := check(rules, facts, today, record)) is not None]
+    if not facts.profile_known:
+        reasons.append(Reason("profile_missing", "Your profile has not reached the benefits service yet."))
+    for exclusion in rules.exclusions:
+        applies, message = EXCLUSIONS[exclusion]
+        if applies(situation):
+            reasons.append(Reason(exclusion, message))
+    return reasons
+
+
+def excludes(rules: EligibilityRules, exclusion: str) -> bool:
+    return exclusion in rules.exclusions
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+PERIOD_WORDS = {"once": "once per person", "yearly": "once a year", "any": "one open claim at a time"}
+
+
+def period_key(limits: ClaimLimits, talent_id: str, policy_code: str, year: int) -> str:
+    """The key that makes a second claim of the same period collide in the database."""
+    if limits.frequency == "once":
+        return f"{talent_id}:{policy_code}"
+    if limits.frequency == "yearly":
+        return f"{talent_id}:{policy_code}:{year}"
+    return f"{talent_id}:{policy_code}:open"
+
+
+def limit_reasons(limits: ClaimLimits, record: ClaimRecord) -> list[Reason]:
+    """Why another claim would exceed the policy's limits (empty: within them)."""
+    reasons = []
+    if record.period_taken:
+        reasons.append(
+            Reason("already_claimed", f"You already claimed this policy ({PERIOD_WORDS[limits.frequency]}).")
+        )
+    if limits.max_claims is not None and record.counted_claims >= limits.max_claims:
+        reasons.append(Reason("max_claims", f"This policy can be claimed at most {limits.max_claims} times."))
+    if limits.max_months is not None and record.months_used >= limits.max_months:
+        reasons.append(Reason("max_months", f"This policy pays at most {limits.max_months} months."))
+    return reasons
+
+
+# --- amounts ----------------------------------------------------------------------------------
+
+
+class InvalidDetails(ValueError):
+    """The claim's details do not fit the policy (a 422 naming the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Amount:
+    amount_fen: int | None
+    months: int | None
+
+
+def _base_value(schedule: AmountSchedule, facts: TalentFacts | None) -> int | None:
+    if schedule.basis == "fixed":
+        return schedule.values["any"]
+    if schedule.basis == "none":
+        return 0
+    key = {"by_tier": facts.tier if facts else None, "by_degree": facts.degree if facts else None}.get(schedule.basis)
+    return schedule.values.get(key) if key else None
+
+
+def compute_amount(
+    schedule: AmountSchedule,
+    limits: ClaimLimits,
+    facts: TalentFacts | None,
+    details: Mapping[str, Any],
+    record: ClaimRecord,
+    *,
+    estimate: bool = False,
+) -> Amount:
+    """The claim's amount in fen (None when an officer enters it); raise InvalidDetails on bad details.
+
+    With `estimate`, amounts the talent enters are None and nothing is raised (the eligibility list).
+    """
+    if schedule.basis == "entered_by_officer":
+        return Amount(None, None)
+    if schedule.basis == "entered_by_talent":
+        value = details.get("amount_fen")
+        if value is None:
+            if estimate:
+                return Amount(None, None)
+            raise InvalidDetails("details.amount_fen", "this policy needs the amount you apply for, in fen")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise InvalidDetails("details.amount_fen", "must be a positive whole number of fen")
+        if schedule.ceiling_fen is not None and value > schedule.ceiling_fen:
+            raise InvalidDetails("details.amount_fen", f"the ceiling of this policy is {schedule.ceiling_fen} fen")
+        return Amount(value, None)
+    base = _base_value(schedule, facts)
+    if base is None:
+        if estimate:
+            return Amount(None, None)
+        raise InvalidDetails("policy_code", "the policy has no amount for your tier or degree")
+    if schedule.per == "claim":
+        return Amount(base, None)
+    remaining = schedule.max_months_per_claim
+    if limits.max_months is not None:
+        remaining = min(remaining, max(limits.max_months - record.months_used, 0))
+    months = details.get("months", remaining)
+    if isinstance(months, bool) or not isinstance(months, int) or months < 1:
+        raise InvalidDetails("details.months", "must be a whole number of months, at least 1")
+    if months > remaining and not estimate:
+        raise InvalidDetails("details.months", f"at most {remaining} month(s) can be claimed now")
+    months = min(months, remaining)
+    return Amount(base * months, months)
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+def add_working_days(start: datetime, days: int, utc_offset: timedelta) -> datetime:
+    """`days` working days (Mon–Fri, local time) after `start`, at the same time of day.
+
+    Public holidays and the adjusted working weekends (调休) of the State Council calendar are not
+    modelled yet; they would be a data file of dates skipped or added here.
+    """
+    local = start + utc_offset
+    added = 0
+    while added < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local - utc_offset

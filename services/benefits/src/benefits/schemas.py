@@ -1,0 +1,285 @@
+"""Request and response bodies of the benefits API, and the policy rule vocabulary (rules as data)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Tier = Literal["A", "B", "C", "D", "E"]
+Degree = Literal["bachelor", "master", "doctor"]
+ClaimStatus = Literal[
+    "submitted",
+    "accepted",
+    "county_approved",
+    "city_approved",
+    "publicized",
+    "disbursed",
+    "rejected",
+    "returned",
+    "withdrawn",
+]
+# Facts about a talent that shut a policy out, each named in the policy data.
+Exclusion = Literal["owns_home_in_city", "active_lease", "housing_voucher_used"]
+# Facts a disbursed claim establishes: a used housing voucher ends rent subsidies and apartment rounds.
+Effect = Literal["housing_voucher_used"]
+Fen = Annotated[int, Field(ge=0, le=10**13)]
+RegionCode = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+PolicyCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,39}$", description="e.g. RENT_SUBSIDY")]
+Reason = Annotated[str, Field(max_length=2000)]
+
+TIERS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+DEGREES: tuple[str, ...] = ("bachelor", "master", "doctor")
+
+
+class _Strict(BaseModel):
+    # Unknown fields are refused: a misspelt rule must be an error, never a rule silently ignored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- the rule vocabulary of a policy ------------------------------------------------------------
+
+
+class EligibilityRules(_Strict):
+    """Who may claim; every rule left out does not apply. Evaluated by benefits.rules, never eval'd."""
+
+    tiers: list[Tier] | None = Field(default=None, min_length=1, description="tiers that qualify; null: any tier")
+    degrees: list[Degree] | None = Field(default=None, min_length=1)
+    max_age: int | None = Field(default=None, ge=16, le=120, description="age in years on the day of the claim")
+    max_months_since_graduation: int | None = Field(
+        default=None, ge=0, le=600, description="checked at the talent's first claim of the policy"
+    )
+    min_social_insurance_months: int = Field(default=0, ge=0, le=600, description="months of local social insurance")
+    requires_works_in_city: bool = False
+    requires_shortage_catalogue: bool = Field(default=False, description="post in the key-industry shortage catalogue")
+    regions: list[RegionCode] | None = Field(default=None, min_length=1, description="region codes; null: anywhere")
+    exclusions: list[Exclusion] = Field(default_factory=list)
+
+
+class ClaimLimits(_Strict):
+    """How often a person may claim: `once` per person, `yearly` (one per calendar year), or `any`."""
+
+    frequency: Literal["once", "yearly", "any"] = "any"
+    max_claims: int | None = Field(default=None, ge=1, le=100, description="claims per person over all years")
+    max_months: int | None = Field(default=None, ge=1, le=600, description="months per person (monthly amounts)")
+
+
+class AmountSchedule(_Strict):
+    """How much a claim is worth, in fen: by tier, by degree, fixed, entered, or nothing (privileges)."""
+
+    basis: Literal["fixed", "by_tier", "by_degree", "entered_by_talent", "entered_by_officer", "none"]
+    values: dict[str, Fen] = Field(default_factory=dict, description="tier or degree (or 'any' for fixed) -> fen")
+    per: Literal["claim", "month"] = "claim"
+    max_months_per_claim: int = Field(default=12, ge=1, le=60)
+    ceiling_fen: Fen | None = None
+
+    @model_validator(mode="after")
+    def _values_fit_the_basis(self) -> Self:
+        allowed = {"by_tier": TIERS, "by_degree": DEGREES, "fixed": ("any",)}.get(self.basis, ())
+        unknown = sorted(set(self.values) - set(allowed))
+        if unknown:
+            raise ValueError(f"values keys {unknown} do not fit basis {self.basis!r} (allowed: {list(allowed)})")
+        if self.basis == "fixed" and "any" not in self.values:
+            raise ValueError("a fixed amount needs values.any")
+        if self.basis in {"by_tier", "by_degree"} and not self.values:
+            raise ValueError(f"basis {self.basis!r} needs values")
+        if self.per == "month" and self.basis not in {"fixed", "by_tier", "by_degree"}:
+            raise ValueError("only fixed, by_tier or by_degree amounts can be monthly")
+        return self
+
+
+class ReviewRules(_Strict):
+    two_city_approvers_above_fen: Fen | None = Field(
+        default=None, description="above this amount two different city approvers must approve"
+    )
+
+
+class BudgetRules(_Strict):
+    """Per policy and calendar year; an approval that would exceed either is refused."""
+
+    yearly_budget_fen: Fen | None = None
+    yearly_quota: int | None = Field(default=None, ge=0)
+
+
+class PolicyRules(_Strict):
+    """Everything a policy version says."""
+
+    name: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=2000)
+    auto_grant: bool = Field(default=False, description="免申即享: claimed automatically on certification")
+    active: bool = True
+    eligibility: EligibilityRules = Field(default_factory=EligibilityRules)
+    limits: ClaimLimits = Field(default_factory=ClaimLimits)
+    amount: AmountSchedule
+    review: ReviewRules = Field(default_factory=ReviewRules)
+    budget: BudgetRules = Field(default_factory=BudgetRules)
+    # What a disbursed claim changes for the talent elsewhere (an event other services act on).
+    effects: list[Effect] = Field(default_factory=list)
+
+
+class PolicyCreate(PolicyRules):
+    """POST /api/v1/admin/policies: a new policy, version 1."""
+
+    code: PolicyCode
+    change_reason: Reason = ""
+
+
+class PolicyUpdate(PolicyRules):
+    """PUT /api/v1/admin/policies/{code}: the whole policy, stored as a new version."""
+
+    change_reason: Reason = Field(min_length=1)
+
+
+class PolicyPublic(PolicyRules):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    version: int
+    created_at: datetime
+    created_by: str
+    change_reason: str
+
+
+class PoliciesPublic(BaseModel):
+    items: list[PolicyPublic]
+
+
+# --- eligibility ------------------------------------------------------------------------------
+
+
+class ReasonPublic(BaseModel):
+    """Why not: a stable code for the app to translate, and a sentence for people."""
+
+    code: str
+    message: str
+
+
+class EligibilityItem(BaseModel):
+    policy_code: str
+    policy_name: str
+    eligible: bool
+    reasons: list[ReasonPublic]
+    amount_fen: int | None = None
+    claimed: bool
+    auto_grant: bool
+
+
+class EligibilityPublic(BaseModel):
+    items: list[EligibilityItem]
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def _check_details(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > 20:
+        raise ValueError("at most 20 detail fields")
+    for key, item in value.items():
+        if len(key) > 40:
+            raise ValueError(f"detail name {key[:40]}… is longer than 40 characters")
+        if not isinstance(item, str | int | bool) or isinstance(item, float):
+            raise ValueError(f"{key}: detail values are strings, integers or booleans")
+        if isinstance(item, str) and len(item) > 500:
+            raise ValueError(f"{key}: at most 500 characters")
+    return value
+
+
+class ClaimCreate(_Strict):
+    """One tap: the policy, and the details some policies need (amount_fen, months)."""
+
+    policy_code: PolicyCode
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    _details = field_validator("details")(_check_details)
+
+
+class ClaimResubmit(_Strict):
+    """After `returned` (补正): the amended details (replacing the old ones when given)."""
+
+    details: dict[str, Any] | None = None
+    note: Reason = ""
+
+    _details = field_validator("details")(lambda v: v if v is None else _check_details(v))
+
+
+class DecisionCreate(_Strict):
+    decision: Literal["approve", "reject", "return"]
+    reason: Reason = ""
+    amount_fen: Fen | None = Field(default=None, description="for policies whose amount the officer enters")
+
+    @model_validator(mode="after")
+    def _reason_for_no(self) -> Self:
+        if self.decision != "approve" and not self.reason:
+            raise ValueError("a reason is required to reject or return a claim")
+        return self
+
+
+class DisbursementCreate(_Strict):
+    payment_reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-./:]*$")
+
+
+class ObjectionCreate(_Strict):
+    reason: Reason = Field(min_length=1)
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    action: str
+    stage: str | None
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    reasons: list[ReasonPublic] = Field(default_factory=list)
+
+
+class ClaimPublic(BaseModel):
+    id: str
+    talent_id: str
+    policy_code: str
+    policy_version: int
+    status: ClaimStatus
+    auto: bool
+    amount_fen: int | None
+    details: dict[str, Any]
+    year: int
+    region_code: str | None
+    submitted_at: datetime
+    updated_at: datetime
+    stage_due_at: datetime | None
+    publicized_until: datetime | None
+    publicity_ended: bool
+    payment_reference: str | None
+    disbursed_at: datetime | None
+    reasons: list[ReasonPublic] = Field(default_factory=list, description="why the automatic checks said no")
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+
+class PublicNotice(BaseModel):
+    """A claim on public notice (公示): the pseudonym, never a name."""
+
+    claim_id: str
+    talent_pseudonym: str | None
+    policy_code: str
+    amount_fen: int | None
+    publicized_until: datetime | None
+
+
+class ObjectionPublic(BaseModel):
+    id: str
+    claim_id: str
+    status: Literal["open", "resolved"]
+    reason: str
+    raised_at: datetime
+
+
+class TalentFactsPublic(BaseModel):
+    """What benefits knows of a talent (for officers and debugging the read model)."""
+
+    talent_id: str
+    status: str
+    tier: str | None
+    certified_until: date | None
+    region_code: str | None

@@ -1,0 +1,153 @@
+"""Benefits test fixtures: a fresh migrated database per test, the app, and events applied as the consumer would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from benefits.config import BenefitsSettings
+from benefits.handlers import timer_handlers
+from benefits.main import build_app
+from contracts import CloudEvent, EventData, TalentCertified, TalentRegistered, make_event
+from fastapi import FastAPI
+from servicekit.auth import StaticJwks
+from servicekit.consumer import EventConsumer
+from servicekit.testing import TansuBroker, TestDatabases, TestKeys, serve_in_process
+from servicekit.timers import TimerRunner
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+NANHU, XIUZHOU = "330402", "330411"
+
+
+def today() -> date:
+    return (datetime.now(UTC) + timedelta(hours=8)).date()
+
+
+def registered(talent_id: str, **facts: Any) -> TalentRegistered:
+    """A young master's graduate working in 南湖区 since recently: eligible for the living allowance at tier E."""
+    values: dict[str, Any] = {
+        "talent_id": talent_id,
+        "pseudonym": f"tp_{talent_id[:8]}",
+        "region_code": NANHU,
+        "locale": "zh-CN",
+        "registered_at": datetime.now(UTC),
+        "degree": "master",
+        "graduated_on": today() - timedelta(days=200),
+        "birth_date": date(1998, 5, 1),
+        "employer_region_code": NANHU,
+        "social_insurance_months": 6,
+        "owns_home_in_city": False,
+        "works_in_city": True,
+    }
+    values.update(facts)
+    return TalentRegistered(**values)
+
+
+def certified(talent_id: str, tier: str = "E", **extra: Any) -> TalentCertified:
+    values: dict[str, Any] = {
+        "talent_id": talent_id,
+        "pseudonym": f"tp_{talent_id[:8]}",
+        "tier": tier,
+        "points": 40,
+        "certified_until": today() + timedelta(days=3 * 365),
+        "region_code": NANHU,
+    }
+    values.update(extra)
+    return TalentCertified(**values)
+
+
+class Events:
+    """Applies events to the app's database exactly as its consumer does (ledger included)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        runtime = app.state.runtime
+        [self.consumer] = [
+            EventConsumer(
+                runtime.database,
+                runtime.publisher,
+                bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+                group_id=f"benefits.{suffix}",
+                handlers=handlers,
+            )
+            for suffix, handlers in runtime.definition.consumers.items()
+        ]
+
+    async def apply_event(self, event: CloudEvent) -> bool:
+        return await self.consumer.apply(event, self.consumer.handlers[event.type])
+
+    async def apply(self, data: EventData, *, time: datetime | None = None) -> CloudEvent:
+        subject = getattr(data, "talent_id", None)
+        event = make_event(data, source="test", subject=subject)
+        if time is not None:
+            event = event.model_copy(update={"time": time})
+        await self.apply_event(event)
+        return event
+
+
+@pytest.fixture(scope="session")
+def benefits_databases() -> Iterator[TestDatabases]:
+    databases = TestDatabases(ALEMBIC_INI, "benefits")
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def benefits_settings(benefits_databases: TestDatabases, broker: TansuBroker) -> Iterator[BenefitsSettings]:
+    with benefits_databases.fresh() as url:
+        yield BenefitsSettings(
+            TALENT_ENV="dev",
+            database_url=url,
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            publicity_period_s=3600,
+        )
+
+
+@pytest.fixture
+def benefits_app(benefits_settings: BenefitsSettings, test_keys: TestKeys) -> FastAPI:
+    return build_app(benefits_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
+
+
+@pytest.fixture
+async def client(benefits_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(benefits_app) as http:
+        yield http
+
+
+@pytest.fixture
+def events(benefits_app: FastAPI) -> Events:
+    return Events(benefits_app)
+
+
+async def fire_timers(app: FastAPI, at: datetime) -> int:
+    """Fire every timer due at `at`, as the worker's runner would when that time comes."""
+    runner = TimerRunner(app.state.database, timer_handlers(), clock=lambda: at)
+    return await runner.fire_due()
+
+
+@pytest.fixture
+def talent_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def talent(test_keys: TestKeys, talent_id: str) -> dict[str, str]:
+    return test_keys.headers(talent_id, ["talent"])
+
+
+@pytest.fixture
+def officials(test_keys: TestKeys) -> dict[str, dict[str, str]]:
+    """The dev accounts' roles, with fresh ids."""
+    return {
+        "reviewer.nanhu": test_keys.headers("official-reviewer-nanhu", ["county_reviewer"], region=NANHU),
+        "reviewer.xiuzhou": test_keys.headers("official-reviewer-xiuzhou", ["county_reviewer"], region=XIUZHOU),
+        "approver.city": test_keys.headers("official-approver-city", ["city_approver"]),
+        "approver.city2": test_keys.headers("official-approver-city2", ["city_approver"]),
+        "finance.city": test_keys.headers("official-finance-city", ["finance_officer"]),
+        "auditor.city": test_keys.headers("official-auditor-city", ["auditor"]),
+        "admin": test_keys.headers("official-admin", ["admin"]),
+    }
