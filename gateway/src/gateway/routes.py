@@ -97,6 +97,7 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
     public("GET", "/api/v1/claims/publicized"),
     public("GET", "/api/v1/housing/projects/**"),
     public("GET", "/api/v1/housing/rounds"),
+    public("GET", "/api/v1/housing/catalogue"),
     public("GET", "/api/v1/housing/rounds/{id}"),
     public("GET", "/api/v1/housing/rounds/{id}/results"),
     # Talents.

@@ -117,6 +117,8 @@ class TalentRegistered(_ProfileFacts):
     region_code: str
     locale: Locale
     registered_at: AwareDatetime
+    # The talent points at registration; later changes come as TalentPointsChanged.
+    points: Count = 0
 
 
 class TalentProfileUpdated(_ProfileFacts):

@@ -7,6 +7,7 @@ from servicekit.app import ServiceDefinition, create_app
 from servicekit.auth import KeySource
 
 from housing.config import HousingSettings, get_settings
+from housing.handlers import READ_MODEL_HANDLERS, TIMERS
 from housing.router import router
 
 
@@ -16,6 +17,9 @@ def definition() -> ServiceDefinition:
         title="Housing service",
         description="Talent apartments, allocation rounds with a verifiable draw, offers and leases.",
         routers=[router],
+        consumers={"talents": READ_MODEL_HANDLERS},
+        timers=TIMERS,
+        audit=True,
     )
 
 

@@ -1,7 +1,273 @@
-"""Housing endpoints."""
+"""Housing endpoints (thin: the rules live in service.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from servicekit.auth import TalentPrincipal
+from servicekit.db import SessionDep
+from servicekit.idempotency import IdempotencyKey, run_idempotent
+from servicekit.pagination import Page, PageDep, decode_cursor, encode_cursor
+from servicekit.problems import Unprocessable
+
+from housing import service
+from housing.dependencies import HousingOfficer
+from housing.rules import rules
+from housing.schemas import (
+    ApplicationCreate,
+    ApplicationPublic,
+    LeaseEnd,
+    LeasePublic,
+    MoveOut,
+    MyHousing,
+    OfferPublic,
+    ProjectCreate,
+    ProjectPublic,
+    ResultRow,
+    RoundCreate,
+    RoundPublic,
+    RoundResults,
+    RoundStatus,
+    UnitPublic,
+    UnitsCreate,
+    UnitsPublic,
+    UnitStatus,
+    UnitUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["housing"])
+
+
+def _bad_cursor() -> Unprocessable:
+    return Unprocessable("The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}])
+
+
+# --- inventory -------------------------------------------------------------------------------------
+
+
+@router.get("/housing/projects", response_model=Page[ProjectPublic])
+async def list_projects(session: SessionDep, page: PageDep) -> Page[ProjectPublic]:
+    """Projects that have units available now (public)."""
+    after = str(page.after[0]) if page.after else None
+    items = await service.list_projects(session, after=after, limit=page.limit + 1)
+    more = len(items) > page.limit
+    items = items[: page.limit]
+    return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
+
+
+@router.post("/housing/projects", response_model=ProjectPublic, status_code=201)
+async def create_project(
+    body: ProjectCreate, session: SessionDep, officer: HousingOfficer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Create a project (housing officer)."""
+    return await run_idempotent(
+        session, officer, idempotency_key, operation="housing.create_project", body=body,
+        create=lambda: service.create_project(session, officer, body),
+    )  # fmt: skip
+
+
+@router.get("/housing/projects/{project_id}", response_model=ProjectPublic)
+async def get_project(project_id: str, session: SessionDep) -> ProjectPublic:
+    """One project with its available units by type (public)."""
+    return await service.get_project(session, project_id)
+
+
+@router.post("/housing/projects/{project_id}/units", response_model=UnitsPublic, status_code=201)
+async def add_units(
+    project_id: str,
+    body: UnitsCreate,
+    session: SessionDep,
+    officer: HousingOfficer,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Add units to a project (housing officer)."""
+
+    async def create() -> UnitsPublic:
+        return UnitsPublic(items=await service.add_units(session, officer, project_id, body))
+
+    return await run_idempotent(
+        session, officer, idempotency_key, operation=f"housing.add_units:{project_id}", body=body, create=create
+    )
+
+
+@router.get("/housing/projects/{project_id}/units", response_model=Page[UnitPublic])
+async def list_units(
+    project_id: str, session: SessionDep, page: PageDep, status: UnitStatus | None = None
+) -> Page[UnitPublic]:
+    """A project's units, by number, optionally of one status (public)."""
+    if page.after is not None and len(page.after) != 2:
+        raise _bad_cursor()
+    items = await service.list_units(session, project_id, status=status, after=page.after, limit=page.limit + 1)
+    more = len(items) > page.limit
+    items = items[: page.limit]
+    return Page(items=items, next_cursor=encode_cursor([items[-1].number, items[-1].id]) if more else None)
+
+
+@router.patch("/housing/units/{unit_id}", response_model=UnitPublic)
+async def update_unit(unit_id: str, body: UnitUpdate, session: SessionDep, officer: HousingOfficer) -> UnitPublic:
+    """Withdraw or return a unit, or change its list rent (housing officer; not while in a round or lease)."""
+    return await service.update_unit(session, officer, unit_id, body)
+
+
+# --- rounds ----------------------------------------------------------------------------------------
+
+
+@router.post("/housing/rounds", response_model=RoundPublic, status_code=201)
+async def create_round(
+    body: RoundCreate, session: SessionDep, officer: HousingOfficer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Open an allocation round over available units (housing officer)."""
+    return await run_idempotent(
+        session, officer, idempotency_key, operation="housing.create_round", body=body,
+        create=lambda: service.create_round(session, officer, body),
+    )  # fmt: skip
+
+
+@router.get("/housing/rounds", response_model=Page[RoundPublic])
+async def list_rounds(session: SessionDep, page: PageDep, status: RoundStatus | None = None) -> Page[RoundPublic]:
+    """Rounds, newest first, optionally of one status (public; unit ids only on the round itself)."""
+    after: list[Any] | None = None
+    if page.after is not None:
+        try:
+            after = [datetime.fromisoformat(str(page.after[0])), str(page.after[1])]
+        except (ValueError, IndexError) as exc:
+            raise _bad_cursor() from exc
+    rounds = await service.list_rounds(session, status=status, after=after, limit=page.limit + 1)
+    more = len(rounds) > page.limit
+    rounds = rounds[: page.limit]
+    items = [await service.round_public(session, r, with_units=False) for r in rounds]
+    cursor = encode_cursor([rounds[-1].created_at.isoformat(), rounds[-1].id]) if more else None
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/housing/rounds/{round_id}", response_model=RoundPublic)
+async def get_round(round_id: str, session: SessionDep) -> RoundPublic:
+    """A round: status, units, the seed commitment once closed and the seed once drawn (public)."""
+    return await service.get_round(session, round_id)
+
+
+@router.post("/housing/rounds/{round_id}/applications", response_model=ApplicationPublic, status_code=201)
+async def apply(
+    round_id: str,
+    body: ApplicationCreate,
+    session: SessionDep,
+    principal: TalentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Apply to an open round (talent); 422 lists every reason you are not eligible."""
+    return await run_idempotent(
+        session, principal, idempotency_key, operation=f"housing.apply:{round_id}", body=body,
+        create=lambda: service.apply(session, principal.sub, round_id, body),
+    )  # fmt: skip
+
+
+@router.post("/housing/rounds/{round_id}/close", response_model=RoundPublic)
+async def close_round(round_id: str, session: SessionDep, officer: HousingOfficer) -> RoundPublic:
+    """Close applications and publish the seed commitment (housing officer; also automatic at closes_at)."""
+    return await service.close_round(session, officer, round_id)
+
+
+@router.post("/housing/rounds/{round_id}/draw", response_model=RoundPublic)
+async def draw_round(round_id: str, session: SessionDep, officer: HousingOfficer) -> RoundPublic:
+    """Reveal the seed, rank the applications and make the first offers (housing officer; 409 unless closed)."""
+    return await service.draw_round(session, officer, round_id)
+
+
+@router.get("/housing/rounds/{round_id}/results", response_model=RoundResults)
+async def round_results(
+    round_id: str,
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> RoundResults:
+    """The ranked list with pseudonymous ids, tier, points and lottery numbers (public, once drawn)."""
+    after_rank = 0
+    if cursor:
+        position = decode_cursor(cursor)
+        if len(position) != 1 or not isinstance(position[0], int):
+            raise _bad_cursor()
+        after_rank = position[0]
+    round_, rows = await service.results_page(session, round_id, after_rank=after_rank, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    assert round_.seed_hex is not None and round_.seed_commitment is not None
+    return RoundResults(
+        round_id=round_.id,
+        seed=round_.seed_hex,
+        seed_commitment=round_.seed_commitment,
+        unit_count=round_.unit_count,
+        tier_quotas=service.quotas_of(round_),
+        application_count=round_.application_count,
+        items=[
+            ResultRow(
+                rank=a.rank or 0,
+                application_pseudonym=a.pseudonym,
+                tier=a.tier,
+                points=a.points,
+                lottery_number=a.lottery_number or "",
+                selected=a.selected,
+                status=a.status,
+            )
+            for a in rows
+        ],
+        next_cursor=encode_cursor([rows[-1].rank]) if more and rows else None,
+    )
+
+
+# --- the talent's housing --------------------------------------------------------------------------
+
+
+@router.get("/me/housing", response_model=MyHousing)
+async def my_housing(session: SessionDep, principal: TalentPrincipal) -> MyHousing:
+    """Your applications, offers and lease."""
+    return await service.my_housing(session, principal.sub)
+
+
+@router.post("/me/housing/offers/{offer_id}/accept", response_model=LeasePublic)
+async def accept_offer(offer_id: str, session: SessionDep, principal: TalentPrincipal) -> LeasePublic:
+    """Accept your open offer: the lease starts today at your tier's rent."""
+    return await service.accept_offer(session, principal.sub, offer_id)
+
+
+@router.post("/me/housing/offers/{offer_id}/decline", response_model=OfferPublic)
+async def decline_offer(offer_id: str, session: SessionDep, principal: TalentPrincipal) -> OfferPublic:
+    """Decline your open offer; the unit passes to the next applicant (two declines bar you for a year)."""
+    return await service.decline_offer(session, principal.sub, offer_id)
+
+
+@router.post("/me/housing/lease/renew", response_model=LeasePublic)
+async def renew_lease(session: SessionDep, principal: TalentPrincipal) -> LeasePublic:
+    """Renew your lease for one more term (tiers the catalogue allows; default once, tier E)."""
+    return await service.renew_lease(session, principal.sub)
+
+
+@router.post("/me/housing/lease/move-out", response_model=LeasePublic)
+async def move_out(
+    session: SessionDep, principal: TalentPrincipal, body: Annotated[MoveOut | None, Body()] = None
+) -> LeasePublic:
+    """End your lease (default today); the rent subsidy may be claimed again afterwards."""
+    return await service.move_out(session, principal.sub, body.ended_on if body else None)
+
+
+@router.post("/housing/leases/{lease_id}/end", response_model=LeasePublic)
+async def end_lease(lease_id: str, body: LeaseEnd, session: SessionDep, officer: HousingOfficer) -> LeasePublic:
+    """End a lease with a reason (housing officer; audited)."""
+    return await service.end_lease(session, officer, lease_id, body.reason, body.ended_on)
+
+
+@router.get("/housing/catalogue", response_model=dict[str, Any])
+async def catalogue() -> dict[str, Any]:
+    """The housing rules in force: rent share by tier, lease term, renewals, unit sizes, offer clock (public)."""
+    current = rules()
+    return {
+        "tier_order": list(current.tier_order),
+        "rent_percent_of_list": current.rent_percent_of_list,
+        "lease_term_years": current.lease_term_years,
+        "renewals_allowed": current.renewals_allowed,
+        "unit_capacity": current.unit_capacity,
+        "offer_valid_hours": current.offer_valid_hours,
+        "declines_before_bar": current.declines_before_bar,
+        "bar_days": current.bar_days,
+    }

@@ -1,0 +1,135 @@
+"""Housing's read model of talents, built only from events; and its timers.
+
+Events of one talent arrive in order on one topic, but applicant and benefits are different topics and
+a replay can redeliver old events: each group of facts keeps the time of the event that set it, and an
+older event never overwrites a newer one. Rows are created by whichever event comes first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts import (
+    CloudEvent,
+    EventData,
+    HousingVoucherUsed,
+    TalentCertified,
+    TalentExpired,
+    TalentPointsChanged,
+    TalentProfileUpdated,
+    TalentRegistered,
+    TalentRevoked,
+)
+from servicekit.consumer import Handler
+from servicekit.db import utcnow
+from servicekit.timers import ScheduledTimer, TimerHandler
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from housing import repository as repo
+from housing import service
+from housing.models import HousingTalent
+
+
+def _newer(seen: datetime | None, event: CloudEvent) -> bool:
+    return seen is None or event.time >= seen
+
+
+def _apply_profile(talent: HousingTalent, data: TalentRegistered | TalentProfileUpdated, event: CloudEvent) -> None:
+    if not _newer(talent.profile_as_of, event):
+        return
+    talent.works_in_city = data.works_in_city
+    talent.owns_home_in_city = data.owns_home_in_city
+    if data.region_code:
+        talent.region_code = data.region_code
+    talent.profile_as_of = event.time
+
+
+async def on_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    talent.pseudonym = talent.pseudonym or data.pseudonym
+    if talent.status == "unknown":
+        talent.status = "registered"
+    _apply_profile(talent, data, event)
+    talent.updated_at = utcnow()
+
+
+async def on_profile_updated(session: AsyncSession, event: CloudEvent, data: TalentProfileUpdated) -> None:
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    _apply_profile(talent, data, event)
+    talent.updated_at = utcnow()
+
+
+async def on_certified(session: AsyncSession, event: CloudEvent, data: TalentCertified) -> None:
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    talent.pseudonym = data.pseudonym
+    if _newer(talent.status_as_of, event):
+        talent.status, talent.tier, talent.certified_until = "certified", data.tier, data.certified_until
+        talent.status_as_of = event.time
+    if _newer(talent.points_as_of, event):
+        talent.points, talent.points_as_of = data.points, event.time
+    talent.updated_at = utcnow()
+
+
+async def on_points_changed(session: AsyncSession, event: CloudEvent, data: TalentPointsChanged) -> None:
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    if _newer(talent.points_as_of, event):
+        talent.points, talent.points_as_of = data.points, event.time
+    talent.updated_at = utcnow()
+
+
+async def _set_status(session: AsyncSession, talent_id: str, status: str, event: CloudEvent) -> None:
+    talent = await repo.get_or_create_talent(session, talent_id)
+    if _newer(talent.status_as_of, event):
+        talent.status, talent.status_as_of = status, event.time
+    talent.updated_at = utcnow()
+
+
+async def on_revoked(session: AsyncSession, event: CloudEvent, data: TalentRevoked) -> None:
+    await _set_status(session, data.talent_id, "revoked", event)
+
+
+async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpired) -> None:
+    await _set_status(session, data.talent_id, "expired", event)
+
+
+async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: HousingVoucherUsed) -> None:
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    talent.voucher_used = True  # once used, for good: no event takes it back
+    talent.updated_at = utcnow()
+
+
+READ_MODEL_HANDLERS: dict[type[EventData], Handler] = {
+    TalentRegistered: on_registered,
+    TalentProfileUpdated: on_profile_updated,
+    TalentCertified: on_certified,
+    TalentPointsChanged: on_points_changed,
+    TalentRevoked: on_revoked,
+    TalentExpired: on_expired,
+    HousingVoucherUsed: on_voucher_used,
+}
+
+
+def _fired_at(timer: ScheduledTimer) -> datetime:
+    # Never earlier than the due time, so a runner with a shifted clock (tests) stays consistent.
+    return max(utcnow(), timer.due_at)
+
+
+async def close_round_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
+    round_ = await repo.get_round(session, timer.key)
+    if round_ is not None and round_.status == "open":
+        await service.close_round(session, service.SYSTEM_ACTOR, timer.key, now=_fired_at(timer))
+
+
+async def lapse_offer_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
+    await service.lapse_offer(session, timer.key, now=_fired_at(timer))
+
+
+async def end_lease_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
+    await service.expire_lease(session, timer.key, now=_fired_at(timer))
+
+
+TIMERS: dict[str, TimerHandler] = {
+    service.ROUND_CLOSE_TIMER: close_round_when_due,
+    service.OFFER_LAPSE_TIMER: lapse_offer_when_due,
+    service.LEASE_END_TIMER: end_lease_when_due,
+}

@@ -1,0 +1,191 @@
+"""Housing tables: the talent read model, inventory (projects, units), rounds, applications, offers, leases.
+
+Every table is prefixed `housing_`: the whole repository shares one SQLModel metadata.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from servicekit.db import UTCDateTime, utcnow
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class HousingTalent(SQLModel, table=True):
+    """What housing knows of a talent, built only from events (applicant, benefits) and its own history.
+
+    Events may arrive in any order: each group of facts remembers the time of the event that last set it,
+    and an older event does not overwrite a newer one.
+    """
+
+    __tablename__ = "housing_talent"
+
+    talent_id: str = Field(primary_key=True, max_length=36)
+    pseudonym: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="unknown", max_length=20)  # unknown, registered, certified, revoked, expired
+    tier: str | None = Field(default=None, max_length=1)
+    points: int = 0
+    certified_until: date | None = None
+    region_code: str | None = Field(default=None, max_length=12)
+    works_in_city: bool | None = None
+    owns_home_in_city: bool | None = None
+    voucher_used: bool = False
+    decline_count: int = 0
+    barred_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    points_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    profile_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HousingProject(SQLModel, table=True):
+    """A talent-apartment project (人才公寓) and who supplies it."""
+
+    __tablename__ = "housing_project"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    region_code: str = Field(max_length=12)
+    supply_model: str = Field(max_length=20)  # government, park, enterprise
+    address: str = Field(max_length=300)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HousingUnit(SQLModel, table=True):
+    """One apartment; `round_id` is the round holding it while it is `reserved`."""
+
+    __tablename__ = "housing_unit"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    project_id: str = Field(foreign_key="housing_project.id", index=True, max_length=36)
+    number: str = Field(max_length=40)
+    unit_type: str = Field(max_length=10)  # studio, 1BR, 2BR, 3BR
+    area_m2: float
+    monthly_rent_fen: int
+    status: str = Field(default="available", max_length=12)  # available, reserved, leased, withdrawn
+    round_id: str | None = Field(default=None, index=True, max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HousingRound(SQLModel, table=True):
+    """An allocation round (批次): open → closed (seed committed) → drawn (seed revealed) → completed."""
+
+    __tablename__ = "housing_round"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    status: str = Field(default="open", max_length=12)
+    closes_at: datetime = Field(sa_type=UTCDateTime)
+    tier_quotas: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON {tier: units}
+    unit_count: int = 0
+    application_count: int = 0
+    # Secret until the draw: only its commitment is shown while the round is closed.
+    seed_hex: str | None = Field(default=None, max_length=64)
+    seed_commitment: str | None = Field(default=None, max_length=64)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    drawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HousingRoundUnit(SQLModel, table=True):
+    """A unit offered in a round (kept after the round, for its history)."""
+
+    __tablename__ = "housing_round_unit"
+
+    round_id: str = Field(foreign_key="housing_round.id", primary_key=True, max_length=36)
+    unit_id: str = Field(foreign_key="housing_unit.id", primary_key=True, max_length=36)
+
+
+class HousingApplication(SQLModel, table=True):
+    """A talent's application to a round; `pseudonym` is what the public results show.
+
+    Status: submitted → (draw) offered | waitlisted | ineligible; offered → housed | declined | lapsed;
+    waitlisted → offered when a unit is passed on.
+    """
+
+    __tablename__ = "housing_application"
+    __table_args__ = (
+        UniqueConstraint("round_id", "talent_id"),
+        Index("ix_housing_application_queue", "round_id", "status", "rank"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    round_id: str = Field(foreign_key="housing_round.id", max_length=36)
+    talent_id: str = Field(index=True, max_length=36)
+    pseudonym: str = Field(unique=True, max_length=40)
+    household_size: int
+    preferred_project_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, in order
+    tier: str = Field(max_length=1)
+    points: int
+    status: str = Field(default="submitted", max_length=12)
+    status_reason: str | None = Field(default=None, max_length=300)
+    rank: int | None = None
+    lottery_number: str | None = Field(default=None, max_length=64)
+    selected: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HousingOffer(SQLModel, table=True):
+    """One unit offered to one applicant until `expires_at`."""
+
+    __tablename__ = "housing_offer"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    round_id: str = Field(foreign_key="housing_round.id", index=True, max_length=36)
+    unit_id: str = Field(foreign_key="housing_unit.id", index=True, max_length=36)
+    application_id: str = Field(foreign_key="housing_application.id", index=True, max_length=36)
+    talent_id: str = Field(index=True, max_length=36)
+    status: str = Field(default="open", max_length=12)  # open, accepted, declined, lapsed
+    made_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HousingLease(SQLModel, table=True):
+    """A lease from an accepted offer; at most one active lease per unit and per talent (the database says so)."""
+
+    __tablename__ = "housing_lease"
+    __table_args__ = (
+        Index(
+            "uq_housing_lease_active_unit",
+            "unit_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+        Index(
+            "uq_housing_lease_active_talent",
+            "talent_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    unit_id: str = Field(foreign_key="housing_unit.id", index=True, max_length=36)
+    talent_id: str = Field(index=True, max_length=36)
+    offer_id: str = Field(foreign_key="housing_offer.id", unique=True, max_length=36)
+    round_id: str = Field(max_length=36)
+    tier: str = Field(max_length=1)
+    list_rent_fen: int
+    monthly_rent_fen: int
+    starts_on: date
+    ends_on: date
+    status: str = Field(default="active", max_length=12)  # active, ended
+    renewals: int = 0
+    ended_on: date | None = None
+    end_reason: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

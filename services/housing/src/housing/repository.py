@@ -1,0 +1,237 @@
+"""Queries of the housing tables; `locked_*` take a row lock (FOR UPDATE on PostgreSQL; SQLite's
+BEGIN IMMEDIATE already serialises writers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import func, or_, tuple_
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from housing.models import (
+    HousingApplication,
+    HousingLease,
+    HousingOffer,
+    HousingProject,
+    HousingRound,
+    HousingRoundUnit,
+    HousingTalent,
+    HousingUnit,
+)
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+async def locked(session: AsyncSession, model: type[Row], key: str) -> Row | None:
+    """The row with this primary key, locked for the rest of the transaction and read fresh."""
+    primary_key = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
+    query = select(model).where(primary_key == key).with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(query)).first()
+
+
+async def get_talent(session: AsyncSession, talent_id: str) -> HousingTalent | None:
+    return await session.get(HousingTalent, talent_id)
+
+
+async def get_or_create_talent(session: AsyncSession, talent_id: str) -> HousingTalent:
+    talent = await session.get(HousingTalent, talent_id)
+    if talent is None:
+        talent = HousingTalent(talent_id=talent_id)
+        session.add(talent)
+    return talent
+
+
+# --- inventory ---------------------------------------------------------------------------------------
+
+
+async def get_project(session: AsyncSession, project_id: str) -> HousingProject | None:
+    return await session.get(HousingProject, project_id)
+
+
+async def available_by_type(session: AsyncSession, project_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """{project id: {unit type: available units}}."""
+    if not project_ids:
+        return {}
+    rows = await session.exec(
+        select(HousingUnit.project_id, HousingUnit.unit_type, func.count())
+        .where(col(HousingUnit.project_id).in_(project_ids), HousingUnit.status == "available")
+        .group_by(col(HousingUnit.project_id), col(HousingUnit.unit_type))
+    )
+    out: dict[str, dict[str, int]] = {}
+    for project_id, unit_type, count in rows.all():
+        out.setdefault(project_id, {})[unit_type] = int(count)
+    return out
+
+
+async def projects_with_available_units(
+    session: AsyncSession, *, after: str | None, limit: int
+) -> list[HousingProject]:
+    has_available = (
+        select(HousingUnit.id)
+        .where(HousingUnit.project_id == HousingProject.id, HousingUnit.status == "available")
+        .exists()
+    )
+    query = select(HousingProject).where(has_available)
+    if after is not None:
+        query = query.where(col(HousingProject.id) > after)
+    return list((await session.exec(query.order_by(col(HousingProject.id)).limit(limit))).all())
+
+
+async def numbers_taken(session: AsyncSession, project_id: str, numbers: Sequence[str]) -> list[str]:
+    rows = await session.exec(
+        select(HousingUnit.number).where(HousingUnit.project_id == project_id, col(HousingUnit.number).in_(numbers))
+    )
+    return sorted(rows.all())
+
+
+async def units_of_project(
+    session: AsyncSession, project_id: str, *, status: str | None, after: Sequence[Any] | None, limit: int
+) -> list[HousingUnit]:
+    query = select(HousingUnit).where(HousingUnit.project_id == project_id)
+    if status is not None:
+        query = query.where(HousingUnit.status == status)
+    if after:
+        query = query.where(tuple_(col(HousingUnit.number), col(HousingUnit.id)) > tuple_(*after))
+    query = query.order_by(col(HousingUnit.number), col(HousingUnit.id)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def locked_units(session: AsyncSession, unit_ids: Sequence[str]) -> list[HousingUnit]:
+    # Locked in id order, so two rounds grabbing overlapping units cannot deadlock.
+    query = (
+        select(HousingUnit)
+        .where(col(HousingUnit.id).in_(unit_ids))
+        .order_by(col(HousingUnit.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.exec(query)).all())
+
+
+# --- rounds ------------------------------------------------------------------------------------------
+
+
+async def get_round(session: AsyncSession, round_id: str) -> HousingRound | None:
+    return await session.get(HousingRound, round_id)
+
+
+async def list_rounds(
+    session: AsyncSession, *, status: str | None, after: Sequence[Any] | None, limit: int
+) -> list[HousingRound]:
+    query = select(HousingRound)
+    if status is not None:
+        query = query.where(HousingRound.status == status)
+    if after:
+        created_at, round_id = after
+        query = query.where(
+            or_(
+                col(HousingRound.created_at) < created_at,
+                (col(HousingRound.created_at) == created_at) & (col(HousingRound.id) < round_id),
+            )
+        )
+    query = query.order_by(col(HousingRound.created_at).desc(), col(HousingRound.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def round_unit_ids(session: AsyncSession, round_id: str) -> list[str]:
+    rows = await session.exec(
+        select(HousingRoundUnit.unit_id)
+        .where(HousingRoundUnit.round_id == round_id)
+        .order_by(col(HousingRoundUnit.unit_id))
+    )
+    return list(rows.all())
+
+
+async def round_units(session: AsyncSession, round_id: str) -> list[HousingUnit]:
+    rows = await session.exec(
+        select(HousingUnit)
+        .join(HousingRoundUnit, col(HousingRoundUnit.unit_id) == col(HousingUnit.id))
+        .where(HousingRoundUnit.round_id == round_id)
+    )
+    return list(rows.all())
+
+
+async def reserved_units_of_round(session: AsyncSession, round_id: str) -> list[HousingUnit]:
+    query = select(HousingUnit).where(HousingUnit.round_id == round_id, HousingUnit.status == "reserved")
+    return list((await session.exec(query)).all())
+
+
+async def count_applications(session: AsyncSession, round_id: str) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(HousingApplication).where(col(HousingApplication.round_id) == round_id)
+    )
+    return int(count or 0)
+
+
+async def get_application_of(session: AsyncSession, round_id: str, talent_id: str) -> HousingApplication | None:
+    query = select(HousingApplication).where(
+        HousingApplication.round_id == round_id, HousingApplication.talent_id == talent_id
+    )
+    return (await session.exec(query)).first()
+
+
+async def waitlist_after(session: AsyncSession, round_id: str, after_rank: int, limit: int) -> list[HousingApplication]:
+    query = (
+        select(HousingApplication)
+        .where(
+            HousingApplication.round_id == round_id,
+            HousingApplication.status == "waitlisted",
+            col(HousingApplication.rank) > after_rank,
+        )
+        .order_by(col(HousingApplication.rank))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def ranked_page(session: AsyncSession, round_id: str, *, after_rank: int, limit: int) -> list[HousingApplication]:
+    query = (
+        select(HousingApplication)
+        .where(HousingApplication.round_id == round_id, col(HousingApplication.rank) > after_rank)
+        .order_by(col(HousingApplication.rank))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def open_offer_count(session: AsyncSession, round_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(HousingOffer)
+        .where(col(HousingOffer.round_id) == round_id, col(HousingOffer.status) == "open")
+    )
+    return int(count or 0)
+
+
+# --- the talent's own --------------------------------------------------------------------------------
+
+
+async def applications_of(session: AsyncSession, talent_id: str) -> list[HousingApplication]:
+    query = (
+        select(HousingApplication)
+        .where(HousingApplication.talent_id == talent_id)
+        .order_by(col(HousingApplication.created_at).desc())
+    )
+    return list((await session.exec(query)).all())
+
+
+async def offers_of(session: AsyncSession, talent_id: str) -> list[tuple[HousingOffer, HousingUnit]]:
+    query = (
+        select(HousingOffer, HousingUnit)
+        .join(HousingUnit, col(HousingUnit.id) == col(HousingOffer.unit_id))
+        .where(HousingOffer.talent_id == talent_id)
+        .order_by(col(HousingOffer.made_at).desc())
+    )
+    return [(offer, unit) for offer, unit in (await session.exec(query)).all()]
+
+
+async def active_lease_of(session: AsyncSession, talent_id: str) -> HousingLease | None:
+    query = select(HousingLease).where(HousingLease.talent_id == talent_id, HousingLease.status == "active")
+    return (await session.exec(query)).first()
+
+
+async def active_lease_on_unit(session: AsyncSession, unit_id: str) -> HousingLease | None:
+    query = select(HousingLease).where(HousingLease.unit_id == unit_id, HousingLease.status == "active")
+    return (await session.exec(query)).first()
