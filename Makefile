@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 export TALENT_ENV ?= dev
 
-.PHONY: run test setup lint typecheck check clean procfile
+.PHONY: run test setup lint typecheck check clean procfile demo screenshots
 
 setup: ## install uv (from PyPI) and the locked dependencies
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
@@ -27,6 +27,12 @@ lint: setup
 
 typecheck: setup
 	@$(UV) run --frozen mypy libs/servicekit/src libs/contracts/src services/*/src gateway/src
+
+demo: setup ## a one-minute scripted walk through the running platform (start it with `make run`; BASE_URL=… for another)
+	@$(UV) run --frozen python scripts/demo.py --base-url $(or $(BASE_URL),http://127.0.0.1:8000)
+
+screenshots: setup ## refresh docs/screenshots/*.png in Debian's Chromium (starts a platform, or BASE_URL=… of a running one)
+	@$(UV) run --frozen python scripts/screenshots.py $(if $(BASE_URL),--base-url $(BASE_URL))
 
 check: lint typecheck test
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from servicekit.testing import TansuBroker
 
+from .browser import app, browser, console  # noqa: F401  (browser-test fixtures)
 from .stack import Stack, running_stack
 
 

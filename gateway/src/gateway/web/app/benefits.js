@@ -90,7 +90,8 @@ function eligibleCard(item, policy, reload) {
       h("h4", {}, policyName(item)),
       item.amount_fen != null ? h("span", { class: "amount" }, fmtMoney(item.amount_fen)) : null,
     ),
-    policy && policy.description ? h("p", { class: "muted" }, policy.description) : null,
+    // The catalogue's descriptions are written in English; Chinese readers have the policy's name.
+    policy && policy.description && lang() === "en" ? h("p", { class: "muted" }, policy.description) : null,
     extra,
     h("div", { class: "actions" }, submit),
   );
