@@ -27,6 +27,7 @@ SERVICES = ("applicant", "benefits", "housing", "notify")
 # Shorter waits than production, so the cross-service tests see timers fire within seconds.
 TEST_TIMINGS: dict[str, dict[str, str]] = {
     "benefits": {"BENEFITS_PUBLICITY_PERIOD_S": "2"},
+    "notify": {"NOTIFY_DELIVERY_RETRY_BASE_S": "0.5", "NOTIFY_CHANNEL_RETRY_BASE_S": "0.5"},
 }
 
 

@@ -44,6 +44,72 @@ def profile_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+SHA = "a" * 64
+EVIDENCE = [{"kind": "diploma", "reference": "files/diploma.pdf", "sha256": SHA}]
+
+
+def certification_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"route": "degree", "claimed_tier": "E", "evidence": EVIDENCE}
+    body.update(overrides)
+    return body
+
+
+class Officials:
+    """Headers of the officials the certification tests need (subjects as the gateway would sign them)."""
+
+    def __init__(self, keys: TestKeys) -> None:
+        self.keys = keys
+        self.nanhu = keys.headers("official-reviewer-nanhu", ["county_reviewer"], region="330402")
+        self.xiuzhou = keys.headers("official-reviewer-xiuzhou", ["county_reviewer"], region="330411")
+        self.city = keys.headers("official-approver-city", ["city_approver"])
+        self.city2 = keys.headers("official-approver-city2", ["city_approver"])
+        self.admin = keys.headers("official-admin", ["admin"])
+        self.auditor = keys.headers("official-auditor", ["auditor"])
+
+    def partner(self, kind: str) -> dict[str, str]:
+        return self.keys.headers(f"partner-{kind}", ["partner"], partner_kind=kind)
+
+
+async def register(client: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = await client.put("/api/v1/me/profile", json=profile_body(**overrides), headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def submit(client: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/me/certifications", json=certification_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def decide(
+    client: httpx.AsyncClient, certification_id: str, headers: dict[str, str], decision: str = "approve", **extra: Any
+) -> httpx.Response:
+    body = {"decision": decision, "reason": extra.pop("reason", "checked the evidence"), **extra}
+    return await client.post(f"/api/v1/reviews/certifications/{certification_id}/decisions", json=body, headers=headers)
+
+
+async def certify(
+    client: httpx.AsyncClient, headers: dict[str, str], officials: Officials, *, tier: str = "E", **profile: Any
+) -> dict[str, Any]:
+    """Register, submit and approve at both stages: a certified talent (one city approval, so not tier A)."""
+    await register(client, headers, **profile)
+    certification = await submit(client, headers, claimed_tier=tier)
+    assert (await decide(client, certification["id"], officials.nanhu)).status_code == 200
+    response = await decide(client, certification["id"], officials.city)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "certified"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+def officials(test_keys: TestKeys) -> Officials:
+    return Officials(test_keys)
+
+
 @pytest.fixture(scope="session")
 def applicant_databases() -> Iterator[TestDatabases]:
     databases = TestDatabases(ALEMBIC_INI, "applicant")

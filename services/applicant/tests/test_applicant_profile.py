@@ -11,6 +11,7 @@ import pytest
 from applicant.config import ApplicantSettings
 from applicant.models import TalentProfile
 from fastapi import FastAPI
+from servicekit.crypto import FieldCipher
 from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys
 from sqlmodel import select
@@ -34,8 +35,12 @@ class TestPutProfile:
         assert "id_number" not in body
 
         events = await _rows(applicant_app, OutboxEvent)
-        assert [e.event_type for e in events] == ["talent.applicant.talent.registered.v1"]
+        assert [e.event_type for e in events] == [
+            "talent.applicant.talent.registered.v1",
+            "talent.applicant.contact.updated.v1",
+        ]
         payload = json.loads(events[0].payload)
+        assert payload["data"]["points"] == 21
         assert payload["subject"] == body["talent_id"]
         assert payload["data"]["works_in_city"] is True
         # No personal data in the event: no name, no identity number, no phone.
@@ -59,8 +64,13 @@ class TestPutProfile:
         )
         assert response.status_code == 200
         assert response.json()["social_insurance_months"] == 30
-        types = [e.event_type for e in await _rows(applicant_app, OutboxEvent)]
-        assert types == ["talent.applicant.talent.registered.v1", "talent.applicant.talent.profile_updated.v1"]
+        types = [e.event_type for e in await _rows(applicant_app, OutboxEvent)][2:]
+        # The locale changed (contact) and so did the insured months (points).
+        assert types == [
+            "talent.applicant.talent.profile_updated.v1",
+            "talent.applicant.contact.updated.v1",
+            "talent.applicant.talent.points_changed.v1",
+        ]
 
     async def test_identity_number_of_another_account_is_409(
         self, client: httpx.AsyncClient, talent: dict[str, str], test_keys: TestKeys
@@ -149,3 +159,97 @@ class TestSettings:
     def test_placeholder_secrets_are_refused_outside_dev(self) -> None:
         with pytest.raises(ValueError, match="placeholder secret"):
             ApplicantSettings(TALENT_ENV="production")
+
+
+def _contact_events(events: list[Any]) -> list[dict[str, Any]]:
+    return [json.loads(e.payload)["data"] for e in events if e.event_type == "talent.applicant.contact.updated.v1"]
+
+
+class TestContactDetails:
+    async def test_phone_and_time_zone_are_stored_and_returned(
+        self, client: httpx.AsyncClient, talent: dict[str, str]
+    ) -> None:
+        body = profile_body(phone="+86 138-0000-0001", time_zone="Europe/Berlin")
+        response = await client.put("/api/v1/me/profile", json=body, headers=talent)
+        assert response.status_code == 200, response.text
+        assert response.json()["phone"] == "+8613800000001"
+        assert response.json()["time_zone"] == "Europe/Berlin"
+
+    async def test_time_zone_defaults_to_shanghai(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
+        response = await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        assert response.json()["time_zone"] == "Asia/Shanghai"
+
+    @pytest.mark.parametrize("phone", ["13800000001", "+8612800000001", "+86138000000011", "+0123456789", "+1 abc"])
+    async def test_invalid_phone_is_422_naming_the_field(
+        self, client: httpx.AsyncClient, talent: dict[str, str], phone: str
+    ) -> None:
+        response = await client.put("/api/v1/me/profile", json=profile_body(phone=phone), headers=talent)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "phone"
+
+    async def test_international_phone_is_accepted(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
+        response = await client.put("/api/v1/me/profile", json=profile_body(phone="+4915112345678"), headers=talent)
+        assert response.status_code == 200
+        assert response.json()["phone"] == "+4915112345678"
+
+    async def test_unknown_time_zone_is_422(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
+        response = await client.put("/api/v1/me/profile", json=profile_body(time_zone="Mars/Olympus"), headers=talent)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "time_zone"
+
+    async def test_contact_event_is_sealed_with_the_contact_keyring(
+        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+    ) -> None:
+        await client.put("/api/v1/me/profile", json=profile_body(phone="+8613900000002"), headers=talent)
+        events = await _rows(applicant_app, OutboxEvent)
+        [contact] = _contact_events(events)
+        assert "+8613900000002" not in json.dumps(contact) and "zhang.san" not in json.dumps(contact)
+        # notify opens it with the same keyring (NOTIFY_CONTACT_KEYS) and associated data b"contact".
+        keyring = FieldCipher.from_spec("c1:dev-insecure-contact-key", associated_data=b"contact")
+        assert keyring.decrypt(contact["phone_sealed"]) == "+8613900000002"
+        assert keyring.decrypt(contact["email_sealed"]) == "zhang.san@example.org"
+        assert contact["time_zone"] == "Asia/Shanghai"
+
+    async def test_no_contact_event_when_only_other_fields_change(
+        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+    ) -> None:
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        await client.put("/api/v1/me/profile", json=profile_body(owns_home_in_city=True), headers=talent)
+        assert len(_contact_events(await _rows(applicant_app, OutboxEvent))) == 1
+
+    async def test_phone_change_emits_contact_updated(
+        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+    ) -> None:
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        await client.put("/api/v1/me/profile", json=profile_body(phone="+8613700000003"), headers=talent)
+        contacts = _contact_events(await _rows(applicant_app, OutboxEvent))
+        assert [c["phone_sealed"] is not None for c in contacts] == [False, True]
+
+
+class TestPointsOnProfile:
+    async def test_points_follow_the_formula_before_certification(
+        self, client: httpx.AsyncClient, talent: dict[str, str]
+    ) -> None:
+        # master 10 + 12 insured months x 0.5 = 6 + the employer is in the shortage catalogue 5; no tier yet.
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        assert (await client.get("/api/v1/me/talent", headers=talent)).json()["points"] == 21
+
+    async def test_a_key_industry_puts_an_unlisted_employer_in_the_catalogue(
+        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+    ) -> None:
+        employer = {"name": "某公司", "credit_code": "91330402MA2B3C4D66", "region_code": "330402"}
+        assert (
+            await client.put("/api/v1/me/profile", json=profile_body(employer=employer), headers=talent)
+        ).status_code == 200
+        assert (await client.get("/api/v1/me/talent", headers=talent)).json()["points"] == 16
+        employer["industry"] = "集成电路"
+        await client.put("/api/v1/me/profile", json=profile_body(employer=employer), headers=talent)
+        assert (await client.get("/api/v1/me/talent", headers=talent)).json()["points"] == 21
+        changes = [
+            json.loads(e.payload)["data"]
+            for e in await _rows(applicant_app, OutboxEvent)
+            if e.event_type == "talent.applicant.talent.points_changed.v1"
+        ]
+        assert [(c["previous_points"], c["points"]) for c in changes] == [(16, 21)]
+        updated = [e for e in await _rows(applicant_app, OutboxEvent) if e.event_type.endswith("profile_updated.v1")]
+        assert json.loads(updated[-1].payload)["data"]["employer_in_shortage_catalogue"] is True

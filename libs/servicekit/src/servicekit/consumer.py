@@ -162,16 +162,26 @@ class EventConsumer:
                     ).all()
                 )
                 applied = duplicates = 0
+                applied_ids: set[str] = set()
                 for index, event, handler, data in work:
                     if event.id in done:
                         duplicates += 1
                         continue
                     current = index
                     done.add(event.id)
-                    await handler(session, event, data)
+                    token = request_id_var.set(_header(messages[index], KAFKA_REQUEST_ID_HEADER))
+                    try:
+                        await handler(session, event, data)
+                    finally:
+                        request_id_var.reset(token)
                     session.add(ProcessedEvent(consumer_group=self.group_id, event_id=event.id, event_type=event.type))
                     applied += 1
                 current = -1  # a failure from here on (the commit) belongs to no single message
+            for index, event, _, _ in work:
+                token = request_id_var.set(_header(messages[index], KAFKA_REQUEST_ID_HEADER))
+                outcome = "applied" if event.id in applied_ids else "skipped duplicate"
+                logger.info("%s: %s %s %s (batch of %d)", self.group_id, outcome, event.type, event.id, len(work))
+                request_id_var.reset(token)
             return applied, duplicates
         except Exception as exc:
             raise _BatchFailed(current, exc) from exc

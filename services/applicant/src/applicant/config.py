@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from servicekit.settings import ServiceSettings
 
@@ -23,6 +23,16 @@ class ApplicantSettings(ServiceSettings):
     # Derives each talent's pseudonym (what partners and public results see) from the talent id.
     pseudonym_key: SecretStr = SecretStr("dev-insecure-pseudonym-key")
     issuing_city: str = "330400"
+    # Seals e-mail addresses and phone numbers in ContactUpdated events; notify holds the same keyring.
+    contact_keys: SecretStr = SecretStr("c1:dev-insecure-contact-key")
+    # Seals the private halves of the talent-code signing keys at rest ("kid:material[,...]").
+    code_key_encryption_keys: SecretStr = SecretStr("k1:dev-insecure-code-key-sealing-key")
+    # How long a talent code (the QR credential) stays valid.
+    code_lifetime_s: int = Field(default=300, ge=30, le=86_400)
+    # After a rotation the previous code key is still published and accepted for this long.
+    code_key_retire_after_s: int = Field(default=86_400, ge=0)
+    # Replicas reload the code keys this often, so a rotation made elsewhere reaches them.
+    code_keys_reload_s: float = Field(default=30.0, gt=0)
 
 
 @lru_cache

@@ -4,14 +4,44 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from servicekit.auth import Principal, require_roles
+from servicekit.db import Database
 
+from applicant.codes import CodeKeyRing
+from applicant.config import ApplicantSettings
 from applicant.service import Protector
 
 
-def get_protector(request: Request) -> Protector:
+async def get_protector(request: Request) -> Protector:
     protector: Protector = request.app.state.protector
     return protector
 
 
+async def get_code_keys(request: Request) -> CodeKeyRing:
+    """The code keys, reloaded here when stale: before the request's transaction takes any lock."""
+    keyring: CodeKeyRing = request.app.state.code_keys
+    return await keyring.refresh_if_stale(request.app.state.database)
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_settings(request: Request) -> ApplicantSettings:
+    settings: ApplicantSettings = request.app.state.settings
+    return settings
+
+
 ProtectorDep = Annotated[Protector, Depends(get_protector)]
+CodeKeysDep = Annotated[CodeKeyRing, Depends(get_code_keys)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[ApplicantSettings, Depends(get_settings)]
+
+OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]
+AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+
+CertificationId = Annotated[str, Path(min_length=1, max_length=64, description="a certification id")]
+FamilyMemberId = Annotated[str, Path(min_length=1, max_length=64, description="a family member id")]
+TalentId = Annotated[str, Path(min_length=1, max_length=64, description="a talent id (the gateway's subject)")]

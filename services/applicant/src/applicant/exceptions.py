@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from servicekit.problems import Conflict, NotFound, Unprocessable
+from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class ProfileNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__("You have no profile yet; create it with PUT /api/v1/me/profile.")
+
+
+class ProfileRequired(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Create your profile with PUT /api/v1/me/profile first.")
+
+
+class TalentNotFound(NotFound):
+    def __init__(self, talent_id: str) -> None:
+        super().__init__(f"No talent {talent_id} is registered.")
 
 
 class IdentityNumberTaken(Conflict):
@@ -18,3 +28,37 @@ class IdentityNumberTaken(Conflict):
 class InvalidProfile(Unprocessable):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class FamilyMemberNotFound(NotFound):
+    def __init__(self, member_id: str) -> None:
+        super().__init__(f"You have no family member {member_id}.")
+
+
+class FamilyConflict(Conflict):
+    """A family member that is already registered, or one relation too many."""
+
+
+class CertificationNotFound(NotFound):
+    def __init__(self, certification_id: str) -> None:
+        super().__init__(f"No certification {certification_id} that you may see.")
+
+
+class CertificationConflict(Conflict):
+    """A certification in a state that does not allow the request (e.g. a decision on a rejected one)."""
+
+
+class SegregationOfDuties(Forbidden):
+    """One officer, one stage: the same person may not decide two stages of one certification."""
+
+
+class TalentCodeUnavailable(Conflict):
+    """Only a certified talent has a code."""
+
+
+class SceneNotAllowed(Forbidden):
+    def __init__(self, partner_kind: str | None, scene: str) -> None:
+        super().__init__(
+            f"A partner of kind {partner_kind or 'unknown'} may not verify codes for the scene {scene!r}.",
+            errors=[{"field": "scene", "message": "not a scene your partner kind may use"}],
+        )

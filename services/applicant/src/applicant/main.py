@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from servicekit.app import ServiceDefinition, create_app
 from servicekit.auth import KeySource
+from servicekit.crypto import FieldCipher
 
+from applicant.certification import EXPIRY_TIMER, expire_certification
+from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
-from applicant.router import router
+from applicant.router import internal_router, router
 from applicant.service import Protector
 
 
+def code_key_sealer(settings: ApplicantSettings) -> FieldCipher:
+    return FieldCipher.from_spec(settings.code_key_encryption_keys.get_secret_value(), associated_data=b"code-key")
+
+
 def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
-    return {"protector": Protector.from_settings(settings)}
+    return {
+        "protector": Protector.from_settings(settings),
+        "code_keys": CodeKeyRing(
+            code_key_sealer(settings),
+            reload_s=settings.code_keys_reload_s,
+            lifetime=timedelta(seconds=settings.code_lifetime_s),
+        ),
+    }
 
 
 def definition() -> ServiceDefinition:
@@ -23,7 +38,9 @@ def definition() -> ServiceDefinition:
         name="applicant",
         title="Applicant service",
         description="Profiles, online certification, talent points and the signed talent code.",
-        routers=[router],
+        routers=[router, internal_router],
+        timers={EXPIRY_TIMER: expire_certification},
+        audit=True,
         state=_state,
     )
 

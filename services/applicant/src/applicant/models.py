@@ -1,10 +1,11 @@
-"""Applicant tables: the talent (status, tier, points) and their profile."""
+"""Applicant tables: talents and profiles, family members, certifications, and the talent-code keys."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from servicekit.db import UTCDateTime, utcnow
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -19,6 +20,8 @@ class Talent(SQLModel, table=True):
     tier: str | None = Field(default=None, max_length=1)
     points: int = 0
     certified_until: date | None = None
+    certified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -36,7 +39,9 @@ class TalentProfile(SQLModel, table=True):
     id_number_masked: str = Field(max_length=40)
     birth_date: date
     email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=16)
     locale: str = Field(default="zh-CN", max_length=10)
+    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
     region_code: str = Field(max_length=12)
     degree: str = Field(max_length=20)
     school: str = Field(max_length=200)
@@ -45,7 +50,90 @@ class TalentProfile(SQLModel, table=True):
     employer_name: str = Field(max_length=200)
     employer_credit_code: str = Field(max_length=18)
     employer_region_code: str = Field(max_length=12)
+    employer_industry: str | None = Field(default=None, max_length=40)
     social_insurance_months: int = 0
     owns_home_in_city: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FamilyMember(SQLModel, table=True):
+    """A spouse, child or parent benefits may reach; identity protected like the talent's own."""
+
+    __tablename__ = "talent_family_member"
+    __table_args__ = (UniqueConstraint("talent_id", "id_number_hash"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
+    relation: str = Field(max_length=10)
+    name: str = Field(max_length=100)
+    id_type: str = Field(max_length=30)
+    id_number_ciphertext: str = Field(max_length=200)
+    id_number_hash: str = Field(max_length=64)
+    id_number_masked: str = Field(max_length=40)
+    birth_date: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Certification(SQLModel, table=True):
+    """An application for a tier, reviewed by the county of `region_code`, then by the city."""
+
+    __tablename__ = "talent_certification"
+    __table_args__ = (Index("ix_talent_certification_queue", "status", "region_code", "submitted_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
+    route: str = Field(max_length=30)
+    claimed_tier: str = Field(max_length=1)
+    # The tier the reviewers propose (starts as the claimed one); the tier granted on certification.
+    tier: str = Field(max_length=1)
+    programme_code: str | None = Field(default=None, max_length=64)
+    region_code: str = Field(max_length=12)
+    status: str = Field(default="submitted", max_length=20)
+    # Rises with each resubmission after a return, so earlier rounds' approvals no longer count.
+    round: int = 1
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    certified_until: date | None = None
+
+
+class CertificationEvidence(SQLModel, table=True):
+    """One document the talent relies on, identified by the SHA-256 of its bytes."""
+
+    __tablename__ = "talent_certification_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    certification_id: str = Field(foreign_key="talent_certification.id", index=True, max_length=36)
+    round: int = 1
+    kind: str = Field(max_length=40)
+    reference: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+
+
+class CertificationDecision(SQLModel, table=True):
+    """One officer's decision at one stage; never changed (the audit log holds the same, hash-chained)."""
+
+    __tablename__ = "talent_certification_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    certification_id: str = Field(foreign_key="talent_certification.id", index=True, max_length=36)
+    round: int
+    stage: str = Field(max_length=10)
+    decision: str = Field(max_length=10)
+    tier: str | None = Field(default=None, max_length=1)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    decided_by: str = Field(max_length=64)
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TalentCodeKey(SQLModel, table=True):
+    """An ES256 key used only to sign talent codes; the private half sealed, published until it retires."""
+
+    __tablename__ = "talent_code_key"
+
+    kid: str = Field(primary_key=True, max_length=40)
+    private_key_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    public_jwk: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # None while it signs; set on rotation: the key verifies (and is published) until then.
+    retires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant.models import Talent, TalentProfile
+from applicant.models import (
+    Certification,
+    CertificationDecision,
+    CertificationEvidence,
+    FamilyMember,
+    Talent,
+    TalentProfile,
+)
+
+# Certifications still being handled: a talent has at most one of these at a time.
+OPEN_STATUSES = ("submitted", "county_approved", "returned")
 
 
 async def get_talent(session: AsyncSession, talent_id: str) -> Talent | None:
     return await session.get(Talent, talent_id)
+
+
+async def get_talent_by_pseudonym(session: AsyncSession, pseudonym: str) -> Talent | None:
+    return (await session.exec(select(Talent).where(Talent.pseudonym == pseudonym))).first()
 
 
 async def get_profile(session: AsyncSession, talent_id: str) -> TalentProfile | None:
@@ -19,3 +37,109 @@ async def get_profile(session: AsyncSession, talent_id: str) -> TalentProfile | 
 async def get_profile_by_id_hash(session: AsyncSession, id_number_hash: str) -> TalentProfile | None:
     result = await session.exec(select(TalentProfile).where(TalentProfile.id_number_hash == id_number_hash))
     return result.first()
+
+
+async def get_profiles(session: AsyncSession, talent_ids: Sequence[str]) -> dict[str, TalentProfile]:
+    if not talent_ids:
+        return {}
+    rows = await session.exec(select(TalentProfile).where(col(TalentProfile.talent_id).in_(list(talent_ids))))
+    return {p.talent_id: p for p in rows.all()}
+
+
+async def list_family(session: AsyncSession, talent_id: str) -> list[FamilyMember]:
+    query = select(FamilyMember).where(FamilyMember.talent_id == talent_id).order_by(col(FamilyMember.created_at))
+    return list((await session.exec(query)).all())
+
+
+async def get_family_member(session: AsyncSession, member_id: str) -> FamilyMember | None:
+    return await session.get(FamilyMember, member_id)
+
+
+async def get_certification(session: AsyncSession, certification_id: str) -> Certification | None:
+    return await session.get(Certification, certification_id)
+
+
+async def open_certification_of(session: AsyncSession, talent_id: str) -> Certification | None:
+    query = select(Certification).where(
+        Certification.talent_id == talent_id, col(Certification.status).in_(OPEN_STATUSES)
+    )
+    return (await session.exec(query)).first()
+
+
+async def list_certifications_of(
+    session: AsyncSession, talent_id: str, *, limit: int, before: tuple[datetime, str] | None
+) -> list[Certification]:
+    """The talent's certifications, newest first (keyset on submitted_at, id)."""
+    query = select(Certification).where(Certification.talent_id == talent_id)
+    if before is not None:
+        query = query.where(_before(before))
+    query = query.order_by(col(Certification.submitted_at).desc(), col(Certification.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def list_for_review(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str],
+    region_code: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    not_decided_by: tuple[str, str] | None = None,
+) -> list[Certification]:
+    """Certifications in these states (of one region when given), oldest first: first come, first reviewed.
+
+    `not_decided_by=(officer, stage)` leaves out what that officer may not decide now: certifications they
+    already decided in the current round, or at another stage (one officer, one stage).
+    """
+    query = select(Certification).where(col(Certification.status).in_(list(statuses)))
+    if region_code is not None:
+        query = query.where(Certification.region_code == region_code)
+    if not_decided_by is not None:
+        officer, stage = not_decided_by
+        query = query.where(
+            ~exists().where(
+                col(CertificationDecision.certification_id) == col(Certification.id),
+                col(CertificationDecision.decided_by) == officer,
+                or_(
+                    col(CertificationDecision.round) == col(Certification.round),
+                    col(CertificationDecision.stage) != stage,
+                ),
+            )
+        )
+    if after is not None:
+        moment, last_id = after
+        query = query.where(
+            (col(Certification.submitted_at) > moment)
+            | ((col(Certification.submitted_at) == moment) & (col(Certification.id) > last_id))
+        )
+    query = query.order_by(col(Certification.submitted_at), col(Certification.id)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+def _before(position: tuple[datetime, str]) -> ColumnElement[bool]:
+    moment, last_id = position
+    return (col(Certification.submitted_at) < moment) | (
+        (col(Certification.submitted_at) == moment) & (col(Certification.id) < last_id)
+    )
+
+
+async def evidence_of(session: AsyncSession, certification_ids: Sequence[str]) -> list[CertificationEvidence]:
+    if not certification_ids:
+        return []
+    query = (
+        select(CertificationEvidence)
+        .where(col(CertificationEvidence.certification_id).in_(list(certification_ids)))
+        .order_by(col(CertificationEvidence.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def decisions_of(session: AsyncSession, certification_ids: Sequence[str]) -> list[CertificationDecision]:
+    if not certification_ids:
+        return []
+    query = (
+        select(CertificationDecision)
+        .where(col(CertificationDecision.certification_id).in_(list(certification_ids)))
+        .order_by(col(CertificationDecision.id))
+    )
+    return list((await session.exec(query)).all())

@@ -1,16 +1,58 @@
-"""Applicant endpoints (thin: the rules live in service.py)."""
+"""Applicant endpoints (thin: the rules live in service.py, certification.py and verification.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from servicekit.auth import TalentPrincipal
-from servicekit.db import SessionDep
+from datetime import timedelta
+from typing import Annotated, Any
 
-from applicant import service
-from applicant.dependencies import ProtectorDep
-from applicant.schemas import ProfilePublic, ProfileUpdate, TalentPublic
+from fastapi import APIRouter, Query, Response
+from servicekit.auth import PartnerPrincipal, TalentPrincipal
+from servicekit.db import SessionDep
+from servicekit.idempotency import IdempotencyKey, run_idempotent
+from servicekit.pagination import Page, PageDep
+
+from applicant import certification, service, verification
+from applicant.codes import rotate_code_keys
+from applicant.dependencies import (
+    AdminPrincipal,
+    CertificationId,
+    CodeKeysDep,
+    DatabaseDep,
+    FamilyMemberId,
+    OfficerPrincipal,
+    ProtectorDep,
+    SettingsDep,
+    TalentId,
+)
+from applicant.schemas import (
+    CertificationCreate,
+    CertificationForReview,
+    CertificationPublic,
+    CertificationResubmit,
+    CodeKeyRotated,
+    CodePublic,
+    DecisionCreate,
+    FamilyMemberCreate,
+    FamilyMemberPublic,
+    FamilyMembersPublic,
+    ProfilePublic,
+    ProfileUpdate,
+    ReviewFilter,
+    RevokeRequest,
+    TalentPublic,
+    VerifyRequest,
+    VerifyResult,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["applicant"])
+# Not in the OpenAPI document: the gateway does not route it; it reads it itself (and so may partners offline).
+internal_router = APIRouter(tags=["internal"], include_in_schema=False)
+
+# A code is a credential: neither browsers nor proxies may keep a copy.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+# --- profile and family -------------------------------------------------------------------------------
 
 
 @router.put("/me/profile", response_model=ProfilePublic)
@@ -31,11 +73,184 @@ async def get_profile(session: SessionDep, principal: TalentPrincipal) -> Profil
 @router.get("/me/talent", response_model=TalentPublic)
 async def get_talent(session: SessionDep, principal: TalentPrincipal) -> TalentPublic:
     """Your talent status: tier, points, certification validity."""
-    talent = await service.get_talent(session, principal.sub)
-    return TalentPublic(
-        talent_id=talent.id,
-        tier=talent.tier,
-        points=talent.points,
-        status=talent.status,
-        certified_until=talent.certified_until,
+    return certification.talent_public(await service.get_talent(session, principal.sub))
+
+
+@router.get("/me/family", response_model=FamilyMembersPublic)
+async def list_family(session: SessionDep, principal: TalentPrincipal) -> FamilyMembersPublic:
+    """Your registered family members (spouse, children, parents), identity numbers masked."""
+    members = await service.list_family(session, principal.sub)
+    return FamilyMembersPublic(items=[service.family_member_public(m) for m in members])
+
+
+@router.post("/me/family", response_model=FamilyMemberPublic, status_code=201)
+async def add_family_member(
+    body: FamilyMemberCreate,
+    session: SessionDep,
+    principal: TalentPrincipal,
+    protector: ProtectorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Register a spouse, child or parent, so benefits can reach them."""
+
+    async def create() -> FamilyMemberPublic:
+        member = await service.add_family_member(session, principal.sub, body, protector)
+        return service.family_member_public(member)
+
+    return await run_idempotent(
+        session, principal, idempotency_key, operation="POST /api/v1/me/family", body=body, create=create
     )
+
+
+@router.delete("/me/family/{member_id}", status_code=204)
+async def remove_family_member(member_id: FamilyMemberId, session: SessionDep, principal: TalentPrincipal) -> Response:
+    """Remove one of your family members."""
+    await service.remove_family_member(session, principal.sub, member_id)
+    return Response(status_code=204)
+
+
+# --- certification: the talent's side ------------------------------------------------------------------
+
+
+@router.post("/me/certifications", response_model=CertificationPublic, status_code=201)
+async def submit_certification(
+    body: CertificationCreate, session: SessionDep, principal: TalentPrincipal, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Apply for a tier with evidence; the county of your profile's region reviews it first."""
+
+    async def create() -> CertificationPublic:
+        submitted = await certification.submit(session, principal.sub, body)
+        return await certification.get_mine(session, principal.sub, submitted.id)
+
+    return await run_idempotent(
+        session, principal, idempotency_key, operation="POST /api/v1/me/certifications", body=body, create=create
+    )
+
+
+@router.get("/me/certifications", response_model=Page[CertificationPublic])
+async def list_certifications(
+    session: SessionDep, principal: TalentPrincipal, page: PageDep
+) -> Page[CertificationPublic]:
+    """Your certifications, newest first, with their decisions."""
+    return await certification.list_mine(session, principal.sub, page)
+
+
+@router.get("/me/certifications/{certification_id}", response_model=CertificationPublic)
+async def get_certification(
+    certification_id: CertificationId, session: SessionDep, principal: TalentPrincipal
+) -> CertificationPublic:
+    """One of your certifications, with its evidence and decisions."""
+    return await certification.get_mine(session, principal.sub, certification_id)
+
+
+@router.post("/me/certifications/{certification_id}/resubmit", response_model=CertificationPublic)
+async def resubmit_certification(
+    certification_id: CertificationId, body: CertificationResubmit, session: SessionDep, principal: TalentPrincipal
+) -> CertificationPublic:
+    """Send a returned (补正) certification back for review, with corrected evidence."""
+    resubmitted = await certification.resubmit(session, principal.sub, certification_id, body)
+    return await certification.get_mine(session, principal.sub, resubmitted.id)
+
+
+# --- certification: the officers' side ------------------------------------------------------------------
+
+
+@router.get("/reviews/certifications", response_model=Page[CertificationForReview])
+async def review_queue(
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    page: PageDep,
+    status: Annotated[ReviewFilter, Query(description="pending: what you may decide now")] = "pending",
+) -> Page[CertificationForReview]:
+    """Your review queue: a county reviewer's region's first reviews, or the city's second reviews."""
+    return await certification.review_queue(session, principal, status, page)
+
+
+@router.get("/reviews/certifications/{certification_id}", response_model=CertificationForReview)
+async def get_for_review(
+    certification_id: CertificationId, session: SessionDep, principal: OfficerPrincipal
+) -> CertificationForReview:
+    """One certification in your scope, with the applicant's summary, evidence and decisions."""
+    return await certification.get_for_review(session, principal, certification_id)
+
+
+@router.post("/reviews/certifications/{certification_id}/decisions", response_model=CertificationForReview)
+async def decide_certification(
+    certification_id: CertificationId,
+    body: DecisionCreate,
+    session: SessionDep,
+    principal: OfficerPrincipal,
+    settings: SettingsDep,
+) -> CertificationForReview:
+    """Approve, reject or return (补正) a certification at the stage it waits for."""
+    return await certification.decide(session, principal, certification_id, body, settings.issuing_city)
+
+
+# --- the talent code ------------------------------------------------------------------------------------
+
+
+@router.get("/me/code", response_model=CodePublic)
+async def get_code(
+    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep, response: Response
+) -> CodePublic:
+    """A fresh signed talent code (default 5 minutes) for your QR code; only while you are certified."""
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    response.headers.update(NO_STORE)
+    return CodePublic(code=issued.code, expires_at=issued.expires_at, kid=issued.kid)
+
+
+@router.get("/me/code.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+async def get_code_png(
+    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep
+) -> Response:
+    """The QR image (PNG) of a fresh talent code."""
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    return Response(verification.qr_image(issued.code, "png"), media_type="image/png", headers=NO_STORE)
+
+
+@router.get("/me/code.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+async def get_code_svg(
+    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep
+) -> Response:
+    """The QR image (SVG) of a fresh talent code."""
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    return Response(verification.qr_image(issued.code, "svg"), media_type="image/svg+xml", headers=NO_STORE)
+
+
+@router.post("/codes/verify", response_model=VerifyResult, response_model_exclude_none=True)
+async def verify_code(
+    body: VerifyRequest, session: SessionDep, principal: PartnerPrincipal, database: DatabaseDep, keyring: CodeKeysDep
+) -> VerifyResult:
+    """Check a scanned talent code; the answer holds only what your scene may see."""
+    return await verification.verify(session, database, keyring, principal, body)
+
+
+@internal_router.get("/internal/code-keys")
+async def code_keys(keyring: CodeKeysDep, response: Response) -> dict[str, Any]:
+    """The public talent-code keys as a JWKS (the gateway merges it into /.well-known/jwks.json)."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return keyring.jwks()
+
+
+# --- administration -------------------------------------------------------------------------------------
+
+
+@router.post("/admin/talents/{talent_id}/revoke", response_model=TalentPublic)
+async def revoke_talent(
+    talent_id: TalentId, body: RevokeRequest, session: SessionDep, principal: AdminPrincipal
+) -> TalentPublic:
+    """Revoke a talent's status (失信 blacklist, left the city); their codes stop verifying."""
+    talent = await certification.revoke(session, principal, talent_id, body.reason)
+    return certification.talent_public(talent)
+
+
+@router.post("/admin/code-keys/rotate", response_model=CodeKeyRotated)
+async def rotate_code_key(
+    session: SessionDep, principal: AdminPrincipal, keyring: CodeKeysDep, settings: SettingsDep
+) -> CodeKeyRotated:
+    """Start signing talent codes with a new key; the old one stays published until it retires."""
+    retire_after = timedelta(seconds=settings.code_key_retire_after_s)
+    key = await rotate_code_keys(session, keyring.sealer, retire_after)
+    await service.record_key_rotation(session, principal, key.kid, retire_after)
+    keyring.invalidate()
+    return CodeKeyRotated(kid=key.kid, previous_keys_retire_at=key.created_at + retire_after)

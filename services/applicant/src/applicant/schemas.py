@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -12,6 +12,13 @@ Degree = Literal["bachelor", "master", "doctor"]
 Title = Literal["senior", "deputy_senior", "intermediate"]
 Locale = Literal["zh-CN", "en"]
 TalentStatus = Literal["registered", "certified", "expired", "revoked"]
+Tier = Literal["A", "B", "C", "D", "E"]
+Relation = Literal["spouse", "child", "parent"]
+Route = Literal["programme", "degree", "title", "employer_recommendation", "expert_recommendation", "case_by_case"]
+CertificationStatus = Literal["submitted", "county_approved", "certified", "rejected", "returned"]
+Decision = Literal["approve", "reject", "return"]
+Stage = Literal["county", "city"]
+Scene = Literal["hospital", "transit", "school", "bank", "scenic", "partner_city"]
 
 
 class _Strict(BaseModel):
@@ -29,6 +36,9 @@ class Employer(_Strict):
     name: str = Field(min_length=1, max_length=200)
     credit_code: str = Field(min_length=18, max_length=18, description="统一社会信用代码 (GB 32100)")
     region_code: str = Field(min_length=6, max_length=12)
+    industry: str | None = Field(
+        default=None, max_length=40, description="the employer's key industry, e.g. 集成电路 (紧缺人才目录)"
+    )
 
 
 class ProfileUpdate(_Strict):
@@ -39,7 +49,9 @@ class ProfileUpdate(_Strict):
     id_number: str = Field(min_length=5, max_length=30)
     birth_date: date
     email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=24, description="E.164, e.g. +8613800000001")
     locale: Locale = "zh-CN"
+    time_zone: str = Field(default="Asia/Shanghai", max_length=64, description="IANA time zone")
     region_code: str = Field(min_length=6, max_length=12, description="where the talent lives or works")
     education: Education
     title: Title | None = None
@@ -57,7 +69,9 @@ class ProfilePublic(BaseModel):
     id_number_masked: str
     birth_date: date
     email: str | None
+    phone: str | None
     locale: Locale
+    time_zone: str
     region_code: str
     education: Education
     title: Title | None
@@ -68,7 +82,160 @@ class ProfilePublic(BaseModel):
 
 class TalentPublic(BaseModel):
     talent_id: str
-    tier: Literal["A", "B", "C", "D", "E"] | None
+    tier: Tier | None
     points: int
     status: TalentStatus
     certified_until: date | None
+
+
+# --- family ---------------------------------------------------------------------------------------
+
+
+class FamilyMemberCreate(_Strict):
+    relation: Relation
+    name: str = Field(min_length=1, max_length=100)
+    id_type: IdType
+    id_number: str = Field(min_length=5, max_length=30)
+    birth_date: date
+
+
+class FamilyMemberPublic(BaseModel):
+    id: str
+    relation: Relation
+    name: str
+    id_type: IdType
+    id_number_masked: str
+    birth_date: date
+    created_at: datetime
+
+
+class FamilyMembersPublic(BaseModel):
+    items: list[FamilyMemberPublic]
+    next_cursor: str | None = None
+
+
+# --- certification ----------------------------------------------------------------------------------
+
+
+class EvidenceItem(_Strict):
+    kind: str = Field(min_length=1, max_length=40, description="e.g. diploma, title_certificate, programme_certificate")
+    reference: str = Field(min_length=1, max_length=500, description="where the document is kept (file id or URL)")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256 of the document's bytes")
+
+
+Evidence = list[EvidenceItem]
+
+
+class CertificationCreate(_Strict):
+    route: Route
+    claimed_tier: Tier
+    programme_code: str | None = Field(default=None, min_length=1, max_length=64)
+    evidence: Evidence = Field(min_length=1, max_length=20)
+
+
+class CertificationResubmit(_Strict):
+    """A returned (补正) certification sent back: new evidence replaces the old when given."""
+
+    evidence: Evidence | None = Field(default=None, min_length=1, max_length=20)
+    programme_code: str | None = Field(default=None, min_length=1, max_length=64)
+    note: str = Field(default="", max_length=2000, description="what was corrected")
+
+
+class DecisionPublic(BaseModel):
+    round: int
+    stage: Stage
+    decision: Decision
+    tier: Tier | None
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+class CertificationPublic(BaseModel):
+    id: str
+    talent_id: str
+    route: Route
+    claimed_tier: Tier
+    tier: Tier
+    programme_code: str | None
+    region_code: str
+    status: CertificationStatus
+    round: int
+    evidence: list[EvidenceItem]
+    decisions: list[DecisionPublic]
+    city_approvals_needed: int
+    submitted_at: datetime
+    updated_at: datetime
+    certified_until: date | None
+
+
+class ApplicantSummary(BaseModel):
+    """What a reviewer sees of the applicant: enough to check the evidence, the identity number masked."""
+
+    name: str
+    id_type: IdType
+    id_number_masked: str
+    birth_date: date
+    degree: Degree
+    title: Title | None
+    employer_name: str
+
+
+class CertificationForReview(CertificationPublic):
+    applicant: ApplicantSummary | None
+
+
+class DecisionCreate(_Strict):
+    decision: Decision
+    tier: Tier | None = Field(
+        default=None, description="the tier the officer grants (or proposes); default: as claimed"
+    )
+    reason: str = Field(default="", max_length=2000, description="required to reject or return")
+
+
+ReviewFilter = Literal["pending", "submitted", "county_approved", "certified", "rejected", "returned"]
+
+
+# --- talent code --------------------------------------------------------------------------------------
+
+
+class CodePublic(BaseModel):
+    code: str = Field(description="TC1: + compact JWS (ES256); put it in the QR code")
+    expires_at: datetime
+    kid: str
+
+
+class VerifyRequest(_Strict):
+    code: str = Field(min_length=1, max_length=2000)
+    scene: Scene
+
+
+class VerifyResult(BaseModel):
+    """Only what the scene may see: validity, and per scene the tier, privileges and validity dates."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"valid": True, "tier": "B", "privileges": ["green_channel"]}}
+    )
+
+    valid: bool
+    reason: str | None = Field(
+        default=None,
+        description="when not valid: malformed, bad_signature, unknown_key, expired, not_yet_valid, unknown_talent, "
+        "revoked, certification_expired, not_certified, tier_changed",
+    )
+    tier: Tier | None = None
+    privileges: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+    certified_until: date | None = None
+
+
+# --- administration -------------------------------------------------------------------------------------
+
+
+class RevokeRequest(_Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="e.g. 失信 (credit blacklist), left the city")
+
+
+class CodeKeyRotated(BaseModel):
+    kid: str
+    previous_keys_retire_at: datetime

@@ -1,47 +1,79 @@
-"""Notify's event consumers: every event a person cares about becomes one inbox entry."""
+"""Notify's event consumers and timers.
+
+Two consumer groups, so neither waits for the other: `notify.inbox` files an entry for every event a
+person cares about (and keeps locales and contacts), `notify.partners` queues pseudonymised webhook
+deliveries. Sending the webhooks is a third, separate loop (notify.webhooks).
+"""
 
 from __future__ import annotations
 
-from contracts import CloudEvent, EventData, TalentRegistered
+from collections.abc import Mapping
+
+from contracts import EVENT_TYPES, CloudEvent, ContactUpdated, EventData, TalentProfileUpdated, TalentRegistered
 from servicekit.consumer import Handler
-from servicekit.db import utcnow
+from servicekit.timers import ScheduledTimer, TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notify import repository as repo
-from notify import templates
-from notify.models import Notification, Recipient
+from notify import partners, service
+from notify.catalogue import Reminder
+from notify.components import Components
 
 
-async def deliver_to_inbox(
-    session: AsyncSession, event: CloudEvent, recipient_id: str, context: dict[str, object]
-) -> None:
-    """Render the event's template in the recipient's locale and file it in their inbox."""
-    recipient = await session.get(Recipient, recipient_id)
-    locale = recipient.locale if recipient else templates.DEFAULT_LOCALE
-    rendered = templates.render(event.type, locale, context)
-    if await repo.get_by_source(session, event.id, recipient_id) is not None:
-        return
-    session.add(
-        Notification(
-            recipient_id=recipient_id,
-            source_event_id=event.id,
+def inbox_handlers(c: Components) -> Mapping[type[EventData], Handler]:
+    catalogue = c.catalogue
+
+    async def on_person_event(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+        talent_id = str(getattr(data, "talent_id"))  # noqa: B009  (every notified type names its talent)
+        if isinstance(data, TalentRegistered):
+            await service.remember_locale(session, talent_id, data.locale, c.clock())
+        await service.notify_person(
+            session,
+            c,
+            recipient_id=talent_id,
+            source_id=event.id,
+            template=event.type,
             event_type=event.type,
-            category=templates.CATEGORIES.get(event.type, "general"),
-            title=rendered.title,
-            body=rendered.body,
-            created_at=utcnow(),
+            category=catalogue.event_categories[event.type],
+            context=data.model_dump(),
         )
-    )
+        for reminder in catalogue.reminders_started_by(event.type):
+            await service.start_reminder(session, c, reminder, event.id, talent_id, data)
+        for reminder in catalogue.reminders_cancelled_by(event.type):
+            await service.cancel_reminder(session, reminder, data)
+
+    async def on_profile_updated(session: AsyncSession, event: CloudEvent, data: TalentProfileUpdated) -> None:
+        await service.remember_locale(session, data.talent_id, data.locale, c.clock())
+
+    async def on_contact_updated(session: AsyncSession, event: CloudEvent, data: ContactUpdated) -> None:
+        await service.store_contact(session, c, data)
+
+    handlers: dict[type[EventData], Handler] = {EVENT_TYPES[t]: on_person_event for t in catalogue.event_categories}
+    handlers[TalentProfileUpdated] = on_profile_updated
+    handlers[ContactUpdated] = on_contact_updated
+    return handlers
 
 
-async def on_talent_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
-    recipient = await session.get(Recipient, data.talent_id)
-    if recipient is None:
-        session.add(Recipient(talent_id=data.talent_id, locale=data.locale))
-    else:
-        recipient.locale = data.locale
-    await session.flush()
-    await deliver_to_inbox(session, event, data.talent_id, data.model_dump())
+def partner_handlers(c: Components) -> Mapping[type[EventData], Handler]:
+    async def on_shareable_event(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
+        await partners.fan_out(session, c, event, data)
+
+    # Only the types that have a partner payload (the only ones an administrator may let partners see) and
+    # TalentRegistered (the first pseudonym): the group ignores the rest without touching the database.
+    return {EVENT_TYPES[t]: on_shareable_event for t in sorted(partners.shareable_types(c) | {TalentRegistered.type})}
 
 
-INBOX_HANDLERS: dict[type[EventData], Handler] = {TalentRegistered: on_talent_registered}
+def timer_handlers(c: Components) -> Mapping[str, TimerHandler]:
+    async def send(session: AsyncSession, timer: ScheduledTimer) -> None:
+        await service.send_channel_message(session, c, str(timer.data()["message_id"]))
+
+    handlers: dict[str, TimerHandler] = {service.SEND_TIMER: send}
+    for reminder in c.catalogue.reminders.values():
+        handlers[reminder.timer_kind] = _reminder_handler(c, reminder)
+    return handlers
+
+
+def _reminder_handler(c: Components, reminder: Reminder) -> TimerHandler:
+    async def remind(session: AsyncSession, timer: ScheduledTimer) -> None:
+        await service.fire_reminder(session, c, reminder, timer.data())
+
+    return remind

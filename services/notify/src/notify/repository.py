@@ -9,7 +9,27 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notify.models import Notification
+from notify.models import (
+    Contact,
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    PartnerVisibility,
+    Preference,
+    Recipient,
+    Subscription,
+    SubscriptionType,
+)
+
+
+def _before(created_column: Any, id_column: Any, after: list[Any]) -> Any:
+    """Keyset condition: rows strictly before (created_at, id) = `after`, newest first."""
+    # Compared through the column's type, so the bound value is stored-format UTC on every database.
+    bound = datetime.fromisoformat(str(after[0]))
+    return or_(created_column < bound, and_(created_column == bound, id_column < str(after[1])))
+
+
+# --- inbox -------------------------------------------------------------------------------------
 
 
 async def get_by_source(session: AsyncSession, source_event_id: str, recipient_id: str) -> Notification | None:
@@ -19,6 +39,23 @@ async def get_by_source(session: AsyncSession, source_event_id: str, recipient_i
         )
     )
     return result.first()
+
+
+async def get_person(
+    session: AsyncSession, talent_id: str
+) -> tuple[Recipient | None, Preference | None, Contact | None]:
+    """Everything notify needs to write to a person, in one query (the inbox consumer's hot path).
+
+    A Contact or Preference row only exists next to a Recipient row (both create it), so one join finds all.
+    """
+    query = (
+        select(Recipient, Preference, Contact)
+        .outerjoin(Preference, col(Preference.talent_id) == col(Recipient.talent_id))
+        .outerjoin(Contact, col(Contact.talent_id) == col(Recipient.talent_id))
+        .where(Recipient.talent_id == talent_id)
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 async def get_for_recipient(session: AsyncSession, notification_id: str, recipient_id: str) -> Notification | None:
@@ -42,13 +79,113 @@ async def list_inbox(
     if unread_only:
         query = query.where(col(Notification.read_at).is_(None))
     if after:
-        # Compared through the column's type, so the bound value is stored-format UTC on every database.
-        bound = datetime.fromisoformat(str(after[0]))
-        query = query.where(
-            or_(
-                col(Notification.created_at) < bound,
-                and_(col(Notification.created_at) == bound, col(Notification.id) < str(after[1])),
-            )
-        )
+        query = query.where(_before(col(Notification.created_at), col(Notification.id), after))
     query = query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit + 1)
     return list((await session.exec(query)).all())
+
+
+# --- partners ----------------------------------------------------------------------------------
+
+
+async def get_visibility(session: AsyncSession, partner_kind: str) -> PartnerVisibility | None:
+    return await session.get(PartnerVisibility, partner_kind)
+
+
+async def list_visibility(session: AsyncSession) -> list[PartnerVisibility]:
+    return list((await session.exec(select(PartnerVisibility))).all())
+
+
+async def count_active_subscriptions(session: AsyncSession, partner_id: str) -> int:
+    rows = await session.exec(
+        select(Subscription.id).where(Subscription.partner_id == partner_id, Subscription.status == "active")
+    )
+    return len(rows.all())
+
+
+async def get_subscription(session: AsyncSession, subscription_id: str, partner_id: str) -> Subscription | None:
+    subscription = await session.get(Subscription, subscription_id)
+    if subscription is None or subscription.partner_id != partner_id or subscription.status != "active":
+        return None
+    return subscription
+
+
+async def subscription_types(session: AsyncSession, subscription_ids: list[str]) -> dict[str, list[str]]:
+    rows = await session.exec(
+        select(SubscriptionType).where(col(SubscriptionType.subscription_id).in_(subscription_ids))
+    )
+    types: dict[str, list[str]] = {sid: [] for sid in subscription_ids}
+    for row in rows.all():
+        types[row.subscription_id].append(row.event_type)
+    return {sid: sorted(found) for sid, found in types.items()}
+
+
+async def list_subscriptions(
+    session: AsyncSession, partner_id: str, *, limit: int, after: list[Any] | None
+) -> list[Subscription]:
+    query = select(Subscription).where(Subscription.partner_id == partner_id, Subscription.status == "active")
+    if after:
+        query = query.where(_before(col(Subscription.created_at), col(Subscription.id), after))
+    query = query.order_by(col(Subscription.created_at).desc(), col(Subscription.id).desc()).limit(limit + 1)
+    return list((await session.exec(query)).all())
+
+
+async def active_subscriptions_for(session: AsyncSession, event_type: str) -> list[Subscription]:
+    query = (
+        select(Subscription)
+        .join(SubscriptionType, col(SubscriptionType.subscription_id) == col(Subscription.id))
+        .where(SubscriptionType.event_type == event_type, Subscription.status == "active")
+    )
+    return list((await session.exec(query)).all())
+
+
+async def pending_deliveries_of(session: AsyncSession, subscription_id: str) -> list[Delivery]:
+    query = select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+    return list((await session.exec(query)).all())
+
+
+async def get_delivery(session: AsyncSession, delivery_id: str, partner_id: str) -> Delivery | None:
+    delivery = await session.get(Delivery, delivery_id)
+    return delivery if delivery and delivery.partner_id == partner_id else None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    partner_id: str,
+    *,
+    limit: int,
+    after: list[Any] | None,
+    status: str | None,
+    subscription_id: str | None,
+) -> list[Delivery]:
+    query = select(Delivery).where(Delivery.partner_id == partner_id)
+    if status:
+        query = query.where(Delivery.status == status)
+    if subscription_id:
+        query = query.where(Delivery.subscription_id == subscription_id)
+    if after:
+        query = query.where(_before(col(Delivery.created_at), col(Delivery.id), after))
+    query = query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc()).limit(limit + 1)
+    return list((await session.exec(query)).all())
+
+
+async def attempts_of(session: AsyncSession, delivery_id: str) -> list[DeliveryAttempt]:
+    query = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(col(DeliveryAttempt.id))
+    return list((await session.exec(query)).all())
+
+
+async def due_deliveries(
+    session: AsyncSession, *, now: datetime, exclude_partners: list[str], limit: int, lock: bool
+) -> list[Delivery]:
+    query = select(Delivery).where(Delivery.status == "pending", col(Delivery.next_attempt_at) <= now)
+    if exclude_partners:
+        query = query.where(col(Delivery.partner_id).notin_(exclude_partners))
+    query = query.order_by(col(Delivery.next_attempt_at)).limit(limit)
+    if lock:
+        # Another replica's worker skips the rows this one is claiming rather than waiting for them.
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.exec(query)).all())
+
+
+async def subscriptions_by_id(session: AsyncSession, ids: list[str]) -> dict[str, Subscription]:
+    rows = await session.exec(select(Subscription).where(col(Subscription.id).in_(ids)))
+    return {row.id: row for row in rows.all()}

@@ -1,0 +1,36 @@
+"""Contact details: phone numbers (E.164) and IANA time zones, checked before they are stored."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+
+# Mainland mobile numbers: +86 1[3-9] and nine more digits; elsewhere any E.164 number (8 to 15 digits).
+_MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+class InvalidContact(ValueError):
+    """A phone number or time zone that cannot be used."""
+
+
+def normalise_phone(phone: str) -> str:
+    """Return the E.164 form (spaces and dashes dropped), or raise InvalidContact saying what is wrong."""
+    compact = re.sub(r"[\s\-()]", "", phone)
+    if not _E164.match(compact):
+        raise InvalidContact("a phone number is written in E.164 form: +, the country code, then the number")
+    if compact.startswith("+86") and not _MAINLAND_MOBILE.match(compact):
+        raise InvalidContact("a mainland China mobile number is +86 followed by 11 digits starting 13-19")
+    return compact
+
+
+@lru_cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(name: str) -> str:
+    if name not in _time_zones():
+        raise InvalidContact(f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai, Europe/Berlin)")
+    return name

@@ -1,0 +1,95 @@
+"""Issuing a certified talent's code, and answering a partner's verify with only what its scene may see."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import segno
+from servicekit.auth import Principal
+from servicekit.db import Database, utcnow
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from applicant import catalogue
+from applicant import repository as repo
+from applicant.clock import end_of_local_day, local_today
+from applicant.codes import CodeClaims, CodeKeyRing, CodeRejected, IssuedCode
+from applicant.exceptions import ProfileRequired, SceneNotAllowed, TalentCodeUnavailable
+from applicant.models import Talent
+from applicant.schemas import VerifyRequest, VerifyResult
+
+# Why a talent has no code, by status (a certified one whose date has passed counts as expired).
+_NO_CODE = {
+    "registered": "You have a code once you are certified; apply with POST /api/v1/me/certifications.",
+    "expired": "Your certification has expired; apply again to get a code.",
+    "revoked": "Your talent status was revoked; no code can be issued.",
+}
+
+
+def _is_current(talent: Talent, now: datetime) -> bool:
+    return talent.certified_until is not None and talent.certified_until >= local_today(now)
+
+
+async def issue_code(session: AsyncSession, keyring: CodeKeyRing, talent_id: str, issuing_city: str) -> IssuedCode:
+    """A fresh short-lived code for a certified talent; 409 otherwise."""
+    talent = await repo.get_talent(session, talent_id)
+    if talent is None:
+        raise ProfileRequired()
+    now = utcnow()
+    status = talent.status if talent.status != "certified" or _is_current(talent, now) else "expired"
+    if status != "certified" or talent.tier is None or talent.certified_until is None:
+        raise TalentCodeUnavailable(_NO_CODE.get(status, _NO_CODE["registered"]))
+    return keyring.issue(
+        pseudonym=talent.pseudonym,
+        tier=talent.tier,
+        city=issuing_city,
+        not_after=end_of_local_day(talent.certified_until),
+    )
+
+
+def qr_image(code: str, kind: str) -> bytes:
+    """The QR code of a talent code as PNG or SVG (segno; error correction M survives a scuffed screen)."""
+    qr = segno.make_qr(code, error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind=kind, scale=4 if kind == "png" else 1, border=4)
+    return buffer.getvalue()
+
+
+async def verify(
+    session: AsyncSession, database: Database, keyring: CodeKeyRing, principal: Principal, body: VerifyRequest
+) -> VerifyResult:
+    """Signature, lifetime, key, then the talent's current status; the answer carries only the scene's share."""
+    privileges = catalogue.privileges()
+    if not privileges.may_verify(principal.partner_kind, body.scene):
+        raise SceneNotAllowed(principal.partner_kind, body.scene)
+    now = utcnow()
+    try:
+        # The code first: its key may need a reload, which must happen before this session takes a lock.
+        claims = await keyring.verify(database, body.code, now)
+        talent = await repo.get_talent_by_pseudonym(session, claims.pseudonym)
+        _check_standing(talent, claims, now)
+    except CodeRejected as rejected:
+        return VerifyResult(valid=False, reason=rejected.reason)
+    assert talent is not None and talent.certified_until is not None  # _check_standing made sure
+    scene = privileges.scenes[body.scene]
+    return VerifyResult(
+        valid=True,
+        tier=claims.tier if "tier" in scene.discloses else None,
+        privileges=list(scene.privileges_by_tier.get(claims.tier, ())),
+        expires_at=claims.expires_at,
+        certified_until=talent.certified_until if "certified_until" in scene.discloses else None,
+    )
+
+
+def _check_standing(talent: Talent | None, claims: CodeClaims, now: datetime) -> None:
+    """A well-signed code still fails when its holder was revoked, expired, or re-tiered since it was issued."""
+    if talent is None:
+        raise CodeRejected("unknown_talent")
+    if talent.status == "revoked":
+        raise CodeRejected("revoked")
+    if talent.status == "expired" or (talent.status == "certified" and not _is_current(talent, now)):
+        raise CodeRejected("certification_expired")
+    if talent.status != "certified":
+        raise CodeRejected("not_certified")
+    if talent.tier != claims.tier:
+        raise CodeRejected("tier_changed")

@@ -1,0 +1,55 @@
+"""Which webhook URLs notify will call: http(s) only, and outside dev never a loopback, private or link-local host."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+
+class InvalidTarget(ValueError):
+    """A webhook URL notify refuses to call; the message says why."""
+
+
+def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+async def check_url(url: str, *, allow_private: bool) -> None:
+    """Raise InvalidTarget unless `url` is an absolute http(s) URL whose host resolves only to public addresses.
+
+    Resolving (not only parsing) is what stops a name that points at 127.0.0.1 or 169.254.169.254.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidTarget(f"not a valid URL: {exc}") from exc
+    if parts.scheme not in {"http", "https"}:
+        raise InvalidTarget("must be an http or https URL")
+    if not parts.hostname:
+        raise InvalidTarget("must name a host")
+    if parts.username or parts.password:
+        raise InvalidTarget("must not carry credentials; deliveries are authenticated by their signature")
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise InvalidTarget(f"the host {parts.hostname} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if _forbidden(address):
+            raise InvalidTarget(f"the host {parts.hostname} resolves to a loopback, private or link-local address")

@@ -1,0 +1,212 @@
+"""The webhook worker: its own loop, apart from the inbox consumer, so a slow or dead partner slows no one else.
+
+Deliveries are rows with a due time. A pass claims due rows (pushing their due time past a lease, so a
+crash only delays them) for partners below their concurrency limit, POSTs each with a timeout, and
+records the outcome: delivered, retried later with exponential backoff and jitter, or dead after the
+last attempt (a partner may redeliver it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from prometheus_client import Counter as Metric
+from servicekit.db import Database
+
+from notify import partners, signing
+from notify import repository as repo
+from notify.components import Components
+from notify.models import Delivery, DeliveryAttempt
+from notify.targets import InvalidTarget, check_url
+
+logger = logging.getLogger("notify.webhooks")
+
+ATTEMPTS = Metric("notify_webhook_attempts_total", "Webhook delivery attempts, by outcome", ["outcome"])
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: str
+    partner_id: str
+    url: str
+    body: bytes
+    secrets: list[str]
+
+
+class DeliveryWorker:
+    def __init__(self, components: Components) -> None:
+        self.c = components
+        self.settings = components.settings
+        self.in_flight: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.delivery_timeout_s + 30)
+
+    def backoff(self, attempt: int) -> timedelta:
+        """base · 2^(attempt-1), capped; half of it fixed and half random, so retries of many deliveries spread."""
+        delay = min(self.settings.delivery_retry_cap_s, self.settings.delivery_retry_base_s * 2 ** (attempt - 1))
+        return timedelta(seconds=delay / 2 + secrets.SystemRandom().uniform(0, delay / 2))
+
+    def client(self) -> httpx.AsyncClient:
+        limit = self.settings.delivery_max_in_flight
+        return httpx.AsyncClient(
+            timeout=self.settings.delivery_timeout_s,
+            follow_redirects=False,  # a redirect could point anywhere, including inside the network
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            headers={"User-Agent": "talent-notify-webhooks/1"},
+        )
+
+    async def run(self, runtime: Any) -> None:
+        """The background job: claim and send until cancelled."""
+        database: Database = runtime.database
+        async with self.client() as client:
+            try:
+                while True:
+                    try:
+                        count = await self.start_due(database, client)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the database is away: keep going, the rows wait
+                        logger.warning("webhook pass failed, will retry: %s", exc)
+                        count = 0
+                    if count == 0:
+                        await asyncio.sleep(self.settings.delivery_poll_interval_s)
+            finally:
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def start_due(self, database: Database, client: httpx.AsyncClient) -> int:
+        """Claim what is due and start sending it in the background; returns how many were started."""
+        jobs = await self.claim(database)
+        for job in jobs:
+            self.in_flight[job.partner_id] += 1
+            task = asyncio.create_task(self._attempt_and_release(database, client, job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(jobs)
+
+    async def deliver_due(self, database: Database, client: httpx.AsyncClient) -> int:
+        """Claim what is due and wait for every attempt (tests and one-off runs)."""
+        count = await self.start_due(database, client)
+        await self.wait_idle()
+        return count
+
+    async def wait_idle(self) -> None:
+        """Wait for every attempt in flight to be recorded."""
+        await asyncio.gather(*list(self._tasks))
+
+    async def claim(self, database: Database) -> list[Job]:
+        free = self.settings.delivery_max_in_flight - sum(self.in_flight.values())
+        if free <= 0:
+            return []
+        limit = self.settings.delivery_concurrency_per_partner
+        full = [partner for partner, count in self.in_flight.items() if count >= limit]
+        now = self.c.clock()
+        jobs: list[Job] = []
+        async with database.transaction() as session:
+            rows = await repo.due_deliveries(
+                session, now=now, exclude_partners=full, limit=min(free, 200), lock=not database.is_sqlite
+            )
+            taken: Counter[str] = Counter(self.in_flight)
+            chosen: list[Delivery] = []
+            for row in rows:
+                if taken[row.partner_id] < limit and len(chosen) < free:
+                    taken[row.partner_id] += 1
+                    chosen.append(row)
+            subscriptions = await repo.subscriptions_by_id(session, list({row.subscription_id for row in chosen}))
+            for row in chosen:
+                subscription = subscriptions.get(row.subscription_id)
+                if subscription is None or subscription.status != "active":
+                    row.status = "cancelled"
+                    continue
+                row.next_attempt_at = now + self.lease
+                jobs.append(
+                    Job(
+                        delivery_id=row.id,
+                        partner_id=row.partner_id,
+                        url=subscription.url,
+                        body=row.payload.encode(),
+                        secrets=partners.signing_secrets(self.c, subscription),
+                    )
+                )
+        return jobs
+
+    async def _attempt_and_release(self, database: Database, client: httpx.AsyncClient, job: Job) -> None:
+        try:
+            await self.attempt(database, client, job)
+        except Exception:
+            # The lease runs out and the delivery is attempted again: at least once, never lost.
+            logger.exception("recording webhook delivery %s failed", job.delivery_id)
+        finally:
+            self.in_flight[job.partner_id] -= 1
+            if self.in_flight[job.partner_id] <= 0:
+                del self.in_flight[job.partner_id]
+
+    async def attempt(self, database: Database, client: httpx.AsyncClient, job: Job) -> None:
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            await check_url(job.url, allow_private=self.settings.allow_private_targets)
+            headers = {
+                "Content-Type": "application/cloudevents+json; charset=utf-8",
+                signing.HEADER: signing.sign(job.secrets, job.body),
+                "X-Talent-Delivery": job.delivery_id,
+            }
+            response = await client.post(job.url, content=job.body, headers=headers)
+            status_code = response.status_code
+            if not response.is_success:
+                error = f"HTTP {status_code}"
+        except InvalidTarget as exc:
+            error = f"refused target: {exc}"
+        except httpx.TimeoutException:
+            error = f"timed out after {self.settings.delivery_timeout_s:g}s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        duration_ms = int((time.monotonic() - started) * 1000)
+        await self.record(database, job, status_code=status_code, error=error, duration_ms=duration_ms)
+
+    async def record(
+        self, database: Database, job: Job, *, status_code: int | None, error: str | None, duration_ms: int
+    ) -> None:
+        now = self.c.clock()
+        async with database.transaction() as session:
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=job.delivery_id,
+                    attempted_at=now,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            delivery = await session.get(Delivery, job.delivery_id)
+            if delivery is None or delivery.status != "pending":
+                return  # cancelled (or redelivered) while in flight: the attempt is logged, nothing else
+            delivery.attempts += 1
+            delivery.last_status_code = status_code
+            delivery.last_error = error
+            if error is None:
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                ATTEMPTS.labels("delivered").inc()
+            elif delivery.attempts >= self.settings.delivery_max_attempts:
+                delivery.status = "dead"
+                ATTEMPTS.labels("dead").inc()
+                logger.warning(
+                    "webhook delivery %s dead-lettered after %d attempts: %s", delivery.id, delivery.attempts, error
+                )
+            else:
+                delivery.next_attempt_at = now + self.backoff(delivery.attempts)
+                ATTEMPTS.labels("retry").inc()
