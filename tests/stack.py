@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,9 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
     env: dict[str, dict[str, str]] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    # Every replica's URL per service, the first being service_urls[name] (the one the gateway calls).
+    replica_urls: dict[str, list[str]] = field(default_factory=dict)
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -48,6 +51,7 @@ class Stack:
     def start_process(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.env[name] = env
+        self.commands[name] = command
         self.processes[name] = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
         )
@@ -56,6 +60,20 @@ class Stack:
         process = self.processes[name]
         process.send_signal(sig)
         process.wait(timeout=10)
+
+    def url_of(self, name: str) -> str:
+        """The base URL of a process: "gateway", a service, or a further replica ("applicant-2")."""
+        if name == "gateway":
+            return self.gateway_url
+        service, _, number = name.partition("-")
+        return self.replica_urls.get(service, [self.service_urls.get(service, "")])[int(number or 1) - 1]
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a stopped (or killed) process again with the same command and environment (same database)."""
+        if self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self.start_process(name, self.commands[name], self.env[name])
+        wait_ready(self.url_of(name), timeout=timeout, process=self.processes[name])
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -95,9 +113,26 @@ def wait_ready(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes]
     raise TimeoutError(f"{url} not ready after {timeout}s: {last}")
 
 
+def _wait_all_ready(stack: Stack, names: list[str]) -> None:
+    for name in names:
+        try:
+            wait_ready(stack.url_of(name), process=stack.processes[name])
+        except (TimeoutError, RuntimeError) as exc:
+            raise RuntimeError(f"{name} did not become ready: {exc}\n--- log ---\n{stack.log(name)[-4000:]}") from exc
+
+
 @contextmanager
-def running_stack(broker: TansuBroker, services: list[str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    broker: TansuBroker,
+    services: list[str] | None = None,
+    replicas: int = 1,
+    env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Stack]:
+    """The platform on free ports; with `replicas=N`, N `serve` processes per service share its database and
+    consumer groups ("applicant", "applicant-2", …); the gateway calls the first replica of each. `env` adds
+    environment variables per process ("applicant", …, "gateway")."""
     services = services or list(SERVICES)
+    extra = env or {}
     workdir = Path(tempfile.mkdtemp(prefix="talent-stack-"))
     stack = Stack(broker=broker, workdir=workdir)
     gateway_port = free_port()
@@ -121,21 +156,28 @@ def running_stack(broker: TansuBroker, services: list[str] | None = None) -> Ite
                 f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",
                 f"{prefix}_KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
                 **TEST_TIMINGS.get(name, {}),
+                **extra.get(name, {}),
             }
             stack.start_process(name, [str(BIN / name), "serve", "--port", str(port)], env)
+            stack.replica_urls[name] = [stack.service_urls[name]]
         gateway_env = {
             **common,
+            # Every test signs in from 127.0.0.1: the per-IP sign-in limit would throttle the suite itself.
+            "GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE": "100000",
             "GATEWAY_DATABASE_URL": _database_url("gateway", workdir, stack.databases),
             **{f"GATEWAY_{name.upper()}_URL": url for name, url in stack.service_urls.items()},
+            **extra.get("gateway", {}),
         }
         stack.start_process("gateway", [str(BIN / "gateway"), "serve", "--port", str(gateway_port)], gateway_env)
-        for name, url in [*stack.service_urls.items(), ("gateway", stack.gateway_url)]:
-            try:
-                wait_ready(url, process=stack.processes[name])
-            except (TimeoutError, RuntimeError) as exc:
-                raise RuntimeError(
-                    f"{name} did not become ready: {exc}\n--- log ---\n{stack.log(name)[-4000:]}"
-                ) from exc
+        _wait_all_ready(stack, [*stack.service_urls, "gateway"])
+        # Further replicas start once the first has migrated the shared database (migrations do not race).
+        for number in range(2, replicas + 1):
+            for name in services:
+                port = free_port()
+                stack.replica_urls[name].append(f"http://127.0.0.1:{port}")
+                command = [str(BIN / name), "serve", "--port", str(port), "--no-migrate"]
+                stack.start_process(f"{name}-{number}", command, stack.env[name])
+            _wait_all_ready(stack, [f"{name}-{number}" for name in services])
         yield stack
     finally:
         stack.stop()

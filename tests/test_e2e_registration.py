@@ -11,17 +11,13 @@ import uuid
 import httpx
 from servicekit.testing import eventually
 
+from .helpers import resident_id, sign_in_with_otp
 from .stack import Stack
 
-PHONE = "+8613800000001"
+__all__ = ["PROFILE", "resident_id", "sign_in_with_otp"]  # imported by the other cross-service tests
 
-
-def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    first17 = f"{region}{birth}{sequence}"
-    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
-
-
+# A phone of its own: the stack is shared by every cross-service test, and sign-in is limited per phone.
+PHONE = "+861380000" + f"{uuid.uuid4().int % 10_000:04d}"
 PROFILE = {
     "name": "李四",
     "id_type": "resident_id",
@@ -34,15 +30,6 @@ PROFILE = {
     "social_insurance_months": 12,
     "owns_home_in_city": False,
 }
-
-
-async def sign_in_with_otp(gateway: httpx.AsyncClient, phone: str) -> str:
-    challenge = await gateway.post("/api/v1/auth/otp", json={"phone": phone})
-    assert challenge.status_code == 202, challenge.text
-    code = challenge.json()["dev_code"]
-    token = await gateway.post("/api/v1/auth/token", data={"grant_type": "otp", "phone": phone, "code": code})
-    assert token.status_code == 200, token.text
-    return str(token.json()["access_token"])
 
 
 class TestRegistrationReachesTheInbox:
