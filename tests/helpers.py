@@ -1,0 +1,202 @@
+"""Sign-in and scene-setting helpers shared by the cross-service tests (end-to-end, fuzzing, security).
+
+Everything goes through the gateway's public API, as a client would: the dev accounts of shared/API.md,
+OTP sign-in for talents (the gateway returns the code with TALENT_ENV=dev), and the real review endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import os
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from servicekit.testing import eventually
+
+Headers = dict[str, str]
+
+DEV_PASSWORD = "dev-password"  # the dev officials' password (TALENT_ENV=dev)
+DEV_SECRET = "dev-secret"  # the dev partners' client secret
+# Every role a dev account holds, and the account that holds it (shared/API.md, "Dev accounts").
+OFFICIALS = {
+    "county_reviewer": "reviewer.nanhu",
+    "city_approver": "approver.city",
+    "finance_officer": "finance.city",
+    "housing_officer": "housing.city",
+    "auditor": "auditor.city",
+    "admin": "admin",
+}
+PARTNERS = {"hospital": "partner.hospital", "transit": "partner.transit"}
+ROLES = ("talent", *OFFICIALS, "partner")
+# How long a test waits out the gateway's sign-in rate limit (per client address) before giving up.
+SIGN_IN_PATIENCE_S = 90.0
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_numbers = itertools.count(1)
+
+
+def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
+    """A resident identity number with a valid check digit (GB 11643)."""
+    first17 = f"{region}{birth}{sequence}"
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
+def unique_phone(prefix: str = "+86137") -> str:
+    """A phone number no other test (or test process) uses."""
+    return f"{prefix}{os.getpid() % 10_000:04d}{next(_numbers) % 10_000:04d}"
+
+
+def bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _post_auth(gateway: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
+    """A sign-in call that waits out the gateway's per-address sign-in rate limit (tests share one address)."""
+    waited = 0.0
+    while True:
+        response = await gateway.post(path, **kwargs)
+        if response.status_code != 429 or waited >= SIGN_IN_PATIENCE_S:
+            return response
+        delay = float(response.headers.get("retry-after", "1"))
+        await asyncio.sleep(delay)
+        waited += delay
+
+
+async def token(gateway: httpx.AsyncClient, **form: str) -> str:
+    """An access token for an OAuth2 token-endpoint form (password, client_credentials, otp, refresh_token)."""
+    response = await _post_auth(gateway, "/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+async def sign_in_with_otp(gateway: httpx.AsyncClient, phone: str) -> str:
+    """A talent's access token: OTP challenge (the dev code comes back) and exchange; creates the account."""
+    challenge = await _post_auth(gateway, "/api/v1/auth/otp", json={"phone": phone})
+    assert challenge.status_code == 202, challenge.text
+    code = challenge.json()["dev_code"]
+    return await token(gateway, grant_type="otp", phone=phone, code=code)
+
+
+async def official(gateway: httpx.AsyncClient, username: str) -> Headers:
+    return bearer(await token(gateway, grant_type="password", username=username, password=DEV_PASSWORD))
+
+
+async def partner(gateway: httpx.AsyncClient, client_id: str = "partner.hospital") -> Headers:
+    return bearer(await token(gateway, grant_type="client_credentials", client_id=client_id, client_secret=DEV_SECRET))
+
+
+async def talent(gateway: httpx.AsyncClient, phone: str | None = None) -> Headers:
+    return bearer(await sign_in_with_otp(gateway, phone or unique_phone()))
+
+
+async def role_headers(gateway: httpx.AsyncClient) -> dict[str, Headers]:
+    """Headers for one account of every role: a fresh talent, each dev official, a dev partner."""
+    headers = {"talent": await talent(gateway), "partner": await partner(gateway)}
+    for role, username in OFFICIALS.items():
+        headers[role] = await official(gateway, username)
+    return headers
+
+
+def profile(
+    id_number: str,
+    *,
+    name: str = "王五",
+    region: str = "330402",
+    birth_date: str = "1996-04-12",
+    email: str | None = None,
+) -> dict[str, Any]:
+    """A profile that certifies on the degree route (a recent master's graduate with a local employer)."""
+    body: dict[str, Any] = {
+        "name": name,
+        "id_type": "resident_id",
+        "id_number": id_number,
+        "birth_date": birth_date,
+        "locale": "zh-CN",
+        "region_code": region,
+        "education": {
+            "degree": "master",
+            "school": "浙江大学",
+            "graduated_on": (date.today() - timedelta(days=300)).isoformat(),
+        },
+        "employer": {"name": "嘉兴某科技有限公司", "credit_code": "91330402MA2B3C4D53", "region_code": region},
+        "social_insurance_months": 10,
+        "owns_home_in_city": False,
+    }
+    if email:
+        body["email"] = email
+    return body
+
+
+def fresh_id_number(region: str = "330402") -> str:
+    """A valid identity number unlikely to be held by another account of the same stack."""
+    return resident_id(birth="19960412", region=region, sequence=f"{uuid.uuid4().int % 1000:03d}")
+
+
+EVIDENCE = [{"kind": "diploma", "reference": "file:diploma", "sha256": hashlib.sha256(b"diploma").hexdigest()}]
+
+
+async def submit_certification(gateway: httpx.AsyncClient, auth: Headers, tier: str = "E") -> str:
+    response = await gateway.post(
+        "/api/v1/me/certifications",
+        json={"route": "degree", "claimed_tier": tier, "evidence": EVIDENCE},
+        headers=auth,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def certify(
+    gateway: httpx.AsyncClient,
+    auth: Headers,
+    body: dict[str, Any],
+    *,
+    reviewer: str = "reviewer.nanhu",
+    approver: str = "approver.city",
+) -> str:
+    """Store the profile, apply for tier E, have the county and the city approve; returns the talent id."""
+    stored = await gateway.put("/api/v1/me/profile", json=body, headers=auth)
+    assert stored.status_code == 200, stored.text
+    certification_id = await submit_certification(gateway, auth)
+    for username in (reviewer, approver):
+        decision = await gateway.post(
+            f"/api/v1/reviews/certifications/{certification_id}/decisions",
+            json={"decision": "approve", "tier": "E", "reason": "diploma checked"},
+            headers=await official(gateway, username),
+        )
+        assert decision.status_code == 200, decision.text
+    me = (await gateway.get("/api/v1/me/talent", headers=auth)).json()
+    assert me["status"] == "certified", me
+    return str(me["talent_id"])
+
+
+async def certified_talent(gateway: httpx.AsyncClient, **profile_fields: Any) -> tuple[str, Headers]:
+    """A new talent, certified tier E through applicant's real endpoints: (talent id, headers)."""
+    auth = await talent(gateway)
+    talent_id = await certify(gateway, auth, profile(fresh_id_number(), **profile_fields))
+    return talent_id, auth
+
+
+async def auto_granted_claim(gateway: httpx.AsyncClient, auth: Headers) -> dict[str, Any]:
+    """The 免申即享 claim benefits grants once it hears talent.certified (waits for the event)."""
+
+    async def auto_claims() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/claims", headers=auth)).json()["items"]
+        return [c for c in items if c["auto"]]
+
+    claims = await eventually(auto_claims, timeout=30)
+    return claims[0]
+
+
+async def first_notification(gateway: httpx.AsyncClient, auth: Headers) -> dict[str, Any]:
+    """The talent's first inbox item (the welcome message notify sends on talent.registered)."""
+
+    async def inbox() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/inbox", headers=auth)).json()["items"]
+        return items
+
+    items = await eventually(inbox, timeout=30)
+    return items[0]
