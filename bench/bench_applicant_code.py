@@ -3,14 +3,18 @@ the gateway and straight to the applicant service with the same token and the sa
 offline verifications per second per core (a pure python-jose loop over the published JWKS).
 
 Figures: requests/s, p50 and p99 of each, the gateway/direct throughput ratio (target ≥ 0.6) and
-verify through the gateway (target ≥ 1,000 requests/s). The stack is the real one of the cross-service
-tests (every process on this machine, SQLite unless TEST_DATABASE_URL points at PostgreSQL, the Tansu broker);
-the gateway's rate limits are switched off because this measures throughput, not the limits. The load
-generator runs in this process and shares the machine's cores with the gateway and the service, so the
-figures are a floor for a deployment where they have cores of their own.
+verify through the gateway (target ≥ 1,000 requests/s); the CPU time the gateway and the applicant service
+spend per request (µs, from /proc: steadier than requests/s on a shared machine); and, measured in the
+same run with the same generator and concurrency, a bare FastAPI endpoint on the same uvicorn settings
+(`bench.common.bare_endpoint_baseline`, the ceiling of one HTTP hop). The stack is the real one of the
+cross-service tests (every process on this machine, SQLite unless TEST_DATABASE_URL points at PostgreSQL,
+the Tansu broker); the gateway's rate limits are switched off because this measures throughput, not the
+limits. The load generator is `wrk` when installed (one C thread; else the closed loop of bench.common in
+this process, which needs several times the CPU of the requests it sends): it shares the machine's cores
+with the gateway and the service, so the figures are a floor for a deployment where they have their own.
 
-Run: `uv run python -m bench.bench_applicant_code` (BENCH_SECONDS=10 and BENCH_CONCURRENCY=32 by default).
-Writes bench/results/applicant_code.json.
+Run: `uv run python -m bench.bench_applicant_code` (BENCH_SECONDS=10 and BENCH_CONCURRENCY=32 by default;
+BENCH_GENERATOR=closed_loop forces the fallback). Writes bench/results/applicant_code.json.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import httpx
 from jose import jwk, jws
 from servicekit.testing import TansuBroker
 
-from bench.common import Figure, LoadStats, closed_loop, write_results
+from bench.common import Figure, HttpCall, LoadStats, bare_endpoint_baseline, http_load, write_results
 from tests.stack import running_stack
 from tests.test_e2e_registration import resident_id, sign_in_with_otp
 
@@ -87,27 +91,22 @@ async def prepare(gateway_url: str) -> tuple[str, str, str]:
         return talent, partner, str(code)
 
 
-async def measure(base_url: str, talent: str, partner: str, code: str) -> dict[str, LoadStats]:
-    code_headers = {"Authorization": f"Bearer {talent}"}
-    verify_headers = {"Authorization": f"Bearer {partner}"}
-    verify_body = json.dumps({"code": code, "scene": "hospital"})
-
-    async def refresh(client: httpx.AsyncClient) -> httpx.Response:
-        return await client.get(f"{base_url}/api/v1/me/code", headers=code_headers)
-
-    async def verify(client: httpx.AsyncClient) -> httpx.Response:
-        return await client.post(
-            f"{base_url}/api/v1/codes/verify",
-            content=verify_body,
-            headers={**verify_headers, "content-type": "application/json"},
-        )
-
-    def valid(response: httpx.Response) -> bool:
-        return response.status_code == 200 and response.json().get("valid") is True
-
+async def measure(base_url: str, talent: str, partner: str, code: str, pids: dict[str, int]) -> dict[str, LoadStats]:
+    refresh = HttpCall("GET", f"{base_url}/api/v1/me/code", {"Authorization": f"Bearer {talent}"}, expect='"code"')
+    verify = HttpCall(
+        "POST",
+        f"{base_url}/api/v1/codes/verify",
+        {"Authorization": f"Bearer {partner}", "Content-Type": "application/json"},
+        json.dumps({"code": code, "scene": "hospital"}).encode(),
+        expect='"valid":true',
+    )
+    async with httpx.AsyncClient() as client:  # one checked request each before the load
+        for call in (refresh, verify):
+            response = await client.request(call.method, call.url, headers=dict(call.headers), content=call.body)
+            assert call.expect and call.expect in response.text, response.text
     return {
-        "code": await closed_loop(refresh, concurrency=CONCURRENCY, duration_s=SECONDS),
-        "verify": await closed_loop(verify, concurrency=CONCURRENCY, duration_s=SECONDS, ok=valid),
+        "code": await http_load(refresh, concurrency=CONCURRENCY, duration_s=SECONDS, cpu_pids=pids),
+        "verify": await http_load(verify, concurrency=CONCURRENCY, duration_s=SECONDS, cpu_pids=pids),
     }
 
 
@@ -123,9 +122,11 @@ def offline_rate(jwks: dict[str, Any], code: str) -> float:
     return OFFLINE_VERIFICATIONS / (time.perf_counter() - started)
 
 
-def figures_of(name: str, via: LoadStats, direct: LoadStats, target_rps: float | None) -> list[Figure]:
+def figures_of(
+    name: str, via: LoadStats, direct: LoadStats, target_rps: float | None, bare_cpu_us: float | None = None
+) -> list[Figure]:
     ratio = via.rps / direct.rps if direct.rps else 0.0
-    return [
+    figures = [
         Figure(SCENARIO, f"{name} via gateway", "req/s", via.rps, target_rps, baseline=direct.rps),
         Figure(SCENARIO, f"{name} via gateway p50", "ms", via.percentile(0.5), None, False),
         Figure(SCENARIO, f"{name} via gateway p99", "ms", via.percentile(0.99), None, False),
@@ -135,6 +136,24 @@ def figures_of(name: str, via: LoadStats, direct: LoadStats, target_rps: float |
         Figure(SCENARIO, f"{name} gateway/direct throughput", "ratio", ratio, GATEWAY_RATIO_TARGET),
         Figure(SCENARIO, f"{name} errors (via + direct)", "requests", float(via.errors + direct.errors), 0, False),
     ]
+    # CPU per request, against the bare endpoint's: the ratio says how many bare HTTP hops a request costs.
+    costs = [(f"via gateway: {p}", via, p) for p in ("gateway", "applicant")] + [
+        ("direct: applicant", direct, "applicant")
+    ]
+    for label, stats, process in costs:
+        if process in stats.cpu_us_per_request:
+            value = stats.cpu_us_per_request[process]
+            figures.append(Figure(SCENARIO, f"{name} {label} CPU", "µs/req", value, None, False, bare_cpu_us))
+    return figures
+
+
+def describe(label: str, stats: LoadStats) -> None:
+    load = "n/a" if stats.load_average is None else " ".join(f"{x:.2f}" for x in stats.load_average)
+    cpu = ", ".join(f"{k} {v:.0f} µs/req" for k, v in stats.cpu_us_per_request.items())
+    print(
+        f"{label:<34} {stats.generator:<11} {stats.rps:8.1f} req/s  p50 {stats.percentile(0.5):7.2f} ms"
+        f"  p99 {stats.percentile(0.99):7.2f} ms  errors {stats.errors}  [{cpu}]  load {load}"
+    )
 
 
 async def run() -> list[Figure]:
@@ -143,14 +162,29 @@ async def run() -> list[Figure]:
     try:
         with running_stack(broker) as stack:
             talent, partner, code = await prepare(stack.gateway_url)
-            via = await measure(stack.gateway_url, talent, partner, code)
-            direct = await measure(stack.service_urls["applicant"], talent, partner, code)
+            pids = {name: stack.processes[name].pid for name in ("gateway", "applicant")}
+            # The ceiling of one HTTP hop, now, on this machine (the stack is idle meanwhile).
+            bare = await bare_endpoint_baseline(concurrency=CONCURRENCY, duration_s=SECONDS)
+            via = await measure(stack.gateway_url, talent, partner, code, pids)
+            direct = await measure(stack.service_urls["applicant"], talent, partner, code, pids)
             async with httpx.AsyncClient() as client:
                 jwks = (await client.get(f"{stack.gateway_url}/.well-known/jwks.json")).json()
     finally:
         broker.stop()
-    figures = figures_of("GET /me/code", via["code"], direct["code"], None)
-    figures += figures_of("POST /codes/verify", via["verify"], direct["verify"], VERIFY_TARGET_RPS)
+    describe("bare FastAPI endpoint", bare)
+    for kind, label in (("code", "GET /me/code"), ("verify", "POST /codes/verify")):
+        describe(f"{label} via gateway", via[kind])
+        describe(f"{label} direct", direct[kind])
+    bare_cpu = bare.cpu_us_per_request.get("bare")
+    figures = figures_of("GET /me/code", via["code"], direct["code"], None, bare_cpu)
+    figures += figures_of("POST /codes/verify", via["verify"], direct["verify"], VERIFY_TARGET_RPS, bare_cpu)
+    figures.append(
+        Figure(SCENARIO, f"bare FastAPI endpoint (HTTP hop ceiling, load by {bare.generator})", "req/s", bare.rps)
+    )
+    if bare_cpu is not None:
+        figures.append(Figure(SCENARIO, "bare FastAPI endpoint CPU", "µs/req", bare_cpu, None, False))
+    if bare.load_average is not None:
+        figures.append(Figure(SCENARIO, "load average (1 min) at the start", "load", bare.load_average[0], None, False))
     figures.append(Figure(SCENARIO, "offline verifications per core", "verif/s", offline_rate(jwks, code)))
     return figures
 

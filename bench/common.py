@@ -1,20 +1,37 @@
-"""Shared pieces of the benchmarks: a closed-loop HTTP load generator, percentiles, and result files.
+"""Shared pieces of the benchmarks: HTTP load (wrk, or a closed-loop fallback), the bare-endpoint
+baseline, CPU cost per request, percentiles, and result files.
 
 Every scenario runs in its own process (the load generator is never inside a service) against a stack
 started by `tests.stack.running_stack`, and writes `bench/results/<scenario>.json` as a list of
 `{"scenario", "figure", "unit", "value", "target", "met", "baseline", "ratio"}` rows; `make bench`
 (issue 8) gathers them into bench/report.md and bench/report.json.
+
+HTTP load: `http_load()` runs `wrk` (C, one thread, keep-alive connections; `apt-get install wrk`) when it
+is on the PATH, else `closed_loop()` (httpx in this Python process, which costs the machine several times
+the CPU of the requests it sends, so on a small machine it starves the services it measures). Set
+BENCH_GENERATOR=closed_loop to force the fallback. Each result says which generator ran, the load average
+when it started, and the CPU time the named server processes spent per request (from /proc): on a shared,
+busy machine that cost is a steadier figure than requests/s.
+
+    uv run python -m bench.common bare-server --port 8099   # the bare endpoint alone (used by the baseline)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
+import re
 import resource
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -58,12 +75,20 @@ class LoadStats:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    generator: str = "closed_loop"
+    # Percentiles computed by the generator itself (wrk keeps its own histogram), by quantile.
+    quantiles_ms: dict[float, float] = field(default_factory=dict)
+    # CPU time (user + system) each named server process spent per request during the run.
+    cpu_us_per_request: dict[str, float] = field(default_factory=dict)
+    load_average: tuple[float, float, float] | None = None
 
     @property
     def rps(self) -> float:
         return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
+        if q in self.quantiles_ms:
+            return self.quantiles_ms[q]
         if not self.latencies_ms:
             return float("nan")
         if len(self.latencies_ms) == 1:
@@ -108,6 +133,184 @@ async def closed_loop(
         return LoadStats(count, errors, time.perf_counter() - started, latencies)
 
 
+@dataclass(frozen=True)
+class HttpCall:
+    """One request, sent over and over: `expect` is a substring a good response's body must hold."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    expect: str | None = None
+
+
+def wrk_path() -> str | None:
+    if os.environ.get("BENCH_GENERATOR", "wrk") == "closed_loop":
+        return None
+    return shutil.which("wrk")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and all its threads (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+async def http_load(
+    call: HttpCall,
+    *,
+    concurrency: int = 32,
+    duration_s: float = 10.0,
+    warmup_s: float = 1.0,
+    cpu_pids: Mapping[str, int] | None = None,
+) -> LoadStats:
+    """Load one endpoint with wrk when installed (else closed_loop); measure the servers' CPU per request."""
+    wrk = wrk_path()
+    if wrk is not None and warmup_s > 0:
+        await asyncio.to_thread(_run_wrk, wrk, call, concurrency, warmup_s)
+    pids = dict(cpu_pids or {})
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    loadavg = load_average()
+    if wrk is not None:
+        stats = await asyncio.to_thread(_run_wrk, wrk, call, concurrency, duration_s)
+    else:
+        stats = await closed_loop(
+            lambda client: client.request(call.method, call.url, headers=dict(call.headers), content=call.body),
+            concurrency=concurrency,
+            duration_s=duration_s,
+            warmup_s=warmup_s,
+            ok=lambda r: r.status_code < 400 and (call.expect is None or call.expect in r.text),
+        )
+    for name, pid in pids.items():
+        start, end = before[name], cpu_seconds(pid)
+        if start is not None and end is not None and stats.requests:
+            stats.cpu_us_per_request[name] = (end - start) / stats.requests * 1e6
+    stats.load_average = loadavg
+    return stats
+
+
+def _lua(text: str) -> str:
+    level = "=" * 4
+    if f"]{level}]" in text:
+        raise ValueError("the text cannot be quoted as a Lua long string")
+    return f"[{level}[{text}]{level}]"
+
+
+_WRK_SCRIPT = r"""
+wrk.method = {method}
+{body}
+{headers}
+expect = {expect}
+bad = 0
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if status >= 400 or (expect ~= nil and not string.find(body, expect, 1, true)) then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local failed = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for _, t in ipairs(threads) do failed = failed + t:get("bad") end
+  io.write(string.format('WRK_JSON {{"requests": %d, "errors": %d, "seconds": %f, "p50": %f, "p99": %f}}\n',
+    summary.requests, failed, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _run_wrk(wrk: str, call: HttpCall, concurrency: int, duration_s: float) -> LoadStats:
+    script = _WRK_SCRIPT.format(
+        method=_lua(call.method),
+        body=f"wrk.body = {_lua(call.body.decode())}" if call.body is not None else "",
+        headers="\n".join(f"wrk.headers[ {_lua(k)} ] = {_lua(v)}" for k, v in call.headers.items()),
+        expect=_lua(call.expect) if call.expect is not None else "nil",
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(duration_s))}s", "--timeout", "10s"]
+        done = subprocess.run([*command, "-s", file.name, call.url], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(file.name)
+    found = re.search(r"WRK_JSON (\{.*\})", done.stdout)
+    if found is None:
+        raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    summary = json.loads(found.group(1))
+    return LoadStats(
+        summary["requests"],
+        summary["errors"],
+        summary["seconds"],
+        [],
+        generator="wrk",
+        quantiles_ms={0.5: summary["p50"], 0.99: summary["p99"]},
+    )
+
+
+BARE_PATH = "/bare"
+
+
+def serve_bare(port: int) -> None:
+    """A bare FastAPI endpoint (no middleware, database or auth), with uvicorn started as servicekit.cli
+    starts every service (one process, uvloop + httptools when installed, no access log)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get(BARE_PATH)
+    async def bare() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+def _start_bare(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.common", "bare-server", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def bare_endpoint_baseline(*, concurrency: int = 32, duration_s: float = 10.0) -> LoadStats:
+    """The ceiling of one HTTP hop on this machine, now: a bare endpoint in a process of its own, loaded by the
+    same generator at the same concurrency as the scenario; `cpu_us_per_request["bare"]` is its CPU cost."""
+    from servicekit.testing import free_port
+
+    port = free_port()
+    server = _start_bare(port)
+    url = f"http://127.0.0.1:{port}{BARE_PATH}"
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                await asyncio.sleep(0.1)
+        return await http_load(
+            HttpCall("GET", url, expect="ok"),
+            concurrency=concurrency,
+            duration_s=duration_s,
+            cpu_pids={"bare": server.pid},
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -126,3 +329,17 @@ def print_table(figures: list[Figure]) -> None:
         target = "" if f.target is None else f"{f.target:g}"
         ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
         print(f"{f.scenario:<28} {f.figure:<44} {f.value:>12.2f} {f.unit:<10} {target:>10} {f.met!s:<5} {ratio:>7}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="bench.common helpers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bare = commands.add_parser("bare-server", help="serve the bare endpoint of bare_endpoint_baseline()")
+    bare.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    if args.command == "bare-server":
+        serve_bare(args.port)
+
+
+if __name__ == "__main__":
+    main()

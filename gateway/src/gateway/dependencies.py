@@ -17,15 +17,19 @@ from gateway.runtime import GatewayRuntime
 from gateway.service import AuthComponents
 
 
-def get_runtime(request: Request) -> GatewayRuntime:
+# Every dependency here is `async def`: FastAPI runs a plain `def` one in the thread pool, a thread hop
+# per request for what is an attribute read.
+async def get_runtime(request: Request) -> GatewayRuntime:
     runtime: GatewayRuntime = request.app.state.runtime
     return runtime
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+
 RuntimeDep = Annotated[GatewayRuntime, Depends(get_runtime)]
 
 
-def get_auth(runtime: RuntimeDep) -> AuthComponents:
+async def get_auth(runtime: RuntimeDep) -> AuthComponents:
     return runtime.auth
 
 
@@ -64,7 +68,7 @@ async def limit_rate(runtime: RuntimeDep, key: str, group: str, limit_name: str)
 
 async def auth_rate_limit(request: Request, runtime: RuntimeDep) -> None:
     """Sign-in endpoints are limited per client address."""
-    await limit_rate(runtime, f"ip:{client_ip(dict(request.scope))}", "auth", "auth")
+    await limit_rate(runtime, f"ip:{client_ip(request.scope)}", "auth", "auth")
 
 
 async def _bearer_principal(request: Request, runtime: RuntimeDep) -> Principal | None:
@@ -88,7 +92,9 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
     """Resolve the owning service, then authenticate, rate-limit and apply the route's role rule."""
     path, method = request.url.path, request.method
     service = resolve_service(path)
-    if service is None:
+    # A `.` or `..` segment (sent encoded, %2E%2E) would be resolved away on the way to the service, so
+    # the role rule checked here would not be the one of the path the service serves.
+    if service is None or DOT_SEGMENTS.intersection(path.split("/")):
         raise RouteNotFound(path)
     rule = access_rule(method, path)
     try:
@@ -97,7 +103,7 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
         if not rule.public:
             raise
         principal = None  # a public read with a stale token is still a public read
-    caller = f"sub:{principal.sub}" if principal else f"ip:{client_ip(dict(request.scope))}"
+    caller = f"sub:{principal.sub}" if principal else f"ip:{client_ip(request.scope)}"
     group = route_group(service, method)
     await limit_rate(runtime, caller, group, group.rsplit(":", 1)[1])
     if rule.public:

@@ -1,17 +1,26 @@
-"""Forwarding API calls to the services over one pooled HTTP client, bodies streamed both ways."""
+"""Forwarding API calls to the services over one pooled HTTP client, large bodies streamed both ways.
+
+The upstream client is aiohttp's: on the gateway's hot path it costs a fraction of httpx's (whose
+connection pool checks every idle connection with a `select()` on every request). Small bodies with a
+known length (the usual JSON call) are sent and relayed whole, in one piece; bodies of unknown or large
+length stream in both directions, so the gateway never holds a big upload or download in memory.
+The other outbound calls (JWKS, OpenAPI, OTP delivery, readiness) keep the httpx client of the runtime.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from urllib.parse import quote
 
+import aiohttp
 import httpx
 from servicekit.context import REQUEST_ID_HEADER, current_request_id
 from servicekit.middleware import client_ip
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from yarl import URL
 
 from gateway.config import GatewaySettings
 from gateway.exceptions import BadGateway, GatewayTimeout, UpstreamUnavailable
@@ -42,10 +51,17 @@ _REQUEST_DROP = HOP_BY_HOP | {
 }
 # Uvicorn writes its own; the middleware writes the request id.
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server", REQUEST_ID_HEADER.lower()}
+_RESPONSE_DROP_RAW = frozenset(name.encode("latin-1") for name in _RESPONSE_DROP)
+# Bodies up to this size with a declared length are buffered (one write each way); larger ones stream.
+BUFFER_LIMIT = 64 * 1024
+# What aiohttp would add on its own; the service sees the caller's headers, not the client library's.
+_NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept")
+_NO_BODY_STATUSES = frozenset({204, 304})
+KEEPALIVE_S = 4.0
 
 
 def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """One client for every upstream: pooled connections, bounded timeouts, no redirects followed."""
+    """The client of the gateway's own outbound calls (JWKS, OpenAPI, OTP delivery, readiness): off the hot path."""
     timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections, max_keepalive_connections=settings.upstream_max_keepalive
@@ -53,83 +69,168 @@ def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
 
 
-def _connection_tokens(headers: Mapping[str, str]) -> set[str]:
-    return {t.strip().lower() for t in headers.get("connection", "").split(",") if t.strip()}
+def _connection_tokens(value: str | None) -> set[str]:
+    return {t.strip().lower() for t in (value or "").split(",") if t.strip()}
+
+
+def upstream_url(base: str, request: Request) -> URL:
+    """The service's URL for this request: the path exactly as the caller sent it (still percent-encoded, so
+    the service decodes it once, as the gateway did: an encoded `?`, `/` or `%` stays data), and the query."""
+    raw_path = request.scope.get("raw_path") or quote(request.url.path).encode("ascii")
+    query = request.scope.get("query_string") or b""
+    return URL(base + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""), encoded=True)
 
 
 def forward_headers(request: Request) -> list[tuple[str, str]]:
-    drop = _REQUEST_DROP | _connection_tokens(request.headers)
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in drop]
-    headers.append((REQUEST_ID_HEADER, current_request_id() or ""))
-    prior = request.headers.get("x-forwarded-for")
-    ip = client_ip(dict(request.scope))
-    headers.append(("X-Forwarded-For", f"{prior}, {ip}" if prior else ip))
-    headers.append(("X-Forwarded-Proto", request.url.scheme))
-    if "host" in request.headers:
-        headers.append(("X-Forwarded-Host", request.headers["host"]))
-    return headers
+    headers = request.headers
+    drop = _REQUEST_DROP | _connection_tokens(headers.get("connection"))
+    forwarded = [(k, v) for k, v in headers.items() if k not in drop]  # Starlette's names are lower case
+    forwarded.append((REQUEST_ID_HEADER, current_request_id() or ""))
+    prior = headers.get("x-forwarded-for")
+    ip = client_ip(request.scope)
+    forwarded.append(("X-Forwarded-For", f"{prior}, {ip}" if prior else ip))
+    forwarded.append(("X-Forwarded-Proto", request.url.scheme))
+    host = headers.get("host")
+    if host is not None:
+        forwarded.append(("X-Forwarded-Host", host))
+    return forwarded
 
 
-def response_headers(upstream: httpx.Response) -> list[tuple[str, str]]:
-    drop = _RESPONSE_DROP | _connection_tokens(upstream.headers)
-    return [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in drop]
+def response_headers(raw: Iterable[tuple[bytes, bytes]], connection: str | None) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers less hop-by-hop ones (and those the connection header names), names lower case."""
+    drop = _RESPONSE_DROP_RAW | {t.encode("latin-1") for t in _connection_tokens(connection)}
+    return [(name, value) for name, value in ((k.lower(), v) for k, v in raw) if name not in drop]
+
+
+class _StreamedBody:
+    """The caller's body as it arrives, remembering why it stopped when it did not finish (413, disconnect),
+    so that reason, not a generic upstream failure, becomes the answer."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.error: Exception | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.request.stream():
+                if chunk:
+                    yield chunk
+        except Exception as exc:
+            self.error = exc
+            raise
 
 
 class UpstreamProxy:
-    """Sends a request on to its service and streams the answer back."""
+    """Sends a request on to its service and relays the answer back."""
 
-    def __init__(self, client: httpx.AsyncClient, upstreams: Mapping[str, str]) -> None:
-        self.client = client
+    def __init__(self, settings: GatewaySettings, upstreams: Mapping[str, str]) -> None:
         self.upstreams = dict(upstreams)
-
-    async def forward(self, request: Request, service: str) -> StreamingResponse:
-        base = self.upstreams[service]
-        url = httpx.URL(base + request.url.path, query=request.url.query.encode("latin-1"))
-        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        outgoing = self.client.build_request(
-            request.method,
-            url,
-            headers=forward_headers(request),
-            content=_body(request) if has_body else None,
+        self._limit = settings.upstream_max_connections
+        # connect: waiting for a pooled connection and opening one; sock_connect: the TCP connect alone;
+        # sock_read: the longest silence while waiting for (or reading) the answer.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.upstream_timeout_s,
+            sock_connect=settings.upstream_connect_timeout_s,
+            sock_read=settings.upstream_timeout_s,
         )
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        # Built on first use: an aiohttp session belongs to the running event loop.
+        if self._session is None or self._session.closed:
+            # Idle connections are dropped before uvicorn's 5 s keep-alive would close them under a request.
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, limit_per_host=0, ttl_dns_cache=60, keepalive_timeout=KEEPALIVE_S
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=False,  # bytes pass through as the service encoded them
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a proxy keeps no cookies of its own
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def forward(self, request: Request, service: str) -> Response:
+        url = upstream_url(self.upstreams[service], request)
+        headers = forward_headers(request)
+        declared = request.headers.get("content-length")
+        streamed: _StreamedBody | None = None
+        data: bytes | AsyncIterator[bytes] | None = None
+        if declared is not None and declared.isdigit() and int(declared) <= BUFFER_LIMIT:
+            data = await request.body()  # a 413 or a disconnect surfaces here, before anything is sent
+        elif declared is not None or "transfer-encoding" in request.headers:
+            streamed = _StreamedBody(request)
+            data = streamed.chunks()
         try:
-            upstream = await self.client.send(outgoing, stream=True)
-        except httpx.TimeoutException as exc:
+            upstream = await self.session.request(
+                request.method, url, headers=headers, data=data, allow_redirects=False
+            )
+        except TimeoutError as exc:
             logger.warning("upstream %s timed out: %s", service, type(exc).__name__)
             raise GatewayTimeout(f"The {service} service did not answer in time; try again shortly.") from exc
-        except httpx.ConnectError as exc:
+        except aiohttp.ClientConnectorError as exc:
             logger.warning("upstream %s unreachable: %s", service, type(exc).__name__)
             raise UpstreamUnavailable(
                 f"The {service} service is unavailable right now; try again shortly.", headers={"Retry-After": "5"}
             ) from exc
-        except httpx.HTTPError as exc:
-            if isinstance(exc.__cause__, HTTPException | ClientDisconnect):
-                raise exc.__cause__ from exc
+        except aiohttp.ClientError as exc:
+            if streamed is not None and streamed.error is not None:
+                raise streamed.error from exc  # the caller's body was refused (413) or the caller went away
             logger.warning("upstream %s failed: %s", service, type(exc).__name__)
             raise BadGateway(f"The {service} service gave no valid answer; try again shortly.") from exc
+        if _small(upstream, request.method):
+            return await _buffered(upstream, service)
         return _streaming(upstream, service)
 
 
-def _streaming(upstream: httpx.Response, service: str) -> StreamingResponse:
-    response = StreamingResponse(
-        _relay(upstream, service), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
-    )
-    response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers(upstream)]
+def _small(upstream: aiohttp.ClientResponse, method: str) -> bool:
+    if method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
+        return True
+    length = upstream.content_length
+    return length is not None and length <= BUFFER_LIMIT
+
+
+async def _buffered(upstream: aiohttp.ClientResponse, service: str) -> Response:
+    try:
+        body = await upstream.read()
+    except TimeoutError as exc:
+        logger.warning("upstream %s timed out in its response: %s", service, type(exc).__name__)
+        raise GatewayTimeout(f"The {service} service did not answer in time; try again shortly.") from exc
+    except aiohttp.ClientError as exc:
+        logger.warning("upstream %s broke off its response: %s", service, type(exc).__name__)
+        raise BadGateway(f"The {service} service gave no valid answer; try again shortly.") from exc
+    finally:
+        upstream.release()
+    response = Response(status_code=upstream.status)
+    response.body = body
+    # The upstream's own Content-Length stays: the body is relayed byte for byte.
+    response.raw_headers = response_headers(upstream.raw_headers, upstream.headers.get("connection"))
     return response
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream():
-        if chunk:
-            yield chunk
+def _streaming(upstream: aiohttp.ClientResponse, service: str) -> StreamingResponse:
+    response = StreamingResponse(
+        _relay(upstream, service), status_code=upstream.status, background=BackgroundTask(upstream.release)
+    )
+    response.raw_headers = response_headers(upstream.raw_headers, upstream.headers.get("connection"))
+    return response
 
 
-async def _relay(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
+async def _relay(upstream: aiohttp.ClientResponse, service: str) -> AsyncIterator[bytes]:
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in upstream.content.iter_any():
             yield chunk
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         # Headers are already sent; all that is left is to cut the response short and say so in the log.
         logger.warning("upstream %s broke off its response: %s", service, type(exc).__name__)
     finally:
-        await upstream.aclose()
+        upstream.release()

@@ -32,7 +32,7 @@ class GatewayRuntime:
         self.keyring = KeyRing(self.key_sealer)
         self.token_verifier = self._new_verifier()
         self.client = build_client(settings)
-        self.proxy = UpstreamProxy(self.client, settings.upstreams)
+        self.proxy = UpstreamProxy(settings, settings.upstreams)
         self.code_keys = CodeKeySource(
             self.client, settings.applicant_url + settings.code_keys_path, settings.code_keys_cache_s
         )
@@ -113,6 +113,7 @@ class GatewayRuntime:
             self._reload_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reload_task
+        await self.proxy.close()
         await self.client.aclose()
         await self.rate_limiter.close()
         await self.database.dispose()

@@ -277,3 +277,81 @@ class TestRoles:
     def test_an_unknown_role_name_is_a_programming_error(self) -> None:
         with pytest.raises(ValueError, match="unknown roles"):
             require_roles("talent", "superuser")
+
+
+class TestVerifiedTokenCache:
+    """A verified token is remembered until its exp (no ECDSA on a repeat); nothing else is ever cached."""
+
+    def verifier(self, jwks: CountingJwks, **kwargs: Any) -> TokenVerifier:
+        return TokenVerifier(jwks, issuer=ISSUER, audience=AUDIENCE, **kwargs)
+
+    async def test_a_repeated_token_skips_the_signature_check(
+        self, keys: TestKeys, jwks: CountingJwks, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        verifier = self.verifier(jwks)
+        token = keys.token("t-1", ["talent"])
+        first = await verifier.verify(token)
+        calls = 0
+        original = verifier._verify
+
+        async def counting(token: str) -> Principal:
+            nonlocal calls
+            calls += 1
+            return await original(token)
+
+        monkeypatch.setattr(verifier, "_verify", counting)
+        assert await verifier.verify(token) is first
+        assert calls == 0
+        # The cache holds a digest of the token, never the token itself.
+        assert all(isinstance(k, bytes) and len(k) == 32 for k in verifier._verified)
+
+    async def test_a_cached_token_is_used_only_until_its_exp(
+        self, keys: TestKeys, jwks: CountingJwks, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        now = [datetime.now(UTC).timestamp()]
+        verifier = self.verifier(jwks, clock=lambda: now[0])
+        token = keys.token("t-1", ["talent"], lifetime=timedelta(seconds=30))
+        await verifier.verify(token)
+        fresh: list[str] = []
+        original = verifier._verify
+
+        async def counting(token: str) -> Principal:
+            fresh.append(token)
+            return await original(token)
+
+        monkeypatch.setattr(verifier, "_verify", counting)
+        now[0] += 25
+        await verifier.verify(token)
+        assert fresh == []  # still before exp: from the cache
+        now[0] += 10  # past exp on the verifier's clock: the entry is not used, the token is verified afresh
+        await verifier.verify(token)
+        assert fresh == [token]
+
+    async def test_invalid_tokens_are_not_cached(self, keys: TestKeys, jwks: CountingJwks) -> None:
+        verifier = self.verifier(jwks)
+        expired = keys.token("t-1", ["talent"], lifetime=timedelta(minutes=-5))
+        forged = keys.token("t-1", ["talent"])[:-4] + "AAAA"
+        for token in (expired, forged, expired):
+            with pytest.raises(Unauthorized):
+                await verifier.verify(token)
+        assert not verifier._verified
+
+    async def test_the_cache_is_bounded(self, keys: TestKeys, jwks: CountingJwks) -> None:
+        verifier = self.verifier(jwks, cache_size=3)
+        tokens = [keys.token(f"t-{i}", ["talent"]) for i in range(5)]
+        for token in tokens:
+            await verifier.verify(token)
+        assert len(verifier._verified) == 3
+        await verifier.verify(tokens[2])  # used: becomes the most recent
+        await verifier.verify(keys.token("t-9", ["talent"]))
+        assert hashlib.sha256(tokens[2].encode()).digest() in verifier._verified
+        assert hashlib.sha256(tokens[3].encode()).digest() not in verifier._verified
+
+    async def test_a_changed_key_set_empties_the_cache(self, keys: TestKeys, jwks: CountingJwks) -> None:
+        verifier = self.verifier(jwks, min_refetch_interval_s=0.0)
+        await verifier.verify(keys.token("t-1", ["talent"]))
+        assert verifier._verified
+        other = TestKeys(kid="key-2", issuer=ISSUER, audience=AUDIENCE)
+        jwks.keys = [other]  # key-1 withdrawn, key-2 published
+        await verifier.verify(other.token("t-2", ["talent"]))  # unknown kid: refetch
+        assert [p.sub for _, p in verifier._verified.values()] == ["t-2"]

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from servicekit import bulk, speedups  # noqa: F401  (speedups: a pydantic hot spot, see there)
 
 # Explicit constraint names, so migrations are stable across SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,6 +27,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+# Execution option of the connections handed out by Database.read(): on SQLite they take no write lock.
+READ_ONLY_OPTION = "servicekit_read_only"
 
 
 def utcnow() -> datetime:
@@ -57,12 +61,16 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        # The same pool shape for both: SQLAlchemy's SQLite default (5 + 10 overflow) opened and closed a
+        # connection (an aiosqlite thread and four PRAGMAs) for every request beyond the fifth in flight.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": not self.is_sqlite,
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+        }
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = pool_size
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -71,6 +79,7 @@ class Database:
         # A session class of this database's own, so its commit listener does not fire for other databases.
         session_class = type("ServiceSession", (Session,), {})
         event.listen(session_class, "after_commit", self._after_commit)
+        bulk.install(session_class)
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=AsyncSession, sync_session_class=session_class, expire_on_commit=False
         )
@@ -89,6 +98,19 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read that must not wait for, or hold up, writers.
+
+        On SQLite it skips the `BEGIN IMMEDIATE` that every unit of work takes (the write lock): each
+        statement runs on its own, in autocommit, and sees a consistent snapshot (WAL lets it run beside a
+        writer). Use it for one statement, or for reads that need no snapshot across statements. On
+        PostgreSQL it is a plain transaction, rolled back at the end. Nothing written here is kept.
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY_OPTION: True})
+            yield conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -112,6 +134,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            return  # Database.read(): autocommit statements, no write lock
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

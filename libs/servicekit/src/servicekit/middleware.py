@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -102,6 +103,6 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
-def client_ip(scope: dict[str, Any]) -> str:
+def client_ip(scope: Mapping[str, Any]) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

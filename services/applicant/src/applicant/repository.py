@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, exists, or_
+from servicekit.db import Database
+from sqlalchemy import ColumnElement, bindparam, exists, or_
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +31,29 @@ async def get_talent(session: AsyncSession, talent_id: str) -> Talent | None:
 
 async def get_talent_by_pseudonym(session: AsyncSession, pseudonym: str) -> Talent | None:
     return (await session.exec(select(Talent).where(Talent.pseudonym == pseudonym))).first()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a verify needs to know of a talent now: read fresh for every verify, never cached, so a
+    revocation takes effect on the next scan."""
+
+    status: str
+    tier: str | None
+    certified_until: date | None
+
+
+# One indexed lookup (the pseudonym is unique) of three columns: built once, compiled once by SQLAlchemy.
+_STANDING = core_select(col(Talent.status), col(Talent.tier), col(Talent.certified_until)).where(
+    col(Talent.pseudonym) == bindparam("pseudonym")
+)
+
+
+async def get_standing_by_pseudonym(database: Database, pseudonym: str) -> Standing | None:
+    """The talent's current standing, in one SELECT that takes no write lock (Database.read)."""
+    async with database.read() as conn:
+        row = (await conn.execute(_STANDING, {"pseudonym": pseudonym})).first()
+    return None if row is None else Standing(row.status, row.tier, row.certified_until)
 
 
 async def get_profile(session: AsyncSession, talent_id: str) -> TalentProfile | None:

@@ -219,10 +219,11 @@ async def get_code_svg(
 
 @router.post("/codes/verify", response_model=VerifyResult, response_model_exclude_none=True)
 async def verify_code(
-    body: VerifyRequest, session: SessionDep, principal: PartnerPrincipal, database: DatabaseDep, keyring: CodeKeysDep
+    body: VerifyRequest, principal: PartnerPrincipal, database: DatabaseDep, keyring: CodeKeysDep
 ) -> VerifyResult:
     """Check a scanned talent code; the answer holds only what your scene may see."""
-    return await verification.verify(session, database, keyring, principal, body)
+    # A pure read: no unit of work (on SQLite that would take the write lock for every scan).
+    return await verification.verify(database, keyring, principal, body)
 
 
 @internal_router.get("/internal/code-keys")

@@ -26,7 +26,7 @@ _NO_CODE = {
 }
 
 
-def _is_current(talent: Talent, now: datetime) -> bool:
+def _is_current(talent: Talent | repo.Standing, now: datetime) -> bool:
     return talent.certified_until is not None and talent.certified_until >= local_today(now)
 
 
@@ -55,18 +55,16 @@ def qr_image(code: str, kind: str) -> bytes:
     return buffer.getvalue()
 
 
-async def verify(
-    session: AsyncSession, database: Database, keyring: CodeKeyRing, principal: Principal, body: VerifyRequest
-) -> VerifyResult:
+async def verify(database: Database, keyring: CodeKeyRing, principal: Principal, body: VerifyRequest) -> VerifyResult:
     """Signature, lifetime, key, then the talent's current status; the answer carries only the scene's share."""
     privileges = catalogue.privileges()
     if not privileges.may_verify(principal.partner_kind, body.scene):
         raise SceneNotAllowed(principal.partner_kind, body.scene)
     now = utcnow()
     try:
-        # The code first: its key may need a reload, which must happen before this session takes a lock.
+        # The code first (a forged or expired one costs no database read), then the holder's standing now.
         claims = await keyring.verify(database, body.code, now)
-        talent = await repo.get_talent_by_pseudonym(session, claims.pseudonym)
+        talent = await repo.get_standing_by_pseudonym(database, claims.pseudonym)
         _check_standing(talent, claims, now)
     except CodeRejected as rejected:
         return VerifyResult(valid=False, reason=rejected.reason)
@@ -81,7 +79,7 @@ async def verify(
     )
 
 
-def _check_standing(talent: Talent | None, claims: CodeClaims, now: datetime) -> None:
+def _check_standing(talent: repo.Standing | None, claims: CodeClaims, now: datetime) -> None:
     """A well-signed code still fails when its holder was revoked, expired, or re-tiered since it was issued."""
     if talent is None:
         raise CodeRejected("unknown_talent")
