@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 export TALENT_ENV ?= dev
 
-.PHONY: run test setup lint typecheck check clean procfile demo screenshots
+.PHONY: run test setup lint typecheck check clean procfile demo screenshots bench faults
 
 setup: ## install uv (from PyPI) and the locked dependencies
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv
@@ -33,6 +33,16 @@ demo: setup ## a one-minute scripted walk through the running platform (start it
 
 screenshots: setup ## refresh docs/screenshots/*.png in Debian's Chromium (starts a platform, or BASE_URL=… of a running one)
 	@$(UV) run --frozen python scripts/screenshots.py $(if $(BASE_URL),--base-url $(BASE_URL))
+
+bench: setup ## every bench/ scenario (quick sizes; BENCH_FULL=1 for the issues' sizes) + baselines → bench/report.md, bench/report.json
+	@$(UV) run --frozen python -m bench.run_all
+
+faults: setup ## the full fault suite: kill -9 every service and the gateway, pause the broker, under load (FAULTS_FULL=1)
+	@FAULTS_FULL=1 $(UV) run --frozen pytest -q -p no:cacheprovider tests/test_faults.py
+
+.PHONY: fuzz
+fuzz: setup ## schemathesis against the whole API as every role, long run (FUZZ_EXAMPLES=100; FUZZ_SEED=… for another)
+	@FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),100) $(UV) run --frozen pytest -q -p no:cacheprovider tests/test_fuzz_api.py
 
 check: lint typecheck test
 

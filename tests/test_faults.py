@@ -1,0 +1,77 @@
+"""The fault suite: under load, kill -9 every service and the gateway in turn and restart them, freeze the broker
+(SIGSTOP) and thaw it (SIGCONT); then prove the invariants from the databases themselves (tests/chaos.py).
+
+`make test` runs the short version (a few talents, each fault once); `make faults` (FAULTS_FULL=1) runs more
+talents, every fault twice and a longer freeze. Restarts reuse the same command, environment and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from servicekit.testing import TansuBroker
+
+from .chaos import FaultLog, Workload, check_invariants, freeze_broker, kill_and_restart
+from .stack import Stack, running_stack
+
+FULL = os.environ.get("FAULTS_FULL", "") not in ("", "0", "false")
+TALENTS = 16 if FULL else 5
+ROUNDS = 2 if FULL else 1
+FREEZE_S = 8.0 if FULL else 3.0
+# Time between two faults, so that load runs against the restarted process before the next one goes down.
+GAP_S = 2.0 if FULL else 1.0
+FAULTS = ("applicant", "broker", "benefits", "gateway", "housing", "notify")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fault_stack() -> Iterator[Stack]:
+    # Its own broker: this suite freezes it, and the other cross-service tests share the session's one.
+    broker = TansuBroker().start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            # Many sign-ins from one address in a few seconds: the gateway's rate limits are not under test here.
+            patch.setenv("GATEWAY_RATE_LIMIT_ENABLED", "false")
+            with running_stack(broker) as stack:
+                yield stack
+    finally:
+        broker.stop()
+
+
+async def inject_faults(stack: Stack, log: FaultLog) -> None:
+    for _ in range(ROUNDS):
+        for fault in FAULTS:
+            if fault == "broker":
+                await freeze_broker(stack, FREEZE_S, log)
+            else:
+                await kill_and_restart(stack, fault, log)
+            await asyncio.sleep(GAP_S)
+
+
+async def test_invariants_hold_through_kills_and_a_frozen_broker(fault_stack: Stack) -> None:
+    stack = fault_stack
+    workload = Workload(stack, units=max(2, TALENTS // 2))
+    log = FaultLog()
+    started = time.perf_counter()
+    try:
+        await workload.open_housing_round()
+        faults = asyncio.create_task(inject_faults(stack, log))
+        # Talents keep arriving while the faults happen (one every second or so).
+        await asyncio.gather(*(workload.talent_path(i, i * (1.5 if FULL else 1.0)) for i in range(TALENTS)))
+        await faults
+        # The allocation runs on the restarted processes; one more kill lands in the middle of it.
+        kill = asyncio.create_task(kill_and_restart(stack, "housing", log))
+        await workload.allocate()
+        await kill
+        counts = await check_invariants(stack, workload)
+    finally:
+        await workload.close()
+    print(f"\nfaults ({time.perf_counter() - started:.0f}s): {log.events}\nchecked: {counts}")
+    assert len(log.events) == ROUNDS * len(FAULTS) + 1
+    for name in stack.processes:
+        assert stack.processes[name].poll() is None, f"{name} is down after the suite"
