@@ -32,6 +32,7 @@ from contracts import CloudEvent, EventData, TalentCertified, TalentRegistered, 
 from servicekit.testing import TansuBroker
 
 from bench.common import Figure, write_results
+from bench.sqlcount import ProcessCpu
 from tests.stack import running_stack
 
 SCENARIO = "benefits_autogrant"
@@ -172,11 +173,18 @@ async def main(events: int, talents: int, concurrency: int) -> None:
             registered_s = await _wait_for(db, processed, events, timeout_s=events / 20 + 60)
             print(f"{events} registrations applied in {registered_s:.1f}s")
 
-            t0 = time.perf_counter()
-            certified_at = await _publish(broker.bootstrap_servers, [_certified(t) for t in ids])
-            auto_claims = "SELECT count(*) FROM benefit_claim WHERE auto"
-            await _wait_for(db, auto_claims, events, timeout_s=events / 20 + 60)
-            seconds = time.perf_counter() - t0
+            load_before = os.getloadavg()[0]
+            cpu = ProcessCpu({name: process.pid for name, process in stack.processes.items()})
+            with cpu:
+                t0 = time.perf_counter()
+                certified_at = await _publish(broker.bootstrap_servers, [_certified(t) for t in ids])
+                auto_claims = "SELECT count(*) FROM benefit_claim WHERE auto"
+                await _wait_for(db, auto_claims, events, timeout_s=events / 20 + 60)
+                seconds = time.perf_counter() - t0
+            print(
+                f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; CPU ms per event: "
+                + ", ".join(f"{name} {used * 1000 / events:.2f}" for name, used in sorted(cpu.used.items()) if used)
+            )
             rows = await asyncio.to_thread(_query, db, "SELECT talent_id, submitted_at FROM benefit_claim WHERE auto")
             latencies = [
                 (datetime.fromisoformat(at).replace(tzinfo=UTC) - certified_at[tid]).total_seconds() * 1000
@@ -196,6 +204,14 @@ async def main(events: int, talents: int, concurrency: int) -> None:
                 Figure(SCENARIO, "event → claim p50", "ms", _percentile(latencies, 0.5), higher_is_better=False),
                 Figure(SCENARIO, "event → claim p99", "ms", _percentile(latencies, 0.99), higher_is_better=False),
                 Figure(SCENARIO, "talent.registered applied (read model)", "events/s", events / registered_s),
+                Figure(
+                    SCENARIO,
+                    "benefits process CPU per auto-granted event",
+                    "ms",
+                    cpu.used.get("benefits", 0.0) * 1000 / events,
+                    higher_is_better=False,
+                ),
+                Figure(SCENARIO, "load average when the auto-grant phase began", "load", load_before),
                 await _gateway_claims(stack.gateway_url, broker.bootstrap_servers, db, talents, concurrency, events),
             ]
             write_results(SCENARIO, figures)

@@ -39,6 +39,7 @@ from servicekit.testing import TestKeys, serve_in_process
 from sqlalchemy import insert, select
 
 from bench.common import Figure, write_results
+from bench.sqlcount import StatementCounter
 
 SCENARIO = "housing_draw"
 APPLICATIONS = 100_000
@@ -179,14 +180,41 @@ async def bench_api(database_url: str) -> list[Figure]:
             headers = keys.headers(talent_id, ["talent"])
             mine = (await client.get("/api/v1/me/housing", headers=headers)).json()
             offers.append((headers, next(o["id"] for o in mine["offers"] if o["status"] == "open")))
-        started = time.perf_counter()
-        for headers, offer_id in offers:
-            declined = await client.post(f"/api/v1/me/housing/offers/{offer_id}/decline", headers=headers)
-            assert declined.status_code == 200, declined.text
+        statements = StatementCounter(app.state.database.engine)
+        profiler = _profiler()
+        cpu_started, started = time.process_time(), time.perf_counter()
+        with statements:
+            if profiler is not None:
+                profiler.start()
+            for headers, offer_id in offers:
+                declined = await client.post(f"/api/v1/me/housing/offers/{offer_id}/decline", headers=headers)
+                assert declined.status_code == 200, declined.text
+            if profiler is not None:
+                profiler.stop()
         cascade_s = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
+        if profiler is not None:
+            print(profiler.output_text(color=False, unicode=False))
+        print(f"declines: {len(offers)} in {cascade_s:.2f}s, load average {os.getloadavg()[0]:.2f}; per decline:")
+        statements.print_top(len(offers))
         figures.append(Figure(SCENARIO, "offer cascade: 1,000 declines in a row (API)", "s", cascade_s, 5.0, False))
         figures.append(Figure(SCENARIO, "offer cascade: per decline", "ms", cascade_s / DECLINES * 1000))
+        figures.append(
+            Figure(SCENARIO, "offer cascade: CPU per decline (whole process)", "ms", cpu_s / DECLINES * 1000)
+        )
+        figures.append(
+            Figure(SCENARIO, "offer cascade: SQL statements per decline", "statements", statements.total / DECLINES)
+        )
     return figures
+
+
+def _profiler() -> Any:
+    """BENCH_PROFILE=1: a pyinstrument profile of the cascade (`uv run --with pyinstrument ...`)."""
+    if not os.environ.get("BENCH_PROFILE"):
+        return None
+    from pyinstrument import Profiler
+
+    return Profiler(async_mode="disabled")
 
 
 def main() -> None:

@@ -10,11 +10,13 @@ import asyncio
 import hashlib
 import itertools
 import os
+import time
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from gateway.routes import access_rule
 from servicekit.testing import eventually
 
 Headers = dict[str, str]
@@ -37,6 +39,14 @@ SIGN_IN_PATIENCE_S = 90.0
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _numbers = itertools.count(1)
+
+
+def gateway_allows(identity: str, method: str, path: str) -> bool:
+    """Whether the gateway's role rules (routes.ACCESS_RULES) let a role, or "anonymous", call an operation."""
+    rule = access_rule(method, path)
+    if rule.public:
+        return True
+    return identity != "anonymous" and (not rule.roles or identity in rule.roles)
 
 
 def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
@@ -81,8 +91,18 @@ async def sign_in_with_otp(gateway: httpx.AsyncClient, phone: str) -> str:
     return await token(gateway, grant_type="otp", phone=phone, code=code)
 
 
+# Officials' tokens, reused while fresh: the dev accounts are shared, and sign-ins are rate-limited per address.
+_official_tokens: dict[tuple[str, str], tuple[float, str]] = {}
+TOKEN_REUSE_S = 300.0  # well inside the 15-minute access-token lifetime
+
+
 async def official(gateway: httpx.AsyncClient, username: str) -> Headers:
-    return bearer(await token(gateway, grant_type="password", username=username, password=DEV_PASSWORD))
+    key = (str(gateway.base_url), username)
+    cached = _official_tokens.get(key)
+    if cached is None or time.monotonic() - cached[0] > TOKEN_REUSE_S:
+        access = await token(gateway, grant_type="password", username=username, password=DEV_PASSWORD)
+        cached = _official_tokens[key] = (time.monotonic(), access)
+    return bearer(cached[1])
 
 
 async def partner(gateway: httpx.AsyncClient, client_id: str = "partner.hospital") -> Headers:
@@ -187,7 +207,7 @@ async def auto_granted_claim(gateway: httpx.AsyncClient, auth: Headers) -> dict[
         items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/claims", headers=auth)).json()["items"]
         return [c for c in items if c["auto"]]
 
-    claims = await eventually(auto_claims, timeout=30)
+    claims: list[dict[str, Any]] = await eventually(auto_claims, timeout=30)
     return claims[0]
 
 
@@ -198,5 +218,5 @@ async def first_notification(gateway: httpx.AsyncClient, auth: Headers) -> dict[
         items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/inbox", headers=auth)).json()["items"]
         return items
 
-    items = await eventually(inbox, timeout=30)
+    items: list[dict[str, Any]] = await eventually(inbox, timeout=30)
     return items[0]

@@ -126,13 +126,13 @@ def running_stack(
     broker: TansuBroker,
     services: list[str] | None = None,
     replicas: int = 1,
-    env: Mapping[str, Mapping[str, str]] | None = None,
+    extra_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[Stack]:
     """The platform on free ports; with `replicas=N`, N `serve` processes per service share its database and
-    consumer groups ("applicant", "applicant-2", …); the gateway calls the first replica of each. `env` adds
-    environment variables per process ("applicant", …, "gateway")."""
+    consumer groups ("applicant", "applicant-2", …); the gateway calls the first replica of each. `extra_env`
+    adds environment variables per process ("applicant", …, "gateway")."""
     services = services or list(SERVICES)
-    extra = env or {}
+    extra = extra_env or {}
     workdir = Path(tempfile.mkdtemp(prefix="talent-stack-"))
     stack = Stack(broker=broker, workdir=workdir)
     gateway_port = free_port()

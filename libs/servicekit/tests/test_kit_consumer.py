@@ -80,4 +80,9 @@ class TestEventConsumer:
         await eventually(lambda: len(order) >= 30, what="all 30 events applied")
         for subject in ("t-a", "t-b", "t-c"):
             assert [seq for s, seq in order if s == subject] == list(range(10))
-        assert await count_rows(database, KitTestWidget) == 30
+        # A batch commits after its last handler ran: wait for the commit, not only for the handlers.
+        await eventually(lambda: _equals(count_rows(database, KitTestWidget), 30), what="all 30 widgets committed")
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)

@@ -19,6 +19,7 @@ from servicekit.outbox import Outbox
 from servicekit.problems import Conflict
 from servicekit.settings import ServiceSettings
 from servicekit.testing import TansuBroker
+from sqlalchemy.exc import DataError
 from sqlmodel import col, select
 
 from .conftest import KitTestWidget, WidgetMade, count_rows, widget_names
@@ -59,6 +60,12 @@ async def list_widgets(session: SessionDep, limit: int = Query(10, ge=1, le=100)
 @router.post("/raw")
 async def raw_body(request: Request) -> dict[str, int]:
     return {"size": len(await request.body())}
+
+
+@router.get("/unstorable")
+async def unstorable() -> None:
+    # What asyncpg reports for a NUL character in a text parameter, as SQLAlchemy raises it.
+    raise DataError("INSERT INTO widget …", {}, Exception('invalid byte sequence for encoding "UTF8": 0x00'))
 
 
 @router.get("/boom")
@@ -142,6 +149,13 @@ class TestProblemDetails:
     async def test_a_wrong_method_is_a_405_problem(self, client: httpx.AsyncClient) -> None:
         problem_of(await client.delete("/widgets"), 405)
 
+    async def test_a_value_the_database_cannot_store_is_422_not_500(self, client: httpx.AsyncClient) -> None:
+        # Found by fuzzing on PostgreSQL: a NUL character in any text field was a 500.
+        body = problem_of(await client.get("/unstorable"), 422)
+        assert "0x00" not in body["detail"] and "INSERT" not in body["detail"]
+        response = await client.post("/widgets", json={"name": "nul\u0000name"})
+        assert response.status_code in {201, 422}, response.text  # SQLite stores it; PostgreSQL refuses it
+
     async def test_an_unexpected_exception_is_a_500_problem_without_internals(
         self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -153,6 +167,29 @@ class TestProblemDetails:
         assert response.headers.get("x-request-id") == "req-boom-1"
         assert any(r.exc_info and "boom" in r.getMessage() for r in caplog.records), "the trace goes to the log"
         assert body["type"].endswith("/internal")
+
+
+class TestProblemsInTheOpenApiDocument:
+    """Found by fuzzing: the services documented only their successes (and FastAPI's application/json 422),
+    so every 401, 404, 409 or problem+json 422 they sent contradicted their own OpenAPI document."""
+
+    async def test_every_operation_documents_its_problems_as_problem_json(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        operation = document["paths"]["/widgets"]["post"]
+        for status in ("400", "401", "403", "404", "409", "413", "422", "429", "503"):
+            content = operation["responses"][status]["content"]
+            assert list(content) == [PROBLEM], status
+            assert content[PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+        problem = document["components"]["schemas"]["Problem"]
+        assert problem["required"] == ["type", "title", "status", "detail"]
+        assert "HTTPValidationError" not in document["components"]["schemas"]
+
+    async def test_a_real_problem_matches_the_documented_schema(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/openapi.json")).json()
+        schema = document["components"]["schemas"]["Problem"]
+        body = problem_of(await client.post("/widgets", json={"name": ""}), 422)
+        assert set(schema["required"]) <= body.keys()
+        assert {e["field"] for e in body["errors"]} == {"name"}
 
 
 class TestBodyLimit:

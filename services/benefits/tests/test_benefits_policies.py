@@ -44,6 +44,13 @@ class TestCatalogue:
         assert (await client.get("/api/v1/policies/NOPE")).status_code == 404
         assert (await client.get("/api/v1/policies/bad-code")).status_code == 422
 
+    async def test_a_version_beyond_any_stored_one_is_422_not_500(self, client: httpx.AsyncClient) -> None:
+        # Found by fuzzing: ?version=80273316069252209489229228539904 overflowed the database integer (500).
+        response = await client.get("/api/v1/policies/HEALTH_CHECK?version=80273316069252209489229228539904")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "version"
+        assert (await client.get(f"/api/v1/policies/HEALTH_CHECK?version={2**31 - 1}")).status_code == 404
+
 
 class TestAdministration:
     async def test_admin_adds_a_policy_and_talents_can_claim_it(

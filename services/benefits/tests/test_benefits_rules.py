@@ -118,6 +118,21 @@ class TestAmounts:
             with pytest.raises(InvalidDetails):
                 compute_amount(schedule, ClaimLimits(), _facts(), bad, ClaimRecord())
 
+    @pytest.mark.parametrize(
+        "schedule",
+        [
+            AmountSchedule(basis="fixed", values={"any": 100}),
+            AmountSchedule(basis="by_tier", per="month", values={"E": 1000}),
+            AmountSchedule(basis="entered_by_officer"),
+        ],
+        ids=["fixed", "by_tier", "entered_by_officer"],
+    )
+    def test_a_claimant_cannot_enter_the_amount_of_a_policy_that_computes_it(self, schedule: AmountSchedule) -> None:
+        # Found by the security suite (mass assignment): the amount was ignored and the claim accepted.
+        with pytest.raises(InvalidDetails) as raised:
+            compute_amount(schedule, ClaimLimits(), _facts(), {"amount_fen": 99_999_999}, ClaimRecord())
+        assert raised.value.field == "details.amount_fen"
+
     def test_missing_tier_amount_is_an_error_not_zero(self) -> None:
         schedule = AmountSchedule(basis="by_tier", values={"A": 1})
         with pytest.raises(InvalidDetails):

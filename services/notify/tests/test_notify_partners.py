@@ -153,6 +153,12 @@ class TestTargetsOutsideDev:
             "http://[::1]/hooks",
             "http://[::ffff:127.0.0.1]/hooks",
             "http://0.0.0.0/",
+            # Found by the security suite: shared address space (the cloud metadata service of Alibaba Cloud
+            # ECS is 100.100.100.200) and IPv4 inside 6to4 or Teredo addresses passed the check.
+            "http://100.100.100.200/latest/meta-data/",
+            "http://100.64.0.1/hooks",
+            "http://[2002:7f00:1::1]/hooks",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks",
         ],
     )
     async def test_loopback_private_and_link_local_hosts_are_refused(self, url: str) -> None:

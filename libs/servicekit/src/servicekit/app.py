@@ -21,7 +21,7 @@ from servicekit.health import health_router
 from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from servicekit.outbox import OutboxRelay
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_handlers, install_problem_openapi, problem_responses
 from servicekit.settings import ServiceSettings
 from servicekit.timers import TimerHandler, TimerRunner
 
@@ -176,10 +176,13 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router())
+    # Every operation documents the problem+json answers it may give, so clients and fuzzers can rely on them.
+    errors = problem_responses()
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, responses=errors)
     if definition.audit:
-        app.include_router(audit_router(definition.name))
+        app.include_router(audit_router(definition.name), responses=errors)
+    install_problem_openapi(app)
     return app
 
 

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Column, Integer, Text, func
+from sqlalchemy import BigInteger, Column, Integer, Table, Text, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from servicekit.auth import Principal, require_roles
+from servicekit.bulk import queue_insert, send_queued
 from servicekit.context import current_request_id
 from servicekit.db import SessionDep, UTCDateTime, utcnow
 from servicekit.pagination import Page, PageDep, encode_cursor
 
 GENESIS = "0" * 64
 _AUDIT_LOCK_KEY = 0x7A1E_A0D1
+# session.info key: (root transaction, hash of the last entry it appended), to chain without a query.
+_TIP = "servicekit.audit.tip"
 _SeqId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -54,21 +58,17 @@ def _canonical(value: Any) -> str | None:
     return json.dumps(jsonable_encoder(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _entry_hash(entry: AuditEntry) -> str:
-    content = {
-        "occurred_at": entry.occurred_at.isoformat(),
-        "actor": entry.actor,
-        "actor_roles": entry.actor_roles,
-        "action": entry.action,
-        "subject_type": entry.subject_type,
-        "subject_id": entry.subject_id,
-        "before": entry.before,
-        "after": entry.after,
-        "reason": entry.reason,
-        "request_id": entry.request_id,
-    }
-    payload = entry.prev_hash + json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_HASHED = ("actor", "actor_roles", "action", "subject_type", "subject_id", "before", "after", "reason", "request_id")
+
+
+def _hash_of(prev_hash: str, occurred_at: datetime, fields: Mapping[str, Any]) -> str:
+    content = {"occurred_at": occurred_at.isoformat(), **{name: fields[name] for name in _HASHED}}
+    payload = prev_hash + json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _entry_hash(entry: AuditEntry) -> str:
+    return _hash_of(entry.prev_hash, entry.occurred_at, {name: getattr(entry, name) for name in _HASHED})
 
 
 async def record(
@@ -81,31 +81,47 @@ async def record(
     before: Any = None,
     after: Any = None,
     reason: str | None = None,
-) -> AuditEntry:
-    """Append an entry to the chain, inside the caller's transaction."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        # Appends are serialised so two transactions never chain onto the same predecessor.
-        await session.exec(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
-    last = (await session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.seq).desc()).limit(1))).first()
-    entry = AuditEntry(
-        occurred_at=utcnow(),
-        actor=actor.sub if isinstance(actor, Principal) else actor,
-        actor_roles=",".join(sorted(actor.roles)) if isinstance(actor, Principal) else "system",
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        before=_canonical(before),
-        after=_canonical(after),
-        reason=reason,
-        request_id=current_request_id(),
-        prev_hash=last or GENESIS,
-        hash="",
-    )
-    entry.hash = _entry_hash(entry)
-    session.add(entry)
-    await session.flush()
-    return entry
+) -> None:
+    """Append an entry to the chain, inside the caller's transaction (sent with its other queued rows)."""
+    sync = session.sync_session
+    root, nested = sync.get_transaction(), sync.get_nested_transaction()
+    tip: tuple[Any, str] | None = session.info.get(_TIP)
+    if tip is not None and nested is None and root is not None and tip[0] is root:
+        # The chain's end as this transaction left it: the lock taken below (PostgreSQL) or SQLite's single
+        # writer is held until the transaction ends, so nobody else can have appended since.
+        last: str | None = tip[1]
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            # Appends are serialised so two transactions never chain onto the same predecessor.
+            await session.exec(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+        last = (await session.exec(select(AuditEntry.hash).order_by(col(AuditEntry.seq).desc()).limit(1))).first()
+        root, nested = sync.get_transaction(), sync.get_nested_transaction()  # the query may have begun it
+    occurred_at = utcnow()
+    row: dict[str, Any] = {
+        "occurred_at": occurred_at,
+        "actor": actor.sub if isinstance(actor, Principal) else actor,
+        "actor_roles": ",".join(sorted(actor.roles)) if isinstance(actor, Principal) else "system",
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "before": _canonical(before),
+        "after": _canonical(after),
+        "reason": reason,
+        "request_id": current_request_id(),
+        "prev_hash": last or GENESIS,
+    }
+    row["hash"] = _hash_of(row["prev_hash"], occurred_at, row)
+    # Queued rows of a table are inserted in the order queued, so `seq` follows the chain (servicekit.bulk).
+    queue_insert(session, _AUDIT_TABLE, row)
+    if nested is None and root is not None:
+        session.info[_TIP] = (root, row["hash"])
+    else:
+        # Inside a savepoint the tip is not remembered (a rollback to it would leave a tip never stored).
+        session.info.pop(_TIP, None)
+        await session.run_sync(send_queued)
+
+
+_AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 class ChainVerification(BaseModel):

@@ -12,21 +12,48 @@ from aiokafka.abc import ConsumerRebalanceListener
 from contracts import CloudEvent, EventData, InvalidEvent, dead_letter_topic, parse_data
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from servicekit.bulk import queue_insert
 from servicekit.context import KAFKA_REQUEST_ID_HEADER, request_id_var
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.kafka import KafkaPublisher, Record
 from servicekit.models import ProcessedEvent
 
 logger = logging.getLogger("servicekit.consumer")
 
+_LEDGER: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+
 CONSUMED = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["group", "outcome"])
 
 # (session, envelope, typed data) -> effect, inside the transaction that also records the event as processed.
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+# (session, [(envelope, typed data), ...]) -> nothing: loads what a batch's handlers will need in a few queries.
+Prepare = Callable[[AsyncSession, Sequence[tuple[CloudEvent, Any]]], Awaitable[None]]
+
+
+class PreparedHandler:
+    """A handler with a `prepare` step the batch path runs once, before the batch's handlers.
+
+    `prepare` only warms caches (e.g. loads the rows of every subject in the batch with one query); the
+    handler must give the same result without it, because single events and retries skip it.
+    """
+
+    def __init__(self, handler: Handler, prepare: Prepare) -> None:
+        self.handler = handler
+        self.prepare = prepare
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, data: Any) -> None:
+        await self.handler(session, event, data)
+
+
+def with_prepare(prepare: Prepare, handlers: Mapping[type[EventData], Handler]) -> dict[type[EventData], Handler]:
+    """The same handlers, each with `prepare` run once per batch over all of their events."""
+    return {data_type: PreparedHandler(handler, prepare) for data_type, handler in handlers.items()}
 
 
 class _BatchFailed(Exception):
@@ -68,6 +95,7 @@ class EventConsumer:
         retry_backoff_s: float = 0.2,
         consumer_config: Mapping[str, Any] | None = None,
         batch_size: int = 200,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -81,6 +109,10 @@ class EventConsumer:
         # Extra AIOKafkaConsumer settings, e.g. a short session_timeout_ms in tests: Tansu answers a
         # JoinGroup only after half the session timeout, so the default 10 s costs 5 s per join.
         self.consumer_config = dict(consumer_config or {})
+        # How long the broker may hold a fetch while no data is there. Tansu answers a waiting fetch only when
+        # this runs out, not when a message arrives, so the default 500 ms was the latency of an idle consumer
+        # (measured: p50 132 ms, p90 235 ms; with 50 ms: p50 12 ms) for about 1% of a core per idle consumer.
+        self.consumer_config.setdefault("fetch_max_wait_ms", fetch_max_wait_ms)
         self.batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -151,40 +183,77 @@ class EventConsumer:
         current = -1
         try:
             async with self.database.transaction() as session:
-                ids = [event.id for _, event, _, _ in work]
-                done = set(
-                    (
-                        await session.exec(
-                            select(ProcessedEvent.event_id).where(
-                                ProcessedEvent.consumer_group == self.group_id, col(ProcessedEvent.event_id).in_(ids)
-                            )
-                        )
-                    ).all()
-                )
-                applied = duplicates = 0
+                new = await self._new_events(session, [event for _, event, _, _ in work])
+                todo = []
+                for item in work:
+                    if item[1].id in new:
+                        todo.append(item)
+                        new.discard(item[1].id)  # the same event twice in a batch: applied once
+                await self._prepare(session, todo)
                 applied_ids: set[str] = set()
-                for index, event, handler, data in work:
-                    if event.id in done:
-                        duplicates += 1
-                        continue
+                for index, event, handler, data in todo:
                     current = index
-                    done.add(event.id)
                     token = request_id_var.set(_header(messages[index], KAFKA_REQUEST_ID_HEADER))
                     try:
                         await handler(session, event, data)
                     finally:
                         request_id_var.reset(token)
-                    session.add(ProcessedEvent(consumer_group=self.group_id, event_id=event.id, event_type=event.type))
-                    applied += 1
+                    applied_ids.add(event.id)
+                    if not self.database.is_sqlite:
+                        # Sent with the batch's other queued rows; the primary key refuses a racing replica.
+                        queue_insert(session, _LEDGER, self._ledger_row(event))
                 current = -1  # a failure from here on (the commit) belongs to no single message
             for index, event, _, _ in work:
                 token = request_id_var.set(_header(messages[index], KAFKA_REQUEST_ID_HEADER))
                 outcome = "applied" if event.id in applied_ids else "skipped duplicate"
                 logger.info("%s: %s %s %s (batch of %d)", self.group_id, outcome, event.type, event.id, len(work))
                 request_id_var.reset(token)
-            return applied, duplicates
+            return len(applied_ids), len(work) - len(applied_ids)
         except Exception as exc:
             raise _BatchFailed(current, exc) from exc
+
+    def _ledger_row(self, event: CloudEvent) -> dict[str, Any]:
+        return {
+            "consumer_group": self.group_id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "processed_at": utcnow(),
+        }
+
+    async def _new_events(self, session: AsyncSession, events: Sequence[CloudEvent]) -> set[str]:
+        """The ids of `events` not yet in the ledger.
+
+        SQLite (one writer at a time, so no replica can race): they are entered in the ledger here, with one
+        INSERT … ON CONFLICT DO NOTHING RETURNING instead of a look-up now and an insert later; the effect
+        follows in the same transaction, so a rollback takes the entries with it.
+        PostgreSQL: a look-up only; the caller adds the entries with the effect, and a replica that applied
+        the same event concurrently makes the commit fail on the primary key (then it is a duplicate).
+        """
+        ids = [e.id for e in events]
+        if self.database.is_sqlite:
+            statement = (
+                sqlite_insert(_LEDGER)
+                .values([self._ledger_row(e) for e in events])
+                .on_conflict_do_nothing()
+                .returning(_LEDGER.c.event_id)
+            )
+            return {str(event_id) for (event_id,) in (await session.exec(statement)).all()}
+        query = select(ProcessedEvent.event_id).where(
+            ProcessedEvent.consumer_group == self.group_id, col(ProcessedEvent.event_id).in_(ids)
+        )
+        done = set((await session.exec(query)).all())
+        return {i for i in ids if i not in done}
+
+    @staticmethod
+    async def _prepare(session: AsyncSession, work: Sequence[tuple[int, CloudEvent, Handler, EventData]]) -> None:
+        """Run each distinct `prepare` of the batch's handlers once, over the events they will handle."""
+        groups: dict[Prepare, list[tuple[CloudEvent, Any]]] = {}
+        for _, event, handler, data in work:
+            prepare = getattr(handler, "prepare", None)
+            if prepare is not None:
+                groups.setdefault(prepare, []).append((event, data))
+        for prepare, items in groups.items():
+            await prepare(session, items)
 
     async def handle(self, message: ConsumerRecord[Any, Any], *, first_attempt: int = 1) -> None:
         """Apply one message: at most once thanks to the ledger, retried, then dead-lettered."""
@@ -232,10 +301,11 @@ class EventConsumer:
             raise PoisonMessage(f"invalid data for {event.type}: {exc}") from exc
         try:
             async with self.database.transaction() as session:
-                if await session.get(ProcessedEvent, (self.group_id, event.id)) is not None:
+                if not await self._new_events(session, [event]):
                     return False
                 await handler(session, event, data)
-                session.add(ProcessedEvent(consumer_group=self.group_id, event_id=event.id, event_type=event.type))
+                if not self.database.is_sqlite:
+                    session.add(ProcessedEvent(**self._ledger_row(event)))
             return True
         except IntegrityError:
             # A replica in the same group applied it concurrently (rebalance); then it is a duplicate.

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -121,6 +122,63 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+class ProblemField(BaseModel):
+    """One invalid input: where (dotted path into the body, or the parameter's name) and what is wrong."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, sent as application/problem+json; extensions (e.g. `reasons`) may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+# What any API operation may answer besides its success: malformed JSON, no or a bad token, a role that may
+# not act, an object that does not exist (or that the caller may not see), a state conflict or a reused
+# idempotency key, a body over the size limit, invalid input, the gateway's rate limit, a busy database.
+COMMON_PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for problem+json bodies (FastAPI files the model under application/json;
+    `problem_bodies_as_problem_json` moves it to the media type actually sent)."""
+    return {status: {"model": Problem} for status in statuses or COMMON_PROBLEM_STATUSES}
+
+
+def problem_bodies_as_problem_json(document: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite an OpenAPI document so every 4xx/5xx body is described as application/problem+json."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if str(status)[:1] in {"4", "5"} and "application/json" in content:
+                    content.setdefault(PROBLEM_MEDIA_TYPE, content.pop("application/json"))
+    return document
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Make the app's OpenAPI document describe its error bodies as they are sent (problem+json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_bodies_as_problem_json(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _field_path(loc: Sequence[int | str]) -> str:
     # ("body", "education", "degree") -> "education.degree"; ("query", "limit") -> "limit"
     parts = [str(p) for p in loc]
@@ -185,6 +243,22 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
+    """A database error no more specific handler took: the caller's input when it is an SQL data exception
+    (SQLSTATE class 22: a NUL character in text on PostgreSQL, a number out of a column's range), else a 500."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if not (isinstance(exc, DataError) or sqlstate.startswith("22")):
+        return await unexpected_error(request, exc)
+    # The value itself is never logged: it is the caller's input, perhaps personal data.
+    logger.warning("unstorable value on %s %s: SQLSTATE %s", request.method, request.url.path, sqlstate or "?")
+    return problem(
+        422,
+        "A value in the request cannot be stored (a NUL character in a text, or a number out of range).",
+        slug="invalid-input",
+    )
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem(503, "The database is busy or unreachable; try again shortly.", headers={"Retry-After": "1"})
@@ -201,5 +275,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

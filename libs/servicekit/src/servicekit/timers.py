@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from servicekit.bulk import queue_insert
 from servicekit.db import Database, UTCDateTime, utcnow
 
 logger = logging.getLogger("servicekit.timers")
@@ -50,7 +51,16 @@ class ScheduledTimer(SQLModel, table=True):
         return value
 
 
-TimerHandler = Callable[[AsyncSession, ScheduledTimer], Awaitable[None]]
+_TIMER_TABLE: Table = ScheduledTimer.__table__  # type: ignore[attr-defined]
+
+# Work a timer handler leaves for after its transaction commits (network calls: never inside the
+# transaction, where they would hold the database's write lock while the other side answers).
+AfterCommit = Callable[[Database], Awaitable[None]]
+# A handler runs in the timer's transaction; it may return an AfterCommit, which the runner awaits once
+# the transaction (its claim on the work) has committed. The follow-up records its own outcome in a
+# transaction of its own; a failure in it is logged, not retried by the runner: the handler leaves a
+# timer of its own behind (e.g. the next attempt, due after a lease) if the work must not be lost.
+TimerHandler = Callable[[AsyncSession, ScheduledTimer], Awaitable[AfterCommit | None]]
 
 
 async def schedule(
@@ -71,18 +81,47 @@ async def schedule(
     return timer
 
 
-async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
-    """Stop a pending timer; True when there was one."""
-    result = await session.exec(
-        select(ScheduledTimer).where(
-            ScheduledTimer.kind == kind, ScheduledTimer.key == key, ScheduledTimer.status == "pending"
-        )
+def schedule_new(
+    session: AsyncSession, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+) -> None:
+    """Start a timer whose key was made in this transaction (a new row's id), so none can exist yet.
+
+    No look-up, and the row goes out with the transaction's other queued rows (servicekit.bulk); the
+    unique (kind, key) constraint still refuses a second one. Use `schedule` when the key may exist.
+    """
+    queue_insert(
+        session,
+        _TIMER_TABLE,
+        {
+            "kind": kind,
+            "key": key,
+            "due_at": due_at,
+            "payload": json.dumps(dict(payload or {}), default=str),
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "created_at": utcnow(),
+            "fired_at": None,
+        },
     )
-    timer = result.first()
-    if timer is None:
-        return False
-    timer.status = "cancelled"
-    return True
+
+
+async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
+    """Stop a pending timer; True when there was one.
+
+    One UPDATE, no SELECT first: the ORM flushes pending rows before it and updates a timer object this
+    session already holds ("evaluate"), so the session never sees a stale status.
+    """
+    statement = (
+        update(ScheduledTimer)
+        .where(
+            col(ScheduledTimer.kind) == kind, col(ScheduledTimer.key) == key, col(ScheduledTimer.status) == "pending"
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session="evaluate")
+    )
+    result: Any = await session.exec(statement)
+    return bool(result.rowcount)
 
 
 class TimerRunner:
@@ -144,18 +183,26 @@ class TimerRunner:
         if not self.database.is_sqlite:
             # Another replica may be firing it: skip rather than wait.
             query = query.with_for_update(skip_locked=True)
+        follow_up: AfterCommit | None = None
         try:
             async with self.database.transaction() as session:
                 timer = (await session.exec(query)).first()
                 if timer is None or timer.due_at > self.clock():
                     return
-                await self.handlers[timer.kind](session, timer)
+                kind = timer.kind
+                follow_up = await self.handlers[kind](session, timer)
                 timer.status = "done"
                 timer.fired_at = self.clock()
-            FIRED.labels(timer.kind, "done").inc()
+            FIRED.labels(kind, "done").inc()
         except Exception as exc:
             logger.warning("timer %s failed: %s", timer_id, exc)
             await self._record_failure(timer_id, exc)
+            return
+        if follow_up is not None:
+            try:
+                await follow_up(self.database)
+            except Exception:
+                logger.exception("timer %s (%s): the work after its commit failed", timer_id, kind)
 
     async def _record_failure(self, timer_id: int, exc: Exception) -> None:
         async with self.database.transaction() as session:

@@ -62,7 +62,7 @@ async def list_policies(session: SessionDep) -> PoliciesPublic:
 async def get_policy(
     code: PolicyCodePath,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1, description="a past version (claims name theirs)")] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a past version (claims name theirs)")] = None,
 ) -> PolicyPublic:
     """One policy: its current version, or the version a claim was made under."""
     return (await service.get_policy(session, code, version)).public()

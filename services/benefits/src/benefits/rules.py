@@ -248,6 +248,9 @@ def compute_amount(
 
     With `estimate`, amounts the talent enters are None and nothing is raised (the eligibility list).
     """
+    if schedule.basis != "entered_by_talent" and "amount_fen" in details and not estimate:
+        # Only a policy whose amount the claimant enters takes one; anywhere else it is a forged amount.
+        raise InvalidDetails("details.amount_fen", "this policy's amount is set by its rules, not by the claim")
     if schedule.basis == "entered_by_officer":
         return Amount(None, None)
     if schedule.basis == "entered_by_talent":

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from contracts import (
     ClaimDecided,
@@ -148,6 +148,43 @@ class Clock:
 
 async def list_policies(session: AsyncSession) -> list[Policy]:
     return [Policy.of(row) for row in await repo.current_policies(session)]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The current version of every policy, parsed; kept per process and checked once per transaction."""
+
+    fingerprint: tuple[Any, ...]
+    by_code: Mapping[str, Policy]
+
+    def auto_grant(self) -> list[Policy]:
+        return [p for code, p in sorted(self.by_code.items()) if p.row.active and p.row.auto_grant]
+
+
+_catalogue: Catalogue | None = None
+
+
+async def catalogue(session: AsyncSession) -> Catalogue:
+    """The current policies without re-reading and re-parsing them for every event.
+
+    Versions are only ever added (a change is a new row, the old one loses `current`), so the count,
+    the newest creation time and the number of current and active rows change with any change; one
+    small aggregate per transaction tells whether the process's parsed copy is still the catalogue.
+    """
+    global _catalogue
+    cache = repo.tx_cache(session)
+    if cache.catalogue is not None:
+        return cast(Catalogue, cache.catalogue)
+    fingerprint = await repo.policy_fingerprint(session)
+    current = _catalogue
+    if current is None or current.fingerprint != fingerprint:
+        rows = await repo.current_policies(session, active_only=False)
+        # Kept across sessions as copies that belong to none, so no session's rollback or change touches them.
+        copies = [BenefitPolicy(**row.model_dump()) for row in rows]
+        current = Catalogue(fingerprint, {row.code: Policy.of(row) for row in copies})
+        _catalogue = current
+    cache.catalogue = current
+    return current
 
 
 async def get_policy(session: AsyncSession, code: str, version: int | None = None) -> Policy:
@@ -322,9 +359,8 @@ async def auto_grant(session: AsyncSession, talent_id: str, clock: Clock) -> lis
     now = utcnow()
     today = clock.today(now)
     granted = []
-    for row in await repo.current_policies(session, auto_grant_only=True):
-        policy = Policy.of(row)
-        if await repo.auto_claim_exists(session, _auto_key(talent_id, policy.code)):
+    for policy in (await catalogue(session)).auto_grant():
+        if await repo.auto_claim_exists(session, talent_id, _auto_key(talent_id, policy.code)):
             continue
         record = await record_of(session, talent_id, policy, today.year)
         if limit_reasons(policy.rules.limits, record) or eligibility_reasons(
@@ -380,18 +416,17 @@ async def _file_claim(
         submitted_at=now,
         updated_at=now,
     )
-    session.add(claim)
-    session.add(
-        ClaimHistory(
-            claim_id=claim.id,
-            at=now,
-            action="auto_granted" if auto else "submitted",
-            stage="acceptance",
-            to_status="submitted",
-            actor=SYSTEM if auto else talent_id,
-        )
+    repo.add_claim(session, claim)
+    repo.add_history(
+        session,
+        claim_id=claim.id,
+        at=now,
+        action="auto_granted" if auto else "submitted",
+        stage="acceptance",
+        from_status=None,
+        to_status="submitted",
+        actor=SYSTEM if auto else talent_id,
     )
-    await session.flush()
     outbox.emit(
         session,
         ClaimSubmitted(
@@ -406,7 +441,7 @@ async def _file_claim(
         subject=talent_id,
     )
     # The 90 days run from the first submission, across returns and resubmissions.
-    await timers.schedule(session, END_TO_END_TIMER, claim.id, now + clock.end_to_end)
+    timers.schedule_new(session, END_TO_END_TIMER, claim.id, now + clock.end_to_end)
     return claim
 
 
@@ -434,10 +469,10 @@ async def _accept_or_reject(session: AsyncSession, claim: Claim, clock: Clock) -
 
 async def _current_budget(session: AsyncSession, claim: Claim) -> BudgetRules:
     # The year's limits are the policy's current ones: raising a budget applies to claims already filed.
-    row = await repo.current_policy(session, claim.policy_code, cached=True)
-    if row is None:
+    policy = (await catalogue(session)).by_code.get(claim.policy_code)
+    if policy is None or not policy.row.current:
         return BudgetRules()
-    return Policy.of(row).rules.budget
+    return policy.rules.budget
 
 
 async def _headroom_reasons(session: AsyncSession, claim: Claim) -> list[Reason]:
@@ -475,18 +510,17 @@ async def _move(
     claim.status = to_status
     claim.updated_at = now
     actor_id = actor.sub if isinstance(actor, Principal) else actor
-    session.add(
-        ClaimHistory(
-            claim_id=claim.id,
-            at=now,
-            action=action,
-            stage=stage,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor_id,
-            reason=reason,
-            reasons=[r.as_dict() for r in reasons],
-        )
+    repo.add_history(
+        session,
+        claim_id=claim.id,
+        at=now,
+        action=action,
+        stage=stage,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor_id,
+        reason=reason,
+        reasons=[r.as_dict() for r in reasons],
     )
     await audit.record(
         session,
@@ -514,9 +548,12 @@ async def _restart_stage_clock(session: AsyncSession, claim: Claim, clock: Clock
         await timers.cancel(session, STAGE_DEADLINE_TIMER, claim.id)
         return
     claim.stage_due_at = clock.stage_due(now)
-    await timers.schedule(
-        session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, {"status": claim.status, "stage": review.stage}
-    )
+    payload = {"status": claim.status, "stage": review.stage}
+    if repo.claim_needs_first_stage_timer(session, claim.id):
+        # Filed in this transaction and entering its first review stage: no stage timer exists yet.
+        timers.schedule_new(session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, payload)
+    else:
+        await timers.schedule(session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, payload)
 
 
 def _emit_decided(
@@ -654,8 +691,9 @@ def _officer_can_see(principal: Principal, claim: Claim) -> bool:
     )
 
 
-async def visible_claim(session: AsyncSession, principal: Principal, claim_id: str) -> Claim:
-    claim = await repo.get_claim(session, claim_id)
+async def visible_claim(session: AsyncSession, principal: Principal, claim_id: str, *, lock: bool = False) -> Claim:
+    # lock=True for a change: the status it checks must hold until the commit (two replicas, one claim).
+    claim = await (repo.locked_claim if lock else repo.get_claim)(session, claim_id)
     if claim is None or not _officer_can_see(principal, claim):
         raise ClaimNotFound()
     return claim
@@ -680,7 +718,7 @@ async def decide(
     session: AsyncSession, principal: Principal, claim_id: str, body: DecisionCreate, clock: Clock
 ) -> Claim:
     """A county reviewer (初审) or city approver (复审) approves, rejects or returns a claim."""
-    claim = await visible_claim(session, principal, claim_id)
+    claim = await visible_claim(session, principal, claim_id, lock=True)
     review = REVIEW_STAGES.get(claim.status)
     if review is None:
         raise WrongState("decided", claim.status)
@@ -844,7 +882,7 @@ async def disburse(
     session: AsyncSession, principal: Principal, claim_id: str, body: DisbursementCreate, clock: Clock
 ) -> Claim:
     """兑现: a finance officer records the payment once the 公示 period is over without objection."""
-    claim = await visible_claim(session, principal, claim_id)
+    claim = await visible_claim(session, principal, claim_id, lock=True)
     if claim.status != "publicized":
         raise WrongState("paid", claim.status)
     if claim.publicity_ended_at is None:

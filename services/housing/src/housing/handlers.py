@@ -7,6 +7,7 @@ older event never overwrites a newer one. Rows are created by whichever event co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from contracts import (
@@ -20,7 +21,7 @@ from contracts import (
     TalentRegistered,
     TalentRevoked,
 )
-from servicekit.consumer import Handler
+from servicekit.consumer import Handler, with_prepare
 from servicekit.db import utcnow
 from servicekit.timers import ScheduledTimer, TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,15 +99,23 @@ async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: Housin
     talent.updated_at = utcnow()
 
 
-READ_MODEL_HANDLERS: dict[type[EventData], Handler] = {
-    TalentRegistered: on_registered,
-    TalentProfileUpdated: on_profile_updated,
-    TalentCertified: on_certified,
-    TalentPointsChanged: on_points_changed,
-    TalentRevoked: on_revoked,
-    TalentExpired: on_expired,
-    HousingVoucherUsed: on_voucher_used,
-}
+async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
+    # A batch's talents in one query instead of one per event (repository.load_talents).
+    await repo.load_talents(session, (str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
+
+
+READ_MODEL_HANDLERS: dict[type[EventData], Handler] = with_prepare(
+    load_batch,
+    {
+        TalentRegistered: on_registered,
+        TalentProfileUpdated: on_profile_updated,
+        TalentCertified: on_certified,
+        TalentPointsChanged: on_points_changed,
+        TalentRevoked: on_revoked,
+        TalentExpired: on_expired,
+        HousingVoucherUsed: on_voucher_used,
+    },
+)
 
 
 def _fired_at(timer: ScheduledTimer) -> datetime:

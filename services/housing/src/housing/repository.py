@@ -3,7 +3,7 @@ BEGIN IMMEDIATE already serialises writers)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, tuple_
@@ -35,8 +35,37 @@ async def get_talent(session: AsyncSession, talent_id: str) -> HousingTalent | N
     return await session.get(HousingTalent, talent_id)
 
 
+_ABSENT_TALENTS = "housing.absent_talents"
+
+
+async def load_talents(session: AsyncSession, talent_ids: Iterable[str]) -> None:
+    """Load a consumer batch's talents with one query per 500 (session.get then finds them without one),
+    and note which have no row yet, so get_or_create_talent adds those without asking either."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return
+    cached: tuple[Any, set[str]] | None = session.info.get(_ABSENT_TALENTS)
+    absent = cached[1] if cached is not None and cached[0] is transaction else set()
+    session.info[_ABSENT_TALENTS] = (transaction, absent)
+    ids = sorted(set(talent_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Whole rows, so they land in the identity map (session.get then needs no query).
+        query = select(HousingTalent).where(col(HousingTalent.talent_id).in_(chunk))
+        found = {t.talent_id for t in (await session.exec(query)).all()}
+        absent.update(t for t in chunk if t not in found)
+
+
+def _known_absent(session: AsyncSession, talent_id: str) -> bool:
+    cached: tuple[Any, set[str]] | None = session.info.get(_ABSENT_TALENTS)
+    if cached is None or cached[0] is not session.sync_session.get_transaction() or talent_id not in cached[1]:
+        return False
+    cached[1].discard(talent_id)  # about to be added
+    return True
+
+
 async def get_or_create_talent(session: AsyncSession, talent_id: str) -> HousingTalent:
-    talent = await session.get(HousingTalent, talent_id)
+    talent = None if _known_absent(session, talent_id) else await session.get(HousingTalent, talent_id)
     if talent is None:
         talent = HousingTalent(talent_id=talent_id)
         session.add(talent)

@@ -30,7 +30,7 @@ from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.outbox import Outbox
-from servicekit.timers import ScheduledTimer, cancel, schedule
+from servicekit.timers import ScheduledTimer, cancel, schedule, schedule_new
 from sqlalchemy import func, insert, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
@@ -693,27 +693,30 @@ async def decline_offer(
     now = now or utcnow()
     catalogue = rules()
     offer = await _own_open_offer(session, talent_id, offer_id, now)
-    offer.status, offer.decided_at = "declined", now
+    # Everything this decline reads first, then its changes: they go out together (one flush, the two
+    # applications' status changes in one statement) instead of one autoflush per read.
     application = await session.get(HousingApplication, offer.application_id)
     assert application is not None
-    application.status = "declined"
     talent = await repo.get_or_create_talent(session, talent_id)
-    talent.decline_count += 1
-    declines = talent.decline_count
-    if talent.decline_count >= catalogue.declines_before_bar:
-        talent.barred_until, talent.decline_count = now + catalogue.bar_period, 0
+    with session.no_autoflush:
+        # Nothing read below depends on this decline's own changes: the waitlist holds only waitlisted
+        # applications, and _pass_on flushes before it counts the round's open offers.
+        offer.status, offer.decided_at = "declined", now
+        application.status = "declined"
+        talent.decline_count += 1
+        declines = talent.decline_count
+        if talent.decline_count >= catalogue.declines_before_bar:
+            talent.barred_until, talent.decline_count = now + catalogue.bar_period, 0
+        outbox.emit(
+            session,
+            OfferDeclined(
+                offer_id=offer.id, round_id=offer.round_id, unit_id=offer.unit_id, talent_id=talent_id,
+                decline_count=declines,
+            ),
+            subject=talent_id,
+        )  # fmt: skip
+        unit = await _pass_on(session, offer, now, catalogue)
     await cancel(session, OFFER_LAPSE_TIMER, offer.id)
-    outbox.emit(
-        session,
-        OfferDeclined(
-            offer_id=offer.id, round_id=offer.round_id, unit_id=offer.unit_id, talent_id=talent_id,
-            decline_count=declines,
-        ),
-        subject=talent_id,
-    )  # fmt: skip
-    await _pass_on(session, offer, now, catalogue)
-    unit = await session.get(HousingUnit, offer.unit_id)
-    assert unit is not None
     return offer_public(offer, unit, application.tier, catalogue)
 
 
@@ -736,8 +739,8 @@ async def lapse_offer(session: AsyncSession, offer_id: str, *, now: datetime | N
     return True
 
 
-async def _pass_on(session: AsyncSession, offer: HousingOffer, now: datetime, catalogue: HousingRules) -> None:
-    """Offer the unit of a declined or lapsed offer to the best-ranked waitlisted applicant it fits."""
+async def _pass_on(session: AsyncSession, offer: HousingOffer, now: datetime, catalogue: HousingRules) -> HousingUnit:
+    """Offer the unit of a declined or lapsed offer to the best-ranked waitlisted applicant it fits; returns it."""
     unit = await repo.locked(session, HousingUnit, offer.unit_id)
     assert unit is not None
     after_rank = 0
@@ -764,13 +767,14 @@ async def _pass_on(session: AsyncSession, offer: HousingOffer, now: datetime, ca
             )
             session.add(new_offer)
             candidate.status = "offered"
-            await session.flush()
-            await schedule(session, OFFER_LAPSE_TIMER, new_offer.id, expires_at, {"round_id": offer.round_id})
+            # A new offer's id: no lapse timer can exist for it yet (no look-up; inserted with the commit).
+            schedule_new(session, OFFER_LAPSE_TIMER, new_offer.id, expires_at, {"round_id": offer.round_id})
             _emit_offer_made(session, new_offer.id, offer.round_id, unit.id, candidate.talent_id, expires_at)
-            return
+            return unit
     _release([unit], now)
     await session.flush()
     await _settle_round_of(session, offer.round_id, now)
+    return unit
 
 
 def _fits(application: HousingApplication, unit: HousingUnit, catalogue: HousingRules) -> bool:

@@ -7,14 +7,15 @@ deliveries. Sending the webhooks is a third, separate loop (notify.webhooks).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from contracts import EVENT_TYPES, CloudEvent, ContactUpdated, EventData, TalentProfileUpdated, TalentRegistered
-from servicekit.consumer import Handler
-from servicekit.timers import ScheduledTimer, TimerHandler
+from servicekit.consumer import Handler, with_prepare
+from servicekit.timers import AfterCommit, ScheduledTimer, TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify import partners, service
+from notify import repository as repo
 from notify.catalogue import Reminder
 from notify.components import Components
 
@@ -47,10 +48,14 @@ def inbox_handlers(c: Components) -> Mapping[type[EventData], Handler]:
     async def on_contact_updated(session: AsyncSession, event: CloudEvent, data: ContactUpdated) -> None:
         await service.store_contact(session, c, data)
 
+    async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
+        # Every recipient of the batch with one query, instead of one per event (see repository.load_people).
+        await repo.load_people(session, (str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
+
     handlers: dict[type[EventData], Handler] = {EVENT_TYPES[t]: on_person_event for t in catalogue.event_categories}
     handlers[TalentProfileUpdated] = on_profile_updated
     handlers[ContactUpdated] = on_contact_updated
-    return handlers
+    return with_prepare(load_batch, handlers)
 
 
 def partner_handlers(c: Components) -> Mapping[type[EventData], Handler]:
@@ -63,8 +68,9 @@ def partner_handlers(c: Components) -> Mapping[type[EventData], Handler]:
 
 
 def timer_handlers(c: Components) -> Mapping[str, TimerHandler]:
-    async def send(session: AsyncSession, timer: ScheduledTimer) -> None:
-        await service.send_channel_message(session, c, str(timer.data()["message_id"]))
+    async def send(session: AsyncSession, timer: ScheduledTimer) -> AfterCommit | None:
+        # Claims the attempt here; the send runs after this timer's transaction commits.
+        return await service.send_channel_message(session, c, str(timer.data()["message_id"]))
 
     handlers: dict[str, TimerHandler] = {service.SEND_TIMER: send}
     for reminder in c.catalogue.reminders.values():

@@ -85,7 +85,8 @@ class ChannelMessage(SQLModel, table=True):
     notification_id: str = Field(max_length=36)
     recipient_id: str = Field(max_length=36)
     channel: str = Field(max_length=10)
-    status: str = Field(default="scheduled", max_length=12)  # scheduled, sent, failed, skipped
+    # scheduled, sending (an attempt claimed, its outcome not yet recorded), sent, failed, skipped
+    status: str = Field(default="scheduled", max_length=12)
     attempts: int = 0
     due_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,20 +42,59 @@ async def get_by_source(session: AsyncSession, source_event_id: str, recipient_i
     return result.first()
 
 
-async def get_person(
-    session: AsyncSession, talent_id: str
-) -> tuple[Recipient | None, Preference | None, Contact | None]:
-    """Everything notify needs to write to a person, in one query (the inbox consumer's hot path).
+Person = tuple[Recipient | None, Preference | None, Contact | None]
+_PEOPLE = "notify.people"
 
-    A Contact or Preference row only exists next to a Recipient row (both create it), so one join finds all.
-    """
-    query = (
+
+def _people(session: AsyncSession) -> dict[str, Person] | None:
+    """The people a consumer batch loaded up front (`load_people`), for this transaction only."""
+    cached: tuple[Any, dict[str, Person]] | None = session.info.get(_PEOPLE)
+    transaction = session.sync_session.get_transaction()
+    if cached is None or transaction is None or cached[0] is not transaction:
+        return None
+    return cached[1]
+
+
+def forget_person(session: AsyncSession, talent_id: str) -> None:
+    """The caller changes the person's rows: get_person asks the database again."""
+    people = _people(session)
+    if people is not None:
+        people.pop(talent_id, None)
+
+
+def _person_query(talent_ids: Sequence[str]) -> Any:
+    # A Contact or Preference row only exists next to a Recipient row (both create it), so one join finds all.
+    return (
         select(Recipient, Preference, Contact)
         .outerjoin(Preference, col(Preference.talent_id) == col(Recipient.talent_id))
         .outerjoin(Contact, col(Contact.talent_id) == col(Recipient.talent_id))
-        .where(Recipient.talent_id == talent_id)
+        .where(col(Recipient.talent_id).in_(list(talent_ids)))
     )
-    row = (await session.exec(query)).first()
+
+
+async def load_people(session: AsyncSession, talent_ids: Iterable[str]) -> None:
+    """Load many people's rows with one query per 500, so a batch's handlers need no query each."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return
+    people = _people(session)
+    if people is None:
+        people = {}
+        session.info[_PEOPLE] = (transaction, people)
+    wanted = sorted({t for t in talent_ids if t not in people})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found = {row[0].talent_id: (row[0], row[1], row[2]) for row in (await session.exec(_person_query(chunk))).all()}
+        for talent_id in chunk:
+            people[talent_id] = found.get(talent_id, (None, None, None))
+
+
+async def get_person(session: AsyncSession, talent_id: str) -> Person:
+    """Everything notify needs to write to a person, in one query (the inbox consumer's hot path)."""
+    people = _people(session)
+    if people is not None and talent_id in people:
+        return people[talent_id]
+    row = (await session.exec(_person_query([talent_id]))).first()
     return (row[0], row[1], row[2]) if row else (None, None, None)
 
 

@@ -13,7 +13,9 @@ from contracts import ContactUpdated, model_for
 from servicekit import timers
 from servicekit.consumer import PoisonMessage
 from servicekit.crypto import CipherError
+from servicekit.db import Database
 from servicekit.pagination import Page, PageParams, encode_cursor
+from servicekit.timers import AfterCommit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify import repository as repo
@@ -105,7 +107,8 @@ async def notify_person(
                     notification_id=notification.id, recipient_id=recipient_id, channel=channel, due_at=due
                 )
                 session.add(message)
-                await timers.schedule(session, SEND_TIMER, f"{message.id}:1", due, {"message_id": message.id})
+                # A new message's id: no timer can exist for it yet (no look-up; one INSERT per transaction).
+                timers.schedule_new(session, SEND_TIMER, f"{message.id}:1", due, {"message_id": message.id})
     return notification
 
 
@@ -153,6 +156,7 @@ def _quiet_hours(c: Components, preference: Preference | None) -> tuple[time, ti
 
 
 async def remember_locale(session: AsyncSession, talent_id: str, locale: str | None, now: datetime) -> None:
+    repo.forget_person(session, talent_id)
     recipient = await session.get(Recipient, talent_id)
     if recipient is None:
         session.add(Recipient(talent_id=talent_id, locale=locale or templates.DEFAULT_LOCALE, updated_at=now))
@@ -172,6 +176,7 @@ async def store_contact(session: AsyncSession, c: Components, data: ContactUpdat
         raise PoisonMessage("contact values do not open with the contact keyring") from exc
     time_zone = data.time_zone if is_time_zone(data.time_zone) else c.settings.default_time_zone
     now = c.clock()
+    repo.forget_person(session, data.talent_id)
     contact = await session.get(Contact, data.talent_id)
     if contact is None:
         contact = Contact(talent_id=data.talent_id)
@@ -300,45 +305,84 @@ def _retry_delay(c: Components, attempt: int) -> timedelta:
     return timedelta(seconds=base / 2 + secrets.SystemRandom().uniform(0, base / 2))
 
 
-async def send_channel_message(session: AsyncSession, c: Components, message_id: str) -> None:
-    """One attempt; a failure schedules the next attempt with backoff, the last one records the message failed.
+def _send_lease(c: Components) -> timedelta:
+    """How long a claimed attempt may take before the next attempt's timer assumes it was lost."""
+    return timedelta(seconds=max(60.0, 4 * c.settings.smtp_timeout_s))
+
+
+async def send_channel_message(session: AsyncSession, c: Components, message_id: str) -> AfterCommit | None:
+    """Claim one attempt in the timer's transaction; the SMS or e-mail goes out after it commits.
+
+    The network call never runs inside a transaction (on SQLite that held the database's only write lock
+    for as long as the mail server took to answer). In order:
+
+    1. here, in the timer's transaction: the message becomes `sending`, its attempt is counted, and the
+       next attempt's timer is set one lease ahead, so a process that stops before step 3 loses nothing;
+    2. after the commit: the send itself, with the channel's timeout;
+    3. a second transaction records the outcome: `sent` (the spare timer cancelled), or `scheduled` with
+       that timer moved to the backoff, or `failed` after the last attempt.
+
+    Never lost: some timer always remains until the outcome is recorded. Never twice, as far as SMTP
+    allows: a message is sent twice only if the process stops (or the database fails) after the server
+    accepted it and before step 3 commits; then the spare timer sends it again, with the same Message-ID
+    reference (the message id), which mail clients use to drop the copy. SMTP itself has no idempotency.
 
     The inbox entry is never touched: whatever SMS or e-mail do, the person still has it in the app.
     """
     message = await session.get(ChannelMessage, message_id)
-    if message is None or message.status != "scheduled":
-        return
+    # `sending` here means an attempt whose outcome was never recorded: its spare timer fired.
+    if message is None or message.status not in ("scheduled", "sending"):
+        return None
     notification = await session.get(Notification, message.notification_id)
     contact = await session.get(Contact, message.recipient_id)
     sealed = None if contact is None else contact.email_sealed if message.channel == "email" else contact.phone_sealed
     if notification is None or sealed is None or (message.channel == "email" and c.mailer is None):
         message.status = "skipped"
         message.last_error = "no address on file any more"
-        return
+        return None
     message.attempts += 1
-    try:
-        address = c.contact_store.decrypt(sealed)
-        if message.channel == "email":
-            assert c.mailer is not None
-            await c.mailer.send(address, notification.title, notification.body, reference=message.id)
-        else:
-            await c.sms.send(address, sms_text(notification.title, notification.body), reference=message.id)
-    except (ChannelFailure, CipherError) as exc:
-        message.last_error = str(exc)[:500]
-        if message.attempts >= c.settings.channel_max_attempts:
-            message.status = "failed"
-            logger.warning(
-                "%s message %s failed for good after %d attempts", message.channel, message.id, message.attempts
-            )
-            return
-        due = c.clock() + _retry_delay(c, message.attempts)
-        logger.info(
-            "%s message %s attempt %d failed, retrying at %s", message.channel, message.id, message.attempts, due
-        )
-        await timers.schedule(
-            session, SEND_TIMER, f"{message.id}:{message.attempts + 1}", due, {"message_id": message.id}
-        )
+    message.status = "sending"
+    attempt, channel, title, body = message.attempts, message.channel, notification.title, notification.body
+    spare = f"{message.id}:{attempt + 1}"
+    await timers.schedule(session, SEND_TIMER, spare, c.clock() + _send_lease(c), {"message_id": message.id})
+
+    async def deliver(database: Database) -> None:
+        error: str | None = None
+        try:
+            address = c.contact_store.decrypt(sealed)
+            if channel == "email":
+                assert c.mailer is not None
+                await c.mailer.send(address, title, body, reference=message_id)
+            else:
+                await c.sms.send(address, sms_text(title, body), reference=message_id)
+        except (ChannelFailure, CipherError) as exc:
+            error = str(exc)[:500]
+        async with database.transaction() as record_session:
+            await _record_attempt(record_session, c, message_id, attempt, error)
+
+    return deliver
+
+
+async def _record_attempt(
+    session: AsyncSession, c: Components, message_id: str, attempt: int, error: str | None
+) -> None:
+    message = await session.get(ChannelMessage, message_id)
+    if message is None or message.status != "sending" or message.attempts != attempt:
+        return  # a later attempt took over (this one outlived its lease): its outcome is the one that counts
+    spare = f"{message.id}:{attempt + 1}"
+    if error is None:
+        message.status = "sent"
+        message.sent_at = c.clock()
+        message.last_error = None
+        await timers.cancel(session, SEND_TIMER, spare)
         return
-    message.status = "sent"
-    message.sent_at = c.clock()
-    message.last_error = None
+    message.last_error = error
+    if attempt >= c.settings.channel_max_attempts:
+        message.status = "failed"
+        await timers.cancel(session, SEND_TIMER, spare)
+        logger.warning("%s message %s failed for good after %d attempts", message.channel, message.id, attempt)
+        return
+    message.status = "scheduled"
+    due = c.clock() + _retry_delay(c, attempt)
+    logger.info("%s message %s attempt %d failed, retrying at %s", message.channel, message.id, attempt, due)
+    await timers.schedule(session, SEND_TIMER, spare, due, {"message_id": message.id})

@@ -13,10 +13,16 @@ class InvalidTarget(ValueError):
 
 
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address carried inside IPv6 (mapped ::ffff:a.b.c.d, 6to4 2002:…, Teredo) is judged as itself.
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None and _forbidden(embedded):
+            return True
     return (
-        address.is_loopback
+        # Not globally routable covers shared address space too (100.64.0.0/10: carrier NAT, and the cloud
+        # metadata service at 100.100.100.200), which is_private does not.
+        not address.is_global
+        or address.is_loopback
         or address.is_private
         or address.is_link_local
         or address.is_multicast
