@@ -16,7 +16,8 @@ run: setup ## the whole platform on 127.0.0.1 (SQLite + the embedded Tansu broke
 	@echo "  gateway     http://127.0.0.1:8000      API docs: http://127.0.0.1:8000/docs"
 	@echo "  services    applicant :8001  benefits :8002  housing :8003  notify :8004"
 	@echo "  broker      127.0.0.1:9092 (Tansu, in memory)      data: ./var/*.db"
-	@$(UV) run --frozen honcho start -f Procfile
+	@APPLICANT_LOG_JSON=false BENEFITS_LOG_JSON=false HOUSING_LOG_JSON=false NOTIFY_LOG_JSON=false GATEWAY_LOG_JSON=false \
+		$(UV) run --frozen honcho start -f Procfile
 
 test: setup ## every test: unit, service and cross-service with a real broker (SQLite; PostgreSQL with TEST_DATABASE_URL)
 	@$(UV) run --frozen pytest -q -p no:cacheprovider
@@ -35,6 +36,8 @@ screenshots: setup ## refresh docs/screenshots/*.png in Debian's Chromium (start
 	@$(UV) run --frozen python scripts/screenshots.py $(if $(BASE_URL),--base-url $(BASE_URL))
 
 bench: setup ## every bench/ scenario (quick sizes; BENCH_FULL=1 for the issues' sizes) + baselines → bench/report.md, bench/report.json
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; } \
+		|| echo "wrk not installed: the HTTP scenarios fall back to the in-process load generator"
 	@$(UV) run --frozen python -m bench.run_all
 
 faults: setup ## the full fault suite: kill -9 every service and the gateway, pause the broker, under load (FAULTS_FULL=1)
