@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from servicekit.testing import TansuBroker, _pg_admin_dsn, _pg_execute, _run, _with_database, free_port
+from servicekit.testing import TansuBroker, create_database, drop_database, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -90,9 +90,9 @@ def _database_url(name: str, workdir: Path, created: list[str]) -> str:
     base = os.environ.get("TEST_DATABASE_URL", "")
     if base.startswith("postgresql"):
         db = f"stack_{name}_{uuid.uuid4().hex[:8]}"
-        _run(_pg_execute(_pg_admin_dsn(base), f'CREATE DATABASE "{db}"'))
+        url = create_database(base, db)
         created.append(db)
-        return _with_database(base, db)
+        return url
     return f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
 
 
@@ -183,7 +183,7 @@ def running_stack(
         stack.stop()
         base = os.environ.get("TEST_DATABASE_URL", "")
         for db in stack.databases:
-            _run(_pg_execute(_pg_admin_dsn(base), f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            drop_database(base, db)
         if os.environ.get("KEEP_STACK_LOGS") is None:
             import shutil
 

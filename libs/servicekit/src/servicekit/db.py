@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -149,7 +149,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs when the endpoint returns, before the response goes out, so a
 # failed commit becomes an error response instead of a 200 for work that was never stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def metadata() -> MetaData:
-    return SQLModel.metadata

@@ -204,12 +204,11 @@ class TestDatabases:
         suffix = uuid.uuid4().hex[:10]
         if self.is_postgres:
             name = f"{self._prefix}_{suffix}"
-            admin = _pg_admin_dsn(self.base_url)
-            _run(_pg_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template).path[1:]}"'))
+            url = create_database(self.base_url, name, template=urlsplit(template).path[1:])
             try:
-                yield _with_database(self.base_url, name)
+                yield url
             finally:
-                _run(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                drop_database(self.base_url, name)
         else:
             path = self._tmp / f"{suffix}.db"
             shutil.copyfile(template.split("///", 1)[1], path)
@@ -222,7 +221,7 @@ class TestDatabases:
     def close(self) -> None:
         if self.is_postgres and self._template_url:
             name = urlsplit(self._template_url).path[1:]
-            _run(_pg_execute(_pg_admin_dsn(self.base_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(self.base_url, name)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
@@ -246,6 +245,18 @@ async def _pg_execute(dsn: str, sql: str) -> None:
 async def _pg_recreate(dsn: str, name: str) -> None:
     await _pg_execute(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await _pg_execute(dsn, f'CREATE DATABASE "{name}"')
+
+
+def create_database(base_url: str, name: str, *, template: str | None = None) -> str:
+    """Create database `name` on the PostgreSQL server of `base_url`; returns its URL."""
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    _run(_pg_execute(_pg_admin_dsn(base_url), f'CREATE DATABASE "{name}"{suffix}'))
+    return _with_database(base_url, name)
+
+
+def drop_database(base_url: str, name: str) -> None:
+    """Drop database `name` on the PostgreSQL server of `base_url`, closing its connections."""
+    _run(_pg_execute(_pg_admin_dsn(base_url), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @asynccontextmanager
