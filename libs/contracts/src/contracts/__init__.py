@@ -13,14 +13,12 @@ from contracts.events import (
     CertificationDecided,
     CertificationRoute,
     CertificationStage,
-    CertificationStatus,
     CertificationSubmitted,
     ClaimDecided,
     ClaimDisbursed,
     ClaimEscalated,
     ClaimPublicized,
     ClaimStage,
-    ClaimStatus,
     ClaimSubmitted,
     ContactUpdated,
     Decision,
@@ -58,8 +56,11 @@ from contracts.registry import (
     parse_data,
     topic_for,
 )
+from contracts.states import CLAIM_FINAL_STATUSES, CLAIM_OPEN_STATUSES, CertificationStatus, ClaimStatus
 
 __all__ = [
+    "CLAIM_FINAL_STATUSES",
+    "CLAIM_OPEN_STATUSES",
     "EVENT_TYPES",
     "PARTNER_KINDS",
     "PARTNER_VISIBLE_TYPES",

@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.states import CertificationStatus, ClaimStatus
+
 TOPIC_APPLICANT = "talent.applicant"
 TOPIC_BENEFITS = "talent.benefits"
 TOPIC_HOUSING = "talent.housing"
@@ -29,19 +31,7 @@ CertificationRoute = Literal[
     "programme", "degree", "title", "employer_recommendation", "expert_recommendation", "case_by_case"
 ]
 CertificationStage = Literal["county", "city"]
-CertificationStatus = Literal["submitted", "county_approved", "certified", "rejected", "returned"]
 ClaimStage = Literal["acceptance", "county", "city"]
-ClaimStatus = Literal[
-    "submitted",
-    "accepted",
-    "county_approved",
-    "city_approved",
-    "publicized",
-    "disbursed",
-    "rejected",
-    "returned",
-    "withdrawn",
-]
 Fen = Annotated[int, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
 

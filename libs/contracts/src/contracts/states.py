@@ -1,0 +1,42 @@
+"""The statuses that travel in events, one `StrEnum` each, shared by the owning service's models and API.
+
+A member is a `str`, so it compares equal to its value, serialises as it, and an event written before the
+enum existed still parses. The moves between statuses belong to the owning service (its transition table);
+this module only names them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ClaimStatus(StrEnum):
+    """Where a benefit claim is: open until disbursed, rejected or withdrawn."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    COUNTY_APPROVED = "county_approved"
+    CITY_APPROVED = "city_approved"
+    PUBLICIZED = "publicized"
+    DISBURSED = "disbursed"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in CLAIM_FINAL_STATUSES
+
+
+CLAIM_FINAL_STATUSES = frozenset({ClaimStatus.DISBURSED, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN})
+CLAIM_OPEN_STATUSES: tuple[ClaimStatus, ...] = tuple(s for s in ClaimStatus if s not in CLAIM_FINAL_STATUSES)
+
+
+class CertificationStatus(StrEnum):
+    """Where a certification (人才层次认定) is: county review, city review, then certified; or rejected/returned."""
+
+    SUBMITTED = "submitted"
+    COUNTY_APPROVED = "county_approved"
+    CERTIFIED = "certified"
+    REJECTED = "rejected"
+    RETURNED = "returned"
