@@ -248,7 +248,7 @@ class TestReview:
         both = test_keys.headers("official-both", ["county_reviewer", "city_approver"], region="330402")
         assert (await _decide(client, both, claim["id"])).status_code == 200
         second_stage = await _decide(client, both, claim["id"])
-        assert second_stage.status_code == 409 and "another officer" in second_stage.json()["detail"]
+        assert second_stage.status_code == 403 and "another officer" in second_stage.json()["detail"]
 
     async def test_return_then_resubmit_goes_back_to_county_review(
         self, client: httpx.AsyncClient, events: Events, talent: Headers, talent_id: str, officials: dict[str, Headers]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -56,3 +57,12 @@ async def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], list[Any]]) -> Page[T]:
+    """A page from rows fetched with `limit + 1`: the extra row only says that a next page exists, and the
+    cursor is the keyset position of the last row shown (`position` gives the ordering columns' values)."""
+    shown = list(rows[:limit])
+    cursor = encode_cursor(position(shown[-1])) if len(rows) > limit and shown else None
+    # Built without validation: the items are the caller's own objects (table rows or views), not input.
+    return Page[T].model_construct(items=shown, next_cursor=cursor)

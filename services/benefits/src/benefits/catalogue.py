@@ -7,6 +7,7 @@ catalogue later means a new file and a new migration, never an edit that rewrite
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -92,3 +93,14 @@ class Policy:
                 "change_reason": self.row.change_reason,
             }
         )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The current version of every policy, parsed; kept per process and checked once per transaction."""
+
+    fingerprint: tuple[Any, ...]
+    by_code: Mapping[str, Policy]
+
+    def auto_grant(self) -> list[Policy]:
+        return [p for code, p in sorted(self.by_code.items()) if p.row.active and p.row.auto_grant]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from servicekit.auth import Principal, require_roles
 
-from benefits.service import Clock
+from benefits.clock import Clock
 
 
 def get_clock(request: Request) -> Clock:

@@ -28,10 +28,11 @@ from servicekit.db import utcnow
 from servicekit.timers import TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import repository as repo
-from benefits import service
+from benefits import deadlines, flow
+from benefits.clock import Clock
 from benefits.models import TalentFacts
-from benefits.service import Clock
+from benefits.repository import BenefitsRepository
+from benefits.states import TalentFactsStatus
 
 PROFILE_FIELDS = (
     "degree",
@@ -60,8 +61,8 @@ def _apply_profile(facts: TalentFacts, event: CloudEvent, data: TalentRegistered
         facts.region_code = data.region_code
     facts.profile_as_of = event.time
     facts.updated_at = utcnow()
-    if facts.status == "unknown":
-        facts.status = "registered"
+    if facts.status == TalentFactsStatus.UNKNOWN:
+        facts.status = TalentFactsStatus.REGISTERED
     return True
 
 
@@ -69,71 +70,71 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
     """The consumer groups of the service, bound to the claim flow's clock."""
 
     async def on_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.pseudonym = data.pseudonym
         if _apply_profile(facts, event, data):
             # A certification that arrived first waited for these facts.
-            await service.auto_grant(session, data.talent_id, clock)
+            await flow.auto_grant(session, data.talent_id, clock)
 
     async def on_profile_updated(session: AsyncSession, event: CloudEvent, data: TalentProfileUpdated) -> None:
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         if _apply_profile(facts, event, data):
-            await service.auto_grant(session, data.talent_id, clock)
+            await flow.auto_grant(session, data.talent_id, clock)
 
     async def on_certified(session: AsyncSession, event: CloudEvent, data: TalentCertified) -> None:
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.pseudonym = data.pseudonym
         if not _newer(facts.status_as_of, event.time):
             return
-        facts.status, facts.status_as_of = "certified", event.time
+        facts.status, facts.status_as_of = TalentFactsStatus.CERTIFIED, event.time
         facts.tier, facts.points = data.tier, data.points
         facts.certified_until, facts.certified_region_code = data.certified_until, data.region_code
         facts.updated_at = utcnow()
-        await service.auto_grant(session, data.talent_id, clock)
+        await flow.auto_grant(session, data.talent_id, clock)
 
     async def on_points_changed(session: AsyncSession, event: CloudEvent, data: TalentPointsChanged) -> None:
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.points = data.points
         facts.updated_at = utcnow()
 
     async def on_revoked(session: AsyncSession, event: CloudEvent, data: TalentRevoked) -> None:
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.pseudonym = data.pseudonym
         if _newer(facts.status_as_of, event.time):
-            facts.status, facts.status_as_of = "revoked", event.time
+            facts.status, facts.status_as_of = TalentFactsStatus.REVOKED, event.time
             facts.updated_at = utcnow()
         await session.flush()
-        await service.stop_open_claims(session, data.talent_id, "the talent's certification was revoked", clock)
+        await flow.stop_open_claims(session, data.talent_id, "the talent's certification was revoked", clock)
 
     async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpired) -> None:
         # Claims already filed go on (they were eligible when filed); new ones need a new certification.
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         if _newer(facts.status_as_of, event.time):
-            facts.status, facts.status_as_of = "expired", event.time
+            facts.status, facts.status_as_of = TalentFactsStatus.EXPIRED, event.time
             facts.updated_at = utcnow()
 
     async def on_lease_started(session: AsyncSession, event: CloudEvent, data: LeaseStarted) -> None:
-        lease = await repo.get_or_add_lease(session, data.lease_id, data.talent_id)
+        lease = await BenefitsRepository.of(session).get_or_add_lease(data.lease_id, data.talent_id)
         lease.started = True
         await session.flush()
         if not lease.ended:
-            await service.stop_open_claims(
+            await flow.stop_open_claims(
                 session, data.talent_id, "a talent-apartment lease started", clock, exclusion="active_lease"
             )
 
     async def on_lease_ended(session: AsyncSession, event: CloudEvent, data: LeaseEnded) -> None:
         # Claimable again: eligibility reads the leases, so nothing else has to change.
-        lease = await repo.get_or_add_lease(session, data.lease_id, data.talent_id)
+        lease = await BenefitsRepository.of(session).get_or_add_lease(data.lease_id, data.talent_id)
         lease.ended = True
 
     async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: HousingVoucherUsed) -> None:
         # Set already by the disbursement itself; kept so a rebuilt read model (replay) has it too.
-        facts = await repo.get_or_add_facts(session, data.talent_id)
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.housing_voucher_used = True
 
     async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
-        # A batch's talents in three queries instead of several per event (see repository.TxCache).
-        await repo.load_talents(session, (str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
+        # A batch's talents in three queries instead of several per event (see BenefitsRepository).
+        await BenefitsRepository.of(session).load_talents((str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
 
     return {
         "talents": with_prepare(
@@ -155,7 +156,7 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
 
 def timer_handlers() -> dict[str, TimerHandler]:
     return {
-        service.STAGE_DEADLINE_TIMER: service.on_stage_deadline,
-        service.END_TO_END_TIMER: service.on_end_to_end_deadline,
-        service.PUBLICITY_TIMER: service.on_publicity_end,
+        flow.STAGE_DEADLINE_TIMER: deadlines.on_stage_deadline,
+        flow.END_TO_END_TIMER: deadlines.on_end_to_end_deadline,
+        flow.PUBLICITY_TIMER: deadlines.on_publicity_end,
     }

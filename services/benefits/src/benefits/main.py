@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from servicekit.app import ServiceDefinition, create_app
 from servicekit.auth import KeySource
 
+from benefits.clock import Clock
 from benefits.config import BenefitsSettings, get_settings
 from benefits.handlers import consumers, timer_handlers
 from benefits.router import router
-from benefits.service import Clock
 
 
 def definition(settings: BenefitsSettings | None = None) -> ServiceDefinition:

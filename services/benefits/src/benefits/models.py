@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from contracts import ClaimStatus
 from servicekit.db import UTCDateTime, utcnow
+from servicekit.sql import StrEnumText
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-# Claims that are still moving; the others (disbursed, rejected, withdrawn) are final.
-OPEN_STATUSES: tuple[str, ...] = ("submitted", "accepted", "county_approved", "city_approved", "publicized", "returned")
+from benefits.states import ObjectionStatus, TalentFactsStatus
 
 
 class BenefitPolicy(SQLModel, table=True):
@@ -42,7 +43,7 @@ class TalentFacts(SQLModel, table=True):
     talent_id: str = Field(primary_key=True, max_length=64)
     pseudonym: str | None = Field(default=None, max_length=40)
     # registered (profile seen), certified, revoked, expired; "unknown" until a status event arrives.
-    status: str = Field(default="unknown", max_length=12)
+    status: TalentFactsStatus = Field(default=TalentFactsStatus.UNKNOWN, sa_type=StrEnumText(TalentFactsStatus, 12))
     status_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     tier: str | None = Field(default=None, max_length=1)
     points: int = 0
@@ -95,7 +96,7 @@ class Claim(SQLModel, table=True):
     talent_id: str = Field(max_length=64)
     policy_code: str = Field(max_length=40)
     policy_version: int
-    status: str = Field(max_length=20)
+    status: ClaimStatus = Field(sa_type=StrEnumText(ClaimStatus, 20))
     auto: bool = False
     # Exactly one automatic (免申即享) claim per talent and policy, however often the event comes.
     auto_grant_key: str | None = Field(default=None, unique=True, max_length=120)
@@ -133,8 +134,8 @@ class ClaimHistory(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     action: str = Field(max_length=30)
     stage: str | None = Field(default=None, max_length=20)
-    from_status: str | None = Field(default=None, max_length=20)
-    to_status: str = Field(max_length=20)
+    from_status: ClaimStatus | None = Field(default=None, sa_type=StrEnumText(ClaimStatus, 20))
+    to_status: ClaimStatus = Field(sa_type=StrEnumText(ClaimStatus, 20))
     actor: str = Field(max_length=64)
     reason: str = Field(default="", max_length=2000)
     reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -149,7 +150,7 @@ class ClaimObjection(SQLModel, table=True):
     claim_id: str = Field(foreign_key="benefit_claim.id", index=True, max_length=36)
     raised_by: str = Field(max_length=64)
     reason: str = Field(max_length=2000)
-    status: str = Field(default="open", max_length=10)
+    status: ObjectionStatus = Field(default=ObjectionStatus.OPEN, sa_type=StrEnumText(ObjectionStatus, 10))
     raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -1,4 +1,4 @@
-"""Benefits endpoints (thin: the rules live in service.py)."""
+"""Benefits endpoints (thin: the rules live in policies, eligibility, flow, review and queries)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 
-from benefits import service
+from benefits import eligibility as eligibility_rules
+from benefits import flow, policies, queries, review
 from benefits.dependencies import (
     AdminPrincipal,
     ClaimId,
@@ -25,7 +26,6 @@ from benefits.schemas import (
     ClaimCreate,
     ClaimPublic,
     ClaimResubmit,
-    ClaimStatus,
     DecisionCreate,
     DisbursementCreate,
     EligibilityPublic,
@@ -37,6 +37,7 @@ from benefits.schemas import (
     PolicyUpdate,
     PublicNotice,
 )
+from benefits.states import ClaimStatus
 
 router = APIRouter(prefix="/api/v1", tags=["benefits"])
 
@@ -45,7 +46,7 @@ PolicyFilter = Annotated[str | None, Query(max_length=40, description="only clai
 
 
 async def _one(session: SessionDep, claim: Any) -> ClaimPublic:
-    [public] = await service.to_public(session, [claim])
+    [public] = await queries.to_public(session, [claim])
     return public
 
 
@@ -55,7 +56,7 @@ async def _one(session: SessionDep, claim: Any) -> ClaimPublic:
 @router.get("/policies", response_model=PoliciesPublic)
 async def list_policies(session: SessionDep) -> PoliciesPublic:
     """The policy catalogue: the current version of every active policy (public)."""
-    return PoliciesPublic(items=[p.public() for p in await service.list_policies(session)])
+    return PoliciesPublic(items=[p.public() for p in await policies.list_policies(session)])
 
 
 @router.get("/policies/{code}", response_model=PolicyPublic)
@@ -65,13 +66,13 @@ async def get_policy(
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a past version (claims name theirs)")] = None,
 ) -> PolicyPublic:
     """One policy: its current version, or the version a claim was made under."""
-    return (await service.get_policy(session, code, version)).public()
+    return (await policies.get_policy(session, code, version)).public()
 
 
 @router.post("/admin/policies", response_model=PolicyPublic, status_code=201)
 async def create_policy(body: PolicyCreate, session: SessionDep, principal: AdminPrincipal) -> PolicyPublic:
     """Add a policy to the catalogue (version 1)."""
-    return (await service.create_policy(session, principal, body)).public()
+    return (await policies.create_policy(session, principal, body)).public()
 
 
 @router.put("/admin/policies/{code}", response_model=PolicyPublic)
@@ -79,13 +80,13 @@ async def update_policy(
     code: PolicyCodePath, body: PolicyUpdate, session: SessionDep, principal: AdminPrincipal
 ) -> PolicyPublic:
     """Change a policy: stored as a new version; claims keep the version they were made under."""
-    return (await service.update_policy(session, principal, code, body)).public()
+    return (await policies.update_policy(session, principal, code, body)).public()
 
 
 @router.get("/admin/policies/{code}/versions", response_model=PoliciesPublic)
 async def policy_versions(code: PolicyCodePath, session: SessionDep, principal: AdminPrincipal) -> PoliciesPublic:
     """Every version of a policy, oldest first."""
-    return PoliciesPublic(items=[p.public() for p in await service.policy_history(session, code)])
+    return PoliciesPublic(items=[p.public() for p in await policies.policy_history(session, code)])
 
 
 # --- the talent's side ------------------------------------------------------------------------
@@ -94,7 +95,7 @@ async def policy_versions(code: PolicyCodePath, session: SessionDep, principal: 
 @router.get("/me/eligibility", response_model=EligibilityPublic)
 async def my_eligibility(session: SessionDep, principal: TalentPrincipal, clock: ClockDep) -> EligibilityPublic:
     """The one-tap list: every policy, whether you may claim it now, and why not."""
-    return EligibilityPublic(items=await service.eligibility(session, principal.sub, clock))
+    return EligibilityPublic(items=await eligibility_rules.eligibility(session, principal.sub, clock))
 
 
 @router.post("/me/claims", response_model=ClaimPublic, status_code=201)
@@ -108,7 +109,7 @@ async def submit_claim(
     """Claim a policy with one tap; the automatic checks answer at once (accepted or rejected)."""
 
     async def create() -> ClaimPublic:
-        return await _one(session, await service.submit_claim(session, principal, body, clock))
+        return await _one(session, await flow.submit_claim(session, principal, body, clock))
 
     return await run_idempotent(
         session, principal, idempotency_key, operation="benefits.submit_claim", body=body, create=create
@@ -120,14 +121,14 @@ async def my_claims(
     session: SessionDep, principal: TalentPrincipal, page: PageDep, status: StatusFilter = None
 ) -> Page[ClaimPublic]:
     """Your claims, newest first, each with its history of decisions."""
-    claims, cursor = await service.my_claims(session, principal, status, page)
-    return Page(items=await service.to_public(session, claims), next_cursor=cursor)
+    found = await queries.my_claims(session, principal, status, page)
+    return Page(items=await queries.to_public(session, found.items), next_cursor=found.next_cursor)
 
 
 @router.get("/me/claims/{claim_id}", response_model=ClaimPublic)
 async def my_claim(claim_id: ClaimId, session: SessionDep, principal: TalentPrincipal) -> ClaimPublic:
     """One of your claims with its history of decisions."""
-    return await _one(session, await service.my_claim(session, principal, claim_id))
+    return await _one(session, await queries.my_claim(session, principal, claim_id))
 
 
 @router.post("/me/claims/{claim_id}/withdraw", response_model=ClaimPublic)
@@ -135,7 +136,7 @@ async def withdraw_claim(
     claim_id: ClaimId, session: SessionDep, principal: TalentPrincipal, clock: ClockDep
 ) -> ClaimPublic:
     """Take a claim back (any time before it is paid)."""
-    return await _one(session, await service.withdraw(session, principal, claim_id, clock))
+    return await _one(session, await flow.withdraw(session, principal, claim_id, clock))
 
 
 @router.post("/me/claims/{claim_id}/resubmit", response_model=ClaimPublic)
@@ -143,7 +144,7 @@ async def resubmit_claim(
     claim_id: ClaimId, body: ClaimResubmit, session: SessionDep, principal: TalentPrincipal, clock: ClockDep
 ) -> ClaimPublic:
     """补正: resubmit a returned claim with amended details; the automatic checks run again."""
-    return await _one(session, await service.resubmit(session, principal, claim_id, body, clock))
+    return await _one(session, await flow.resubmit(session, principal, claim_id, body, clock))
 
 
 # --- officers ---------------------------------------------------------------------------------
@@ -158,14 +159,14 @@ async def review_queue(
     policy_code: PolicyFilter = None,
 ) -> Page[ClaimPublic]:
     """Your queue, oldest first: your region's first reviews, the city's second reviews, or claims to pay."""
-    claims, cursor = await service.review_queue(session, principal, status, policy_code, page)
-    return Page(items=await service.to_public(session, claims), next_cursor=cursor)
+    found = await queries.review_queue(session, principal, status, policy_code, page)
+    return Page(items=await queries.to_public(session, found.items), next_cursor=found.next_cursor)
 
 
 @router.get("/reviews/claims/{claim_id}", response_model=ClaimPublic)
 async def review_claim(claim_id: ClaimId, session: SessionDep, principal: OfficerPrincipal) -> ClaimPublic:
     """One claim with its full history (county reviewers: their region's only)."""
-    return await _one(session, await service.visible_claim(session, principal, claim_id))
+    return await _one(session, await review.visible_claim(session, principal, claim_id))
 
 
 @router.post("/reviews/claims/{claim_id}/decisions", response_model=ClaimPublic)
@@ -173,7 +174,7 @@ async def decide_claim(
     claim_id: ClaimId, body: DecisionCreate, session: SessionDep, principal: ReviewerPrincipal, clock: ClockDep
 ) -> ClaimPublic:
     """Approve, reject or return a claim at your stage (county 初审, then city 复审 and 公示)."""
-    return await _one(session, await service.decide(session, principal, claim_id, body, clock))
+    return await _one(session, await review.decide(session, principal, claim_id, body, clock))
 
 
 @router.post("/reviews/claims/{claim_id}/disbursement", response_model=ClaimPublic)
@@ -181,7 +182,7 @@ async def disburse_claim(
     claim_id: ClaimId, body: DisbursementCreate, session: SessionDep, principal: FinancePrincipal, clock: ClockDep
 ) -> ClaimPublic:
     """兑现: record the payment of a claim whose public notice ended without objection."""
-    return await _one(session, await service.disburse(session, principal, claim_id, body, clock))
+    return await _one(session, await review.disburse(session, principal, claim_id, body, clock))
 
 
 # --- public notice (公示) ---------------------------------------------------------------------
@@ -190,8 +191,8 @@ async def disburse_claim(
 @router.get("/claims/publicized", response_model=Page[PublicNotice])
 async def public_notices(session: SessionDep, page: PageDep) -> Page[PublicNotice]:
     """Claims on public notice now (public; pseudonyms, never names)."""
-    claims, cursor = await service.public_notices(session, page)
-    return Page(items=[service.to_notice(c) for c in claims], next_cursor=cursor)
+    found = await queries.public_notices(session, page)
+    return Page(items=[queries.to_notice(c) for c in found.items], next_cursor=found.next_cursor)
 
 
 @router.post("/claims/{claim_id}/objections", response_model=ObjectionPublic, status_code=201)
@@ -199,7 +200,7 @@ async def object_to_claim(
     claim_id: ClaimId, body: ObjectionCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
 ) -> ObjectionPublic:
     """Object to a claim on public notice (any signed-in user); it goes back to city review."""
-    objection = await service.object_to(session, principal, claim_id, body, clock)
+    objection = await review.object_to(session, principal, claim_id, body, clock)
     return ObjectionPublic(
         id=objection.id,
         claim_id=objection.claim_id,

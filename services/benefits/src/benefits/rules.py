@@ -14,6 +14,7 @@ from typing import Any
 
 from benefits.models import TalentFacts
 from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
+from benefits.states import TalentFactsStatus
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,10 @@ EligibilityCheck = Callable[[EligibilityRules, TalentFacts, date, ClaimRecord], 
 
 
 def _certified(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
-    if facts.status != "certified":
-        state = {"revoked": "was revoked", "expired": "has expired"}.get(facts.status, "is not certified yet")
+    if facts.status != TalentFactsStatus.CERTIFIED:
+        state = {TalentFactsStatus.REVOKED: "was revoked", TalentFactsStatus.EXPIRED: "has expired"}.get(
+            facts.status, "is not certified yet"
+        )
         return Reason("not_certified", f"Your talent status {state}; benefits need a current certification.")
     if facts.certified_until is not None and facts.certified_until < today:
         return Reason("not_certified", f"Your certification ended on {facts.certified_until.isoformat()}.")

@@ -7,19 +7,10 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from benefits.states import ClaimStatus, ObjectionStatus, TalentFactsStatus
+
 Tier = Literal["A", "B", "C", "D", "E"]
 Degree = Literal["bachelor", "master", "doctor"]
-ClaimStatus = Literal[
-    "submitted",
-    "accepted",
-    "county_approved",
-    "city_approved",
-    "publicized",
-    "disbursed",
-    "rejected",
-    "returned",
-    "withdrawn",
-]
 # Facts about a talent that shut a policy out, each named in the policy data.
 Exclusion = Literal["owns_home_in_city", "active_lease", "housing_voucher_used"]
 # Facts a disbursed claim establishes: a used housing voucher ends rent subsidies and apartment rounds.
@@ -228,8 +219,8 @@ class HistoryEntry(BaseModel):
     at: datetime
     action: str
     stage: str | None
-    from_status: str | None
-    to_status: str
+    from_status: ClaimStatus | None
+    to_status: ClaimStatus
     actor: str
     reason: str
     reasons: list[ReasonPublic] = Field(default_factory=list)
@@ -270,7 +261,7 @@ class PublicNotice(BaseModel):
 class ObjectionPublic(BaseModel):
     id: str
     claim_id: str
-    status: Literal["open", "resolved"]
+    status: ObjectionStatus
     reason: str
     raised_at: datetime
 
@@ -279,7 +270,7 @@ class TalentFactsPublic(BaseModel):
     """What benefits knows of a talent (for officers and debugging the read model)."""
 
     talent_id: str
-    status: str
+    status: TalentFactsStatus
     tier: str | None
     certified_until: date | None
     region_code: str | None

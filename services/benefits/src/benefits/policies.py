@@ -1,0 +1,93 @@
+"""Policies and their versions: a change is a new version; claims keep the version they were made under."""
+
+from __future__ import annotations
+
+from servicekit import audit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from benefits.catalogue import Policy, rules_json
+from benefits.exceptions import PolicyExists, PolicyNotFound
+from benefits.models import BenefitPolicy
+from benefits.repository import BenefitsRepository
+from benefits.schemas import PolicyCreate, PolicyUpdate
+
+
+async def list_policies(session: AsyncSession) -> list[Policy]:
+    return [Policy.of(row) for row in await BenefitsRepository.of(session).current_policies()]
+
+
+async def get_policy(session: AsyncSession, code: str, version: int | None = None) -> Policy:
+    repo = BenefitsRepository.of(session)
+    row = await (repo.current_policy(code) if version is None else repo.policy_version(code, version))
+    if row is None:
+        raise PolicyNotFound(code)
+    return Policy.of(row)
+
+
+async def policy_history(session: AsyncSession, code: str) -> list[Policy]:
+    rows = await BenefitsRepository.of(session).policy_versions(code)
+    if not rows:
+        raise PolicyNotFound(code)
+    return [Policy.of(row) for row in rows]
+
+
+async def create_policy(session: AsyncSession, principal: Principal, body: PolicyCreate) -> Policy:
+    """A new policy at version 1."""
+    if await BenefitsRepository.of(session).policy_versions(body.code):
+        raise PolicyExists(body.code)
+    row = _policy_row(body.code, 1, body, principal, body.change_reason or "created")
+    session.add(row)
+    await audit.record(
+        session,
+        principal,
+        "policy.created",
+        subject_type="policy",
+        subject_id=body.code,
+        after=body,
+        reason=row.change_reason,
+    )
+    await session.flush()
+    return Policy.of(row)
+
+
+async def update_policy(session: AsyncSession, principal: Principal, code: str, body: PolicyUpdate) -> Policy:
+    """Store the policy as a new version; claims keep the version they were made under."""
+    current = await BenefitsRepository.of(session).current_policy(code)
+    if current is None:
+        raise PolicyNotFound(code)
+    current.current = False
+    row = _policy_row(code, current.version + 1, body, principal, body.change_reason)
+    session.add(row)
+    await audit.record(
+        session,
+        principal,
+        "policy.changed",
+        subject_type="policy",
+        subject_id=code,
+        before=Policy.of(current).rules,
+        after=body,
+        reason=body.change_reason,
+    )
+    await session.flush()
+    return Policy.of(row)
+
+
+def _policy_row(
+    code: str, version: int, body: PolicyCreate | PolicyUpdate, principal: Principal, reason: str
+) -> BenefitPolicy:
+    return BenefitPolicy(
+        code=code,
+        version=version,
+        current=True,
+        name=body.name,
+        name_en=body.name_en,
+        description=body.description,
+        auto_grant=body.auto_grant,
+        active=body.active,
+        rules=rules_json(body),
+        created_at=utcnow(),
+        created_by=principal.sub,
+        change_reason=reason,
+    )
