@@ -5,7 +5,7 @@ the auto-granted (免申即享) claim → a one-tap claim → its approvals → 
 
 Every step prints what it did. A step whose endpoint is not there yet (404, 405, 501, or the service is
 down) is reported as skipped, and the steps that need its result are skipped too; any other error stops
-the walk with the problem+json the platform answered. Only the public API of shared/API.md is used.
+the walk with the problem+json the platform answered. Only the public API of docs/api.md is used.
 
     uv run python scripts/demo.py [--base-url http://127.0.0.1:8000]
 """

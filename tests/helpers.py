@@ -1,6 +1,6 @@
 """Sign-in and scene-setting helpers shared by the cross-service tests (end-to-end, fuzzing, security).
 
-Everything goes through the gateway's public API, as a client would: the dev accounts of shared/API.md,
+Everything goes through the gateway's public API, as a client would: the dev accounts of docs/api.md,
 OTP sign-in for talents (the gateway returns the code with TALENT_ENV=dev), and the real review endpoints.
 """
 
@@ -23,7 +23,7 @@ Headers = dict[str, str]
 
 DEV_PASSWORD = "dev-password"  # the dev officials' password (TALENT_ENV=dev)
 DEV_SECRET = "dev-secret"  # the dev partners' client secret
-# Every role a dev account holds, and the account that holds it (shared/API.md, "Dev accounts").
+# Every role a dev account holds, and the account that holds it (docs/api.md, "Dev accounts").
 OFFICIALS = {
     "county_reviewer": "reviewer.nanhu",
     "city_approver": "approver.city",

@@ -8,7 +8,7 @@
   秀洲区 (330411) reviewer must not see;
 - partner.transit's webhook subscription, with a real receiver that records every delivery (the events
   partners get), and partner.hospital as the attacker of transit's subscription and deliveries;
-- a bearer token for every role (the dev accounts of shared/API.md).
+- a bearer token for every role (the dev accounts of docs/api.md).
 """
 
 from __future__ import annotations

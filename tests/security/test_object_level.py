@@ -1,6 +1,6 @@
 """OWASP API1, broken object-level authorisation: every endpoint that takes an object's id answers 404 to a
-caller who may not see that object (shared/API.md: "404 for an object that does not exist or that the
-caller may not see"), exactly as for an id that does not exist, and leaves the object as it was.
+caller who may not see that object (docs/api.md, Conventions: "the object does not exist or the caller may
+not see it"), exactly as for an id that does not exist, and leaves the object as it was.
 
 The owner's own request is checked first each time, so a 404 means "not yours", not "not there".
 """

@@ -1,4 +1,4 @@
-"""The points formula of shared/DOMAIN.md, read from data/points.json."""
+"""The points formula of docs/domain.md, read from data/points.json."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The rules of the applicant service as data: tiers, routes, points, shortage catalogue, privileges, family.
 
-Every number here comes from a JSON file in `applicant/data/` (the default catalogue of shared/DOMAIN.md),
+Every number here comes from a JSON file in `applicant/data/` (the default catalogue of docs/domain.md),
 read once per process; an administrator changes the platform's rules by changing those files, not code.
 """
 
