@@ -29,9 +29,25 @@ class PageParams(BaseModel):
     limit: int
     after: list[Any] | None
 
+    def position(self, *types: Callable[[Any], Any]) -> list[Any] | None:
+        """The cursor's keyset position, each value converted by its type (e.g. `datetime.fromisoformat`, `str`);
+        None on the first page. A cursor of another shape is the caller's error: 422, never a 500."""
+        if self.after is None:
+            return None
+        if len(self.after) != len(types):
+            raise _invalid_cursor()
+        try:
+            return [convert(value) for convert, value in zip(types, self.after, strict=True)]
+        except (TypeError, ValueError) as exc:
+            raise _invalid_cursor() from exc
+
 
 def encode_cursor(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode().rstrip("=")
+
+
+def _invalid_cursor() -> Unprocessable:
+    return Unprocessable("The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}])
 
 
 def decode_cursor(cursor: str) -> list[Any]:
@@ -39,13 +55,9 @@ def decode_cursor(cursor: str) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded))
     except ValueError as exc:
-        raise Unprocessable(
-            "The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}]
-        ) from exc
+        raise _invalid_cursor() from exc
     if not isinstance(value, list):
-        raise Unprocessable(
-            "The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}]
-        )
+        raise _invalid_cursor()
     return value
 
 

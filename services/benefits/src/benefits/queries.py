@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.pagination import Page, PageParams, keyset_page
@@ -54,6 +56,10 @@ def _position(claim: Claim) -> list[str]:
     return [claim.submitted_at.isoformat(), claim.id]
 
 
+def _after(page: PageParams) -> list[Any] | None:
+    return page.position(datetime.fromisoformat, str)
+
+
 async def review_queue(
     session: AsyncSession, principal: Principal, status: ClaimStatus | None, policy_code: str | None, page: PageParams
 ) -> Page[Claim]:
@@ -67,7 +73,7 @@ async def review_queue(
         publicity_ended_only=queue.publicity_ended_only,
         policy_code=policy_code,
         limit=page.limit + 1,
-        after=page.after,
+        after=_after(page),
     )
     return keyset_page(claims, page.limit, _position)
 
@@ -76,7 +82,7 @@ async def my_claims(
     session: AsyncSession, principal: Principal, status: ClaimStatus | None, page: PageParams
 ) -> Page[Claim]:
     claims = await BenefitsRepository.of(session).claims_of_talent(
-        principal.sub, limit=page.limit + 1, after=page.after, status=status
+        principal.sub, limit=page.limit + 1, after=_after(page), status=status
     )
     return keyset_page(claims, page.limit, _position)
 
@@ -86,7 +92,7 @@ async def my_claim(session: AsyncSession, principal: Principal, claim_id: str) -
 
 
 async def public_notices(session: AsyncSession, page: PageParams) -> Page[Claim]:
-    claims = await BenefitsRepository.of(session).publicized_claims(limit=page.limit + 1, after=page.after)
+    claims = await BenefitsRepository.of(session).publicized_claims(limit=page.limit + 1, after=_after(page))
     return keyset_page(claims, page.limit, _position)
 
 

@@ -274,7 +274,7 @@ class BenefitsRepository:
         if status:
             query = query.where(Claim.status == status)
         if after:
-            at, claim_id = datetime.fromisoformat(after[0]), str(after[1])
+            at, claim_id = after
             query = query.where(
                 (col(Claim.submitted_at) < at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) < claim_id))
             )
@@ -302,7 +302,7 @@ class BenefitsRepository:
         if policy_code:
             query = query.where(Claim.policy_code == policy_code)
         if after:
-            at, claim_id = datetime.fromisoformat(after[0]), str(after[1])
+            at, claim_id = after
             query = query.where(
                 (col(Claim.submitted_at) > at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) > claim_id))
             )
@@ -312,7 +312,7 @@ class BenefitsRepository:
     async def publicized_claims(self, *, limit: int, after: list[Any] | None) -> list[Claim]:
         query = select(Claim).where(Claim.status == ClaimStatus.PUBLICIZED, col(Claim.publicity_ended_at).is_(None))
         if after:
-            at, claim_id = datetime.fromisoformat(after[0]), str(after[1])
+            at, claim_id = after
             query = query.where(
                 (col(Claim.submitted_at) > at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) > claim_id))
             )
