@@ -1,4 +1,4 @@
-"""Housing draw: 100,000 applications over 15,200 units (DOMAIN.md: "an allocation round with 10万 applicants
+"""Housing draw: 100,000 applications over 15,200 units (docs/domain.md: "an allocation round with 10万 applicants
 for 1.5万 units"), and the offer cascade of 1,000 declines in a row.
 
 Figures:

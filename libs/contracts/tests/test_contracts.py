@@ -25,7 +25,7 @@ from contracts import (
 )
 from pydantic import ValidationError
 
-# The names API.md fixes, spelled out so a rename here is a visible contract change.
+# The names docs/api.md fixes, spelled out so a rename here is a visible contract change.
 API_EVENT_TYPES = [
     "talent.applicant.talent.registered.v1",
     "talent.applicant.certification.submitted.v1",
@@ -46,7 +46,7 @@ API_EVENT_TYPES = [
     "talent.housing.lease.ended.v1",
 ]
 
-# Types the platform adds beyond API.md's minimum.
+# Types the platform adds beyond the minimum of docs/api.md.
 EXTRA_EVENT_TYPES = [
     "talent.applicant.talent.profile_updated.v1",
     "talent.applicant.talent.points_changed.v1",
@@ -125,7 +125,7 @@ def test_from_json_rejects_bad_attributes(attribute: str, value: object) -> None
 
 
 def test_every_documented_type_has_a_model() -> None:
-    # Contracts only grow: every type API.md names, and every extra type once published, stays.
+    # Contracts only grow: every type docs/api.md names, and every extra type once published, stays.
     assert set(API_EVENT_TYPES) | set(EXTRA_EVENT_TYPES) <= set(EVENT_TYPES)
 
 

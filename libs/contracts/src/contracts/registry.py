@@ -34,7 +34,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry()
 
 PARTNER_KINDS: tuple[str, ...] = ("hospital", "transit", "school", "bank", "scenic", "partner_city")
 
-# Default catalogue: what each partner kind may subscribe to unless configured otherwise (API.md).
+# Default catalogue: what each partner kind may subscribe to unless configured otherwise (docs/api.md).
 _CODE_STATUS_TYPES = frozenset({TalentCertified.type, TalentRevoked.type})
 PARTNER_VISIBLE_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
     {

@@ -33,7 +33,7 @@ const CLAIM_FILTERS = [
   "returned",
   "withdrawn",
 ];
-const STAGE_DAYS = 5; // default working days per review stage (DOMAIN.md), for certifications without a due date
+const STAGE_DAYS = 5; // default working days per review stage (docs/domain.md), for certifications without a due date
 
 // --- certifications ---------------------------------------------------------------------------------
 
