@@ -112,7 +112,7 @@ async def submit_claim(
         return await _one(session, await flow.submit_claim(session, principal, body, clock))
 
     return await run_idempotent(
-        session, principal, idempotency_key, operation="benefits.submit_claim", body=body, create=create
+        session, principal, idempotency_key, operation="POST /api/v1/me/claims", body=body, create=create
     )
 
 

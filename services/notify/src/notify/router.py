@@ -89,7 +89,7 @@ async def create_subscription(
         session,
         principal,
         idempotency_key,
-        operation="notify.subscriptions.create",
+        operation="POST /api/v1/partners/subscriptions",
         body=body,
         create=lambda: partners.create_subscription(session, components, principal, body),
     )
