@@ -154,6 +154,7 @@ class RuleBook:
     async def load(self, database: Database) -> None:
         """Read every rule set's version in force now (at start-up, before the first request)."""
         self.bind(database)
+        self._snapshot.clear()  # nothing of another database (a previous app in this process) carries over
         async with database.transaction() as session:
             await self.refresh(session)
 
