@@ -6,7 +6,9 @@ from datetime import date, datetime
 
 from servicekit.db import UTCDateTime, utcnow
 from sqlalchemy import Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
+
+from applicant.states import CertificationStatus, TalentStatus
 
 
 class Talent(SQLModel, table=True):
@@ -16,7 +18,9 @@ class Talent(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     pseudonym: str = Field(unique=True, max_length=40)
-    status: str = Field(default="registered", max_length=20)
+    # Status columns stay VARCHAR(20), not a database ENUM; a row read back holds the plain string, which
+    # compares equal to its member.
+    status: TalentStatus = Field(default=TalentStatus.REGISTERED, sa_type=AutoString(length=20))
     tier: str | None = Field(default=None, max_length=1)
     points: int = 0
     certified_until: date | None = None
@@ -89,7 +93,7 @@ class Certification(SQLModel, table=True):
     tier: str = Field(max_length=1)
     programme_code: str | None = Field(default=None, max_length=64)
     region_code: str = Field(max_length=12)
-    status: str = Field(default="submitted", max_length=20)
+    status: CertificationStatus = Field(default=CertificationStatus.SUBMITTED, sa_type=AutoString(length=20))
     # Rises with each resubmission after a return, so earlier rounds' approvals no longer count.
     round: int = 1
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,9 +10,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from applicant import catalogue
 from applicant.events import outbox
 from applicant.models import Talent, TalentProfile
+from applicant.states import TalentStatus
 
 # Only a certified talent's tier earns its base points; an expired or revoked one keeps the rest.
-_TIER_EARNING_STATUS = "certified"
+_TIER_EARNING_STATUS = TalentStatus.CERTIFIED
 
 
 def compute(

@@ -20,9 +20,7 @@ from applicant.models import (
     Talent,
     TalentProfile,
 )
-
-# Certifications still being handled: a talent has at most one of these at a time.
-OPEN_STATUSES = ("submitted", "county_approved", "returned")
+from applicant.states import OPEN_STATUSES, CertificationStatus
 
 
 async def get_talent(session: AsyncSession, talent_id: str) -> Talent | None:
@@ -106,7 +104,7 @@ async def list_certifications_of(
 async def list_for_review(
     session: AsyncSession,
     *,
-    statuses: Sequence[str],
+    statuses: Sequence[CertificationStatus],
     region_code: str | None,
     limit: int,
     after: tuple[datetime, str] | None,

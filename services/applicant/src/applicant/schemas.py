@@ -7,16 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from applicant.states import CertificationStatus, Decision, TalentStatus
+
 IdType = Literal["resident_id", "foreign_permanent_id", "passport"]
 Degree = Literal["bachelor", "master", "doctor"]
 Title = Literal["senior", "deputy_senior", "intermediate"]
 Locale = Literal["zh-CN", "en"]
-TalentStatus = Literal["registered", "certified", "expired", "revoked"]
 Tier = Literal["A", "B", "C", "D", "E"]
 Relation = Literal["spouse", "child", "parent"]
 Route = Literal["programme", "degree", "title", "employer_recommendation", "expert_recommendation", "case_by_case"]
-CertificationStatus = Literal["submitted", "county_approved", "certified", "rejected", "returned"]
-Decision = Literal["approve", "reject", "return"]
 Stage = Literal["county", "city"]
 Scene = Literal["hospital", "transit", "school", "bank", "scenic", "partner_city"]
 
@@ -193,7 +192,8 @@ class DecisionCreate(_Strict):
     reason: str = Field(default="", max_length=2000, description="required to reject or return")
 
 
-ReviewFilter = Literal["pending", "submitted", "county_approved", "certified", "rejected", "returned"]
+# `pending`: what the caller may decide now; a status: the certifications in it the caller may see.
+ReviewFilter = Literal["pending"] | CertificationStatus
 
 
 # --- talent code --------------------------------------------------------------------------------------

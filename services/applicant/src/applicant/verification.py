@@ -17,12 +17,13 @@ from applicant.codes import CodeClaims, CodeKeyRing, CodeRejected, IssuedCode
 from applicant.exceptions import ProfileRequired, SceneNotAllowed, TalentCodeUnavailable
 from applicant.models import Talent
 from applicant.schemas import VerifyRequest, VerifyResult
+from applicant.states import TalentStatus
 
 # Why a talent has no code, by status (a certified one whose date has passed counts as expired).
 _NO_CODE = {
-    "registered": "You have a code once you are certified; apply with POST /api/v1/me/certifications.",
-    "expired": "Your certification has expired; apply again to get a code.",
-    "revoked": "Your talent status was revoked; no code can be issued.",
+    TalentStatus.REGISTERED: "You have a code once you are certified; apply with POST /api/v1/me/certifications.",
+    TalentStatus.EXPIRED: "Your certification has expired; apply again to get a code.",
+    TalentStatus.REVOKED: "Your talent status was revoked; no code can be issued.",
 }
 
 
@@ -36,9 +37,11 @@ async def issue_code(session: AsyncSession, keyring: CodeKeyRing, talent_id: str
     if talent is None:
         raise ProfileRequired()
     now = utcnow()
-    status = talent.status if talent.status != "certified" or _is_current(talent, now) else "expired"
-    if status != "certified" or talent.tier is None or talent.certified_until is None:
-        raise TalentCodeUnavailable(_NO_CODE.get(status, _NO_CODE["registered"]))
+    status = TalentStatus(talent.status)
+    if status == TalentStatus.CERTIFIED and not _is_current(talent, now):
+        status = TalentStatus.EXPIRED
+    if status != TalentStatus.CERTIFIED or talent.tier is None or talent.certified_until is None:
+        raise TalentCodeUnavailable(_NO_CODE.get(status, _NO_CODE[TalentStatus.REGISTERED]))
     return keyring.issue(
         pseudonym=talent.pseudonym,
         tier=talent.tier,
@@ -83,11 +86,13 @@ def _check_standing(talent: repo.Standing | None, claims: CodeClaims, now: datet
     """A well-signed code still fails when its holder was revoked, expired, or re-tiered since it was issued."""
     if talent is None:
         raise CodeRejected("unknown_talent")
-    if talent.status == "revoked":
+    if talent.status == TalentStatus.REVOKED:
         raise CodeRejected("revoked")
-    if talent.status == "expired" or (talent.status == "certified" and not _is_current(talent, now)):
+    if talent.status == TalentStatus.EXPIRED or (
+        talent.status == TalentStatus.CERTIFIED and not _is_current(talent, now)
+    ):
         raise CodeRejected("certification_expired")
-    if talent.status != "certified":
+    if talent.status != TalentStatus.CERTIFIED:
         raise CodeRejected("not_certified")
     if talent.tier != claims.tier:
         raise CodeRejected("tier_changed")

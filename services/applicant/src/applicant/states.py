@@ -1,0 +1,171 @@
+"""A certification's and a talent's statuses and every move between them, as data.
+
+`certification.transition` and `validity.transition` are the one function of each that reads its table and
+writes the status with everything that goes with it (decision row, audit entry, timers, event).
+
+Certification (人才层次在线认定), reviewed by the county of its region, then by the city:
+
+    (new) ─submit─► submitted ─approve_county─► county_approved ─approve_city─► certified
+                        │                          │  approve_first_of_two: stays county_approved until a
+                        │                          │  second, different city approver (tier A, case by case)
+                        ├─ reject ─► rejected ◄─────┤
+                        └─ return ─► returned ◄─────┘
+                 returned ─resubmit─► submitted (a new round: earlier rounds' approvals no longer count)
+    submitted, county_approved, returned ─reject_on_revocation─► rejected (the talent's status was revoked)
+
+Talent (动态进退):
+
+    registered, certified, expired ─certify─► certified ─expire─► expired (the validity period ran out)
+    registered, certified, expired ─revoke─► revoked (by an admin: 失信 blacklist, left the city)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from contracts import CertificationStatus
+from servicekit.workflow import ReviewStage, StateMachine, Transition
+
+__all__ = [
+    "APPROVALS",
+    "CERTIFICATION_FLOW",
+    "CITY_APPROVER",
+    "COUNTY_REVIEWER",
+    "OPEN_STATUSES",
+    "REFUSALS",
+    "REVIEW_STAGES",
+    "TALENT_FLOW",
+    "CertificationAction",
+    "CertificationStatus",
+    "CertificationTransition",
+    "Decision",
+    "TalentAction",
+    "TalentStatus",
+    "TalentTransition",
+    "stage_of",
+]
+
+Decision = Literal["approve", "reject", "return"]
+
+COUNTY_REVIEWER, CITY_APPROVER = "county_reviewer", "city_approver"
+
+
+class TalentStatus(StrEnum):
+    """A talent's own standing: registered with a profile, certified at a tier until a date, expired, revoked."""
+
+    REGISTERED = "registered"
+    CERTIFIED = "certified"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+# --- certification ---------------------------------------------------------------------------------------
+
+# Certifications still being handled: a talent has at most one of these at a time.
+OPEN_STATUSES: tuple[CertificationStatus, ...] = (
+    CertificationStatus.SUBMITTED,
+    CertificationStatus.COUNTY_APPROVED,
+    CertificationStatus.RETURNED,
+)
+
+# The review stage a certification in each status waits for: who decides it, where an approval leads
+# (the city stage may need more than one approver first).
+REVIEW_STAGES: Mapping[CertificationStatus, ReviewStage[CertificationStatus]] = {
+    CertificationStatus.SUBMITTED: ReviewStage("county", COUNTY_REVIEWER, CertificationStatus.COUNTY_APPROVED),
+    CertificationStatus.COUNTY_APPROVED: ReviewStage("city", CITY_APPROVER, CertificationStatus.CERTIFIED),
+}
+
+
+def stage_of(status: CertificationStatus) -> str:
+    """The stage named in a decision on a certification in `status` (a returned one goes to the county next)."""
+    return REVIEW_STAGES.get(status, REVIEW_STAGES[CertificationStatus.SUBMITTED]).stage
+
+
+class CertificationAction(StrEnum):
+    SUBMIT = "submit"
+    RESUBMIT = "resubmit"
+    APPROVE_COUNTY = "approve_county"
+    APPROVE_CITY = "approve_city"
+    APPROVE_FIRST_OF_TWO = "approve_first_of_two"
+    REJECT = "reject"
+    RETURN = "return"
+    REJECT_ON_REVOCATION = "reject_on_revocation"
+
+
+@dataclass(frozen=True)
+class CertificationTransition(Transition[CertificationStatus, CertificationAction]):
+    # The decision the move records (a decision row and CertificationDecided); None: a (re)submission,
+    # announced by CertificationSubmitted.
+    decision: Decision | None = None
+    # An officer's decision at a review stage, audited as certification.<stage>.<decision>; a rejection on
+    # revocation is audited as the talent's revocation.
+    audited: bool = False
+    # A resubmission opens a new review round.
+    new_round: bool = False
+
+
+# The move an officer's approval makes, by the status the certification waits in (at the city, while more
+# approvers are needed than have approved: APPROVE_FIRST_OF_TWO), and the moves of the other decisions.
+APPROVALS: Mapping[CertificationStatus, CertificationAction] = {
+    CertificationStatus.SUBMITTED: CertificationAction.APPROVE_COUNTY,
+    CertificationStatus.COUNTY_APPROVED: CertificationAction.APPROVE_CITY,
+}
+REFUSALS: Mapping[str, CertificationAction] = {
+    "reject": CertificationAction.REJECT,
+    "return": CertificationAction.RETURN,
+}
+
+_C, _A = CertificationStatus, CertificationAction
+_UNDER_REVIEW = frozenset(REVIEW_STAGES)
+NEW: frozenset[CertificationStatus] = frozenset()  # a certification being submitted has no status yet
+
+CERTIFICATION_FLOW: StateMachine[CertificationTransition] = StateMachine(
+    "certification",
+    [
+        CertificationTransition(_A.SUBMIT, NEW, _C.SUBMITTED),
+        CertificationTransition(_A.RESUBMIT, frozenset({_C.RETURNED}), _C.SUBMITTED, new_round=True),
+        CertificationTransition(
+            _A.APPROVE_COUNTY, frozenset({_C.SUBMITTED}), _C.COUNTY_APPROVED, decision="approve", audited=True
+        ),
+        CertificationTransition(
+            _A.APPROVE_CITY, frozenset({_C.COUNTY_APPROVED}), _C.CERTIFIED, decision="approve", audited=True
+        ),
+        CertificationTransition(
+            _A.APPROVE_FIRST_OF_TWO, frozenset({_C.COUNTY_APPROVED}), None, decision="approve", audited=True
+        ),
+        CertificationTransition(_A.REJECT, _UNDER_REVIEW, _C.REJECTED, decision="reject", audited=True),
+        CertificationTransition(_A.RETURN, _UNDER_REVIEW, _C.RETURNED, decision="return", audited=True),
+        CertificationTransition(_A.REJECT_ON_REVOCATION, frozenset(OPEN_STATUSES), _C.REJECTED, decision="reject"),
+    ],
+)
+
+
+# --- talent ----------------------------------------------------------------------------------------------
+
+
+class TalentAction(StrEnum):
+    CERTIFY = "certify"
+    EXPIRE = "expire"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True)
+class TalentTransition(Transition[TalentStatus, TalentAction]):
+    # Audited as talent.<action>; a certification is audited as the city approval that granted it.
+    audited: bool = False
+
+
+_T = TalentStatus
+_NOT_REVOKED = frozenset({_T.REGISTERED, _T.CERTIFIED, _T.EXPIRED})
+
+TALENT_FLOW: StateMachine[TalentTransition] = StateMachine(
+    "talent",
+    [
+        TalentTransition(TalentAction.CERTIFY, _NOT_REVOKED, _T.CERTIFIED),
+        TalentTransition(TalentAction.EXPIRE, frozenset({_T.CERTIFIED}), _T.EXPIRED, audited=True),
+        TalentTransition(TalentAction.REVOKE, _NOT_REVOKED, _T.REVOKED, audited=True),
+    ],
+)

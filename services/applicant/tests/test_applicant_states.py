@@ -1,0 +1,48 @@
+"""The certification and talent flows as data: the tables say what states.py's diagram says."""
+
+from __future__ import annotations
+
+from applicant.states import (
+    APPROVALS,
+    CERTIFICATION_FLOW,
+    REVIEW_STAGES,
+    TALENT_FLOW,
+    CertificationAction,
+    CertificationStatus,
+)
+
+
+def test_certification_moves() -> None:
+    assert CERTIFICATION_FLOW.rows() == [
+        ("county_approved", "approve_city", "certified"),
+        ("county_approved", "approve_first_of_two", "county_approved"),
+        ("county_approved", "reject", "rejected"),
+        ("county_approved", "reject_on_revocation", "rejected"),
+        ("county_approved", "return", "returned"),
+        ("returned", "reject_on_revocation", "rejected"),
+        ("returned", "resubmit", "submitted"),
+        ("submitted", "approve_county", "county_approved"),
+        ("submitted", "reject", "rejected"),
+        ("submitted", "reject_on_revocation", "rejected"),
+        ("submitted", "return", "returned"),
+    ]
+    # A submission creates the certification: it starts from no status.
+    assert CERTIFICATION_FLOW[CertificationAction.SUBMIT].sources == frozenset()
+
+
+def test_talent_moves() -> None:
+    assert TALENT_FLOW.rows() == [
+        ("certified", "certify", "certified"),
+        ("certified", "expire", "expired"),
+        ("certified", "revoke", "revoked"),
+        ("expired", "certify", "certified"),
+        ("expired", "revoke", "revoked"),
+        ("registered", "certify", "certified"),
+        ("registered", "revoke", "revoked"),
+    ]
+
+
+def test_an_approval_leads_where_its_review_stage_says() -> None:
+    for status, review in REVIEW_STAGES.items():
+        assert CERTIFICATION_FLOW[APPROVALS[status]].target == review.approved_status
+    assert set(APPROVALS) == set(REVIEW_STAGES) == {CertificationStatus.SUBMITTED, CertificationStatus.COUNTY_APPROVED}
