@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from applicant.certification import EXPIRY_TIMER, expire_certification
+from applicant.validity import EXPIRY_TIMER, expire_certification
 from fastapi import FastAPI
 from servicekit.db import utcnow
 from servicekit.models import OutboxEvent

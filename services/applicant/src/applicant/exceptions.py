@@ -48,10 +48,6 @@ class CertificationConflict(Conflict):
     """A certification in a state that does not allow the request (e.g. a decision on a rejected one)."""
 
 
-class SegregationOfDuties(Forbidden):
-    """One officer, one stage: the same person may not decide two stages of one certification."""
-
-
 class TalentCodeUnavailable(Conflict):
     """Only a certified talent has a code."""
 

@@ -11,11 +11,11 @@ from servicekit.app import ServiceDefinition, create_app
 from servicekit.auth import KeySource
 from servicekit.crypto import FieldCipher
 
-from applicant.certification import EXPIRY_TIMER, expire_certification
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.router import internal_router, router
 from applicant.service import Protector
+from applicant.validity import EXPIRY_TIMER, expire_certification
 
 
 def code_key_sealer(settings: ApplicantSettings) -> FieldCipher:

@@ -1,4 +1,5 @@
-"""Applicant endpoints (thin: the rules live in service.py, certification.py and verification.py)."""
+"""Applicant endpoints (thin: the rules live in service.py, certification.py, review.py, validity.py and
+verification.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 
-from applicant import certification, service, verification
+from applicant import certification, review, service, validity, verification
 from applicant.codes import rotate_code_keys
 from applicant.dependencies import (
     AdminPrincipal,
@@ -73,7 +74,7 @@ async def get_profile(session: SessionDep, principal: TalentPrincipal) -> Profil
 @router.get("/me/talent", response_model=TalentPublic)
 async def get_talent(session: SessionDep, principal: TalentPrincipal) -> TalentPublic:
     """Your talent status: tier, points, certification validity."""
-    return certification.talent_public(await service.get_talent(session, principal.sub))
+    return validity.talent_public(await service.get_talent(session, principal.sub))
 
 
 @router.get("/me/family", response_model=FamilyMembersPublic)
@@ -163,7 +164,7 @@ async def review_queue(
     status: Annotated[ReviewFilter, Query(description="pending: what you may decide now")] = "pending",
 ) -> Page[CertificationForReview]:
     """Your review queue: a county reviewer's region's first reviews, or the city's second reviews."""
-    return await certification.review_queue(session, principal, status, page)
+    return await review.review_queue(session, principal, status, page)
 
 
 @router.get("/reviews/certifications/{certification_id}", response_model=CertificationForReview)
@@ -171,7 +172,7 @@ async def get_for_review(
     certification_id: CertificationId, session: SessionDep, principal: OfficerPrincipal
 ) -> CertificationForReview:
     """One certification in your scope, with the applicant's summary, evidence and decisions."""
-    return await certification.get_for_review(session, principal, certification_id)
+    return await review.get_for_review(session, principal, certification_id)
 
 
 @router.post("/reviews/certifications/{certification_id}/decisions", response_model=CertificationForReview)
@@ -183,7 +184,7 @@ async def decide_certification(
     settings: SettingsDep,
 ) -> CertificationForReview:
     """Approve, reject or return (补正) a certification at the stage it waits for."""
-    return await certification.decide(session, principal, certification_id, body, settings.issuing_city)
+    return await review.decide(session, principal, certification_id, body, settings.issuing_city)
 
 
 # --- the talent code ------------------------------------------------------------------------------------
@@ -241,8 +242,8 @@ async def revoke_talent(
     talent_id: TalentId, body: RevokeRequest, session: SessionDep, principal: AdminPrincipal
 ) -> TalentPublic:
     """Revoke a talent's status (失信 blacklist, left the city); their codes stop verifying."""
-    talent = await certification.revoke(session, principal, talent_id, body.reason)
-    return certification.talent_public(talent)
+    talent = await validity.revoke(session, principal, talent_id, body.reason)
+    return validity.talent_public(talent)
 
 
 @router.post("/admin/code-keys/rotate", response_model=CodeKeyRotated)
