@@ -29,6 +29,10 @@ lint: setup
 typecheck: setup
 	@$(UV) run --frozen mypy libs/servicekit/src libs/contracts/src services/*/src gateway/src
 
+.PHONY: routes
+routes: setup ## regenerate the gateway's route and role table (gateway/src/gateway/routes.generated.json) from the services' routes
+	@$(UV) run --frozen python scripts/generate_routes.py
+
 demo: setup ## a one-minute scripted walk through the running platform (start it with `make run`; BASE_URL=… for another)
 	@$(UV) run --frozen python scripts/demo.py --base-url $(or $(BASE_URL),http://127.0.0.1:8000)
 

@@ -96,7 +96,7 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
     # the role rule checked here would not be the one of the path the service serves.
     if service is None or DOT_SEGMENTS.intersection(path.split("/")):
         raise RouteNotFound(path)
-    rule = access_rule(method, path)
+    rule = access_rule(method, path, service)
     try:
         principal = await _bearer_principal(request, runtime)
     except Unauthorized:

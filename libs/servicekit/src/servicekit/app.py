@@ -14,7 +14,7 @@ from contracts import TOPICS, EventData, dead_letter_topic
 from fastapi import APIRouter, FastAPI
 
 from servicekit.audit import audit_router
-from servicekit.auth import HttpJwks, KeySource, TokenVerifier
+from servicekit.auth import HttpJwks, KeySource, TokenVerifier, document_roles
 from servicekit.consumer import EventConsumer, Handler
 from servicekit.db import Database
 from servicekit.health import health_router
@@ -182,6 +182,8 @@ def create_app(
         app.include_router(router, responses=errors)
     if definition.audit:
         app.include_router(audit_router(definition.name), responses=errors)
+    # Every operation says who may call it (x-roles / x-public), from its own role dependencies.
+    document_roles(app)
     install_problem_openapi(app)
     return app
 

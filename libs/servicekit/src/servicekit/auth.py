@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import JWTError, jwk, jwt
 from jose.backends.base import Key
@@ -242,3 +244,61 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 TalentPrincipal = Annotated[Principal, Depends(require_roles("talent"))]
 PartnerPrincipal = Annotated[Principal, Depends(require_roles("partner"))]
+
+# OpenAPI extensions on every operation of a service (the gateway's route table is generated from them).
+ROLES_EXTENSION = "x-roles"  # the roles of which the caller needs one; [] when any valid token will do
+PUBLIC_EXTENSION = "x-public"  # true when the operation needs no token
+
+
+def route_roles(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles an operation's dependencies demand: None when none of them reads the caller's token (a
+    public operation), () when any valid token will do, else the roles of which the caller needs one."""
+    role_sets: set[frozenset[str]] = set()
+    authenticated = False
+    pending = [dependant]
+    while pending:
+        node = pending.pop()
+        pending.extend(node.dependencies)
+        roles: tuple[str, ...] | None = getattr(node.call, "required_roles", None)
+        if roles is not None:
+            role_sets.add(frozenset(roles))
+        authenticated = authenticated or node.call is get_principal
+    if not authenticated:
+        return None
+    if not role_sets:
+        return ()
+    # Several role checks all have to pass: that is one set of roles only when one of them is the narrowest.
+    narrowest = min(role_sets, key=len)
+    if any(not narrowest <= other for other in role_sets):
+        raise ValueError(f"{dependant.path}: role checks {sorted(map(sorted, role_sets))} cannot be one set of roles")
+    return tuple(sorted(narrowest))
+
+
+def operation_roles(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...] | None]:
+    """(method, path template) → the roles of each documented operation of the app (see `route_roles`)."""
+    roles: dict[tuple[str, str], tuple[str, ...] | None] = {}
+    for context in iter_route_contexts(app.routes):  # each route as mounted, with its routers' dependencies
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema:
+            needed = route_roles(context.dependant)
+            for method in context.methods or ():
+                roles.setdefault((method, str(context.path_format)), needed)  # the first route answers
+    return roles
+
+
+def document_roles(app: FastAPI) -> None:
+    """Mark every operation of the app's OpenAPI document with who may call it, read from its dependencies:
+    `x-roles` (the roles of which the caller needs one; [] when any valid token will do) or `x-public: true`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        paths = document.get("paths", {})
+        for (method, path), roles in operation_roles(app).items():
+            operation = paths.get(path, {}).get(method.lower())
+            if isinstance(operation, dict):
+                operation.pop(ROLES_EXTENSION, None)
+                operation.pop(PUBLIC_EXTENSION, None)
+                operation.update({PUBLIC_EXTENSION: True} if roles is None else {ROLES_EXTENSION: list(roles)})
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
