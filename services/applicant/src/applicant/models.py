@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from servicekit.db import UTCDateTime, utcnow
+from servicekit.sql import StrEnumText
 from sqlalchemy import Column, Index, Text, UniqueConstraint
-from sqlmodel import AutoString, Field, SQLModel
+from sqlmodel import Field, SQLModel
 
 from applicant.states import CertificationStatus, TalentStatus
 
@@ -18,9 +19,7 @@ class Talent(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     pseudonym: str = Field(unique=True, max_length=40)
-    # Status columns stay VARCHAR(20), not a database ENUM; a row read back holds the plain string, which
-    # compares equal to its member.
-    status: TalentStatus = Field(default=TalentStatus.REGISTERED, sa_type=AutoString(length=20))
+    status: TalentStatus = Field(default=TalentStatus.REGISTERED, sa_type=StrEnumText(TalentStatus, 20))
     tier: str | None = Field(default=None, max_length=1)
     points: int = 0
     certified_until: date | None = None
@@ -93,7 +92,9 @@ class Certification(SQLModel, table=True):
     tier: str = Field(max_length=1)
     programme_code: str | None = Field(default=None, max_length=64)
     region_code: str = Field(max_length=12)
-    status: CertificationStatus = Field(default=CertificationStatus.SUBMITTED, sa_type=AutoString(length=20))
+    status: CertificationStatus = Field(
+        default=CertificationStatus.SUBMITTED, sa_type=StrEnumText(CertificationStatus, 20)
+    )
     # Rises with each resubmission after a return, so earlier rounds' approvals no longer count.
     round: int = 1
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
