@@ -22,6 +22,7 @@ from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from servicekit.outbox import OutboxRelay
 from servicekit.problems import install_problem_handlers, install_problem_openapi, problem_responses
+from servicekit.rulebook import RuleBook
 from servicekit.settings import ServiceSettings
 from servicekit.timers import TimerHandler, TimerRunner
 
@@ -46,6 +47,8 @@ class ServiceDefinition:
     audit: bool = False
     # Objects built once per process from the settings (keys, clients), exposed as app.state.<name>.
     state: Callable[[Any], Mapping[str, Any]] | None = None
+    # The service's rules as versioned data (servicekit.rulebook), with its admin API.
+    rulebook: RuleBook | None = None
     description: str = ""
     version: str = "1.0.0"
 
@@ -152,6 +155,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if definition.rulebook is not None:
+            # The rules in force before the first request or event (the package's seed is only version 1).
+            await definition.rulebook.load(runtime.database)
         if with_workers:
             await runtime.start_workers()
         try:
@@ -182,6 +188,9 @@ def create_app(
         app.include_router(router, responses=errors)
     if definition.audit:
         app.include_router(audit_router(definition.name), responses=errors)
+    if definition.rulebook is not None:
+        definition.rulebook.bind(runtime.database)
+        app.include_router(definition.rulebook.router(), responses=errors)
     # Every operation says who may call it (x-roles / x-public), from its own role dependencies.
     document_roles(app)
     install_problem_openapi(app)
