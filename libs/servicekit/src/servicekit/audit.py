@@ -23,7 +23,7 @@ from servicekit.auth import Principal, require_roles
 from servicekit.bulk import queue_insert, send_queued
 from servicekit.context import current_request_id
 from servicekit.db import SessionDep, UTCDateTime, utcnow
-from servicekit.pagination import Page, PageDep, encode_cursor
+from servicekit.pagination import Page, PageDep, keyset_page
 
 GENESIS = "0" * 64
 _AUDIT_LOCK_KEY = 0x7A1E_A0D1
@@ -199,14 +199,12 @@ def audit_router(service: str) -> APIRouter:
             query = query.where(AuditEntry.subject_id == subject_id)
         if action:
             query = query.where(AuditEntry.action == action)
-        if page.after:
-            query = query.where(col(AuditEntry.seq) < int(page.after[0]))
+        after = page.position(int)
+        if after:
+            query = query.where(col(AuditEntry.seq) < after[0])
         rows = list((await session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(page.limit + 1))).all())
-        more = len(rows) > page.limit
-        rows = rows[: page.limit]
-        return Page(
-            items=[_public(r) for r in rows], next_cursor=encode_cursor([rows[-1].seq]) if more and rows else None
-        )
+        found = keyset_page(rows, page.limit, lambda row: [row.seq])
+        return Page(items=[_public(r) for r in found.items], next_cursor=found.next_cursor)
 
     @router.get("/verify", response_model=ChainVerification)
     async def verify(session: SessionDep, _: Auditor) -> ChainVerification:
