@@ -10,8 +10,9 @@ import pytest
 from servicekit.audit import AuditEntry, record, verify_chain
 from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
-from servicekit.timers import ScheduledTimer, TimerRunner, cancel, schedule
-from sqlalchemy import update
+from servicekit.timers import ScheduledTimer, TimerRunner, cancel, schedule, schedule_many
+from sqlalchemy import event, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 
@@ -66,6 +67,41 @@ class TestTimers:
             rows = (await session.exec(select(ScheduledTimer))).all()
         assert [(r.key, r.status) for r in rows] == [("x", "cancelled")]
         assert await TimerRunner(database, {"k": handler}).fire_due() == 0
+
+    async def test_schedule_many_starts_new_timers_with_one_insert(self, database: Database) -> None:
+        fired: list[tuple[str, dict[str, object]]] = []
+
+        async def handler(session: object, timer: ScheduledTimer) -> None:
+            fired.append((timer.key, timer.data()))
+
+        inserts: list[bool] = []
+
+        def count_inserts(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.startswith("INSERT INTO scheduled_timer"):
+                inserts.append(True)
+
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count_inserts)
+        due, later = utcnow() - timedelta(seconds=1), utcnow() + timedelta(hours=1)
+        items = [(f"o{n}", due, {"round_id": "r1"}) for n in range(3)] + [("later", later, None)]
+        async with database.transaction() as session:
+            assert schedule_many(session, "offer.lapse", items) == 4
+            assert schedule_many(session, "offer.lapse", []) == 0
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count_inserts)
+        assert len(inserts) == 1
+        assert await TimerRunner(database, {"offer.lapse": handler}).fire_due() == 3
+        assert sorted(fired) == [(f"o{n}", {"round_id": "r1"}) for n in range(3)]
+        async with database.sessionmaker() as session:
+            waiting = (await session.exec(select(ScheduledTimer).where(ScheduledTimer.key == "later"))).one()
+        assert (waiting.status, waiting.data(), waiting.attempts) == ("pending", {}, 0)
+
+    async def test_schedule_many_refuses_a_key_that_exists(self, database: Database) -> None:
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", utcnow())
+        with pytest.raises(IntegrityError):
+            async with database.transaction() as session:
+                schedule_many(session, "k", [("y", utcnow(), None), ("x", utcnow(), None)])
+        async with database.sessionmaker() as session:
+            assert [t.key for t in (await session.exec(select(ScheduledTimer))).all()] == ["x"]
 
     async def test_failing_handler_is_retried_then_marked_failed(self, database: Database) -> None:
         calls = 0

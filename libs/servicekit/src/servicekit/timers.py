@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,21 +89,39 @@ def schedule_new(
     No look-up, and the row goes out with the transaction's other queued rows (servicekit.bulk); the
     unique (kind, key) constraint still refuses a second one. Use `schedule` when the key may exist.
     """
-    queue_insert(
-        session,
-        _TIMER_TABLE,
-        {
-            "kind": kind,
-            "key": key,
-            "due_at": due_at,
-            "payload": json.dumps(dict(payload or {}), default=str),
-            "status": "pending",
-            "attempts": 0,
-            "last_error": None,
-            "created_at": utcnow(),
-            "fired_at": None,
-        },
-    )
+    schedule_many(session, kind, [(key, due_at, payload)])
+
+
+def schedule_many(
+    session: AsyncSession, kind: str, items: Iterable[tuple[str, datetime, Mapping[str, Any] | None]]
+) -> int:
+    """Start many timers of one kind, each (key, due_at, payload), whose keys were made in this transaction.
+
+    `schedule_new` for a batch (the offers of a draw, thousands at once): no look-up, and the rows go out as
+    one multi-row INSERT with the transaction's other queued rows (servicekit.bulk), before its next
+    statement or at its commit. The unique (kind, key) constraint still refuses a key that exists.
+    Returns how many timers were queued.
+    """
+    created_at = utcnow()
+    count = 0
+    for key, due_at, payload in items:
+        queue_insert(
+            session,
+            _TIMER_TABLE,
+            {
+                "kind": kind,
+                "key": key,
+                "due_at": due_at,
+                "payload": json.dumps(dict(payload or {}), default=str),
+                "status": "pending",
+                "attempts": 0,
+                "last_error": None,
+                "created_at": created_at,
+                "fired_at": None,
+            },
+        )
+        count += 1
+    return count
 
 
 async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
