@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Index, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -33,6 +33,14 @@ READ_ONLY_OPTION = "servicekit_read_only"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over the rows that satisfy `where` (SQL), e.g. one active lease per unit: `unique=True,
+    where="status = 'active'"`. SQLite and PostgreSQL both have partial indexes but SQLAlchemy takes the
+    condition per dialect; this gives it to both, so a model never names a dialect."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, postgresql_where=condition, sqlite_where=condition)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
