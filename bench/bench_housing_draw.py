@@ -6,7 +6,7 @@ Figures:
   the time per (n log2 n) stays flat and the fitted exponent of t ~ n^k is close to 1; peak memory by tracemalloc;
 - the whole draw endpoint (rank + write 100,000 ranks + 15,200 offers, timers and events in one transaction),
   through the API in-process on a prepared round: the round, its units and the talents' read model are made
-  through the service layer, and the 100,000 applications are inserted in bulk as `service.apply` would write
+  through the service layer, and the 100,000 applications are inserted in bulk as `rounds.apply` would write
   them (100,000 HTTP calls would only measure the HTTP stack);
 - the offer cascade: 1,000 declines in a row through the API, each passing its unit to the next ranked applicant.
 
@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from housing import draw, service
+from housing import draw, inventory, rounds
 from housing.config import HousingSettings
 from housing.main import build_app
 from housing.models import HousingApplication, HousingTalent
@@ -96,7 +96,7 @@ async def _prepare_round(app: Any, keys: TestKeys) -> tuple[str, list[str]]:
     unit_ids: list[str] = []
     async with database.transaction() as session:
         for p in range(PROJECTS):
-            project = await service.create_project(
+            project = await inventory.create_project(
                 session,
                 officer,
                 ProjectCreate(name=f"人才公寓 {p}", region_code="330402", supply_model="government", address=f"{p} 号"),
@@ -108,10 +108,10 @@ async def _prepare_round(app: Any, keys: TestKeys) -> tuple[str, list[str]]:
                                monthly_rent_fen=200_000 + 10_000 * (n % 4))
                     for n in range(start, min(start + 1000, per_project))
                 ]  # fmt: skip
-                units = await service.add_units(session, officer, project.id, UnitsCreate(units=batch))
+                units = await inventory.add_units(session, officer, project.id, UnitsCreate(units=batch))
                 unit_ids += [u.id for u in units]
     async with database.transaction() as session:
-        round_ = await service.create_round(
+        round_ = await rounds.create_round(
             session,
             officer,
             RoundCreate(name="bench", unit_ids=unit_ids, closes_at=datetime.now(UTC) + timedelta(days=1)),
@@ -142,7 +142,7 @@ async def _prepare_round(app: Any, keys: TestKeys) -> tuple[str, list[str]]:
             await session.execute(insert(HousingTalent), talents[start : start + 10_000])
             await session.execute(insert(HousingApplication), applications[start : start + 10_000])
     async with database.transaction() as session:
-        await service.close_round(session, officer, round_.id)
+        await rounds.close_round(session, officer, round_.id)
     return round_.id, talent_ids
 
 

@@ -1,4 +1,4 @@
-"""Who may apply for a talent apartment (shared/DOMAIN.md), as a table of named checks.
+"""Who may apply for a talent apartment (docs/domain.md), as a table of named checks.
 
 Each check looks at the talent's facts and returns the reason it refuses, or None. Every refusal is
 reported, not just the first, so the talent sees everything to fix at once.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from housing.models import HousingTalent
+from housing.states import TalentStatus
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,18 @@ Check = Callable[[TalentFacts], str | None]
 
 
 def _certified(f: TalentFacts) -> str | None:
-    status = f.talent.status if f.talent else "unknown"
-    if status == "certified":
+    status = f.talent.status if f.talent else TalentStatus.UNKNOWN
+    if status == TalentStatus.CERTIFIED:
         return None
-    if status == "revoked":
+    if status == TalentStatus.REVOKED:
         return "Your talent certification was revoked."
-    if status == "expired":
+    if status == TalentStatus.EXPIRED:
         return "Your talent certification has expired; renew it before applying."
     return "You are not a certified talent yet: talent apartments need a certification (tier A–E)."
 
 
 def _still_valid(f: TalentFacts) -> str | None:
-    if f.talent is None or f.talent.status != "certified" or f.talent.certified_until is None:
+    if f.talent is None or f.talent.status != TalentStatus.CERTIFIED or f.talent.certified_until is None:
         return None
     if f.talent.certified_until < f.today:
         return f"Your talent certification expired on {f.talent.certified_until.isoformat()}."

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from servicekit.problems import Conflict, NotFound, Unprocessable
 
+from housing.states import OfferStatus
+
 
 class ProjectNotFound(NotFound):
     def __init__(self, project_id: str) -> None:
@@ -90,7 +92,9 @@ class OfferNotOpen(Conflict):
 
 class OfferExpired(Conflict):
     def __init__(self, expires_at: datetime) -> None:
-        super().__init__(f"This offer expired at {expires_at.isoformat()} and has lapsed.", offer_status="lapsed")
+        super().__init__(
+            f"This offer expired at {expires_at.isoformat()} and has lapsed.", offer_status=OfferStatus.LAPSED
+        )
 
 
 class AlreadyHoldsLease(Conflict):

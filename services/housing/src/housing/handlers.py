@@ -26,13 +26,29 @@ from servicekit.db import utcnow
 from servicekit.timers import ScheduledTimer, TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from housing import leases, offers, rounds
 from housing import repository as repo
-from housing import service
 from housing.models import HousingTalent
+from housing.states import (
+    LEASE_END_TIMER,
+    OFFER_LAPSE_TIMER,
+    ROUND,
+    ROUND_CLOSE_TIMER,
+    RoundAction,
+    TalentStatus,
+)
 
 
 def _newer(seen: datetime | None, event: CloudEvent) -> bool:
     return seen is None or event.time >= seen
+
+
+def _set_status(talent: HousingTalent, status: TalentStatus, as_of: datetime | None) -> None:
+    """The one place the read model's status changes: to what applicant's event says (newest event wins,
+    `as_of` its time; None for a registration, which only ever fills an unknown status)."""
+    talent.status = status
+    if as_of is not None:
+        talent.status_as_of = as_of
 
 
 def _apply_profile(talent: HousingTalent, data: TalentRegistered | TalentProfileUpdated, event: CloudEvent) -> None:
@@ -48,8 +64,8 @@ def _apply_profile(talent: HousingTalent, data: TalentRegistered | TalentProfile
 async def on_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
     talent = await repo.get_or_create_talent(session, data.talent_id)
     talent.pseudonym = talent.pseudonym or data.pseudonym
-    if talent.status == "unknown":
-        talent.status = "registered"
+    if talent.status == TalentStatus.UNKNOWN:
+        _set_status(talent, TalentStatus.REGISTERED, None)
     _apply_profile(talent, data, event)
     talent.updated_at = utcnow()
 
@@ -64,8 +80,8 @@ async def on_certified(session: AsyncSession, event: CloudEvent, data: TalentCer
     talent = await repo.get_or_create_talent(session, data.talent_id)
     talent.pseudonym = data.pseudonym
     if _newer(talent.status_as_of, event):
-        talent.status, talent.tier, talent.certified_until = "certified", data.tier, data.certified_until
-        talent.status_as_of = event.time
+        _set_status(talent, TalentStatus.CERTIFIED, event.time)
+        talent.tier, talent.certified_until = data.tier, data.certified_until
     if _newer(talent.points_as_of, event):
         talent.points, talent.points_as_of = data.points, event.time
     talent.updated_at = utcnow()
@@ -78,19 +94,19 @@ async def on_points_changed(session: AsyncSession, event: CloudEvent, data: Tale
     talent.updated_at = utcnow()
 
 
-async def _set_status(session: AsyncSession, talent_id: str, status: str, event: CloudEvent) -> None:
+async def _on_status(session: AsyncSession, talent_id: str, status: TalentStatus, event: CloudEvent) -> None:
     talent = await repo.get_or_create_talent(session, talent_id)
     if _newer(talent.status_as_of, event):
-        talent.status, talent.status_as_of = status, event.time
+        _set_status(talent, status, event.time)
     talent.updated_at = utcnow()
 
 
 async def on_revoked(session: AsyncSession, event: CloudEvent, data: TalentRevoked) -> None:
-    await _set_status(session, data.talent_id, "revoked", event)
+    await _on_status(session, data.talent_id, TalentStatus.REVOKED, event)
 
 
 async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpired) -> None:
-    await _set_status(session, data.talent_id, "expired", event)
+    await _on_status(session, data.talent_id, TalentStatus.EXPIRED, event)
 
 
 async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: HousingVoucherUsed) -> None:
@@ -125,20 +141,20 @@ def _fired_at(timer: ScheduledTimer) -> datetime:
 
 async def close_round_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
     round_ = await repo.get_round(session, timer.key)
-    if round_ is not None and round_.status == "open":
-        await service.close_round(session, service.SYSTEM_ACTOR, timer.key, now=_fired_at(timer))
+    if round_ is not None and ROUND.can(round_.status, RoundAction.CLOSE):
+        await rounds.close_round(session, rounds.SYSTEM_ACTOR, timer.key, now=_fired_at(timer))
 
 
 async def lapse_offer_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
-    await service.lapse_offer(session, timer.key, now=_fired_at(timer))
+    await offers.lapse_offer(session, timer.key, now=_fired_at(timer))
 
 
 async def end_lease_when_due(session: AsyncSession, timer: ScheduledTimer) -> None:
-    await service.expire_lease(session, timer.key, now=_fired_at(timer))
+    await leases.expire_lease(session, timer.key, now=_fired_at(timer))
 
 
 TIMERS: dict[str, TimerHandler] = {
-    service.ROUND_CLOSE_TIMER: close_round_when_due,
-    service.OFFER_LAPSE_TIMER: lapse_offer_when_due,
-    service.LEASE_END_TIMER: end_lease_when_due,
+    ROUND_CLOSE_TIMER: close_round_when_due,
+    OFFER_LAPSE_TIMER: lapse_offer_when_due,
+    LEASE_END_TIMER: end_lease_when_due,
 }

@@ -8,9 +8,19 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from servicekit.db import UTCDateTime, utcnow
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from servicekit.db import UTCDateTime, partial_index, utcnow
+from servicekit.sql import StrEnumText
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from housing.states import (
+    ApplicationStatus,
+    LeaseStatus,
+    OfferStatus,
+    RoundStatus,
+    TalentStatus,
+    UnitStatus,
+)
 
 
 def new_id() -> str:
@@ -28,7 +38,7 @@ class HousingTalent(SQLModel, table=True):
 
     talent_id: str = Field(primary_key=True, max_length=36)
     pseudonym: str | None = Field(default=None, max_length=40)
-    status: str = Field(default="unknown", max_length=20)  # unknown, registered, certified, revoked, expired
+    status: TalentStatus = Field(default=TalentStatus.UNKNOWN, sa_type=StrEnumText(TalentStatus, 20))
     tier: str | None = Field(default=None, max_length=1)
     points: int = 0
     certified_until: date | None = None
@@ -70,20 +80,20 @@ class HousingUnit(SQLModel, table=True):
     unit_type: str = Field(max_length=10)  # studio, 1BR, 2BR, 3BR
     area_m2: float
     monthly_rent_fen: int
-    status: str = Field(default="available", max_length=12)  # available, reserved, leased, withdrawn
+    status: UnitStatus = Field(default=UnitStatus.AVAILABLE, sa_type=StrEnumText(UnitStatus, 12))
     round_id: str | None = Field(default=None, index=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class HousingRound(SQLModel, table=True):
-    """An allocation round (批次): open → closed (seed committed) → drawn (seed revealed) → completed."""
+    """An allocation round (批次): open → closed (seed committed) → drawn (seed revealed) → completed (states.ROUND)."""
 
     __tablename__ = "housing_round"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200)
-    status: str = Field(default="open", max_length=12)
+    status: RoundStatus = Field(default=RoundStatus.OPEN, sa_type=StrEnumText(RoundStatus, 12))
     closes_at: datetime = Field(sa_type=UTCDateTime)
     tier_quotas: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON {tier: units}
     unit_count: int = 0
@@ -110,8 +120,8 @@ class HousingRoundUnit(SQLModel, table=True):
 class HousingApplication(SQLModel, table=True):
     """A talent's application to a round; `pseudonym` is what the public results show.
 
-    Status: submitted → (draw) offered | waitlisted | ineligible; offered → housed | declined | lapsed;
-    waitlisted → offered when a unit is passed on.
+    Status (states.APPLICATION): submitted → (draw) offered | waitlisted | ineligible; offered → housed |
+    declined | lapsed; waitlisted → offered when a unit is passed on.
     """
 
     __tablename__ = "housing_application"
@@ -128,7 +138,7 @@ class HousingApplication(SQLModel, table=True):
     preferred_project_ids: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, in order
     tier: str = Field(max_length=1)
     points: int
-    status: str = Field(default="submitted", max_length=12)
+    status: ApplicationStatus = Field(default=ApplicationStatus.SUBMITTED, sa_type=StrEnumText(ApplicationStatus, 12))
     status_reason: str | None = Field(default=None, max_length=300)
     rank: int | None = None
     lottery_number: str | None = Field(default=None, max_length=64)
@@ -146,10 +156,13 @@ class HousingOffer(SQLModel, table=True):
     unit_id: str = Field(foreign_key="housing_unit.id", index=True, max_length=36)
     application_id: str = Field(foreign_key="housing_application.id", index=True, max_length=36)
     talent_id: str = Field(index=True, max_length=36)
-    status: str = Field(default="open", max_length=12)  # open, accepted, declined, lapsed
+    status: OfferStatus = Field(default=OfferStatus.OPEN, sa_type=StrEnumText(OfferStatus, 12))
     made_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_ACTIVE_LEASE = f"status = '{LeaseStatus.ACTIVE}'"
 
 
 class HousingLease(SQLModel, table=True):
@@ -157,20 +170,8 @@ class HousingLease(SQLModel, table=True):
 
     __tablename__ = "housing_lease"
     __table_args__ = (
-        Index(
-            "uq_housing_lease_active_unit",
-            "unit_id",
-            unique=True,
-            postgresql_where=text("status = 'active'"),
-            sqlite_where=text("status = 'active'"),
-        ),
-        Index(
-            "uq_housing_lease_active_talent",
-            "talent_id",
-            unique=True,
-            postgresql_where=text("status = 'active'"),
-            sqlite_where=text("status = 'active'"),
-        ),
+        partial_index("uq_housing_lease_active_unit", "unit_id", unique=True, where=_ACTIVE_LEASE),
+        partial_index("uq_housing_lease_active_talent", "talent_id", unique=True, where=_ACTIVE_LEASE),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -183,7 +184,7 @@ class HousingLease(SQLModel, table=True):
     monthly_rent_fen: int
     starts_on: date
     ends_on: date
-    status: str = Field(default="active", max_length=12)  # active, ended
+    status: LeaseStatus = Field(default=LeaseStatus.ACTIVE, sa_type=StrEnumText(LeaseStatus, 12))
     renewals: int = 0
     ended_on: date | None = None
     end_reason: str | None = Field(default=None, max_length=300)

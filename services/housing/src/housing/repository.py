@@ -4,12 +4,14 @@ BEGIN IMMEDIATE already serialises writers)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, tuple_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from housing.eligibility import TalentFacts
 from housing.models import (
     HousingApplication,
     HousingLease,
@@ -20,6 +22,7 @@ from housing.models import (
     HousingTalent,
     HousingUnit,
 )
+from housing.states import ApplicationStatus, LeaseStatus, OfferStatus, RoundStatus, UnitStatus
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -85,7 +88,7 @@ async def available_by_type(session: AsyncSession, project_ids: Sequence[str]) -
         return {}
     rows = await session.exec(
         select(HousingUnit.project_id, HousingUnit.unit_type, func.count())
-        .where(col(HousingUnit.project_id).in_(project_ids), HousingUnit.status == "available")
+        .where(col(HousingUnit.project_id).in_(project_ids), HousingUnit.status == UnitStatus.AVAILABLE)
         .group_by(col(HousingUnit.project_id), col(HousingUnit.unit_type))
     )
     out: dict[str, dict[str, int]] = {}
@@ -99,7 +102,7 @@ async def projects_with_available_units(
 ) -> list[HousingProject]:
     has_available = (
         select(HousingUnit.id)
-        .where(HousingUnit.project_id == HousingProject.id, HousingUnit.status == "available")
+        .where(HousingUnit.project_id == HousingProject.id, HousingUnit.status == UnitStatus.AVAILABLE)
         .exists()
     )
     query = select(HousingProject).where(has_available)
@@ -116,7 +119,7 @@ async def numbers_taken(session: AsyncSession, project_id: str, numbers: Sequenc
 
 
 async def units_of_project(
-    session: AsyncSession, project_id: str, *, status: str | None, after: Sequence[Any] | None, limit: int
+    session: AsyncSession, project_id: str, *, status: UnitStatus | None, after: Sequence[Any] | None, limit: int
 ) -> list[HousingUnit]:
     query = select(HousingUnit).where(HousingUnit.project_id == project_id)
     if status is not None:
@@ -147,7 +150,7 @@ async def get_round(session: AsyncSession, round_id: str) -> HousingRound | None
 
 
 async def list_rounds(
-    session: AsyncSession, *, status: str | None, after: Sequence[Any] | None, limit: int
+    session: AsyncSession, *, status: RoundStatus | None, after: Sequence[Any] | None, limit: int
 ) -> list[HousingRound]:
     query = select(HousingRound)
     if status is not None:
@@ -183,7 +186,7 @@ async def round_units(session: AsyncSession, round_id: str) -> list[HousingUnit]
 
 
 async def reserved_units_of_round(session: AsyncSession, round_id: str) -> list[HousingUnit]:
-    query = select(HousingUnit).where(HousingUnit.round_id == round_id, HousingUnit.status == "reserved")
+    query = select(HousingUnit).where(HousingUnit.round_id == round_id, HousingUnit.status == UnitStatus.RESERVED)
     return list((await session.exec(query)).all())
 
 
@@ -206,7 +209,7 @@ async def waitlist_after(session: AsyncSession, round_id: str, after_rank: int, 
         select(HousingApplication)
         .where(
             HousingApplication.round_id == round_id,
-            HousingApplication.status == "waitlisted",
+            HousingApplication.status == ApplicationStatus.WAITLISTED,
             col(HousingApplication.rank) > after_rank,
         )
         .order_by(col(HousingApplication.rank))
@@ -229,7 +232,7 @@ async def open_offer_count(session: AsyncSession, round_id: str) -> int:
     count = await session.scalar(
         select(func.count())
         .select_from(HousingOffer)
-        .where(col(HousingOffer.round_id) == round_id, col(HousingOffer.status) == "open")
+        .where(col(HousingOffer.round_id) == round_id, col(HousingOffer.status) == OfferStatus.OPEN)
     )
     return int(count or 0)
 
@@ -257,10 +260,30 @@ async def offers_of(session: AsyncSession, talent_id: str) -> list[tuple[Housing
 
 
 async def active_lease_of(session: AsyncSession, talent_id: str) -> HousingLease | None:
-    query = select(HousingLease).where(HousingLease.talent_id == talent_id, HousingLease.status == "active")
+    query = select(HousingLease).where(HousingLease.talent_id == talent_id, HousingLease.status == LeaseStatus.ACTIVE)
     return (await session.exec(query)).first()
 
 
 async def active_lease_on_unit(session: AsyncSession, unit_id: str) -> HousingLease | None:
-    query = select(HousingLease).where(HousingLease.unit_id == unit_id, HousingLease.status == "active")
+    query = select(HousingLease).where(HousingLease.unit_id == unit_id, HousingLease.status == LeaseStatus.ACTIVE)
     return (await session.exec(query)).first()
+
+
+async def eligibility_facts(
+    session: AsyncSession, talent_ids: Sequence[str], today: date, now: datetime
+) -> dict[str, TalentFacts]:
+    """What the eligibility checks read of many talents at once (two queries), by talent id."""
+    talents = {
+        t.talent_id: t
+        for t in (await session.exec(select(HousingTalent).where(col(HousingTalent.talent_id).in_(talent_ids)))).all()
+    }
+    leased = set(
+        (
+            await session.exec(
+                select(HousingLease.talent_id).where(
+                    col(HousingLease.talent_id).in_(talent_ids), HousingLease.status == LeaseStatus.ACTIVE
+                )
+            )
+        ).all()
+    )
+    return {t: TalentFacts(talents.get(t), t in leased, today, now) for t in talent_ids}

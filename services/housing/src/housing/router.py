@@ -1,4 +1,4 @@
-"""Housing endpoints (thin: the rules live in service.py)."""
+"""Housing endpoints (thin: the rules live in inventory, rounds, drawing, offers and leases)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep, decode_cursor, encode_cursor
 from servicekit.problems import Unprocessable
 
-from housing import service
+from housing import drawing, inventory, leases, offers, rounds, views
 from housing.dependencies import HousingOfficer
 from housing.rules import rules
 from housing.schemas import (
@@ -29,13 +29,12 @@ from housing.schemas import (
     RoundCreate,
     RoundPublic,
     RoundResults,
-    RoundStatus,
     UnitPublic,
     UnitsCreate,
     UnitsPublic,
-    UnitStatus,
     UnitUpdate,
 )
+from housing.states import RoundStatus, UnitStatus
 
 router = APIRouter(prefix="/api/v1", tags=["housing"])
 
@@ -51,7 +50,7 @@ def _bad_cursor() -> Unprocessable:
 async def list_projects(session: SessionDep, page: PageDep) -> Page[ProjectPublic]:
     """Projects that have units available now (public)."""
     after = str(page.after[0]) if page.after else None
-    items = await service.list_projects(session, after=after, limit=page.limit + 1)
+    items = await inventory.list_projects(session, after=after, limit=page.limit + 1)
     more = len(items) > page.limit
     items = items[: page.limit]
     return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
@@ -64,14 +63,14 @@ async def create_project(
     """Create a project (housing officer)."""
     return await run_idempotent(
         session, officer, idempotency_key, operation="housing.create_project", body=body,
-        create=lambda: service.create_project(session, officer, body),
+        create=lambda: inventory.create_project(session, officer, body),
     )  # fmt: skip
 
 
 @router.get("/housing/projects/{project_id}", response_model=ProjectPublic)
 async def get_project(project_id: str, session: SessionDep) -> ProjectPublic:
     """One project with its available units by type (public)."""
-    return await service.get_project(session, project_id)
+    return await inventory.get_project(session, project_id)
 
 
 @router.post("/housing/projects/{project_id}/units", response_model=UnitsPublic, status_code=201)
@@ -85,7 +84,7 @@ async def add_units(
     """Add units to a project (housing officer)."""
 
     async def create() -> UnitsPublic:
-        return UnitsPublic(items=await service.add_units(session, officer, project_id, body))
+        return UnitsPublic(items=await inventory.add_units(session, officer, project_id, body))
 
     return await run_idempotent(
         session, officer, idempotency_key, operation=f"housing.add_units:{project_id}", body=body, create=create
@@ -99,7 +98,7 @@ async def list_units(
     """A project's units, by number, optionally of one status (public)."""
     if page.after is not None and len(page.after) != 2:
         raise _bad_cursor()
-    items = await service.list_units(session, project_id, status=status, after=page.after, limit=page.limit + 1)
+    items = await inventory.list_units(session, project_id, status=status, after=page.after, limit=page.limit + 1)
     more = len(items) > page.limit
     items = items[: page.limit]
     return Page(items=items, next_cursor=encode_cursor([items[-1].number, items[-1].id]) if more else None)
@@ -108,7 +107,7 @@ async def list_units(
 @router.patch("/housing/units/{unit_id}", response_model=UnitPublic)
 async def update_unit(unit_id: str, body: UnitUpdate, session: SessionDep, officer: HousingOfficer) -> UnitPublic:
     """Withdraw or return a unit, or change its list rent (housing officer; not while in a round or lease)."""
-    return await service.update_unit(session, officer, unit_id, body)
+    return await inventory.update_unit(session, officer, unit_id, body)
 
 
 # --- rounds ----------------------------------------------------------------------------------------
@@ -121,7 +120,7 @@ async def create_round(
     """Open an allocation round over available units (housing officer)."""
     return await run_idempotent(
         session, officer, idempotency_key, operation="housing.create_round", body=body,
-        create=lambda: service.create_round(session, officer, body),
+        create=lambda: rounds.create_round(session, officer, body),
     )  # fmt: skip
 
 
@@ -134,18 +133,18 @@ async def list_rounds(session: SessionDep, page: PageDep, status: RoundStatus | 
             after = [datetime.fromisoformat(str(page.after[0])), str(page.after[1])]
         except (ValueError, IndexError) as exc:
             raise _bad_cursor() from exc
-    rounds = await service.list_rounds(session, status=status, after=after, limit=page.limit + 1)
-    more = len(rounds) > page.limit
-    rounds = rounds[: page.limit]
-    items = [await service.round_public(session, r, with_units=False) for r in rounds]
-    cursor = encode_cursor([rounds[-1].created_at.isoformat(), rounds[-1].id]) if more else None
+    found = await rounds.list_rounds(session, status=status, after=after, limit=page.limit + 1)
+    more = len(found) > page.limit
+    found = found[: page.limit]
+    items = [await views.round_public(session, r, with_units=False) for r in found]
+    cursor = encode_cursor([found[-1].created_at.isoformat(), found[-1].id]) if more else None
     return Page(items=items, next_cursor=cursor)
 
 
 @router.get("/housing/rounds/{round_id}", response_model=RoundPublic)
 async def get_round(round_id: str, session: SessionDep) -> RoundPublic:
     """A round: status, units, the seed commitment once closed and the seed once drawn (public)."""
-    return await service.get_round(session, round_id)
+    return await rounds.get_round(session, round_id)
 
 
 @router.post("/housing/rounds/{round_id}/applications", response_model=ApplicationPublic, status_code=201)
@@ -159,20 +158,20 @@ async def apply(
     """Apply to an open round (talent); 422 lists every reason you are not eligible."""
     return await run_idempotent(
         session, principal, idempotency_key, operation=f"housing.apply:{round_id}", body=body,
-        create=lambda: service.apply(session, principal.sub, round_id, body),
+        create=lambda: rounds.apply(session, principal.sub, round_id, body),
     )  # fmt: skip
 
 
 @router.post("/housing/rounds/{round_id}/close", response_model=RoundPublic)
 async def close_round(round_id: str, session: SessionDep, officer: HousingOfficer) -> RoundPublic:
     """Close applications and publish the seed commitment (housing officer; also automatic at closes_at)."""
-    return await service.close_round(session, officer, round_id)
+    return await rounds.close_round(session, officer, round_id)
 
 
 @router.post("/housing/rounds/{round_id}/draw", response_model=RoundPublic)
 async def draw_round(round_id: str, session: SessionDep, officer: HousingOfficer) -> RoundPublic:
     """Reveal the seed, rank the applications and make the first offers (housing officer; 409 unless closed)."""
-    return await service.draw_round(session, officer, round_id)
+    return await drawing.draw_round(session, officer, round_id)
 
 
 @router.get("/housing/rounds/{round_id}/results", response_model=RoundResults)
@@ -189,7 +188,7 @@ async def round_results(
         if len(position) != 1 or not isinstance(position[0], int):
             raise _bad_cursor()
         after_rank = position[0]
-    round_, rows = await service.results_page(session, round_id, after_rank=after_rank, limit=limit + 1)
+    round_, rows = await drawing.results_page(session, round_id, after_rank=after_rank, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     assert round_.seed_hex is not None and round_.seed_commitment is not None
@@ -198,7 +197,7 @@ async def round_results(
         seed=round_.seed_hex,
         seed_commitment=round_.seed_commitment,
         unit_count=round_.unit_count,
-        tier_quotas=service.quotas_of(round_),
+        tier_quotas=views.quotas_of(round_),
         application_count=round_.application_count,
         items=[
             ResultRow(
@@ -222,25 +221,25 @@ async def round_results(
 @router.get("/me/housing", response_model=MyHousing)
 async def my_housing(session: SessionDep, principal: TalentPrincipal) -> MyHousing:
     """Your applications, offers and lease."""
-    return await service.my_housing(session, principal.sub)
+    return await views.my_housing(session, principal.sub)
 
 
 @router.post("/me/housing/offers/{offer_id}/accept", response_model=LeasePublic)
 async def accept_offer(offer_id: str, session: SessionDep, principal: TalentPrincipal) -> LeasePublic:
     """Accept your open offer: the lease starts today at your tier's rent."""
-    return await service.accept_offer(session, principal.sub, offer_id)
+    return await offers.accept_offer(session, principal.sub, offer_id)
 
 
 @router.post("/me/housing/offers/{offer_id}/decline", response_model=OfferPublic)
 async def decline_offer(offer_id: str, session: SessionDep, principal: TalentPrincipal) -> OfferPublic:
     """Decline your open offer; the unit passes to the next applicant (two declines bar you for a year)."""
-    return await service.decline_offer(session, principal.sub, offer_id)
+    return await offers.decline_offer(session, principal.sub, offer_id)
 
 
 @router.post("/me/housing/lease/renew", response_model=LeasePublic)
 async def renew_lease(session: SessionDep, principal: TalentPrincipal) -> LeasePublic:
     """Renew your lease for one more term (tiers the catalogue allows; default once, tier E)."""
-    return await service.renew_lease(session, principal.sub)
+    return await leases.renew_lease(session, principal.sub)
 
 
 @router.post("/me/housing/lease/move-out", response_model=LeasePublic)
@@ -248,13 +247,13 @@ async def move_out(
     session: SessionDep, principal: TalentPrincipal, body: Annotated[MoveOut | None, Body()] = None
 ) -> LeasePublic:
     """End your lease (default today); the rent subsidy may be claimed again afterwards."""
-    return await service.move_out(session, principal.sub, body.ended_on if body else None)
+    return await leases.move_out(session, principal.sub, body.ended_on if body else None)
 
 
 @router.post("/housing/leases/{lease_id}/end", response_model=LeasePublic)
 async def end_lease(lease_id: str, body: LeaseEnd, session: SessionDep, officer: HousingOfficer) -> LeasePublic:
     """End a lease with a reason (housing officer; audited)."""
-    return await service.end_lease(session, officer, lease_id, body.reason, body.ended_on)
+    return await leases.end_lease(session, officer, lease_id, body.reason, body.ended_on)
 
 
 @router.get("/housing/catalogue", response_model=dict[str, Any])

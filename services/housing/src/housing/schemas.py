@@ -1,4 +1,4 @@
-"""Request and response bodies of the housing API (shared/API.md, Housing)."""
+"""Request and response bodies of the housing API (docs/api.md, Housing)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from housing.states import ApplicationStatus, LeaseStatus, OfferStatus, RoundStatus, UnitMarketStatus, UnitStatus
+
 Tier = Literal["A", "B", "C", "D", "E"]
 SupplyModel = Literal["government", "park", "enterprise"]
 UnitType = Literal["studio", "1BR", "2BR", "3BR"]
-UnitStatus = Literal["available", "reserved", "leased", "withdrawn"]
-RoundStatus = Literal["open", "closed", "drawn", "completed"]
-OfferStatus = Literal["open", "accepted", "declined", "lapsed"]
 Id = Annotated[str, Field(min_length=1, max_length=36)]
 RegionCode = Annotated[str, Field(pattern=r"^[0-9]{6,12}$", description="an administrative region code")]
 MAX_UNITS_PER_ROUND = 20_000
@@ -58,7 +57,7 @@ class UnitsCreate(_Strict):
 class UnitUpdate(_Strict):
     """What an officer may change on a unit that is in no round and no lease."""
 
-    status: Literal["available", "withdrawn"] | None = None
+    status: UnitMarketStatus | None = None
     monthly_rent_fen: int | None = Field(default=None, ge=0, le=100_000_000)
 
 
@@ -121,7 +120,7 @@ class ApplicationPublic(BaseModel):
     preferred_project_ids: list[str]
     tier: Tier
     points: int
-    status: str
+    status: ApplicationStatus
     status_reason: str | None
     rank: int | None
     created_at: datetime
@@ -134,7 +133,7 @@ class ResultRow(BaseModel):
     points: int
     lottery_number: str = Field(description="64 hex digits: HMAC-SHA256(key=seed, msg=application_pseudonym)")
     selected: bool = Field(description="within the round's units (after tier quotas)")
-    status: str
+    status: ApplicationStatus
 
 
 class RoundResults(BaseModel):
@@ -176,7 +175,7 @@ class LeasePublic(BaseModel):
     monthly_rent_fen: int
     starts_on: date
     ends_on: date
-    status: Literal["active", "ended"]
+    status: LeaseStatus
     renewals: int
     renewable: bool
     ended_on: date | None
