@@ -4,6 +4,7 @@ consumers, timers and webhook worker, event samples, a real SMTP server and a re
 from __future__ import annotations
 
 import asyncio
+import enum
 import types
 import typing
 import uuid
@@ -156,6 +157,8 @@ def _sample_value(annotation: Any, name: str) -> Any:
         return _sample_value(next(a for a in args if a is not type(None)), name)
     if origin is typing.Annotated:
         return _sample_value(args[0], name)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return next(iter(annotation)).value
     if annotation is bool:
         return True
     if annotation is int:

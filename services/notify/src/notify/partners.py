@@ -4,13 +4,13 @@ and the delivery log."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import EVENT_TYPES, PARTNER_KINDS, PARTNER_VISIBLE_TYPES, CloudEvent, EventData
 from servicekit import audit
 from servicekit.auth import Principal
-from servicekit.pagination import Page, PageParams, encode_cursor
+from servicekit.pagination import Page, PageParams, keyset_page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify import repository as repo
@@ -204,12 +204,11 @@ async def get_subscription(session: AsyncSession, principal: Principal, subscrip
 
 async def list_subscriptions(session: AsyncSession, principal: Principal, page: PageParams) -> Page[SubscriptionPublic]:
     _partner_kind(principal)
-    rows = await repo.list_subscriptions(session, principal.sub, limit=page.limit, after=page.after)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    types = await repo.subscription_types(session, [row.id for row in rows])
-    cursor = encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more and rows else None
-    return Page(items=[_public(row, types[row.id]) for row in rows], next_cursor=cursor)
+    after = page.position(datetime.fromisoformat, str)
+    rows = await repo.list_subscriptions(session, principal.sub, limit=page.limit, after=after)
+    found = keyset_page(rows, page.limit, lambda row: [row.created_at.isoformat(), row.id])
+    types = await repo.subscription_types(session, [row.id for row in found.items])
+    return Page(items=[_public(row, types[row.id]) for row in found.items], next_cursor=found.next_cursor)
 
 
 async def delete_subscription(session: AsyncSession, c: Components, principal: Principal, subscription_id: str) -> None:
@@ -337,13 +336,12 @@ async def list_deliveries(
     subscription_id: str | None,
 ) -> Page[DeliveryPublic]:
     _partner_kind(principal)
+    after = page.position(datetime.fromisoformat, str)
     rows = await repo.list_deliveries(
-        session, principal.sub, limit=page.limit, after=page.after, status=status, subscription_id=subscription_id
+        session, principal.sub, limit=page.limit, after=after, status=status, subscription_id=subscription_id
     )
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more and rows else None
-    return Page(items=[_delivery_public(row) for row in rows], next_cursor=cursor)
+    found = keyset_page(rows, page.limit, lambda row: [row.created_at.isoformat(), row.id])
+    return Page(items=[_delivery_public(row) for row in found.items], next_cursor=found.next_cursor)
 
 
 async def get_delivery(session: AsyncSession, principal: Principal, delivery_id: str) -> DeliveryDetail:

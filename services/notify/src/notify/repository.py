@@ -26,8 +26,8 @@ from notify.models import (
 def _before(created_column: Any, id_column: Any, after: list[Any]) -> Any:
     """Keyset condition: rows strictly before (created_at, id) = `after`, newest first."""
     # Compared through the column's type, so the bound value is stored-format UTC on every database.
-    bound = datetime.fromisoformat(str(after[0]))
-    return or_(created_column < bound, and_(created_column == bound, id_column < str(after[1])))
+    bound, last_id = after
+    return or_(created_column < bound, and_(created_column == bound, id_column < last_id))
 
 
 # --- inbox -------------------------------------------------------------------------------------

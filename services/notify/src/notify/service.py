@@ -14,7 +14,7 @@ from servicekit import timers
 from servicekit.consumer import PoisonMessage
 from servicekit.crypto import CipherError
 from servicekit.db import Database
-from servicekit.pagination import Page, PageParams, encode_cursor
+from servicekit.pagination import Page, PageParams, keyset_page
 from servicekit.timers import AfterCommit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,13 +47,13 @@ async def list_inbox(
     if category is not None and category not in c.catalogue.categories:
         known = ", ".join(c.catalogue.categories)
         raise InvalidField("category", f"unknown category {category!r}; one of {known}")
+    after = page.position(datetime.fromisoformat, str)
     rows = await repo.list_inbox(
-        session, recipient_id, limit=page.limit, after=page.after, category=category, unread_only=unread_only
+        session, recipient_id, limit=page.limit, after=after, category=category, unread_only=unread_only
     )
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more and rows else None
-    return Page(items=[NotificationPublic.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor)
+    found = keyset_page(rows, page.limit, lambda row: [row.created_at.isoformat(), row.id])
+    items = [NotificationPublic.model_validate(r, from_attributes=True) for r in found.items]
+    return Page(items=items, next_cursor=found.next_cursor)
 
 
 async def mark_read(session: AsyncSession, c: Components, recipient_id: str, notification_id: str) -> Notification:
