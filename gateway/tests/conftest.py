@@ -5,23 +5,25 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from gateway.config import GatewaySettings
 from gateway.main import create_app
 from pydantic import BaseModel
-from servicekit.testing import TestDatabases, free_port, wait_for_port
+from servicekit.testing import TestDatabases, free_port, serve_in_process, wait_for_port
+from servicekit.testing_fixtures import databases_fixture
 from sqlalchemy import text
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 BIG_BODY_BYTES = 1_500_000
+gateway_databases = databases_fixture("gateway", ALEMBIC_INI)
 
 
 class Policy(BaseModel):
@@ -110,13 +112,6 @@ class UpstreamServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def gateway_databases() -> Iterator[TestDatabases]:
-    databases = TestDatabases(ALEMBIC_INI, "gateway")
-    yield databases
-    databases.close()
 
 
 @pytest.fixture
@@ -237,20 +232,14 @@ GatewayFactory = Callable[..., Any]
 @pytest.fixture
 async def start_gateway(make_settings: SettingsFactory) -> AsyncIterator[GatewayFactory]:
     """Start gateways with settings overrides; each is shut down when the test ends."""
-    stack: list[tuple[LifespanManager, httpx.AsyncClient]] = []
+    async with AsyncExitStack() as stack:
 
-    async def start(**overrides: Any) -> Gateway:
-        app = create_app(make_settings(**overrides))
-        manager = LifespanManager(app, startup_timeout=30)
-        await manager.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway.test")
-        stack.append((manager, client))
-        return Gateway(app, client)
+        async def start(**overrides: Any) -> Gateway:
+            app = create_app(make_settings(**overrides))
+            client = await stack.enter_async_context(serve_in_process(app, base_url="http://gateway.test"))
+            return Gateway(app, client)
 
-    yield start
-    for manager, client in reversed(stack):
-        await client.aclose()
-        await manager.__aexit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ SQLite by default; PostgreSQL when TEST_DATABASE_URL is set (a fresh database pe
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import time
 import uuid
@@ -15,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import contracts.registry
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -26,7 +23,8 @@ from servicekit.consumer import EventConsumer, Handler
 from servicekit.db import Database
 from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.models import OutboxEvent, ProcessedEvent
-from servicekit.testing import TansuBroker
+from servicekit.testing import TansuBroker, create_database, drop_database
+from servicekit.testing import eventually as eventually  # the tests import it from here
 from sqlalchemy import func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -79,26 +77,6 @@ def event_type() -> type[WidgetMade]:
     return type(f"WidgetMade_{topic[-12:]}", (WidgetMade,), {"topic": topic, "__module__": __name__})
 
 
-# --- waiting without sleeping -------------------------------------------------------------------
-
-
-async def eventually(
-    condition: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
-) -> Any:
-    """Poll `condition` (sync or async) until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = condition()
-        if inspect.isawaitable(last):
-            last = await last
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s (last value: {last!r})")
-        await asyncio.sleep(interval)
-
-
 # --- broker ---------------------------------------------------------------------------------------
 
 
@@ -149,15 +127,6 @@ def event_of(record: ConsumerRecord[Any, Any]) -> CloudEvent:
 # --- databases ------------------------------------------------------------------------------------
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _admin_dsn(url: str) -> str:
-    return _with_database(url.replace("+asyncpg", ""), "postgres")
-
-
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database no other test uses, with the outbox, ledger and widget tables; dropped afterwards."""
@@ -167,21 +136,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
         return
     name = f"kittest_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_admin_dsn(TEST_DATABASE_URL))
+    url = await asyncio.to_thread(create_database, TEST_DATABASE_URL, name)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        url = _with_database(TEST_DATABASE_URL, name)
         await _create_tables(url)
         yield url
     finally:
-        admin = await asyncpg.connect(_admin_dsn(TEST_DATABASE_URL))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await asyncio.to_thread(drop_database, TEST_DATABASE_URL, name)
 
 
 async def _create_tables(url: str) -> None:

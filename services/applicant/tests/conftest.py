@@ -1,9 +1,8 @@
-"""Applicant test fixtures: a fresh migrated database per test and an app wired to the test broker."""
+"""Applicant test fixtures: the kit's testbed (a fresh migrated database per test, the app on the test broker,
+a client) and the officials and helpers the scenarios use."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,13 @@ import pytest
 from applicant.config import ApplicantSettings
 from applicant.identity import resident_check_char
 from applicant.main import build_app
-from fastapi import FastAPI
-from servicekit.auth import StaticJwks
-from servicekit.testing import TansuBroker, TestDatabases, TestKeys, serve_in_process
+from servicekit.testing import TestKeys
+from servicekit.testing_fixtures import ServiceTestbed, talent_fixtures
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+TESTBED = ServiceTestbed("applicant", ApplicantSettings, build_app, ALEMBIC_INI)
+applicant_databases, applicant_settings, applicant_app, client, settings_overrides = TESTBED.fixtures()
+talent_id, talent = talent_fixtures()  # talent: headers of a freshly signed-in talent
 
 
 def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
@@ -108,33 +109,3 @@ async def certify(
 @pytest.fixture
 def officials(test_keys: TestKeys) -> Officials:
     return Officials(test_keys)
-
-
-@pytest.fixture(scope="session")
-def applicant_databases() -> Iterator[TestDatabases]:
-    databases = TestDatabases(ALEMBIC_INI, "applicant")
-    yield databases
-    databases.close()
-
-
-@pytest.fixture
-def applicant_settings(applicant_databases: TestDatabases, broker: TansuBroker) -> Iterator[ApplicantSettings]:
-    with applicant_databases.fresh() as url:
-        yield ApplicantSettings(TALENT_ENV="dev", database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers)
-
-
-@pytest.fixture
-def applicant_app(applicant_settings: ApplicantSettings, test_keys: TestKeys) -> FastAPI:
-    return build_app(applicant_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
-
-
-@pytest.fixture
-async def client(applicant_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_in_process(applicant_app) as http:
-        yield http
-
-
-@pytest.fixture
-def talent(test_keys: TestKeys) -> dict[str, str]:
-    """Headers of a freshly signed-in talent."""
-    return test_keys.headers(str(uuid.uuid4()), ["talent"])

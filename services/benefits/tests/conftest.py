@@ -1,27 +1,28 @@
-"""Benefits test fixtures: a fresh migrated database per test, the app, and events applied as the consumer would."""
+"""Benefits test fixtures: the kit's testbed (a fresh migrated database per test, the app, a client), events
+applied as the consumer would, and the officials."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from benefits.config import BenefitsSettings
 from benefits.handlers import timer_handlers
 from benefits.main import build_app
 from contracts import CloudEvent, EventData, TalentCertified, TalentRegistered, make_event
 from fastapi import FastAPI
-from servicekit.auth import StaticJwks
 from servicekit.consumer import EventConsumer
-from servicekit.testing import TansuBroker, TestDatabases, TestKeys, serve_in_process
+from servicekit.testing import TestKeys
+from servicekit.testing_fixtures import ServiceTestbed, talent_fixtures
 from servicekit.timers import TimerRunner
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 NANHU, XIUZHOU = "330402", "330411"
+TESTBED = ServiceTestbed("benefits", BenefitsSettings, build_app, ALEMBIC_INI, defaults={"publicity_period_s": 3600})
+benefits_databases, benefits_settings, benefits_app, client, settings_overrides = TESTBED.fixtures()
+talent_id, talent = talent_fixtures()
 
 
 def today() -> date:
@@ -89,35 +90,6 @@ class Events:
         return event
 
 
-@pytest.fixture(scope="session")
-def benefits_databases() -> Iterator[TestDatabases]:
-    databases = TestDatabases(ALEMBIC_INI, "benefits")
-    yield databases
-    databases.close()
-
-
-@pytest.fixture
-def benefits_settings(benefits_databases: TestDatabases, broker: TansuBroker) -> Iterator[BenefitsSettings]:
-    with benefits_databases.fresh() as url:
-        yield BenefitsSettings(
-            TALENT_ENV="dev",
-            database_url=url,
-            kafka_bootstrap_servers=broker.bootstrap_servers,
-            publicity_period_s=3600,
-        )
-
-
-@pytest.fixture
-def benefits_app(benefits_settings: BenefitsSettings, test_keys: TestKeys) -> FastAPI:
-    return build_app(benefits_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
-
-
-@pytest.fixture
-async def client(benefits_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_in_process(benefits_app) as http:
-        yield http
-
-
 @pytest.fixture
 def events(benefits_app: FastAPI) -> Events:
     return Events(benefits_app)
@@ -127,16 +99,6 @@ async def fire_timers(app: FastAPI, at: datetime) -> int:
     """Fire every timer due at `at`, as the worker's runner would when that time comes."""
     runner = TimerRunner(app.state.database, timer_handlers(), clock=lambda: at)
     return await runner.fire_due()
-
-
-@pytest.fixture
-def talent_id() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def talent(test_keys: TestKeys, talent_id: str) -> dict[str, str]:
-    return test_keys.headers(talent_id, ["talent"])
 
 
 @pytest.fixture

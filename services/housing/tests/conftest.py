@@ -1,9 +1,9 @@
-"""Housing test fixtures: a fresh migrated database per test, the app on the test broker, and scenario helpers."""
+"""Housing test fixtures: the kit's testbed (a fresh migrated database per test, the app on the test broker, a
+client) and the scenario helpers."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,35 +15,13 @@ from fastapi import FastAPI
 from housing.config import HousingSettings
 from housing.handlers import READ_MODEL_HANDLERS
 from housing.main import build_app
-from servicekit.auth import StaticJwks
 from servicekit.consumer import EventConsumer
-from servicekit.testing import TansuBroker, TestDatabases, TestKeys, serve_in_process
+from servicekit.testing import TestKeys
+from servicekit.testing_fixtures import ServiceTestbed
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
-
-
-@pytest.fixture(scope="session")
-def housing_databases() -> Iterator[TestDatabases]:
-    databases = TestDatabases(ALEMBIC_INI, "housing")
-    yield databases
-    databases.close()
-
-
-@pytest.fixture
-def housing_settings(housing_databases: TestDatabases, broker: TansuBroker) -> Iterator[HousingSettings]:
-    with housing_databases.fresh() as url:
-        yield HousingSettings(TALENT_ENV="dev", database_url=url, kafka_bootstrap_servers=broker.bootstrap_servers)
-
-
-@pytest.fixture
-def housing_app(housing_settings: HousingSettings, test_keys: TestKeys) -> FastAPI:
-    return build_app(housing_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
-
-
-@pytest.fixture
-async def client(housing_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_in_process(housing_app) as http:
-        yield http
+TESTBED = ServiceTestbed("housing", HousingSettings, build_app, ALEMBIC_INI)
+housing_databases, housing_settings, housing_app, client, settings_overrides = TESTBED.fixtures()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Notify test fixtures: a fresh migrated database per test, the app on the test broker, a driver for its
-consumers, timers and webhook worker, event samples, a real SMTP server and a real webhook receiver."""
+"""Notify test fixtures: the kit's testbed (a fresh migrated database per test, the app on the test broker, a
+client; `settings_overrides` changes the settings), a driver for its consumers, timers and webhook worker, event
+samples, a real SMTP server and a real webhook receiver."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 import enum
 import types
 import typing
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,64 +24,27 @@ from notify.config import NotifySettings
 from notify.main import build_app
 from notify.webhooks import DeliveryWorker
 from pydantic import AwareDatetime
-from servicekit.auth import StaticJwks
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
-from servicekit.testing import TansuBroker, TestDatabases, TestKeys, free_port, serve_in_process
+from servicekit.testing import free_port
+from servicekit.testing_fixtures import ServiceTestbed, talent_fixtures
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
 
-@pytest.fixture(scope="session")
-def notify_databases() -> Iterator[TestDatabases]:
-    databases = TestDatabases(ALEMBIC_INI, "notify")
-    yield databases
-    databases.close()
+def _settings_defaults(tmp_path: Path) -> dict[str, Any]:
+    """SMS to a file of the test's own, and quick retries and timeouts."""
+    return {
+        "sms_sink_path": tmp_path / "sms.jsonl",
+        "channel_retry_base_s": 1.0,
+        "delivery_retry_base_s": 1.0,
+        "delivery_timeout_s": 2.0,
+    }
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Override in a test module to change the app's settings (e.g. an SMTP server)."""
-    return {}
-
-
-@pytest.fixture
-def notify_settings(
-    notify_databases: TestDatabases, broker: TansuBroker, tmp_path: Path, settings_overrides: dict[str, Any]
-) -> Iterator[NotifySettings]:
-    with notify_databases.fresh() as url:
-        values: dict[str, Any] = {
-            "TALENT_ENV": "dev",
-            "database_url": url,
-            "kafka_bootstrap_servers": broker.bootstrap_servers,
-            "sms_sink_path": tmp_path / "sms.jsonl",
-            "channel_retry_base_s": 1.0,
-            "delivery_retry_base_s": 1.0,
-            "delivery_timeout_s": 2.0,
-            **settings_overrides,
-        }
-        yield NotifySettings(**values)
-
-
-@pytest.fixture
-def notify_app(notify_settings: NotifySettings, test_keys: TestKeys) -> FastAPI:
-    return build_app(notify_settings, key_source=StaticJwks(test_keys.jwks()), run_workers=False)
-
-
-@pytest.fixture
-async def client(notify_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_in_process(notify_app) as http:
-        yield http
-
-
-@pytest.fixture
-def talent_id() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def talent(test_keys: TestKeys, talent_id: str) -> dict[str, str]:
-    return test_keys.headers(talent_id, ["talent"])
+TESTBED = ServiceTestbed("notify", NotifySettings, build_app, ALEMBIC_INI, defaults=_settings_defaults)
+notify_databases, notify_settings, notify_app, client, settings_overrides = TESTBED.fixtures()
+talent_id, talent = talent_fixtures()
 
 
 # --- driving the workers by hand ---------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,18 +271,20 @@ async def serve_in_process(app: Any, base_url: str = "http://testserver") -> Asy
             yield client
 
 
-async def eventually(check: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll an (async or sync) check until it returns something truthy; fail after the timeout."""
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """Poll an (async or sync) check until it returns something truthy; fail, naming `what`, after the timeout."""
     import asyncio
     import inspect
 
     deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
+    while True:
         last = check()
         if inspect.isawaitable(last):
             last = await last
         if last:
             return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
