@@ -11,8 +11,10 @@ object that reads its table and writes the move with what goes with it (audit en
                                        ◄─release─┘
                  available ◄─return / withdraw─► withdrawn   (an officer's change, only out of any round)
 
-A move from (new) makes the object: its sources are empty (`NEW`). The talent's status is not housing's to
-move: the read model mirrors applicant's events (`handlers`). docs/domain.md has the same lifecycle in words.
+A move from (new) makes the object: its sources are empty. The draw ranks, refuses and offers a round's
+applications in one UPDATE, so a stored application goes from submitted straight to offered, waitlisted or
+ineligible. The talent's status is not housing's to move: the read model mirrors applicant's events
+(`handlers`). docs/domain.md has the same lifecycle in words.
 """
 
 from __future__ import annotations
