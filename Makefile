@@ -33,6 +33,10 @@ typecheck: setup
 routes: setup ## regenerate the gateway's route and role table (gateway/src/gateway/routes.generated.json) from the services' routes
 	@$(UV) run --frozen python scripts/generate_routes.py
 
+.PHONY: web-states
+web-states: setup ## regenerate the web apps' status lists (gateway/src/gateway/web/common/states.js) from the services' enums
+	@$(UV) run --frozen python scripts/generate_web_states.py
+
 demo: setup ## a one-minute scripted walk through the running platform (start it with `make run`; BASE_URL=… for another)
 	@$(UV) run --frozen python scripts/demo.py --base-url $(or $(BASE_URL),http://127.0.0.1:8000)
 

@@ -25,6 +25,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PERIOD_FREEING",
     "REVIEW_STAGES",
+    "TRANSIENT_STATUSES",
     "WAITING_STAGE",
     "ClaimAction",
     "ClaimStatus",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 OPEN_STATUSES: tuple[ClaimStatus, ...] = CLAIM_OPEN_STATUSES
+# A claim never rests here: the automatic checks accept or reject it in the transaction that filed it.
+TRANSIENT_STATUSES = frozenset({ClaimStatus.SUBMITTED})
 # A claim that ends this way frees its period, so the talent may claim that period again.
 PERIOD_FREEING = frozenset({ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN})
 

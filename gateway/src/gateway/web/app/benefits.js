@@ -4,9 +4,10 @@
 import { label, lang, t } from "../common/i18n.js";
 import { announce, busy, deadlineBadge, field, fmtDateTime, fmtMoney, h, mount, showError } from "../common/ui.js";
 import { api } from "./session.js";
+import { CLAIM, CLAIM_PATH, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE, CLAIM_WITHDRAWABLE } from "../common/states.js";
 
-const STEPS = ["accepted", "county_approved", "city_approved", "publicized", "disbursed"];
-const OPEN = ["submitted", "accepted", "county_approved", "city_approved", "publicized", "returned"];
+// The steps a claim that goes all the way passes, from the services' transition table.
+const STEPS = CLAIM_PATH;
 
 export async function benefitsPage(main) {
   const [eligibility, claims, policies] = await Promise.all([
@@ -107,7 +108,7 @@ function eligibleCard(item, policy, reload) {
           { policy_code: item.policy_code, details },
           { headers: { "Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) } },
         );
-        announce(t("benefits.claimed_now", { status: label("claim_status", claim.status) }), claim.status === "rejected" ? "error" : "ok");
+        announce(t("benefits.claimed_now", { status: label("claim_status", claim.status) }), claim.status === CLAIM.REJECTED ? "error" : "ok");
         await reload();
       } catch (error) {
         showError(error);
@@ -119,7 +120,7 @@ function eligibleCard(item, policy, reload) {
 
 function claimCard(c, reload) {
   const reached = STEPS.indexOf(c.status);
-  const progress = ["rejected", "withdrawn", "returned"].includes(c.status)
+  const progress = !STEPS.includes(c.status)
     ? null
     : h(
         "ol",
@@ -128,15 +129,15 @@ function claimCard(c, reload) {
           h(
             "li",
             {
-              class: i < reached || (i === reached && step === "disbursed") ? "done" : undefined,
-              "aria-current": i === reached && step !== "disbursed" ? "step" : undefined,
+              class: i < reached || (i === reached && step === CLAIM.DISBURSED) ? "done" : undefined,
+              "aria-current": i === reached && step !== CLAIM.DISBURSED ? "step" : undefined,
             },
             label("claim_step", step),
           ),
         ),
       );
   const actions = [];
-  if (OPEN.includes(c.status) && c.status !== "returned") {
+  if (CLAIM_WITHDRAWABLE.includes(c.status)) {
     const confirm = h("button", { type: "button", class: "danger", hidden: true }, t("benefits.withdraw_confirm"));
     const withdraw = h("button", { type: "button" }, t("benefits.withdraw"));
     withdraw.addEventListener("click", () => {
@@ -168,15 +169,15 @@ function claimCard(c, reload) {
     ),
     h("p", {}, t("common.status"), ": ", h("strong", { "data-testid": "claim-status" }, label("claim_status", c.status))),
     progress,
-    c.stage_due_at && OPEN.includes(c.status) && c.status !== "publicized"
+    c.stage_due_at && CLAIM_REVIEW_ROLE[c.status]
       ? h("p", { class: "muted" }, t("benefits.stage_due"), " ", deadlineBadge(c.stage_due_at, 24))
       : null,
-    c.publicized_until && c.status === "publicized"
+    c.publicized_until && c.status === CLAIM.PUBLICIZED
       ? h("p", { class: "muted" }, t("benefits.publicized_until", { until: fmtDateTime(c.publicized_until) }))
       : null,
     c.payment_reference ? h("p", {}, t("benefits.paid", { ref: c.payment_reference, at: fmtDateTime(c.disbursed_at) })) : null,
     (c.reasons || []).length ? h("ul", { class: "reasons" }, c.reasons.map((r) => h("li", {}, reasonText(r)))) : null,
-    c.status === "returned" ? resubmitForm(c, reload) : null,
+    CLAIM_RESUBMITTABLE.includes(c.status) ? resubmitForm(c, reload) : null,
     h(
       "details",
       {},

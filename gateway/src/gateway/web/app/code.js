@@ -5,6 +5,7 @@
 import { label, t } from "../common/i18n.js";
 import { fmtDate, fmtRemaining, h, mount, problemText } from "../common/ui.js";
 import { api, onLeave } from "./session.js";
+import { TALENT } from "../common/states.js";
 
 const REFRESH_BEFORE_MS = 30000;
 
@@ -25,7 +26,7 @@ export async function codePage(main) {
     : null;
   const card = h("section", { class: "card code-card", "aria-labelledby": "code-h" }, h("h2", { id: "code-h" }, t("code.title")), status);
   mount(main, card);
-  if (!talent || talent.status !== "certified") {
+  if (!talent || talent.status !== TALENT.CERTIFIED) {
     card.append(
       h("p", {}, t(talent ? "code.not_certified" : "code.no_profile")),
       h("a", { class: "button primary", href: talent ? "#/me/certify" : "#/me" }, t(talent ? "code.certify" : "code.fill_profile")),

@@ -4,6 +4,7 @@
 import { label, t } from "../common/i18n.js";
 import { announce, busy, deadlineBadge, field, fmtDate, fmtDateTime, fmtMoney, h, mount, showError } from "../common/ui.js";
 import { api } from "./session.js";
+import { LEASE, OFFER } from "../common/states.js";
 
 export async function housingPage(main) {
   const [mine, rounds, projects] = await Promise.all([
@@ -13,8 +14,8 @@ export async function housingPage(main) {
   ]);
   const reload = () => housingPage(main);
   const applied = new Map(mine.applications.map((a) => [a.round_id, a]));
-  const openOffers = mine.offers.filter((o) => o.status === "open");
-  const pastOffers = mine.offers.filter((o) => o.status !== "open");
+  const openOffers = mine.offers.filter((o) => o.status === OFFER.OPEN);
+  const pastOffers = mine.offers.filter((o) => o.status !== OFFER.OPEN);
   mount(
     main,
     h("h2", {}, t("housing.title")),
@@ -104,7 +105,7 @@ function leaseCard(lease, reload) {
       h("dt", {}, t("housing.renewable")),
       h("dd", {}, lease.renewable ? t("common.yes") : t("common.no")),
     ),
-    lease.status === "active" ? h("div", { class: "actions" }, moveOut, confirm) : null,
+    lease.status === LEASE.ACTIVE ? h("div", { class: "actions" }, moveOut, confirm) : null,
   );
 }
 

@@ -5,6 +5,7 @@
 import { label, lang, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDateTime, h, mount, select, sha256Hex, showError } from "../common/ui.js";
 import { api, go } from "./session.js";
+import { CERTIFICATION } from "../common/states.js";
 
 const REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483", "330502"];
 const ROUTES = ["degree", "title", "programme", "employer_recommendation", "expert_recommendation", "case_by_case"];
@@ -56,7 +57,7 @@ function certificationCard(c) {
           ),
         )
       : null,
-    c.status === "returned" ? h("p", {}, h("a", { class: "button primary", href: `#/me/certify?resubmit=${c.id}` }, t("me.resubmit"))) : null,
+    c.status === CERTIFICATION.RETURNED ? h("p", {}, h("a", { class: "button primary", href: `#/me/certify?resubmit=${c.id}` }, t("me.resubmit"))) : null,
   );
 }
 

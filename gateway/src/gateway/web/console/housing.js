@@ -21,6 +21,7 @@ import {
 } from "../common/ui.js";
 import { facts } from "./reviews.js";
 import { api, go } from "./session.js";
+import { ROUND, UNIT } from "../common/states.js";
 
 const SUPPLY = ["government", "park", "enterprise"];
 const UNIT_TYPES = ["studio", "1BR", "2BR", "3BR"];
@@ -50,7 +51,7 @@ export async function housingPage(main) {
       h("td", {}, h("span", { class: "badge" }, label("round_status", r.status))),
       h("td", {}, r.unit_count),
       h("td", {}, r.application_count),
-      h("td", {}, r.status === "open" ? deadlineBadge(r.closes_at, 24) : fmtDateTime(r.closes_at)),
+      h("td", {}, r.status === ROUND.OPEN ? deadlineBadge(r.closes_at, 24) : fmtDateTime(r.closes_at)),
     ),
   );
   mount(
@@ -115,7 +116,7 @@ function projectForm() {
 async function roundForm(projects) {
   const units = [];
   for (const p of projects.slice(0, 20)) {
-    const page = await api.get(`/api/v1/housing/projects/${p.id}/units${query({ status: "available", limit: 200 })}`);
+    const page = await api.get(`/api/v1/housing/projects/${p.id}/units${query({ status: UNIT.AVAILABLE, limit: 200 })}`);
     for (const u of page.items) units.push({ ...u, project: p.name });
   }
   const name = h("input", { name: "round_name", required: true, maxlength: "200" });
@@ -258,8 +259,8 @@ export async function roundPage(main, id) {
       }
     });
   const actions = [];
-  if (round.status === "open") actions.push(h("button", { type: "button", class: "primary", onclick: act("close", "housing.closed") }, t("housing.close")));
-  if (round.status === "closed") actions.push(h("button", { type: "button", class: "primary", onclick: act("draw", "housing.drawn") }, t("housing.draw")));
+  if (round.status === ROUND.OPEN) actions.push(h("button", { type: "button", class: "primary", onclick: act("close", "housing.closed") }, t("housing.close")));
+  if (round.status === ROUND.CLOSED) actions.push(h("button", { type: "button", class: "primary", onclick: act("draw", "housing.drawn") }, t("housing.draw")));
 
   const check = h("p", { class: "seed-check", "aria-live": "polite", "data-testid": "seed-check" });
   let results = null;
@@ -277,7 +278,7 @@ export async function roundPage(main, id) {
       h("h2", { id: "round-h" }, t("housing.round")),
       facts([
         [t("common.status"), h("span", { class: "badge", "data-testid": "round-status" }, label("round_status", round.status))],
-        [t("housing.closes_at"), round.status === "open" ? deadlineBadge(round.closes_at, 24) : fmtDateTime(round.closes_at)],
+        [t("housing.closes_at"), round.status === ROUND.OPEN ? deadlineBadge(round.closes_at, 24) : fmtDateTime(round.closes_at)],
         [t("housing.units"), round.unit_count],
         [t("housing.applications"), round.application_count],
         [t("housing.tier_quotas"), Object.keys(round.tier_quotas || {}).length ? JSON.stringify(round.tier_quotas) : "—"],

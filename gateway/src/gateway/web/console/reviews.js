@@ -20,19 +20,13 @@ import {
   urgency,
 } from "../common/ui.js";
 import { api, go } from "./session.js";
+import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
 
-const CERT_FILTERS = ["pending", "submitted", "county_approved", "certified", "rejected", "returned"];
-const CLAIM_FILTERS = [
-  "",
-  "accepted",
-  "county_approved",
-  "city_approved",
-  "publicized",
-  "disbursed",
-  "rejected",
-  "returned",
-  "withdrawn",
-];
+const CERT_FILTERS = ["pending", ...CERTIFICATION_STATUSES];
+const CLAIM_FILTERS = ["", ...CLAIM_LISTED];
+// How a status badge is coloured (presentation, not flow): good news, bad news, anything else is waiting.
+const GOOD = new Set([CERTIFICATION.CERTIFIED, CLAIM.DISBURSED, CLAIM.PUBLICIZED, CLAIM.CITY_APPROVED]);
+const BAD = new Set([CLAIM.REJECTED, CLAIM.WITHDRAWN, CERTIFICATION.REJECTED]);
 const STAGE_DAYS = 5; // default working days per review stage (docs/domain.md), for certifications without a due date
 
 // --- certifications ---------------------------------------------------------------------------------
@@ -224,8 +218,7 @@ export async function claimCase(main, id) {
   const reload = () => claimCase(main, id);
   const side = [];
   const reviewer = api.hasRole("county_reviewer", "city_approver");
-  const decidable = (api.hasRole("county_reviewer") && c.status === "accepted") ||
-    (api.hasRole("city_approver") && c.status === "county_approved");
+  const decidable = Boolean(CLAIM_REVIEW_ROLE[c.status]) && api.hasRole(CLAIM_REVIEW_ROLE[c.status]);
   if (reviewer && decidable) {
     const amount = h("input", { name: "amount", type: "number", min: "0", step: "0.01", inputmode: "decimal" });
     const amountField = c.amount_fen == null ? field(t("claims.amount_entered"), amount, t("claims.amount_hint")) : null;
@@ -238,12 +231,12 @@ export async function claimCase(main, id) {
         await reload();
       }, amountField),
     );
-  } else if (api.hasRole("finance_officer") && c.status === "publicized") {
+  } else if (api.hasRole("finance_officer") && c.status === CLAIM.PUBLICIZED) {
     side.push(disbursementForm(c, reload));
   } else {
     side.push(h("p", { class: "card" }, t(isClaimOpen(c.status) ? "decision.not_your_stage" : "decision.closed")));
   }
-  if (c.status === "publicized") side.push(objectionForm(c.id, reload));
+  if (c.status === CLAIM.PUBLICIZED) side.push(objectionForm(c.id, reload));
   mount(
     main,
     h("p", {}, h("a", { href: "#/claims" }, "← " + t("claims.title"))),
@@ -453,16 +446,16 @@ function facts(pairs) {
 }
 
 function isOpen(status) {
-  return status === "submitted" || status === "county_approved";
+  return status in CERTIFICATION_REVIEW_ROLE;
 }
 
 function isClaimOpen(status) {
-  return ["submitted", "accepted", "county_approved", "city_approved", "publicized"].includes(status);
+  return CLAIM_OPEN.includes(status) && !CLAIM_RESUBMITTABLE.includes(status);
 }
 
 function statusTone(status) {
-  if (["certified", "disbursed", "publicized", "city_approved"].includes(status)) return "ok";
-  if (["rejected", "withdrawn"].includes(status)) return "bad";
+  if (GOOD.has(status)) return "ok";
+  if (BAD.has(status)) return "bad";
   return "warn";
 }
 
