@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import pytest
-from servicekit.pagination import PageParams, decode_cursor, encode_cursor, keyset_page
+from servicekit.db import Database, UTCDateTime
+from servicekit.pagination import PageParams, decode_cursor, encode_cursor, keyset_after, keyset_page
 from servicekit.problems import Conflict, Forbidden, Unprocessable
 from servicekit.workflow import (
     IllegalTransition,
@@ -18,6 +21,8 @@ from servicekit.workflow import (
     queue_statuses,
     require_stage_role,
 )
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel, col, select
 
 
 class TestKeysetPages:
@@ -109,3 +114,47 @@ class TestTwoStageReview:
 
     def test_a_roles_queue_is_the_statuses_it_decides(self) -> None:
         assert queue_statuses(STAGES, "city_approver") == (Door.SHUT,)
+
+
+class Row(SQLModel, table=True):
+    __tablename__ = "kit_keyset_row"
+
+    id: str = SQLField(primary_key=True)
+    at: datetime = SQLField(sa_type=UTCDateTime)
+
+
+class TestKeysetAfter:
+    async def test_walking_pages_visits_every_row_once_in_either_direction(self, tmp_path: Path) -> None:
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'keyset.db'}")
+        async with database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[Row.__table__])  # type: ignore[attr-defined]
+        noon = datetime(2026, 12, 1, 12, tzinfo=UTC)
+        # Ties on the time are broken by the id: five rows share one instant.
+        rows = [Row(id=f"r{i}", at=noon if i < 5 else noon + timedelta(minutes=i)) for i in range(9)]
+        async with database.transaction() as session:
+            session.add_all(rows)
+        order = (col(Row.at), col(Row.id))
+        for descending in (False, True):
+            seen: list[str] = []
+            after: list[Any] | None = None
+            while True:
+                async with database.transaction() as session:
+                    query = select(Row)
+                    if after is not None:
+                        query = query.where(keyset_after(order, after, descending=descending))
+                    keys = [c.desc() if descending else c for c in order]
+                    page = keyset_page(
+                        list((await session.exec(query.order_by(*keys).limit(3))).all()),
+                        2,
+                        lambda r: [r.at.isoformat(), r.id],
+                    )
+                seen += [r.id for r in page.items]
+                if page.next_cursor is None:
+                    break
+                after = [
+                    datetime.fromisoformat(str(v)) if i == 0 else v
+                    for i, v in enumerate(decode_cursor(page.next_cursor))
+                ]
+            expected = sorted(rows, key=lambda r: (r.at, r.id), reverse=descending)
+            assert seen == [r.id for r in expected]
+        await database.dispose()

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
 
 from servicekit.problems import Unprocessable
 
@@ -78,3 +80,13 @@ def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], list[Any]
     cursor = encode_cursor(position(shown[-1])) if len(rows) > limit and shown else None
     # Built without validation: the items are the caller's own objects (table rows or views), not input.
     return Page[T].model_construct(items=shown, next_cursor=cursor)
+
+
+def keyset_after(columns: Sequence[Any], position: Sequence[Any], *, descending: bool = False) -> ColumnElement[bool]:
+    """The rows strictly after `position` in the order of `columns` (ascending, or all descending):
+    (a, b) after (x, y) is a > x OR (a = x AND b > y). Each value is bound through its column's type."""
+    column, value = columns[0], position[0]
+    beyond: ColumnElement[bool] = column < value if descending else column > value
+    if len(columns) == 1:
+        return beyond
+    return or_(beyond, and_(column == value, keyset_after(columns[1:], position[1:], descending=descending)))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.bulk import queue_insert
+from servicekit.pagination import keyset_after
 from servicekit.sql import greatest, insert_ignoring_conflicts
 from sqlalchemy import Table, case, func, update
 from sqlmodel import col, select
@@ -28,6 +29,8 @@ from benefits.states import OPEN_STATUSES, ClaimStatus, ObjectionStatus
 
 _REPOSITORY = "benefits.repository"
 _process_catalogue: Catalogue | None = None
+# Claims are listed by submission, the id breaking ties: the keyset of every claim list.
+_SUBMISSION_ORDER = (col(Claim.submitted_at), col(Claim.id))
 _HISTORY_TABLE: Table = ClaimHistory.__table__  # type: ignore[attr-defined]
 
 
@@ -274,10 +277,7 @@ class BenefitsRepository:
         if status:
             query = query.where(Claim.status == status)
         if after:
-            at, claim_id = after
-            query = query.where(
-                (col(Claim.submitted_at) < at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) < claim_id))
-            )
+            query = query.where(keyset_after(_SUBMISSION_ORDER, after, descending=True))
         query = query.order_by(col(Claim.submitted_at).desc(), col(Claim.id).desc()).limit(limit)
         return list((await self.session.exec(query)).all())
 
@@ -302,20 +302,14 @@ class BenefitsRepository:
         if policy_code:
             query = query.where(Claim.policy_code == policy_code)
         if after:
-            at, claim_id = after
-            query = query.where(
-                (col(Claim.submitted_at) > at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) > claim_id))
-            )
+            query = query.where(keyset_after(_SUBMISSION_ORDER, after))
         query = query.order_by(col(Claim.submitted_at), col(Claim.id)).limit(limit)
         return list((await self.session.exec(query)).all())
 
     async def publicized_claims(self, *, limit: int, after: list[Any] | None) -> list[Claim]:
         query = select(Claim).where(Claim.status == ClaimStatus.PUBLICIZED, col(Claim.publicity_ended_at).is_(None))
         if after:
-            at, claim_id = after
-            query = query.where(
-                (col(Claim.submitted_at) > at) | ((col(Claim.submitted_at) == at) & (col(Claim.id) > claim_id))
-            )
+            query = query.where(keyset_after(_SUBMISSION_ORDER, after))
         query = query.order_by(col(Claim.submitted_at), col(Claim.id)).limit(limit)
         return list((await self.session.exec(query)).all())
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from servicekit.pagination import keyset_after
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,9 +25,7 @@ from notify.models import (
 
 def _before(created_column: Any, id_column: Any, after: list[Any]) -> Any:
     """Keyset condition: rows strictly before (created_at, id) = `after`, newest first."""
-    # Compared through the column's type, so the bound value is stored-format UTC on every database.
-    bound, last_id = after
-    return or_(created_column < bound, and_(created_column == bound, id_column < last_id))
+    return keyset_after((created_column, id_column), after, descending=True)
 
 
 # --- inbox -------------------------------------------------------------------------------------
