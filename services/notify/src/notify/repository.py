@@ -212,15 +212,15 @@ async def attempts_of(session: AsyncSession, delivery_id: str) -> list[DeliveryA
 
 
 async def due_deliveries(
-    session: AsyncSession, *, now: datetime, exclude_partners: list[str], limit: int, lock: bool
+    session: AsyncSession, *, now: datetime, exclude_partners: list[str], limit: int
 ) -> list[Delivery]:
     query = select(Delivery).where(Delivery.status == "pending", col(Delivery.next_attempt_at) <= now)
     if exclude_partners:
         query = query.where(col(Delivery.partner_id).notin_(exclude_partners))
     query = query.order_by(col(Delivery.next_attempt_at)).limit(limit)
-    if lock:
-        # Another replica's worker skips the rows this one is claiming rather than waiting for them.
-        query = query.with_for_update(skip_locked=True)
+    # Another replica's worker skips the rows this one is claiming rather than waiting for them (SQLite, one
+    # writer at a time, has no FOR UPDATE and SQLAlchemy leaves it out there).
+    query = query.with_for_update(skip_locked=True)
     return list((await session.exec(query)).all())
 
 

@@ -115,9 +115,7 @@ class DeliveryWorker:
         now = self.c.clock()
         jobs: list[Job] = []
         async with database.transaction() as session:
-            rows = await repo.due_deliveries(
-                session, now=now, exclude_partners=full, limit=min(free, 200), lock=not database.is_sqlite
-            )
+            rows = await repo.due_deliveries(session, now=now, exclude_partners=full, limit=min(free, 200))
             taken: Counter[str] = Counter(self.in_flight)
             chosen: list[Delivery] = []
             for row in rows:
