@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -154,6 +155,19 @@ class TestReviewQueue:
         ).json()
         assert [c["id"] for c in first["items"] + second["items"]] == ids
         assert second["next_cursor"] is None
+
+    @pytest.mark.parametrize(
+        "position", [["x"], ["yesterday", "some-id"], {"at": "x"}], ids=["short", "not-a-time", "not-a-list"]
+    )
+    async def test_a_cursor_this_api_did_not_issue_is_a_422(
+        self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials, position: Any
+    ) -> None:
+        cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+        mine = await client.get(f"/api/v1/me/certifications?cursor={cursor}", headers=talent)
+        queue = await client.get(f"/api/v1/reviews/certifications?cursor={cursor}", headers=officials.nanhu)
+        for response in (mine, queue):
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"] == [{"field": "cursor", "message": "invalid"}]
 
     async def test_a_talent_or_partner_may_not_read_the_queue(
         self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials

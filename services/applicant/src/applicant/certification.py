@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from contracts import CertificationDecided, CertificationSubmitted, EventData
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import Page, PageParams, encode_cursor
+from servicekit.pagination import Page, PageParams, keyset_page
 from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,9 +41,6 @@ from applicant.states import (
     TalentStatus,
     stage_of,
 )
-
-T = TypeVar("T")
-
 
 # --- the talent's side ---------------------------------------------------------------------------------
 
@@ -135,9 +132,11 @@ async def get_mine(session: AsyncSession, talent_id: str, certification_id: str)
 
 
 async def list_mine(session: AsyncSession, talent_id: str, page: PageParams) -> Page[CertificationPublic]:
-    before = position(page)
+    """The talent's certifications, newest first."""
+    before = page.position(datetime.fromisoformat, str)
     rows = await repo.list_certifications_of(session, talent_id, limit=page.limit + 1, before=before)
-    return page_of(await to_public(session, rows[: page.limit]), rows, page.limit)
+    found = keyset_page(rows, page.limit, keyset_position)
+    return Page(items=await to_public(session, found.items), next_cursor=found.next_cursor)
 
 
 # --- the one transition ----------------------------------------------------------------------------------
@@ -314,19 +313,6 @@ def _summary(profile: TalentProfile | None) -> ApplicantSummary | None:
     )
 
 
-def position(page: PageParams) -> tuple[datetime, str] | None:
-    if not page.after:
-        return None
-    try:
-        moment, last_id = page.after
-        return datetime.fromisoformat(str(moment)), str(last_id)
-    except (TypeError, ValueError) as exc:
-        raise Unprocessable(
-            "The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}]
-        ) from exc
-
-
-def page_of(items: list[T], rows: list[Certification], limit: int) -> Page[T]:
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return Page(items=items, next_cursor=encode_cursor([last.submitted_at.isoformat(), last.id]) if last else None)
+def keyset_position(certification: Certification) -> list[str]:
+    """Where a page of certifications ends: every list of them is ordered by (submitted_at, id)."""
+    return [certification.submitted_at.isoformat(), certification.id]

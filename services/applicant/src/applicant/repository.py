@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from servicekit.db import Database
 from sqlalchemy import ColumnElement, bindparam, exists, or_
@@ -91,9 +92,9 @@ async def open_certification_of(session: AsyncSession, talent_id: str) -> Certif
 
 
 async def list_certifications_of(
-    session: AsyncSession, talent_id: str, *, limit: int, before: tuple[datetime, str] | None
+    session: AsyncSession, talent_id: str, *, limit: int, before: list[Any] | None
 ) -> list[Certification]:
-    """The talent's certifications, newest first (keyset on submitted_at, id)."""
+    """The talent's certifications, newest first (keyset: `before` is the (submitted_at, id) of the last one shown)."""
     query = select(Certification).where(Certification.talent_id == talent_id)
     if before is not None:
         query = query.where(_before(before))
@@ -107,10 +108,11 @@ async def list_for_review(
     statuses: Sequence[CertificationStatus],
     region_code: str | None,
     limit: int,
-    after: tuple[datetime, str] | None,
+    after: list[Any] | None,
     not_decided_by: tuple[str, str] | None = None,
 ) -> list[Certification]:
-    """Certifications in these states (of one region when given), oldest first: first come, first reviewed.
+    """Certifications in these states (of one region when given), oldest first: first come, first reviewed
+    (keyset: `after` is the (submitted_at, id) of the last one shown).
 
     `not_decided_by=(officer, stage)` leaves out what that officer may not decide now: certifications they
     already decided in the current round, or at another stage (one officer, one stage).
@@ -140,8 +142,9 @@ async def list_for_review(
     return list((await session.exec(query)).all())
 
 
-def _before(position: tuple[datetime, str]) -> ColumnElement[bool]:
-    moment, last_id = position
+def _before(position: list[Any]) -> ColumnElement[bool]:
+    moment: datetime = position[0]
+    last_id: str = position[1]
     return (col(Certification.submitted_at) < moment) | (
         (col(Certification.submitted_at) == moment) & (col(Certification.id) < last_id)
     )

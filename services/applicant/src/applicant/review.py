@@ -7,8 +7,10 @@ they come from two different approvers. The refusals are the kit's (servicekit.w
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from servicekit.auth import Principal
-from servicekit.pagination import Page, PageParams
+from servicekit.pagination import Page, PageParams, keyset_page
 from servicekit.problems import Unprocessable
 from servicekit.workflow import (
     ReviewStage,
@@ -21,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import catalogue, validity
 from applicant import repository as repo
-from applicant.certification import for_review, page_of, position, transition
+from applicant.certification import for_review, keyset_position, transition
 from applicant.exceptions import CertificationConflict, CertificationNotFound
 from applicant.models import Certification, CertificationDecision
 from applicant.schemas import CertificationForReview, DecisionCreate, ReviewFilter
@@ -66,10 +68,11 @@ async def review_queue(
         statuses=statuses,
         region_code=region,
         limit=page.limit + 1,
-        after=position(page),
+        after=page.position(datetime.fromisoformat, str),
         not_decided_by=not_decided_by,
     )
-    return page_of(await for_review(session, rows[: page.limit]), rows, page.limit)
+    found = keyset_page(rows, page.limit, keyset_position)
+    return Page(items=await for_review(session, found.items), next_cursor=found.next_cursor)
 
 
 async def get_for_review(session: AsyncSession, principal: Principal, certification_id: str) -> CertificationForReview:
