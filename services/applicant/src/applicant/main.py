@@ -14,6 +14,7 @@ from servicekit.crypto import FieldCipher
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.router import internal_router, router
+from applicant.rules import RULES
 from applicant.service import Protector
 from applicant.validity import EXPIRY_TIMER, expire_certification
 
@@ -42,6 +43,7 @@ def definition() -> ServiceDefinition:
         timers={EXPIRY_TIMER: expire_certification},
         audit=True,
         state=_state,
+        rulebook=RULES,
     )
 
 

@@ -1,10 +1,15 @@
-"""Applicant tables: talents and profiles, family members, certifications, and the talent-code keys."""
+"""Applicant tables: talents and profiles, family members, certifications, and the talent-code keys; the rule
+versions (applicant.rules) are in the kit's table `rule_version`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from servicekit.db import UTCDateTime, utcnow
+
+# The kit's table of the applicant's rule versions: imported so that it is part of the applicant's tables
+# (its metadata, which the migrations build and the drift check compares).
+from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel

@@ -1,4 +1,5 @@
-"""Talent points (人才积分) from the formula held as data (data/points.json), and their publication."""
+"""Talent points (人才积分) by the formula in force (the rule set `points`, version 1 from data/points.json),
+and their publication."""
 
 from __future__ import annotations
 
