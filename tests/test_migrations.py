@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from servicekit.migrations import upgrade
+from servicekit.rulebook import RuleBook
 from sqlmodel import SQLModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +25,20 @@ DEPLOYABLES = {
 KIT_MODULES = ("servicekit.models", "servicekit.idempotency", "servicekit.timers", "servicekit.audit")
 
 
+def _rulebook_of(package: str) -> tuple[str, ...]:
+    """The kit's rule_version table belongs to a service that keeps its rules in a RuleBook (`<svc>.rules.RULES`)."""
+    try:
+        rules = importlib.import_module(f"{package}.rules")
+    except ModuleNotFoundError:
+        return ()
+    return ("servicekit.rulebook",) if isinstance(getattr(rules, "RULES", None), RuleBook) else ()
+
+
 def _tables_of(package: str) -> set[str]:
     """Tables whose model classes live in this package (or in the kit, for services)."""
     with contextlib.suppress(ModuleNotFoundError):  # a service with only the kit tables so far
         importlib.import_module(f"{package}.models")
-    owners = (package,) if package == "gateway" else (package, *KIT_MODULES)
+    owners = (package,) if package == "gateway" else (package, *KIT_MODULES, *_rulebook_of(package))
     for module in KIT_MODULES:
         importlib.import_module(module)
     tables = set()

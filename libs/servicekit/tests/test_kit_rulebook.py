@@ -87,3 +87,22 @@ class TestRuleBook:
         # The first read answers from the snapshot and starts a check; a later read has the new version.
         await eventually(lambda: there.get(RENTS).version == 2, what="the other replica to see version 2")
         assert there.get(RENTS).value.percent_of_list == {"E": 60}
+
+    async def test_a_change_rolled_back_is_never_in_force(self, database: Database) -> None:
+        book = RuleBook("housing", RENTS)
+        await book.load(database)
+        with pytest.raises(RuntimeError):
+            async with database.transaction() as session:
+                await book.replace(session, ADMIN, "rents", {"percent_of_list": {"E": 10}}, "then undone")
+                raise RuntimeError("the request failed after the change")
+        assert book.get(RENTS).version == 1 and book.get(RENTS).value.percent_of_list["E"] == 80
+
+    async def test_a_decision_can_ask_for_the_version_in_force_in_its_own_transaction(self, database: Database) -> None:
+        here, idle = RuleBook("housing", RENTS), RuleBook("housing", RENTS, max_age_s=0.0)
+        await here.load(database)
+        await idle.load(database)
+        async with database.transaction() as session:
+            await here.replace(session, ADMIN, "rents", {"percent_of_list": {"E": 75}}, "new year")
+        async with database.transaction() as session:
+            current = await idle.current(session, RENTS)
+        assert current.version == 2 and current.value.percent_of_list == {"E": 75}

@@ -190,7 +190,8 @@ def create_app(
         app.include_router(audit_router(definition.name), responses=errors)
     if definition.rulebook is not None:
         definition.rulebook.bind(runtime.database)
-        app.include_router(definition.rulebook.router(), responses=errors)
+        if definition.routers:  # a worker (no public routes) reads the rules but offers no API to change them
+            app.include_router(definition.rulebook.router(), responses=errors)
     # Every operation says who may call it (x-roles / x-public), from its own role dependencies.
     document_roles(app)
     install_problem_openapi(app)

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import JSON, Column, func
+from sqlalchemy import JSON, Column, event, func
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -124,6 +124,13 @@ class RuleSetNotFound(NotFound):
         super().__init__(f"There is no rule set {name} (or no such version of it).")
 
 
+# At module level: with `from __future__ import annotations`, FastAPI resolves an endpoint's annotations in
+# the module's globals, so aliases local to `router()` would not be seen (no role check, no path check).
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Auditor = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
+RuleName = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
 class RuleBook:
     """The rule sets of one service, with the process's snapshot of each one's version in force."""
 
@@ -135,6 +142,9 @@ class RuleBook:
         self._checked_at = 0.0
         self._database: Database | None = None
         self._refreshing: asyncio.Task[None] | None = None
+        # Bumped by every change this process commits: a re-check that read the database before the commit
+        # must not put the older version back.
+        self._generation = 0
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -146,6 +156,13 @@ class RuleBook:
             self._snapshot[rule_set.name] = current
         self._maybe_refresh()
         return current
+
+    async def current(self, session: AsyncSession, rule_set: RuleSet[T]) -> Versioned[T]:
+        """The version in force, re-checked in the caller's transaction when the snapshot is older than
+        `max_age`: for decisions that must not use rules even a second stale (a process idle for hours)."""
+        if time.monotonic() - self._checked_at >= self.max_age_s:
+            await self.refresh(session)
+        return self.get(rule_set)
 
     def bind(self, database: Database) -> None:
         """Let reads re-check the snapshot against this database."""
@@ -197,7 +214,8 @@ class RuleBook:
     async def replace(
         self, session: AsyncSession, principal: Principal, name: str, document: Mapping[str, Any], reason: str
     ) -> RuleVersion:
-        """Store a checked document as the rule set's next version, audited; in force at once in this process."""
+        """Store a checked document as the rule set's next version, audited; in force in this process as soon as
+        the transaction commits (never before: a rolled-back change must not be used)."""
         rule_set = self._rule_set(name)
         value = rule_set.check(document)
         newest = (await session.exec(select(func.max(RuleVersion.version)).where(RuleVersion.name == name))).one()
@@ -219,7 +237,13 @@ class RuleBook:
             after={"version": version, "document": dict(document)},
             reason=reason,
         )
-        self._snapshot[name] = Versioned(version, value, dict(document))
+        committed = Versioned(version, value, dict(document))
+
+        def in_force(_: Any) -> None:
+            self._generation += 1
+            self._snapshot[name] = committed
+
+        event.listen(session.sync_session, "after_commit", in_force, once=True)
         return row
 
     def _rule_set(self, name: str) -> RuleSet[Any]:
@@ -247,9 +271,6 @@ class RuleBook:
     def router(self) -> APIRouter:
         """`/api/v1/admin/rules/<service>`: read every rule set, its versions, and store a new version."""
         router = APIRouter(prefix=f"/api/v1/admin/rules/{self.service}", tags=["rules"])
-        Admin = Annotated[Principal, Depends(require_roles("admin"))]
-        Auditor = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
-        RuleName = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
 
         async def versions_of(session: AsyncSession, name: str) -> list[RuleVersion]:
             self._rule_set(name)
