@@ -12,7 +12,7 @@ import httpx
 from servicekit.cli import run_cli
 
 from housing import draw
-from housing.rules import rules
+from housing.rules import HOUSING_RULES, RULES
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -96,7 +96,7 @@ def verify_draw_command(argv: list[str]) -> int:
         unit_count=int(unit_count),
         tier_quotas=quotas,
         seed_commitment_hex=commitment,
-        tier_order=rules().tier_order,
+        tier_order=RULES.get(HOUSING_RULES).value.tier_order,
     )
     if outcome.matches:
         checked = "and sha256(seed) equals the published commitment" if commitment else "(no commitment to check)"

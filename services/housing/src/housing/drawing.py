@@ -26,7 +26,7 @@ from housing.eligibility import refusals
 from housing.exceptions import RoundNotFound, RoundStateConflict
 from housing.models import HousingApplication, HousingRound, HousingUnit, new_id
 from housing.rounds import round_or_404, settle
-from housing.rules import HousingRules, rules
+from housing.rules import HOUSING_RULES, RULES, HousingRules
 from housing.schemas import RoundPublic
 from housing.states import (
     RESULTS_PUBLISHED,
@@ -83,7 +83,7 @@ async def draw_round(
 ) -> RoundPublic:
     """Reveal the seed, rank every application, and offer the units down the ranked list."""
     now = now or utcnow()
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     round_ = await repo.locked(session, HousingRound, round_id)
     if round_ is None:
         raise RoundNotFound(round_id)

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from housing import repository as repo
 from housing.exceptions import InvalidHousingRequest, LeaseNotFound, LeaseStateConflict
 from housing.models import HousingLease
-from housing.rules import add_years, rules
+from housing.rules import HOUSING_RULES, RULES, add_years
 from housing.schemas import LeasePublic
 from housing.states import LEASE, LeaseAction, LeaseStatus
 from housing.transitions import Actor, transition_lease
@@ -26,7 +26,7 @@ NO_ACTIVE_LEASE = "You hold no active talent-apartment lease."
 
 async def renew_lease(session: AsyncSession, talent_id: str, *, now: datetime | None = None) -> LeasePublic:
     """Extend your active lease by one more term, as often as your tier allows (default: once, tier E)."""
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     lease = await _active_lease_for_update(session, talent_id)
     allowed = catalogue.renewals_allowed.get(lease.tier, 0)
     if allowed == 0:
@@ -88,7 +88,7 @@ async def _end(
     actor: Actor | None = None,
     reason: str | None = None,
 ) -> LeasePublic:
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     today = catalogue.city_today(now)
     ended_on = ended_on or min(today, lease.ends_on)
     if ended_on < lease.starts_on or ended_on > max(today, lease.ends_on):

@@ -9,6 +9,7 @@ from servicekit.auth import KeySource
 from housing.config import HousingSettings, get_settings
 from housing.handlers import READ_MODEL_HANDLERS, TIMERS
 from housing.router import router
+from housing.rules import RULES
 
 
 def definition() -> ServiceDefinition:
@@ -20,6 +21,7 @@ def definition() -> ServiceDefinition:
         consumers={"talents": READ_MODEL_HANDLERS},
         timers=TIMERS,
         audit=True,
+        rulebook=RULES,
     )
 
 

@@ -1,4 +1,5 @@
-"""Housing tables: the talent read model, inventory (projects, units), rounds, applications, offers, leases.
+"""Housing tables: the talent read model, inventory (projects, units), rounds, applications, offers, leases;
+the rule versions (housing.rules) are in the kit's table `rule_version`.
 
 Every table is prefixed `housing_`: the whole repository shares one SQLModel metadata.
 """
@@ -9,6 +10,10 @@ import uuid
 from datetime import date, datetime
 
 from servicekit.db import UTCDateTime, partial_index, utcnow
+
+# The kit's table of housing's rule versions: imported so that it is part of housing's tables (the metadata the
+# migrations build and the drift check compares).
+from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel

@@ -25,7 +25,7 @@ from housing.exceptions import (
 )
 from housing.models import HousingApplication, HousingLease, HousingOffer, HousingUnit
 from housing.rounds import settle_round_of
-from housing.rules import HousingRules, add_years, rules
+from housing.rules import HOUSING_RULES, RULES, HousingRules, add_years
 from housing.schemas import LeasePublic, OfferPublic
 from housing.states import OFFER, ApplicationAction, LeaseAction, OfferAction, UnitAction, UnitStatus
 from housing.transitions import transition_application, transition_lease, transition_offer, transition_unit
@@ -54,7 +54,7 @@ async def accept_offer(
 ) -> LeasePublic:
     """Accept an open offer: a lease at the tier's rent starts today (city date)."""
     now = now or utcnow()
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     offer = await _own_open_offer(session, talent_id, offer_id, now, OfferAction.ACCEPT)
     unit = await repo.locked(session, HousingUnit, offer.unit_id)
     assert unit is not None
@@ -97,7 +97,7 @@ async def decline_offer(
 ) -> OfferPublic:
     """Decline an open offer: the unit goes to the next ranked applicant; two declines bar you for a year."""
     now = now or utcnow()
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     offer = await _own_open_offer(session, talent_id, offer_id, now, OfferAction.DECLINE)
     # Everything this decline reads first, then its changes: they go out together (one flush, the two
     # applications' status changes in one statement) instead of one autoflush per read.
@@ -127,7 +127,7 @@ async def lapse_offer(session: AsyncSession, offer_id: str, *, now: datetime | N
     application = await session.get(HousingApplication, offer.application_id)
     if application is not None:
         transition_application(application, ApplicationAction.LAPSE)
-    await _pass_on(session, offer, now, rules())
+    await _pass_on(session, offer, now, (await RULES.current(session, HOUSING_RULES)).value)
     return True
 
 

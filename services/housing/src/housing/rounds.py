@@ -32,7 +32,7 @@ from housing.exceptions import (
     UnitsUnavailable,
 )
 from housing.models import HousingApplication, HousingRound, HousingRoundUnit, HousingTalent, HousingUnit
-from housing.rules import HousingRules, rules
+from housing.rules import HOUSING_RULES, RULES, HousingRules
 from housing.schemas import ApplicationCreate, ApplicationPublic, RoundCreate, RoundPublic
 from housing.states import (
     ROUND,
@@ -112,7 +112,7 @@ async def apply(
 ) -> ApplicationPublic:
     """A talent applies to an open round; every reason they may not is reported."""
     now = now or utcnow()
-    catalogue = rules()
+    catalogue = (await RULES.current(session, HOUSING_RULES)).value
     round_ = await round_or_404(session, round_id)
     if round_.status != RoundStatus.OPEN or now >= round_.closes_at:
         raise RoundNotOpen(RoundStatus.CLOSED if round_.status == RoundStatus.OPEN else round_.status, round_.closes_at)

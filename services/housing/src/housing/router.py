@@ -14,7 +14,6 @@ from servicekit.problems import Unprocessable
 
 from housing import drawing, inventory, leases, offers, rounds, views
 from housing.dependencies import HousingOfficer
-from housing.rules import rules
 from housing.schemas import (
     ApplicationCreate,
     ApplicationPublic,
@@ -259,14 +258,4 @@ async def end_lease(lease_id: str, body: LeaseEnd, session: SessionDep, officer:
 @router.get("/housing/catalogue", response_model=dict[str, Any])
 async def catalogue() -> dict[str, Any]:
     """The housing rules in force: rent share by tier, lease term, renewals, unit sizes, offer clock (public)."""
-    current = rules()
-    return {
-        "tier_order": list(current.tier_order),
-        "rent_percent_of_list": current.rent_percent_of_list,
-        "lease_term_years": current.lease_term_years,
-        "renewals_allowed": current.renewals_allowed,
-        "unit_capacity": current.unit_capacity,
-        "offer_valid_hours": current.offer_valid_hours,
-        "declines_before_bar": current.declines_before_bar,
-        "bar_days": current.bar_days,
-    }
+    return views.rules_public()

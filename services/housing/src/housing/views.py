@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from housing import repository as repo
 from housing.models import HousingApplication, HousingLease, HousingOffer, HousingProject, HousingRound, HousingUnit
-from housing.rules import HousingRules, rules
+from housing.rules import HOUSING_RULES, RULES, HousingRules
 from housing.schemas import (
     ApplicationPublic,
     LeasePublic,
@@ -121,7 +122,7 @@ def lease_public(lease: HousingLease, catalogue: HousingRules) -> LeasePublic:
 
 async def my_housing(session: AsyncSession, talent_id: str) -> MyHousing:
     """The talent's applications, offers and active lease."""
-    catalogue = rules()
+    catalogue = RULES.get(HOUSING_RULES).value
     applications = await repo.applications_of(session, talent_id)
     tiers = {a.id: a.tier for a in applications}
     offers = await repo.offers_of(session, talent_id)
@@ -131,3 +132,18 @@ async def my_housing(session: AsyncSession, talent_id: str) -> MyHousing:
         offers=[offer_public(o, u, tiers.get(o.application_id, "E"), catalogue) for o, u in offers],
         lease=lease_public(lease, catalogue) if lease else None,
     )
+
+
+def rules_public() -> dict[str, Any]:
+    """The housing rules in force, as the public catalogue shows them."""
+    current = RULES.get(HOUSING_RULES).value
+    return {
+        "tier_order": list(current.tier_order),
+        "rent_percent_of_list": current.rent_percent_of_list,
+        "lease_term_years": current.lease_term_years,
+        "renewals_allowed": current.renewals_allowed,
+        "unit_capacity": current.unit_capacity,
+        "offer_valid_hours": current.offer_valid_hours,
+        "declines_before_bar": current.declines_before_bar,
+        "bar_days": current.bar_days,
+    }
