@@ -15,19 +15,20 @@ from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.pagination import PageParams, keyset_page
 from sqlalchemy import select as select_columns
 from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing import draw
+from housing import draw, positions
 from housing import repository as repo
 from housing.eligibility import refusals
 from housing.exceptions import RoundNotFound, RoundStateConflict
 from housing.models import HousingApplication, HousingRound, HousingUnit, new_id
 from housing.rounds import round_or_404, settle
 from housing.rules import HOUSING_RULES, RULES, HousingRules
-from housing.schemas import RoundPublic
+from housing.schemas import RoundPublic, RoundResults
 from housing.states import (
     RESULTS_PUBLISHED,
     ROUND,
@@ -38,7 +39,7 @@ from housing.states import (
     UnitAction,
 )
 from housing.transitions import application_change, make_offers, transition_round, transition_unit
-from housing.views import quotas_of, round_public
+from housing.views import quotas_of, round_public, round_results
 
 
 @dataclass
@@ -182,12 +183,13 @@ async def _load_applicants(session: AsyncSession, round_id: str) -> dict[str, _A
     }
 
 
-async def results_page(
-    session: AsyncSession, round_id: str, *, after_rank: int, limit: int
-) -> tuple[HousingRound, list[HousingApplication]]:
+async def results_page(session: AsyncSession, round_id: str, page: PageParams) -> RoundResults:
+    """A page of a drawn round's ranked list, with what anyone needs to recompute it (the seed, units, quotas)."""
+    after = page.position(positions.rank)
     round_ = await round_or_404(session, round_id)
     if round_.status not in RESULTS_PUBLISHED:
         raise RoundStateConflict(
             f"The round is {round_.status}: results are published when it is drawn.", round_.status
         )
-    return round_, await repo.ranked_page(session, round_.id, after_rank=after_rank, limit=limit)
+    rows = await repo.ranked_page(session, round_.id, after_rank=after[0] if after else 0, limit=page.limit + 1)
+    return round_results(round_, keyset_page(rows, page.limit, lambda a: [a.rank]))

@@ -6,14 +6,13 @@ written to the hash-chained audit log in the same transaction as their effect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.pagination import Page, PageParams, keyset_page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from housing import positions
 from housing import repository as repo
 from housing.exceptions import InvalidHousingRequest, ProjectNotFound, UnitBusy, UnitNotFound, UnitNumberTaken
 from housing.models import HousingProject, HousingUnit
@@ -41,11 +40,13 @@ async def get_project(session: AsyncSession, project_id: str) -> ProjectPublic:
     return project_public(project, counts.get(project.id, {}))
 
 
-async def list_projects(session: AsyncSession, *, after: str | None, limit: int) -> list[ProjectPublic]:
-    """Projects with at least one unit available, with their available units by type."""
-    projects = await repo.projects_with_available_units(session, after=after, limit=limit)
-    counts = await repo.available_by_type(session, [p.id for p in projects])
-    return [project_public(p, counts.get(p.id, {})) for p in projects]
+async def list_projects(session: AsyncSession, page: PageParams) -> Page[ProjectPublic]:
+    """Projects with at least one unit available, with their available units by type (by id)."""
+    after = page.position(positions.key)
+    projects = await repo.projects_with_available_units(session, after=after, limit=page.limit + 1)
+    shown = keyset_page(projects, page.limit, lambda p: [p.id])
+    counts = await repo.available_by_type(session, [p.id for p in shown.items])
+    return Page(items=[project_public(p, counts.get(p.id, {})) for p in shown.items], next_cursor=shown.next_cursor)
 
 
 async def add_units(session: AsyncSession, officer: Principal, project_id: str, body: UnitsCreate) -> list[UnitPublic]:
@@ -72,11 +73,14 @@ async def add_units(session: AsyncSession, officer: Principal, project_id: str, 
 
 
 async def list_units(
-    session: AsyncSession, project_id: str, *, status: UnitStatus | None, after: Sequence[Any] | None, limit: int
-) -> list[UnitPublic]:
+    session: AsyncSession, project_id: str, page: PageParams, *, status: UnitStatus | None
+) -> Page[UnitPublic]:
+    """A project's units by number (and id), optionally of one status."""
+    after = page.position(positions.key, positions.key)
     await project_or_404(session, project_id)
-    units = await repo.units_of_project(session, project_id, status=status, after=after, limit=limit)
-    return [unit_public(u) for u in units]
+    units = await repo.units_of_project(session, project_id, status=status, after=after, limit=page.limit + 1)
+    shown = keyset_page(units, page.limit, lambda u: [u.number, u.id])
+    return Page(items=[unit_public(u) for u in shown.items], next_cursor=shown.next_cursor)
 
 
 async def update_unit(session: AsyncSession, officer: Principal, unit_id: str, body: UnitUpdate) -> UnitPublic:

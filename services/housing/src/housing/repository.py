@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, tuple_
+from servicekit.pagination import keyset_after
+from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,7 +99,7 @@ async def available_by_type(session: AsyncSession, project_ids: Sequence[str]) -
 
 
 async def projects_with_available_units(
-    session: AsyncSession, *, after: str | None, limit: int
+    session: AsyncSession, *, after: Sequence[Any] | None, limit: int
 ) -> list[HousingProject]:
     has_available = (
         select(HousingUnit.id)
@@ -106,8 +107,8 @@ async def projects_with_available_units(
         .exists()
     )
     query = select(HousingProject).where(has_available)
-    if after is not None:
-        query = query.where(col(HousingProject.id) > after)
+    if after:
+        query = query.where(keyset_after((col(HousingProject.id),), after))
     return list((await session.exec(query.order_by(col(HousingProject.id)).limit(limit))).all())
 
 
@@ -125,7 +126,7 @@ async def units_of_project(
     if status is not None:
         query = query.where(HousingUnit.status == status)
     if after:
-        query = query.where(tuple_(col(HousingUnit.number), col(HousingUnit.id)) > tuple_(*after))
+        query = query.where(keyset_after((col(HousingUnit.number), col(HousingUnit.id)), after))
     query = query.order_by(col(HousingUnit.number), col(HousingUnit.id)).limit(limit)
     return list((await session.exec(query)).all())
 
@@ -156,13 +157,7 @@ async def list_rounds(
     if status is not None:
         query = query.where(HousingRound.status == status)
     if after:
-        created_at, round_id = after
-        query = query.where(
-            or_(
-                col(HousingRound.created_at) < created_at,
-                (col(HousingRound.created_at) == created_at) & (col(HousingRound.id) < round_id),
-            )
-        )
+        query = query.where(keyset_after((col(HousingRound.created_at), col(HousingRound.id)), after, descending=True))
     query = query.order_by(col(HousingRound.created_at).desc(), col(HousingRound.id).desc()).limit(limit)
     return list((await session.exec(query)).all())
 

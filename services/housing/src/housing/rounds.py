@@ -11,15 +11,15 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.pagination import Page, PageParams, keyset_page
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing import draw
+from housing import draw, positions
 from housing import repository as repo
 from housing.eligibility import TalentFacts, refusals
 from housing.exceptions import (
@@ -101,10 +101,13 @@ async def get_round(session: AsyncSession, round_id: str) -> RoundPublic:
     return await round_public(session, await round_or_404(session, round_id))
 
 
-async def list_rounds(
-    session: AsyncSession, *, status: RoundStatus | None, after: Sequence[Any] | None, limit: int
-) -> list[HousingRound]:
-    return await repo.list_rounds(session, status=status, after=after, limit=limit)
+async def list_rounds(session: AsyncSession, page: PageParams, *, status: RoundStatus | None) -> Page[RoundPublic]:
+    """Rounds, newest first (unit ids only on the round itself)."""
+    after = page.position(positions.moment, positions.key)
+    found = await repo.list_rounds(session, status=status, after=after, limit=page.limit + 1)
+    shown = keyset_page(found, page.limit, lambda r: [r.created_at.isoformat(), r.id])
+    items = [await round_public(session, r, with_units=False) for r in shown.items]
+    return Page(items=items, next_cursor=shown.next_cursor)
 
 
 async def apply(
@@ -160,8 +163,10 @@ def _check_preferences(body: ApplicationCreate, units: Sequence[HousingUnit], ca
 
 async def close_round(
     session: AsyncSession, actor: Actor, round_id: str, *, now: datetime | None = None
-) -> RoundPublic:
-    """Stop applications and commit to a fresh random seed (only its SHA-256 is published now)."""
+) -> HousingRound:
+    """Stop applications and commit to a fresh random seed (only its SHA-256 is published now).
+
+    Called by an officer and by the timer at `closes_at`; returns the row (the router shows it)."""
     now = now or utcnow()
     round_ = await repo.locked(session, HousingRound, round_id)
     if round_ is None:
@@ -176,7 +181,7 @@ async def close_round(
     round_.application_count = await repo.count_applications(session, round_.id)
     published = {"seed_commitment": round_.seed_commitment, "application_count": round_.application_count}
     await transition_round(session, round_, RoundAction.CLOSE, now, actor=actor, facts=published, after=published)
-    return await round_public(session, round_)
+    return round_
 
 
 async def _refresh_ranking_facts(session: AsyncSession, round_id: str) -> None:

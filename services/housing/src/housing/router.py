@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 from servicekit.auth import TalentPrincipal
 from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
-from servicekit.pagination import Page, PageDep, decode_cursor, encode_cursor
-from servicekit.problems import Unprocessable
+from servicekit.pagination import Page, PageDep
 
 from housing import drawing, inventory, leases, offers, rounds, views
-from housing.dependencies import HousingOfficer
+from housing.dependencies import HousingOfficer, ResultsPageDep
 from housing.schemas import (
     ApplicationCreate,
     ApplicationPublic,
@@ -24,7 +22,6 @@ from housing.schemas import (
     OfferPublic,
     ProjectCreate,
     ProjectPublic,
-    ResultRow,
     RoundCreate,
     RoundPublic,
     RoundResults,
@@ -38,21 +35,13 @@ from housing.states import RoundStatus, UnitStatus
 router = APIRouter(prefix="/api/v1", tags=["housing"])
 
 
-def _bad_cursor() -> Unprocessable:
-    return Unprocessable("The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}])
-
-
 # --- inventory -------------------------------------------------------------------------------------
 
 
 @router.get("/housing/projects", response_model=Page[ProjectPublic])
 async def list_projects(session: SessionDep, page: PageDep) -> Page[ProjectPublic]:
     """Projects that have units available now (public)."""
-    after = str(page.after[0]) if page.after else None
-    items = await inventory.list_projects(session, after=after, limit=page.limit + 1)
-    more = len(items) > page.limit
-    items = items[: page.limit]
-    return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
+    return await inventory.list_projects(session, page)
 
 
 @router.post("/housing/projects", response_model=ProjectPublic, status_code=201)
@@ -86,7 +75,12 @@ async def add_units(
         return UnitsPublic(items=await inventory.add_units(session, officer, project_id, body))
 
     return await run_idempotent(
-        session, officer, idempotency_key, operation=f"housing.add_units:{project_id}", body=body, create=create
+        session,
+        officer,
+        idempotency_key,
+        operation=f"housing.add_units:{project_id}",
+        body=body,
+        create=create,
     )
 
 
@@ -95,12 +89,7 @@ async def list_units(
     project_id: str, session: SessionDep, page: PageDep, status: UnitStatus | None = None
 ) -> Page[UnitPublic]:
     """A project's units, by number, optionally of one status (public)."""
-    if page.after is not None and len(page.after) != 2:
-        raise _bad_cursor()
-    items = await inventory.list_units(session, project_id, status=status, after=page.after, limit=page.limit + 1)
-    more = len(items) > page.limit
-    items = items[: page.limit]
-    return Page(items=items, next_cursor=encode_cursor([items[-1].number, items[-1].id]) if more else None)
+    return await inventory.list_units(session, project_id, page, status=status)
 
 
 @router.patch("/housing/units/{unit_id}", response_model=UnitPublic)
@@ -126,18 +115,7 @@ async def create_round(
 @router.get("/housing/rounds", response_model=Page[RoundPublic])
 async def list_rounds(session: SessionDep, page: PageDep, status: RoundStatus | None = None) -> Page[RoundPublic]:
     """Rounds, newest first, optionally of one status (public; unit ids only on the round itself)."""
-    after: list[Any] | None = None
-    if page.after is not None:
-        try:
-            after = [datetime.fromisoformat(str(page.after[0])), str(page.after[1])]
-        except (ValueError, IndexError) as exc:
-            raise _bad_cursor() from exc
-    found = await rounds.list_rounds(session, status=status, after=after, limit=page.limit + 1)
-    more = len(found) > page.limit
-    found = found[: page.limit]
-    items = [await views.round_public(session, r, with_units=False) for r in found]
-    cursor = encode_cursor([found[-1].created_at.isoformat(), found[-1].id]) if more else None
-    return Page(items=items, next_cursor=cursor)
+    return await rounds.list_rounds(session, page, status=status)
 
 
 @router.get("/housing/rounds/{round_id}", response_model=RoundPublic)
@@ -156,7 +134,8 @@ async def apply(
 ) -> Any:
     """Apply to an open round (talent); 422 lists every reason you are not eligible."""
     return await run_idempotent(
-        session, principal, idempotency_key, operation=f"housing.apply:{round_id}", body=body,
+        session, principal, idempotency_key, body=body,
+        operation=f"housing.apply:{round_id}",
         create=lambda: rounds.apply(session, principal.sub, round_id, body),
     )  # fmt: skip
 
@@ -164,7 +143,7 @@ async def apply(
 @router.post("/housing/rounds/{round_id}/close", response_model=RoundPublic)
 async def close_round(round_id: str, session: SessionDep, officer: HousingOfficer) -> RoundPublic:
     """Close applications and publish the seed commitment (housing officer; also automatic at closes_at)."""
-    return await rounds.close_round(session, officer, round_id)
+    return await views.round_public(session, await rounds.close_round(session, officer, round_id))
 
 
 @router.post("/housing/rounds/{round_id}/draw", response_model=RoundPublic)
@@ -174,44 +153,9 @@ async def draw_round(round_id: str, session: SessionDep, officer: HousingOfficer
 
 
 @router.get("/housing/rounds/{round_id}/results", response_model=RoundResults)
-async def round_results(
-    round_id: str,
-    session: SessionDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-) -> RoundResults:
+async def round_results(round_id: str, session: SessionDep, page: ResultsPageDep) -> RoundResults:
     """The ranked list with pseudonymous ids, tier, points and lottery numbers (public, once drawn)."""
-    after_rank = 0
-    if cursor:
-        position = decode_cursor(cursor)
-        if len(position) != 1 or not isinstance(position[0], int):
-            raise _bad_cursor()
-        after_rank = position[0]
-    round_, rows = await drawing.results_page(session, round_id, after_rank=after_rank, limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    assert round_.seed_hex is not None and round_.seed_commitment is not None
-    return RoundResults(
-        round_id=round_.id,
-        seed=round_.seed_hex,
-        seed_commitment=round_.seed_commitment,
-        unit_count=round_.unit_count,
-        tier_quotas=views.quotas_of(round_),
-        application_count=round_.application_count,
-        items=[
-            ResultRow(
-                rank=a.rank or 0,
-                application_pseudonym=a.pseudonym,
-                tier=a.tier,
-                points=a.points,
-                lottery_number=a.lottery_number or "",
-                selected=a.selected,
-                status=a.status,
-            )
-            for a in rows
-        ],
-        next_cursor=encode_cursor([rows[-1].rank]) if more and rows else None,
-    )
+    return await drawing.results_page(session, round_id, page)
 
 
 # --- the talent's housing --------------------------------------------------------------------------

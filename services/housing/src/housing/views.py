@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from servicekit.pagination import Page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from housing import repository as repo
@@ -16,7 +17,9 @@ from housing.schemas import (
     MyHousing,
     OfferPublic,
     ProjectPublic,
+    ResultRow,
     RoundPublic,
+    RoundResults,
     UnitPublic,
 )
 from housing.states import LEASE, RESULTS_PUBLISHED, LeaseAction, RoundStatus
@@ -66,6 +69,33 @@ async def round_public(session: AsyncSession, round_: HousingRound, *, with_unit
         closed_at=round_.closed_at,
         drawn_at=round_.drawn_at,
         completed_at=round_.completed_at,
+    )
+
+
+def round_results(round_: HousingRound, ranked: Page[HousingApplication]) -> RoundResults:
+    """A page of a drawn round's ranked list: pseudonyms only, with the seed, units and quotas it was drawn with."""
+    assert round_.seed_hex is not None and round_.seed_commitment is not None
+    return RoundResults(
+        round_id=round_.id,
+        seed=round_.seed_hex,
+        seed_commitment=round_.seed_commitment,
+        unit_count=round_.unit_count,
+        tier_quotas=quotas_of(round_),
+        application_count=round_.application_count,
+        items=[result_row(a) for a in ranked.items],
+        next_cursor=ranked.next_cursor,
+    )
+
+
+def result_row(application: HousingApplication) -> ResultRow:
+    return ResultRow(
+        rank=application.rank or 0,
+        application_pseudonym=application.pseudonym,
+        tier=application.tier,
+        points=application.points,
+        lottery_number=application.lottery_number or "",
+        selected=application.selected,
+        status=application.status,
     )
 
 
