@@ -1,11 +1,16 @@
-"""What every housing list shares with the rest of the platform: lists page by keyset and refuse a cursor they
-did not issue with a 422 (never a 500)."""
+"""What every housing list and every creating POST share with the rest of the platform: lists page by keyset
+and refuse a cursor they did not issue with a 422 (never a 500); a retried POST with the same Idempotency-Key
+replays its answer, and the key is bound to the method and path it was first sent to."""
 
 from __future__ import annotations
 
 import base64
 import json
 from typing import Any
+
+from fastapi import FastAPI
+from servicekit.idempotency import IdempotencyRecord
+from sqlmodel import select
 
 from .conftest import Platform
 
@@ -62,3 +67,27 @@ class TestCursors:
             whole = (await platform.client.get(url)).json()
             assert seen == whole["items"] and whole["next_cursor"] is None, url
             assert len(seen) >= 1
+
+
+class TestIdempotencyKeys:
+    async def test_a_key_is_recorded_with_the_method_and_path_it_was_sent_to(
+        self, platform: Platform, housing_app: FastAPI
+    ) -> None:
+        headers = {**platform.officer, "Idempotency-Key": "k-1"}
+        body = {"name": "x", "region_code": "330402", "supply_model": "park", "address": "y"}
+        assert (await platform.client.post("/api/v1/housing/projects", json=body, headers=headers)).status_code == 201
+        async with housing_app.state.database.sessionmaker() as session:
+            [record] = (await session.exec(select(IdempotencyRecord))).all()
+        assert record.operation == "POST /api/v1/housing/projects"
+
+    async def test_the_same_key_and_body_on_another_project_is_refused_not_replayed(self, platform: Platform) -> None:
+        first, second = await platform.project("一"), await platform.project("二")
+        headers = {**platform.officer, "Idempotency-Key": "units-1"}
+        body = {"units": [{"number": "1", "unit_type": "1BR", "area_m2": 40, "monthly_rent_fen": 1}]}
+        created = await platform.client.post(f"/api/v1/housing/projects/{first}/units", json=body, headers=headers)
+        replayed = await platform.client.post(f"/api/v1/housing/projects/{first}/units", json=body, headers=headers)
+        assert created.status_code == replayed.status_code == 201 and created.json() == replayed.json()
+        other = await platform.client.post(f"/api/v1/housing/projects/{second}/units", json=body, headers=headers)
+        assert other.status_code == 409
+        listed = (await platform.client.get(f"/api/v1/housing/projects/{second}/units")).json()
+        assert listed["items"] == []

@@ -50,7 +50,7 @@ async def create_project(
 ) -> Any:
     """Create a project (housing officer)."""
     return await run_idempotent(
-        session, officer, idempotency_key, operation="housing.create_project", body=body,
+        session, officer, idempotency_key, operation="POST /api/v1/housing/projects", body=body,
         create=lambda: inventory.create_project(session, officer, body),
     )  # fmt: skip
 
@@ -78,7 +78,7 @@ async def add_units(
         session,
         officer,
         idempotency_key,
-        operation=f"housing.add_units:{project_id}",
+        operation=f"POST /api/v1/housing/projects/{project_id}/units",
         body=body,
         create=create,
     )
@@ -107,7 +107,7 @@ async def create_round(
 ) -> Any:
     """Open an allocation round over available units (housing officer)."""
     return await run_idempotent(
-        session, officer, idempotency_key, operation="housing.create_round", body=body,
+        session, officer, idempotency_key, operation="POST /api/v1/housing/rounds", body=body,
         create=lambda: rounds.create_round(session, officer, body),
     )  # fmt: skip
 
@@ -135,7 +135,7 @@ async def apply(
     """Apply to an open round (talent); 422 lists every reason you are not eligible."""
     return await run_idempotent(
         session, principal, idempotency_key, body=body,
-        operation=f"housing.apply:{round_id}",
+        operation=f"POST /api/v1/housing/rounds/{round_id}/applications",
         create=lambda: rounds.apply(session, principal.sub, round_id, body),
     )  # fmt: skip
 
