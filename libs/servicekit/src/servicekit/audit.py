@@ -23,7 +23,7 @@ from servicekit.auth import Principal, require_roles
 from servicekit.bulk import queue_insert, send_queued
 from servicekit.context import current_request_id
 from servicekit.db import SessionDep, UTCDateTime, utcnow
-from servicekit.pagination import Page, PageDep, keyset_page
+from servicekit.pagination import Page, PageDep, cursor_int, keyset_page
 
 GENESIS = "0" * 64
 _AUDIT_LOCK_KEY = 0x7A1E_A0D1
@@ -199,7 +199,7 @@ def audit_router(service: str) -> APIRouter:
             query = query.where(AuditEntry.subject_id == subject_id)
         if action:
             query = query.where(AuditEntry.action == action)
-        after = page.position(int)
+        after = page.position(cursor_int)
         if after:
             query = query.where(col(AuditEntry.seq) < after[0])
         rows = list((await session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(page.limit + 1))).all())

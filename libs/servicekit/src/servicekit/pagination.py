@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -27,13 +28,40 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+# --- what a cursor's values may be: each raises ValueError/TypeError for anything else (a 422) -----------
+_LARGEST_INT = 2**31 - 1  # an INTEGER column; a larger number would fail in the database instead
+
+
+def cursor_key(value: Any) -> str:
+    """A text column's value (an id, a unit number)."""
+    if not isinstance(value, str) or "\x00" in value or len(value) > 200:
+        raise ValueError("not a key of this list")
+    return value
+
+
+def cursor_time(value: Any) -> datetime:
+    """A time stamp as the list wrote it (ISO 8601 with its offset; a time without one would match no row
+    and, on PostgreSQL, fail the query)."""
+    at = datetime.fromisoformat(value)  # TypeError for anything but a string
+    if at.tzinfo is None:
+        raise ValueError("a time without its offset")
+    return at
+
+
+def cursor_int(value: Any) -> int:
+    """A non-negative INTEGER column's value (a rank, a sequence number)."""
+    if type(value) is not int or not 0 <= value <= _LARGEST_INT:
+        raise ValueError("not a position of this list")
+    return value
+
+
 class PageParams(BaseModel):
     limit: int
     after: list[Any] | None
 
     def position(self, *types: Callable[[Any], Any]) -> list[Any] | None:
-        """The cursor's keyset position, each value converted by its type (e.g. `datetime.fromisoformat`, `str`);
-        None on the first page. A cursor of another shape is the caller's error: 422, never a 500."""
+        """The cursor's keyset position, each value converted by its type (`cursor_time`, `cursor_key`,
+        `cursor_int`); None on the first page. A cursor of another shape is the caller's error: 422, never a 500."""
         if self.after is None:
             return None
         if len(self.after) != len(types):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from contracts import CertificationDecided, CertificationSubmitted, EventData
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -133,7 +132,7 @@ async def get_mine(session: AsyncSession, talent_id: str, certification_id: str)
 
 async def list_mine(session: AsyncSession, talent_id: str, page: PageParams) -> Page[CertificationPublic]:
     """The talent's certifications, newest first."""
-    before = page.position(datetime.fromisoformat, str)
+    before = page.position(cursor_time, cursor_key)
     rows = await repo.list_certifications_of(session, talent_id, limit=page.limit + 1, before=before)
     found = keyset_page(rows, page.limit, keyset_position)
     return Page(items=await to_public(session, found.items), next_cursor=found.next_cursor)

@@ -7,10 +7,8 @@ they come from two different approvers. The refusals are the kit's (servicekit.w
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from servicekit.auth import Principal
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.problems import Unprocessable
 from servicekit.workflow import (
     ReviewStage,
@@ -68,7 +66,7 @@ async def review_queue(
         statuses=statuses,
         region_code=region,
         limit=page.limit + 1,
-        after=page.position(datetime.fromisoformat, str),
+        after=page.position(cursor_time, cursor_key),
         not_decided_by=not_decided_by,
     )
     found = keyset_page(rows, page.limit, keyset_position)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from servicekit.auth import Principal
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.problems import Forbidden
 from servicekit.workflow import queue_statuses
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,7 +56,7 @@ def _position(claim: Claim) -> list[str]:
 
 
 def _after(page: PageParams) -> list[Any] | None:
-    return page.position(datetime.fromisoformat, str)
+    return page.position(cursor_time, cursor_key)
 
 
 async def review_queue(

@@ -15,13 +15,13 @@ from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import PageParams, keyset_page
+from servicekit.pagination import PageParams, cursor_int, keyset_page
 from sqlalchemy import select as select_columns
 from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing import draw, positions
+from housing import draw
 from housing import repository as repo
 from housing.eligibility import refusals
 from housing.exceptions import RoundNotFound, RoundStateConflict
@@ -185,7 +185,7 @@ async def _load_applicants(session: AsyncSession, round_id: str) -> dict[str, _A
 
 async def results_page(session: AsyncSession, round_id: str, page: PageParams) -> RoundResults:
     """A page of a drawn round's ranked list, with what anyone needs to recompute it (the seed, units, quotas)."""
-    after = page.position(positions.rank)
+    after = page.position(cursor_int)
     round_ = await round_or_404(session, round_id)
     if round_.status not in RESULTS_PUBLISHED:
         raise RoundStateConflict(

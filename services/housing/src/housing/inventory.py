@@ -9,10 +9,9 @@ from __future__ import annotations
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, keyset_page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing import positions
 from housing import repository as repo
 from housing.exceptions import InvalidHousingRequest, ProjectNotFound, UnitBusy, UnitNotFound, UnitNumberTaken
 from housing.models import HousingProject, HousingUnit
@@ -42,7 +41,7 @@ async def get_project(session: AsyncSession, project_id: str) -> ProjectPublic:
 
 async def list_projects(session: AsyncSession, page: PageParams) -> Page[ProjectPublic]:
     """Projects with at least one unit available, with their available units by type (by id)."""
-    after = page.position(positions.key)
+    after = page.position(cursor_key)
     projects = await repo.projects_with_available_units(session, after=after, limit=page.limit + 1)
     shown = keyset_page(projects, page.limit, lambda p: [p.id])
     counts = await repo.available_by_type(session, [p.id for p in shown.items])
@@ -76,7 +75,7 @@ async def list_units(
     session: AsyncSession, project_id: str, page: PageParams, *, status: UnitStatus | None
 ) -> Page[UnitPublic]:
     """A project's units by number (and id), optionally of one status."""
-    after = page.position(positions.key, positions.key)
+    after = page.position(cursor_key, cursor_key)
     await project_or_404(session, project_id)
     units = await repo.units_of_project(session, project_id, status=status, after=after, limit=page.limit + 1)
     shown = keyset_page(units, page.limit, lambda u: [u.number, u.id])

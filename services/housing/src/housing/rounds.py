@@ -14,12 +14,12 @@ from datetime import datetime
 
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing import draw, positions
+from housing import draw
 from housing import repository as repo
 from housing.eligibility import TalentFacts, refusals
 from housing.exceptions import (
@@ -103,7 +103,7 @@ async def get_round(session: AsyncSession, round_id: str) -> RoundPublic:
 
 async def list_rounds(session: AsyncSession, page: PageParams, *, status: RoundStatus | None) -> Page[RoundPublic]:
     """Rounds, newest first (unit ids only on the round itself)."""
-    after = page.position(positions.moment, positions.key)
+    after = page.position(cursor_time, cursor_key)
     found = await repo.list_rounds(session, status=status, after=after, limit=page.limit + 1)
     shown = keyset_page(found, page.limit, lambda r: [r.created_at.isoformat(), r.id])
     items = [await round_public(session, r, with_units=False) for r in shown.items]

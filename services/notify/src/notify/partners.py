@@ -4,13 +4,13 @@ and the delivery log."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from contracts import EVENT_TYPES, PARTNER_KINDS, PARTNER_VISIBLE_TYPES, CloudEvent, EventData
 from servicekit import audit
 from servicekit.auth import Principal
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify import repository as repo
@@ -204,7 +204,7 @@ async def get_subscription(session: AsyncSession, principal: Principal, subscrip
 
 async def list_subscriptions(session: AsyncSession, principal: Principal, page: PageParams) -> Page[SubscriptionPublic]:
     _partner_kind(principal)
-    after = page.position(datetime.fromisoformat, str)
+    after = page.position(cursor_time, cursor_key)
     rows = await repo.list_subscriptions(session, principal.sub, limit=page.limit, after=after)
     found = keyset_page(rows, page.limit, lambda row: [row.created_at.isoformat(), row.id])
     types = await repo.subscription_types(session, [row.id for row in found.items])
@@ -336,7 +336,7 @@ async def list_deliveries(
     subscription_id: str | None,
 ) -> Page[DeliveryPublic]:
     _partner_kind(principal)
-    after = page.position(datetime.fromisoformat, str)
+    after = page.position(cursor_time, cursor_key)
     rows = await repo.list_deliveries(
         session, principal.sub, limit=page.limit, after=after, status=status, subscription_id=subscription_id
     )

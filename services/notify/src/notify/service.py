@@ -14,7 +14,7 @@ from servicekit import timers
 from servicekit.consumer import PoisonMessage
 from servicekit.crypto import CipherError
 from servicekit.db import Database
-from servicekit.pagination import Page, PageParams, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.timers import AfterCommit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,7 +47,7 @@ async def list_inbox(
     if category is not None and category not in c.catalogue.categories:
         known = ", ".join(c.catalogue.categories)
         raise InvalidField("category", f"unknown category {category!r}; one of {known}")
-    after = page.position(datetime.fromisoformat, str)
+    after = page.position(cursor_time, cursor_key)
     rows = await repo.list_inbox(
         session, recipient_id, limit=page.limit, after=after, category=category, unread_only=unread_only
     )
