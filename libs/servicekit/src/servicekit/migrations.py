@@ -13,9 +13,11 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
+from sqlmodel.sql.sqltypes import AutoString
 
-from servicekit.db import UTCDateTime
+from servicekit.db import UTCDateTime, utcnow
 from servicekit.models import BigIntId
+from servicekit.rulebook import RuleBook
 
 
 def alembic_config(alembic_ini: Path, database_url: str) -> Config:
@@ -176,3 +178,26 @@ def drop_kit_tables(op: Any) -> None:
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_index("ix_outbox_created_at", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_rule_versions(op: Any, rulebook: RuleBook) -> None:
+    """The kit's `rule_version` table, with version 1 of every rule set of the service (its seed files).
+
+    A seed file is never edited (a new default is a new version stored by a new migration), so the migration
+    that calls this always loads the same documents.
+    """
+    table = op.create_table(
+        "rule_version",
+        sa.Column("name", AutoString(length=60), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", AutoString(length=64), nullable=False),
+        sa.Column("reason", AutoString(length=2000), nullable=False),
+        sa.PrimaryKeyConstraint("name", "version", name=op.f("pk_rule_version")),
+    )
+    op.bulk_insert(table, rulebook.seed_rows(utcnow()))
+
+
+def drop_rule_versions(op: Any) -> None:
+    op.drop_table("rule_version")
