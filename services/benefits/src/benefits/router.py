@@ -204,7 +204,7 @@ async def object_to_claim(
     return ObjectionPublic(
         id=objection.id,
         claim_id=objection.claim_id,
-        status="open",
+        status=objection.status,
         reason=objection.reason,
         raised_at=objection.raised_at,
     )
