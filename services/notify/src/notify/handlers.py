@@ -18,6 +18,7 @@ from notify import partners, service
 from notify import repository as repo
 from notify.catalogue import Reminder
 from notify.components import Components
+from notify.states import SEND_TIMER
 
 
 def inbox_handlers(c: Components) -> Mapping[type[EventData], Handler]:
@@ -72,7 +73,7 @@ def timer_handlers(c: Components) -> Mapping[str, TimerHandler]:
         # Claims the attempt here; the send runs after this timer's transaction commits.
         return await service.send_channel_message(session, c, str(timer.data()["message_id"]))
 
-    handlers: dict[str, TimerHandler] = {service.SEND_TIMER: send}
+    handlers: dict[str, TimerHandler] = {SEND_TIMER: send}
     for reminder in c.catalogue.reminders.values():
         handlers[reminder.timer_kind] = _reminder_handler(c, reminder)
     return handlers

@@ -6,8 +6,11 @@ import uuid
 from datetime import datetime
 
 from servicekit.db import UTCDateTime, utcnow
+from servicekit.sql import StrEnumText
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from notify.states import DeliveryStatus, MessageStatus, SubscriptionStatus
 
 
 def _uuid() -> str:
@@ -85,8 +88,7 @@ class ChannelMessage(SQLModel, table=True):
     notification_id: str = Field(max_length=36)
     recipient_id: str = Field(max_length=36)
     channel: str = Field(max_length=10)
-    # scheduled, sending (an attempt claimed, its outcome not yet recorded), sent, failed, skipped
-    status: str = Field(default="scheduled", max_length=12)
+    status: MessageStatus = Field(default=MessageStatus.SCHEDULED, sa_type=StrEnumText(MessageStatus, 12))
     attempts: int = 0
     due_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -129,7 +131,7 @@ class Subscription(SQLModel, table=True):
     # During a rotation the previous secret signs too (a second v1=) until it expires.
     previous_secret_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    status: str = Field(default="active", max_length=12)  # active, deleted
+    status: SubscriptionStatus = Field(default=SubscriptionStatus.ACTIVE, sa_type=StrEnumText(SubscriptionStatus, 12))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -161,7 +163,7 @@ class Delivery(SQLModel, table=True):
     event_type: str = Field(max_length=200)
     # The pseudonymised CloudEvent exactly as it is POSTed (the signature covers these bytes).
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="pending", max_length=12)  # pending, delivered, dead, cancelled
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=StrEnumText(DeliveryStatus, 12))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_status_code: int | None = None

@@ -37,7 +37,9 @@ from notify.schemas import (
     SubscriptionPublic,
     VisibilityUpdate,
 )
+from notify.states import DELIVERY, DeliveryAction, DeliveryStatus, SubscriptionAction
 from notify.targets import InvalidTarget, check_url
+from notify.transitions import transition_delivery, transition_subscription
 
 # --- which kinds see which types ---------------------------------------------------------------
 
@@ -142,7 +144,7 @@ def _public(subscription: Subscription, event_types: list[str]) -> SubscriptionP
         id=subscription.id,
         event_types=event_types,
         url=subscription.url,
-        status="active" if subscription.status == "active" else "deleted",
+        status=subscription.status,
         previous_secret_expires_at=subscription.previous_secret_expires_at,
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
@@ -214,13 +216,7 @@ async def list_subscriptions(session: AsyncSession, principal: Principal, page: 
 async def delete_subscription(session: AsyncSession, c: Components, principal: Principal, subscription_id: str) -> None:
     """Stop the subscription; deliveries still waiting for it are cancelled (the log keeps them)."""
     subscription = await _own_subscription(session, principal, subscription_id)
-    subscription.status = "deleted"
-    subscription.updated_at = c.clock()
-    for delivery in await repo.pending_deliveries_of(session, subscription.id):
-        delivery.status = "cancelled"
-    await audit.record(
-        session, principal, "subscription.deleted", subject_type="subscription", subject_id=subscription.id
-    )
+    await transition_subscription(session, subscription, SubscriptionAction.DELETE, c.clock(), actor=principal)
 
 
 async def rotate_secret(
@@ -322,7 +318,7 @@ def _delivery_public(delivery: Delivery) -> DeliveryPublic:
     return DeliveryPublic.model_validate(
         {
             **delivery.model_dump(),
-            "next_attempt_at": delivery.next_attempt_at if delivery.status == "pending" else None,
+            "next_attempt_at": delivery.next_attempt_at if delivery.status == DeliveryStatus.PENDING else None,
         }
     )
 
@@ -332,7 +328,7 @@ async def list_deliveries(
     principal: Principal,
     page: PageParams,
     *,
-    status: str | None,
+    status: DeliveryStatus | None,
     subscription_id: str | None,
 ) -> Page[DeliveryPublic]:
     _partner_kind(principal)
@@ -362,14 +358,11 @@ async def redeliver(session: AsyncSession, c: Components, principal: Principal, 
     delivery = await repo.get_delivery(session, delivery_id, principal.sub)
     if delivery is None:
         raise DeliveryNotFound()
-    if delivery.status == "pending":
+    if not DELIVERY.can(delivery.status, DeliveryAction.REDELIVER):
         raise DeliveryInProgress()
     subscription = await repo.get_subscription(session, delivery.subscription_id, principal.sub)
     if subscription is None:
         raise SubscriptionNotFound()
-    delivery.status = "pending"
-    delivery.attempts = 0
-    delivery.next_attempt_at = c.clock()
-    delivery.delivered_at = None
+    transition_delivery(delivery, DeliveryAction.REDELIVER, c.clock())
     await session.flush()
     return await get_delivery(session, principal, delivery.id)

@@ -21,6 +21,7 @@ from notify.models import (
     Subscription,
     SubscriptionType,
 )
+from notify.states import DeliveryStatus, SubscriptionStatus
 
 
 def _before(created_column: Any, id_column: Any, after: list[Any]) -> Any:
@@ -135,14 +136,20 @@ async def list_visibility(session: AsyncSession) -> list[PartnerVisibility]:
 
 async def count_active_subscriptions(session: AsyncSession, partner_id: str) -> int:
     rows = await session.exec(
-        select(Subscription.id).where(Subscription.partner_id == partner_id, Subscription.status == "active")
+        select(Subscription.id).where(
+            Subscription.partner_id == partner_id, Subscription.status == SubscriptionStatus.ACTIVE
+        )
     )
     return len(rows.all())
 
 
 async def get_subscription(session: AsyncSession, subscription_id: str, partner_id: str) -> Subscription | None:
     subscription = await session.get(Subscription, subscription_id)
-    if subscription is None or subscription.partner_id != partner_id or subscription.status != "active":
+    if (
+        subscription is None
+        or subscription.partner_id != partner_id
+        or subscription.status != SubscriptionStatus.ACTIVE
+    ):
         return None
     return subscription
 
@@ -160,7 +167,9 @@ async def subscription_types(session: AsyncSession, subscription_ids: list[str])
 async def list_subscriptions(
     session: AsyncSession, partner_id: str, *, limit: int, after: list[Any] | None
 ) -> list[Subscription]:
-    query = select(Subscription).where(Subscription.partner_id == partner_id, Subscription.status == "active")
+    query = select(Subscription).where(
+        Subscription.partner_id == partner_id, Subscription.status == SubscriptionStatus.ACTIVE
+    )
     if after:
         query = query.where(_before(col(Subscription.created_at), col(Subscription.id), after))
     query = query.order_by(col(Subscription.created_at).desc(), col(Subscription.id).desc()).limit(limit + 1)
@@ -171,13 +180,15 @@ async def active_subscriptions_for(session: AsyncSession, event_type: str) -> li
     query = (
         select(Subscription)
         .join(SubscriptionType, col(SubscriptionType.subscription_id) == col(Subscription.id))
-        .where(SubscriptionType.event_type == event_type, Subscription.status == "active")
+        .where(SubscriptionType.event_type == event_type, Subscription.status == SubscriptionStatus.ACTIVE)
     )
     return list((await session.exec(query)).all())
 
 
 async def pending_deliveries_of(session: AsyncSession, subscription_id: str) -> list[Delivery]:
-    query = select(Delivery).where(Delivery.subscription_id == subscription_id, Delivery.status == "pending")
+    query = select(Delivery).where(
+        Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.PENDING
+    )
     return list((await session.exec(query)).all())
 
 
@@ -192,7 +203,7 @@ async def list_deliveries(
     *,
     limit: int,
     after: list[Any] | None,
-    status: str | None,
+    status: DeliveryStatus | None,
     subscription_id: str | None,
 ) -> list[Delivery]:
     query = select(Delivery).where(Delivery.partner_id == partner_id)
@@ -214,7 +225,7 @@ async def attempts_of(session: AsyncSession, delivery_id: str) -> list[DeliveryA
 async def due_deliveries(
     session: AsyncSession, *, now: datetime, exclude_partners: list[str], limit: int
 ) -> list[Delivery]:
-    query = select(Delivery).where(Delivery.status == "pending", col(Delivery.next_attempt_at) <= now)
+    query = select(Delivery).where(Delivery.status == DeliveryStatus.PENDING, col(Delivery.next_attempt_at) <= now)
     if exclude_partners:
         query = query.where(col(Delivery.partner_id).notin_(exclude_partners))
     query = query.order_by(col(Delivery.next_attempt_at)).limit(limit)

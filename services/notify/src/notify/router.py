@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from servicekit.auth import PartnerPrincipal, TalentPrincipal
@@ -24,12 +24,11 @@ from notify.schemas import (
     SubscriptionPublic,
     VisibilityUpdate,
 )
+from notify.states import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1/me", tags=["inbox"])
 partner_router = APIRouter(prefix="/api/v1/partners", tags=["partners"])
 admin_router = APIRouter(prefix="/api/v1/admin/partner-kinds", tags=["admin"])
-
-DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 
 
 # --- talents -----------------------------------------------------------------------------------

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from contracts import Locale
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notify.catalogue import Channel
 from notify.channels import parse_clock
+from notify.states import DeliveryStatus, SubscriptionStatus
 
 
 class NotificationPublic(BaseModel):
@@ -82,7 +82,7 @@ class SubscriptionPublic(BaseModel):
     id: str
     event_types: list[str]
     url: str
-    status: Literal["active", "deleted"]
+    status: SubscriptionStatus
     previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -100,7 +100,7 @@ class DeliveryPublic(BaseModel):
     subscription_id: str
     event_id: str
     event_type: str
-    status: Literal["pending", "delivered", "dead", "cancelled"]
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

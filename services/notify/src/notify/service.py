@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from contracts import ContactUpdated, model_for
@@ -26,11 +24,8 @@ from notify.components import Components
 from notify.exceptions import CriticalChannelLocked, InvalidField, NotificationNotFound
 from notify.models import ChannelMessage, Contact, Notification, Preference, Recipient
 from notify.schemas import NotificationPublic, PreferencesPublic, PreferencesUpdate, QuietHours
-
-logger = logging.getLogger("notify.service")
-
-SEND_TIMER = "notify.send"
-
+from notify.states import SENDABLE, MessageAction, MessageStatus
+from notify.transitions import transition_message
 
 # --- the inbox ---------------------------------------------------------------------------------
 
@@ -107,8 +102,7 @@ async def notify_person(
                     notification_id=notification.id, recipient_id=recipient_id, channel=channel, due_at=due
                 )
                 session.add(message)
-                # A new message's id: no timer can exist for it yet (no look-up; one INSERT per transaction).
-                timers.schedule_new(session, SEND_TIMER, f"{message.id}:1", due, {"message_id": message.id})
+                await transition_message(session, c, message, MessageAction.SCHEDULE)
     return notification
 
 
@@ -300,16 +294,6 @@ async def fire_reminder(session: AsyncSession, c: Components, reminder: Reminder
 # --- sending SMS and e-mail (a kit timer per attempt) ------------------------------------------
 
 
-def _retry_delay(c: Components, attempt: int) -> timedelta:
-    base = c.settings.channel_retry_base_s * 2 ** (attempt - 1)
-    return timedelta(seconds=base / 2 + secrets.SystemRandom().uniform(0, base / 2))
-
-
-def _send_lease(c: Components) -> timedelta:
-    """How long a claimed attempt may take before the next attempt's timer assumes it was lost."""
-    return timedelta(seconds=max(60.0, 4 * c.settings.smtp_timeout_s))
-
-
 async def send_channel_message(session: AsyncSession, c: Components, message_id: str) -> AfterCommit | None:
     """Claim one attempt in the timer's transaction; the SMS or e-mail goes out after it commits.
 
@@ -331,20 +315,16 @@ async def send_channel_message(session: AsyncSession, c: Components, message_id:
     """
     message = await session.get(ChannelMessage, message_id)
     # `sending` here means an attempt whose outcome was never recorded: its spare timer fired.
-    if message is None or message.status not in ("scheduled", "sending"):
+    if message is None or message.status not in SENDABLE:
         return None
     notification = await session.get(Notification, message.notification_id)
     contact = await session.get(Contact, message.recipient_id)
     sealed = None if contact is None else contact.email_sealed if message.channel == "email" else contact.phone_sealed
     if notification is None or sealed is None or (message.channel == "email" and c.mailer is None):
-        message.status = "skipped"
-        message.last_error = "no address on file any more"
+        await transition_message(session, c, message, MessageAction.SKIP)
         return None
-    message.attempts += 1
-    message.status = "sending"
+    await transition_message(session, c, message, MessageAction.ATTEMPT)
     attempt, channel, title, body = message.attempts, message.channel, notification.title, notification.body
-    spare = f"{message.id}:{attempt + 1}"
-    await timers.schedule(session, SEND_TIMER, spare, c.clock() + _send_lease(c), {"message_id": message.id})
 
     async def deliver(database: Database) -> None:
         error: str | None = None
@@ -367,22 +347,12 @@ async def _record_attempt(
     session: AsyncSession, c: Components, message_id: str, attempt: int, error: str | None
 ) -> None:
     message = await session.get(ChannelMessage, message_id)
-    if message is None or message.status != "sending" or message.attempts != attempt:
+    if message is None or message.status != MessageStatus.SENDING or message.attempts != attempt:
         return  # a later attempt took over (this one outlived its lease): its outcome is the one that counts
-    spare = f"{message.id}:{attempt + 1}"
     if error is None:
-        message.status = "sent"
-        message.sent_at = c.clock()
-        message.last_error = None
-        await timers.cancel(session, SEND_TIMER, spare)
-        return
-    message.last_error = error
-    if attempt >= c.settings.channel_max_attempts:
-        message.status = "failed"
-        await timers.cancel(session, SEND_TIMER, spare)
-        logger.warning("%s message %s failed for good after %d attempts", message.channel, message.id, attempt)
-        return
-    message.status = "scheduled"
-    due = c.clock() + _retry_delay(c, attempt)
-    logger.info("%s message %s attempt %d failed, retrying at %s", message.channel, message.id, attempt, due)
-    await timers.schedule(session, SEND_TIMER, spare, due, {"message_id": message.id})
+        action = MessageAction.SUCCEED
+    elif attempt >= c.settings.channel_max_attempts:
+        action = MessageAction.FAIL
+    else:
+        action = MessageAction.RETRY
+    await transition_message(session, c, message, action, error=error)

@@ -18,18 +18,17 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from prometheus_client import Counter as Metric
 from servicekit.db import Database
 
 from notify import partners, signing
 from notify import repository as repo
 from notify.components import Components
 from notify.models import Delivery, DeliveryAttempt
+from notify.states import DeliveryAction, DeliveryStatus, SubscriptionStatus
 from notify.targets import InvalidTarget, check_url
+from notify.transitions import transition_delivery
 
 logger = logging.getLogger("notify.webhooks")
-
-ATTEMPTS = Metric("notify_webhook_attempts_total", "Webhook delivery attempts, by outcome", ["outcome"])
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,8 @@ class DeliveryWorker:
             subscriptions = await repo.subscriptions_by_id(session, list({row.subscription_id for row in chosen}))
             for row in chosen:
                 subscription = subscriptions.get(row.subscription_id)
-                if subscription is None or subscription.status != "active":
-                    row.status = "cancelled"
+                if subscription is None or subscription.status != SubscriptionStatus.ACTIVE:
+                    transition_delivery(row, DeliveryAction.CANCEL)
                     continue
                 row.next_attempt_at = now + self.lease
                 jobs.append(
@@ -190,21 +189,12 @@ class DeliveryWorker:
                 )
             )
             delivery = await session.get(Delivery, job.delivery_id)
-            if delivery is None or delivery.status != "pending":
+            if delivery is None or delivery.status != DeliveryStatus.PENDING:
                 return  # cancelled (or redelivered) while in flight: the attempt is logged, nothing else
-            delivery.attempts += 1
-            delivery.last_status_code = status_code
-            delivery.last_error = error
             if error is None:
-                delivery.status = "delivered"
-                delivery.delivered_at = now
-                ATTEMPTS.labels("delivered").inc()
-            elif delivery.attempts >= self.settings.delivery_max_attempts:
-                delivery.status = "dead"
-                ATTEMPTS.labels("dead").inc()
-                logger.warning(
-                    "webhook delivery %s dead-lettered after %d attempts: %s", delivery.id, delivery.attempts, error
-                )
+                action = DeliveryAction.DELIVER
+            elif delivery.attempts + 1 >= self.settings.delivery_max_attempts:  # counting this attempt
+                action = DeliveryAction.DEAD_LETTER
             else:
-                delivery.next_attempt_at = now + self.backoff(delivery.attempts)
-                ATTEMPTS.labels("retry").inc()
+                action = DeliveryAction.RETRY
+            transition_delivery(delivery, action, now, status_code=status_code, error=error, backoff=self.backoff)
