@@ -68,7 +68,11 @@ def service_operations() -> list[Operation]:
     """Every documented operation each service mounts that the gateway routes to it."""
     operations: set[Operation] = set()
     for name, definition in _definitions().items():
-        routers = [*definition.routers, *([audit_router(name)] if definition.audit else [])]
+        routers = [
+            *definition.routers,
+            *([audit_router(name)] if definition.audit else []),
+            *([definition.rulebook.router()] if definition.rulebook is not None else []),
+        ]
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.include_in_schema and resolve_service(route.path) == name:
