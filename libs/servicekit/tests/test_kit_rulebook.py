@@ -87,6 +87,8 @@ class TestRuleBook:
         # The first read answers from the snapshot and starts a check; a later read has the new version.
         await eventually(lambda: there.get(RENTS).version == 2, what="the other replica to see version 2")
         assert there.get(RENTS).value.percent_of_list == {"E": 60}
+        await here.close()
+        await there.close()
 
     async def test_a_change_rolled_back_is_never_in_force(self, database: Database) -> None:
         book = RuleBook("housing", RENTS)
@@ -106,3 +108,4 @@ class TestRuleBook:
         async with database.transaction() as session:
             current = await idle.current(session, RENTS)
         assert current.version == 2 and current.value.percent_of_list == {"E": 75}
+        await idle.close()

@@ -163,6 +163,8 @@ def create_app(
         try:
             yield
         finally:
+            if definition.rulebook is not None:
+                await definition.rulebook.close()
             await runtime.stop()
 
     app = FastAPI(

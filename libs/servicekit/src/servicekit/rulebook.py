@@ -201,10 +201,15 @@ class RuleBook:
         self._checked_at = time.monotonic()  # one check in flight at a time, and at most one per max_age
         self._refreshing = loop.create_task(self._refresh_in_background(self._database))
 
+    async def close(self) -> None:
+        """Wait for a re-check in flight (before the database it reads is closed)."""
+        if self._refreshing is not None:
+            await asyncio.gather(self._refreshing, return_exceptions=True)
+            self._refreshing = None
+
     async def _refresh_in_background(self, database: Database) -> None:
         try:
-            async with database.read() as conn:
-                session = AsyncSession(bind=conn)
+            async with database.read() as conn, AsyncSession(bind=conn) as session:
                 await self.refresh(session)
         except Exception:  # a failed check keeps the snapshot; the next read tries again
             logger.exception("could not re-check the rule sets")
