@@ -17,6 +17,7 @@ from servicekit.rulebook import RuleBook, RuleSet, RuleVersion
 from servicekit.testing import eventually
 from sqlalchemy import insert
 from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 class Rents(BaseModel):
@@ -109,3 +110,40 @@ class TestRuleBook:
             current = await idle.current(session, RENTS)
         assert current.version == 2 and current.value.percent_of_list == {"E": 75}
         await idle.close()
+
+    async def test_a_re_check_that_read_before_a_change_committed_does_not_bring_the_old_version_back(
+        self, database: Database
+    ) -> None:
+        book = RuleBook("housing", RENTS)
+        await book.load(database)
+
+        class CommitsWhileReading:
+            """A read session whose first query is answered, then a change commits before the answer is used."""
+
+            def __init__(self, session: AsyncSession) -> None:
+                self.session, self.changed = session, False
+
+            async def exec(self, query: Any) -> Any:
+                result = await self.session.exec(query)
+                rows = result.all()  # the re-check has seen version 1 as the newest
+                if not self.changed:
+                    self.changed = True
+                    async with database.transaction() as writer:
+                        await book.replace(writer, ADMIN, "rents", {"percent_of_list": {"E": 50}}, "meanwhile")
+                return _Rows(rows)
+
+            async def get(self, *args: Any) -> Any:
+                return await self.session.get(*args)
+
+        async with database.read() as conn, AsyncSession(bind=conn) as session:
+            book._snapshot.pop("rents")  # so the re-check has something to (re)load from what it read
+            await book.refresh(CommitsWhileReading(session))  # type: ignore[arg-type]
+        assert book.get(RENTS).version == 2 and book.get(RENTS).value.percent_of_list == {"E": 50}
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def all(self) -> list[Any]:
+        return self.rows

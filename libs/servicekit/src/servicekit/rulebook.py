@@ -152,7 +152,8 @@ class RuleBook:
         """The version in force as this process knows it (the seed until the database has been read)."""
         current = self._snapshot.get(rule_set.name)
         if current is None:
-            current = Versioned(1, rule_set.parse(rule_set.seed()), rule_set.seed())
+            seed = rule_set.seed()
+            current = Versioned(1, rule_set.parse(seed), seed)
             self._snapshot[rule_set.name] = current
         self._maybe_refresh()
         return current
@@ -177,16 +178,17 @@ class RuleBook:
 
     async def refresh(self, session: AsyncSession) -> None:
         """One query for the newest version of every rule set; parse the ones that changed."""
-        newest = dict(
-            (
-                await session.exec(select(RuleVersion.name, func.max(RuleVersion.version)).group_by(RuleVersion.name))
-            ).all()
-        )
+        generation = self._generation
+        query = select(RuleVersion.name, func.max(RuleVersion.version)).group_by(RuleVersion.name)
+        newest = dict((await session.exec(query)).all())
+        loaded: dict[str, Versioned[Any]] = {}
         for name, version in newest.items():
             if name in self.rule_sets and (name not in self._snapshot or self._snapshot[name].version != version):
                 row = await session.get(RuleVersion, (name, version))
                 if row is not None:
-                    self._snapshot[name] = Versioned(version, self.rule_sets[name].parse(row.document), row.document)
+                    loaded[name] = Versioned(version, self.rule_sets[name].parse(row.document), row.document)
+        if generation == self._generation:  # no change committed here meanwhile: what was read is current
+            self._snapshot.update(loaded)
         self._checked_at = time.monotonic()
 
     def _maybe_refresh(self) -> None:
