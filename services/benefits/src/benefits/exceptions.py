@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+from servicekit.workflow import IllegalTransition
 
 from benefits.rules import Reason
 
@@ -56,19 +57,11 @@ class InvalidClaimDetails(Unprocessable):
         super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
-class WrongState(Conflict):
+class WrongState(IllegalTransition):
+    """The kit's refusal of a move the claim's status does not allow, said of a claim."""
+
     def __init__(self, action: str, status: str) -> None:
-        super().__init__(f"A claim that is {status} cannot be {action}.", status_now=status)
-
-
-class NotYourStage(Forbidden):
-    def __init__(self, status: str, roles: str) -> None:
-        super().__init__(f"A claim that is {status} is decided by the role {roles}, which you do not hold.")
-
-
-class SegregationOfDuties(Conflict):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__("claim", status, action)
 
 
 class BudgetExhausted(Conflict):
@@ -100,3 +93,8 @@ class PublicityNotOver(Conflict):
 class PaymentReferenceUsed(Conflict):
     def __init__(self) -> None:
         super().__init__("This payment_reference was already recorded for another disbursement.")
+
+
+class NoReviewQueue(Forbidden):
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        super().__init__(f"Only the roles {', '.join(roles)} have a review queue of claims.")

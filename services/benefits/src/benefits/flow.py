@@ -140,36 +140,36 @@ async def _keep_clocks(
     session: AsyncSession, claim: Claim, move: ClaimTransition, clock: Clock | None, now: datetime
 ) -> None:
     """The timers that go with a status: the stage's working-day deadline, the 90 days, the 公示 period."""
-    repo = BenefitsRepository.of(session)
-    needs_clock = move.action in (ClaimAction.FILE, ClaimAction.AUTO_GRANT) or move.restarts_stage_clock
-    if needs_clock and clock is None:
-        raise ValueError(f"the claim move {move.action} needs the flow's clock")
-    assert clock is not None or not needs_clock
     if move.action in (ClaimAction.FILE, ClaimAction.AUTO_GRANT):
-        assert clock is not None
         # The 90 days run from the first submission, across returns and resubmissions.
-        timers.schedule_new(session, END_TO_END_TIMER, claim.id, now + clock.end_to_end)
+        timers.schedule_new(session, END_TO_END_TIMER, claim.id, now + _needed(clock, move).end_to_end)
     if move.action is ClaimAction.PUBLICIZE and claim.publicized_until is not None:
         await timers.schedule(session, PUBLICITY_TIMER, claim.id, claim.publicized_until)
     if move.action is ClaimAction.OBJECT:
         await timers.cancel(session, PUBLICITY_TIMER, claim.id)
     if move.restarts_stage_clock and move.sources:
-        review = REVIEW_STAGES.get(ClaimStatus(claim.status))
+        review = REVIEW_STAGES.get(claim.status)
         if review is None:
             claim.stage_due_at = None
             await timers.cancel(session, STAGE_DEADLINE_TIMER, claim.id)
         else:
-            assert clock is not None
-            claim.stage_due_at = clock.stage_due(now)
+            claim.stage_due_at = _needed(clock, move).stage_due(now)
             payload = {"status": claim.status, "stage": review.stage}
-            if repo.first_stage_timer_is_new(claim.id):
+            if BenefitsRepository.of(session).first_stage_timer_is_new(claim.id):
                 # Filed in this transaction and entering its first review stage: no stage timer exists yet.
                 timers.schedule_new(session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, payload)
             else:
                 await timers.schedule(session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, payload)
-    if not ClaimStatus(claim.status).is_open:
+    if not claim.status.is_open:
         await timers.cancel(session, END_TO_END_TIMER, claim.id)
         await timers.cancel(session, PUBLICITY_TIMER, claim.id)
+
+
+def _needed(clock: Clock | None, move: ClaimTransition) -> Clock:
+    """Every move that starts a clock is given the flow's clock (the timers' own moves start none)."""
+    if clock is None:
+        raise ValueError(f"the claim move {move.action} needs the flow's clock")
+    return clock
 
 
 def _event_of(

@@ -12,6 +12,7 @@ from servicekit.problems import Forbidden
 from servicekit.workflow import queue_statuses
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from benefits.exceptions import NoReviewQueue
 from benefits.flow import owned_claim
 from benefits.models import Claim
 from benefits.repository import BenefitsRepository
@@ -39,16 +40,11 @@ ROLE_QUEUES: Mapping[str, Queue] = {
 }
 
 
-class NoReviewQueue(Forbidden):
-    def __init__(self) -> None:
-        super().__init__(f"Only the roles {', '.join(ROLE_QUEUES)} have a review queue of claims.")
-
-
 def queue_for(principal: Principal) -> Queue:
     for role, queue in ROLE_QUEUES.items():
         if principal.has_any((role,)):
             return queue
-    raise NoReviewQueue()
+    raise NoReviewQueue(tuple(ROLE_QUEUES))
 
 
 def _position(claim: Claim) -> list[str]:
