@@ -1,0 +1,21 @@
+"""The read log: who read a talent's personal data or documents, which partner verified their code.
+
+Revision ID: a12f00000003
+Revises: a12f00000002
+Create Date: 2026-12-02 03:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "a12f00000003"
+down_revision: str | None = "a12f00000002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
