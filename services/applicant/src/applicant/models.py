@@ -4,6 +4,7 @@ versions (applicant.rules) are in the kit's table `rule_version`."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from servicekit.db import UTCDateTime, utcnow
 
@@ -11,10 +12,10 @@ from servicekit.db import UTCDateTime, utcnow
 # (its metadata, which the migrations build and the drift check compares).
 from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from applicant.states import CertificationStatus, TalentStatus
+from applicant.states import CertificationStatus, ChangeRequestStatus, FactSource, TalentStatus
 
 
 class Talent(SQLModel, table=True):
@@ -147,3 +148,72 @@ class TalentCodeKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # None while it signs; set on rotation: the key verifies (and is published) until then.
     retires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# --- trusted facts: provenance, change requests, identity corrections -------------------------------------
+
+
+class FactProvenance(SQLModel, table=True):
+    """Where one decision-relevant fact of a profile came from (see applicant.facts); no row: self-declared."""
+
+    __tablename__ = "talent_fact_provenance"
+
+    talent_id: str = Field(primary_key=True, foreign_key="talent.id", max_length=36)
+    fact: str = Field(primary_key=True, max_length=40)
+    source: FactSource = Field(sa_type=StrEnumText(FactSource, 20))
+    # The officer or employer user who confirmed it, and the decision that did (a certification or change request).
+    confirmed_by: str | None = Field(default=None, max_length=64)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    basis: str | None = Field(default=None, max_length=80)
+
+
+class ChangeRequest(SQLModel, table=True):
+    """A talent's request to change locked facts, decided by the county reviewer of `region_code`."""
+
+    __tablename__ = "talent_change_request"
+    __table_args__ = (Index("ix_talent_change_request_queue", "status", "region_code", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
+    # The talent's region when it was submitted: the county that reviews it.
+    region_code: str = Field(max_length=12)
+    status: ChangeRequestStatus = Field(
+        default=ChangeRequestStatus.SUBMITTED, sa_type=StrEnumText(ChangeRequestStatus, 20)
+    )
+    # The new values, in the profile's shape (applicant.schemas.FactChanges), and what they were when submitted.
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ChangeRequestEvidence(SQLModel, table=True):
+    """A document (applicant.documents) a change request relies on."""
+
+    __tablename__ = "talent_change_request_evidence"
+
+    change_request_id: str = Field(primary_key=True, foreign_key="talent_change_request.id", max_length=36)
+    document_id: str = Field(primary_key=True, index=True, max_length=36)
+
+
+class IdentityCorrection(SQLModel, table=True):
+    """An admin's correction of locked identity fields; the old values kept only sealed (encrypted)."""
+
+    __tablename__ = "talent_identity_correction"
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    before_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    corrected_by: str = Field(max_length=64)
+    corrected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- documents (applicant.documents) ----------------------------------------------------------------------
+
+
+# --- read log (applicant.access_log) ----------------------------------------------------------------------

@@ -41,7 +41,9 @@ __all__ = [
     "CertificationAction",
     "CertificationStatus",
     "CertificationTransition",
+    "ChangeRequestStatus",
     "Decision",
+    "FactSource",
     "TalentAction",
     "TalentStatus",
     "TalentTransition",
@@ -60,6 +62,22 @@ class TalentStatus(StrEnum):
     CERTIFIED = "certified"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+class FactSource(StrEnum):
+    """Where a decision-relevant fact came from, weakest first (eligibility rules may require a level)."""
+
+    SELF_DECLARED = "self_declared"
+    OFFICER_CONFIRMED = "officer_confirmed"
+    EMPLOYER_ATTESTED = "employer_attested"
+
+
+class ChangeRequestStatus(StrEnum):
+    """A request to change locked facts: submitted, then approved or rejected by the county reviewer."""
+
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 # --- certification ---------------------------------------------------------------------------------------
