@@ -10,13 +10,13 @@ from benefits.rules import (
     ClaimRecord,
     InvalidDetails,
     TalentSituation,
-    add_working_days,
     compute_amount,
     eligibility_reasons,
     limit_reasons,
     period_key,
 )
 from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
+from servicekit.calendar import add_working_days
 
 TODAY = date(2026, 11, 25)
 CST = timedelta(hours=8)

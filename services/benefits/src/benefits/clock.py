@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from servicekit.calendar import add_working_days
+
 from benefits.config import BenefitsSettings
-from benefits.rules import add_working_days
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The interpreter of the policy rule vocabulary: eligibility, claim limits, amounts, working days.
+"""The interpreter of the policy rule vocabulary: eligibility, claim limits, amounts.
+
+Working days are the city's calendar, shared with applicant: servicekit.calendar.
 
 Pure functions of (rules, facts, history, today) so they are testable without the web or the database.
 Each eligibility rule of `EligibilityRules` has one small check here; a rule left out of a policy
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from benefits.models import TalentFacts
@@ -284,21 +286,3 @@ def compute_amount(
         raise InvalidDetails("details.months", f"at most {remaining} month(s) can be claimed now")
     months = min(months, remaining)
     return Amount(base * months, months)
-
-
-# --- calendar ---------------------------------------------------------------------------------
-
-
-def add_working_days(start: datetime, days: int, utc_offset: timedelta) -> datetime:
-    """`days` working days (Mon–Fri, local time) after `start`, at the same time of day.
-
-    Public holidays and the adjusted working weekends (调休) of the State Council calendar are not
-    modelled yet; they would be a data file of dates skipped or added here.
-    """
-    local = start + utc_offset
-    added = 0
-    while added < days:
-        local += timedelta(days=1)
-        if local.weekday() < 5:
-            added += 1
-    return local - utc_offset
