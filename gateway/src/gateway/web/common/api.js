@@ -121,11 +121,11 @@ export class Api {
   }
 
   /**
-   * Call the API. options: method, json (a JSON body), form (form-encoded), auth (default true),
-   * as ("json" default, "blob"), headers.
+   * Call the API. options: method, json (a JSON body), form (form-encoded), multipart (a FormData: the browser
+   * sets its Content-Type with the boundary), auth (default true), as ("json" default, "blob"), headers.
    */
   async request(path, options = {}, retried = false) {
-    const { method = "GET", json, form, auth = true, as = "json" } = options;
+    const { method = "GET", json, form, multipart, auth = true, as = "json" } = options;
     const headers = { Accept: as === "json" ? "application/json" : "*/*", ...(options.headers || {}) };
     let body;
     if (json !== undefined) {
@@ -134,6 +134,8 @@ export class Api {
     } else if (form !== undefined) {
       headers["Content-Type"] = "application/x-www-form-urlencoded";
       body = new URLSearchParams(form).toString();
+    } else if (multipart !== undefined) {
+      body = multipart;
     }
     if (auth && this.signedIn) headers.Authorization = `Bearer ${this.tokens.access_token}`;
     if (options.lang) headers["Accept-Language"] = options.lang;
