@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from servicekit.db import UTCDateTime, utcnow
+from servicekit.models import BigIntId
 
 # The kit's table of the applicant's rule versions: imported so that it is part of the applicant's tables
 # (its metadata, which the migrations build and the drift check compares).
@@ -217,3 +218,29 @@ class IdentityCorrection(SQLModel, table=True):
 
 
 # --- read log (applicant.access_log) ----------------------------------------------------------------------
+
+
+class AccessLogEntry(SQLModel, table=True):
+    """Someone outside the talent read their personal data or documents, or a partner verified their code.
+
+    Append-only. The actor is an account id (`actor`), the role it acted in (a review role, a partner kind, an
+    employer) and an official's region: who it was to the talent, never a person's name."""
+
+    __tablename__ = "talent_access_log"
+    __table_args__ = (
+        Index("ix_talent_access_log_talent", "talent_id", "at", "id"),
+        Index("ix_talent_access_log_at", "at", "id"),
+        Index("ix_talent_access_log_actor", "actor", "at", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigIntId, primary_key=True, autoincrement=True))
+    talent_id: str = Field(max_length=36)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor_kind: str = Field(max_length=10)
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=40)
+    actor_region: str | None = Field(default=None, max_length=12)
+    action: str = Field(max_length=40)
+    scene: str | None = Field(default=None, max_length=40)
+    # A verification's outcome: "valid" or the reason it was not (revoked, certification_expired, ...).
+    result: str | None = Field(default=None, max_length=40)
