@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 
 
 class ProfileNotFound(NotFound):
@@ -57,4 +57,38 @@ class SceneNotAllowed(Forbidden):
         super().__init__(
             f"A partner of kind {partner_kind or 'unknown'} may not verify codes for the scene {scene!r}.",
             errors=[{"field": "scene", "message": "not a scene your partner kind may use"}],
+        )
+
+
+# --- documents ---
+
+
+class DocumentNotFound(NotFound):
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"No document {document_id} that you may see.")
+
+
+class DocumentInUse(Conflict):
+    """A document an open case (a certification under way, a submitted change request) cites."""
+
+
+class UnsupportedDocumentType(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class DocumentTooLarge(PayloadTooLarge):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"A document may have at most {limit} bytes; send a smaller scan (PDF, JPEG or PNG).")
+
+
+class UnknownDocuments(Unprocessable):
+    """Document ids that are not the talent's own documents, each named with the field that cites it."""
+
+    def __init__(self, unknown: list[tuple[str, str]]) -> None:
+        ids = ", ".join(document_id for _, document_id in unknown)
+        super().__init__(
+            f"These are not documents of yours: {ids}; upload them with POST /api/v1/me/documents first.",
+            errors=[
+                {"field": field, "message": f"no document {document_id} of yours"} for field, document_id in unknown
+            ],
         )

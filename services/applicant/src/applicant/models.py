@@ -120,6 +120,8 @@ class CertificationEvidence(SQLModel, table=True):
     kind: str = Field(max_length=40)
     reference: str = Field(max_length=500)
     sha256: str = Field(max_length=64)
+    # An uploaded document (applicant.documents) the item cites; reference and sha256 are then the document's.
+    document_id: str | None = Field(default=None, index=True, max_length=36)
 
 
 class CertificationDecision(SQLModel, table=True):
@@ -215,6 +217,26 @@ class IdentityCorrection(SQLModel, table=True):
 
 
 # --- documents (applicant.documents) ----------------------------------------------------------------------
+
+
+class Document(SQLModel, table=True):
+    """A file a talent uploaded as evidence; its bytes are in the object store, encrypted (servicekit.objectstore)."""
+
+    __tablename__ = "talent_document"
+    __table_args__ = (Index("ix_talent_document_owner", "talent_id", "created_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", max_length=36)
+    kind: str = Field(max_length=40)
+    file_name: str = Field(max_length=255)
+    # Decided from the bytes (magic numbers), never from the name or the declared type.
+    content_type: str = Field(max_length=40)
+    size: int
+    sha256: str = Field(max_length=64)
+    # Where the sealed bytes are kept in the object store, and the id of the key that sealed them.
+    object_key: str = Field(max_length=200)
+    key_id: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # --- read log (applicant.access_log) ----------------------------------------------------------------------
