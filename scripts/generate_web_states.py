@@ -59,6 +59,8 @@ def constants() -> dict[str, object]:
         "CERTIFICATION_OPEN": _values(applicant.OPEN_STATUSES),
         "CERTIFICATION_REVIEW_ROLE": {str(s): r.role for s, r in applicant.REVIEW_STAGES.items()},
         "TALENT": _members(applicant.TalentStatus),
+        "CHANGE_REQUEST": _members(applicant.ChangeRequestStatus),
+        "FACT_SOURCE": _members(applicant.FactSource),
         "ROUND": _members(housing.RoundStatus),
         "APPLICATION": _members(housing.ApplicationStatus),
         "OFFER": _members(housing.OfferStatus),
