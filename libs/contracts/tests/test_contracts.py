@@ -222,7 +222,11 @@ def test_event_data_is_immutable_and_type_is_not_a_field() -> None:
 
 def test_partner_catalogue_defaults() -> None:
     assert set(PARTNER_VISIBLE_TYPES) == set(PARTNER_KINDS)
-    basic = {"talent.applicant.talent.certified.v1", "talent.applicant.talent.revoked.v1"}
+    basic = {
+        "talent.applicant.talent.certified.v1",
+        "talent.applicant.talent.revoked.v1",
+        "talent.applicant.talent.reinstated.v1",
+    }
     for kind in ("hospital", "transit", "school", "scenic", "partner_city"):
         assert PARTNER_VISIBLE_TYPES[kind] == basic
     assert PARTNER_VISIBLE_TYPES["bank"] == basic | {"talent.benefits.claim.disbursed.v1"}

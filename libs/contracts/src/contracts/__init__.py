@@ -11,6 +11,7 @@ from contracts.events import (
     ApplicantEvent,
     BenefitsEvent,
     CertificationDecided,
+    CertificationEscalated,
     CertificationRoute,
     CertificationStage,
     CertificationSubmitted,
@@ -42,6 +43,7 @@ from contracts.events import (
     TalentPointsChanged,
     TalentProfileUpdated,
     TalentRegistered,
+    TalentReinstated,
     TalentRevoked,
     Tier,
     Title,
@@ -56,7 +58,7 @@ from contracts.registry import (
     parse_data,
     topic_for,
 )
-from contracts.states import CLAIM_FINAL_STATUSES, CLAIM_OPEN_STATUSES, CertificationStatus, ClaimStatus
+from contracts.states import CLAIM_FINAL_STATUSES, CLAIM_OPEN_STATUSES, CertificationStatus, ClaimStatus, TalentStatus
 
 __all__ = [
     "CLAIM_FINAL_STATUSES",
@@ -72,6 +74,7 @@ __all__ = [
     "ApplicantEvent",
     "BenefitsEvent",
     "CertificationDecided",
+    "CertificationEscalated",
     "CertificationRoute",
     "CertificationStage",
     "CertificationStatus",
@@ -107,7 +110,9 @@ __all__ = [
     "TalentPointsChanged",
     "TalentProfileUpdated",
     "TalentRegistered",
+    "TalentReinstated",
     "TalentRevoked",
+    "TalentStatus",
     "Tier",
     "Title",
     "UnknownEventType",

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.states import CertificationStatus, ClaimStatus
+from contracts.states import CertificationStatus, ClaimStatus, TalentStatus
 
 TOPIC_APPLICANT = "talent.applicant"
 TOPIC_BENEFITS = "talent.benefits"
@@ -148,6 +148,20 @@ class CertificationDecided(ApplicantEvent):
     decided_by: str
 
 
+class CertificationEscalated(ApplicantEvent):
+    """A certification's review at `stage` missed its working-day deadline (it still waits there)."""
+
+    type = "talent.applicant.certification.escalated.v1"
+
+    certification_id: str
+    talent_id: str
+    stage: CertificationStage
+    status: CertificationStatus
+    region_code: str
+    due_at: AwareDatetime
+    breached_at: AwareDatetime
+
+
 class TalentCertified(ApplicantEvent):
     """A talent holds a tier until `certified_until`; partners may receive this."""
 
@@ -171,6 +185,23 @@ class TalentRevoked(ApplicantEvent):
     pseudonym: str
     reason: str
     revoked_at: AwareDatetime
+
+
+class TalentReinstated(ApplicantEvent):
+    """An admin lifted a talent's revocation; partners may receive this.
+
+    `status` is where the talent stands again: certified (at `tier` until `certified_until`, still in the
+    future), expired (the certification's validity ran out meanwhile) or registered (never certified).
+    """
+
+    type = "talent.applicant.talent.reinstated.v1"
+
+    talent_id: str
+    pseudonym: str
+    status: TalentStatus
+    tier: Tier | None = None
+    certified_until: date | None = None
+    reinstated_at: AwareDatetime
 
 
 class TalentPointsChanged(ApplicantEvent):

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import CloudEvent
 from contracts.errors import InvalidEvent, UnknownEventType, describe
-from contracts.events import ClaimDisbursed, EventData, TalentCertified, TalentRevoked
+from contracts.events import ClaimDisbursed, EventData, TalentCertified, TalentReinstated, TalentRevoked
 
 
 def _concrete(base: type[EventData]) -> Iterator[type[EventData]]:
@@ -35,7 +35,7 @@ EVENT_TYPES: Mapping[str, type[EventData]] = _build_registry()
 PARTNER_KINDS: tuple[str, ...] = ("hospital", "transit", "school", "bank", "scenic", "partner_city")
 
 # Default catalogue: what each partner kind may subscribe to unless configured otherwise (docs/api.md).
-_CODE_STATUS_TYPES = frozenset({TalentCertified.type, TalentRevoked.type})
+_CODE_STATUS_TYPES = frozenset({TalentCertified.type, TalentRevoked.type, TalentReinstated.type})
 PARTNER_VISIBLE_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "hospital": _CODE_STATUS_TYPES,

@@ -40,3 +40,13 @@ class CertificationStatus(StrEnum):
     CERTIFIED = "certified"
     REJECTED = "rejected"
     RETURNED = "returned"
+
+
+class TalentStatus(StrEnum):
+    """A talent's own standing (动态进退): registered with a profile, certified at a tier until a date, expired,
+    revoked."""
+
+    REGISTERED = "registered"
+    CERTIFIED = "certified"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
