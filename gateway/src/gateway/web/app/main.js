@@ -8,6 +8,7 @@ import { codePage } from "./code.js";
 import { housingPage } from "./housing.js";
 import { inboxPage, unreadCount } from "./inbox.js";
 import { certifyPage, mePage } from "./me.js";
+import { changeRequestPage } from "./facts.js";
 import { api, go, leave } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -18,7 +19,7 @@ const TABS = [
   { path: "inbox", icon: "✉", render: inboxPage },
   { path: "me", icon: "☺", render: mePage },
 ];
-const SUBPAGES = { "me/certify": certifyPage };
+const SUBPAGES = { "me/certify": certifyPage, "me/change": changeRequestPage };
 
 function route() {
   return location.hash.replace(/^#\/?/, "");

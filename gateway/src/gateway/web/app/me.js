@@ -6,6 +6,7 @@ import { label, lang, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDateTime, h, mount, select, sha256Hex, showError } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { CERTIFICATION } from "../common/states.js";
+import { applyTrust, changeRequestsSection, keepLocked } from "./facts.js";
 
 const REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483", "330502"];
 const ROUTES = ["degree", "title", "programme", "employer_recommendation", "expert_recommendation", "case_by_case"];
@@ -21,6 +22,7 @@ export async function mePage(main) {
     api.get("/api/v1/me/certifications?limit=50").catch(notFound),
   ]);
   const certs = certifications ? certifications.items : [];
+  const changes = await changeRequestsSection(profile);
   mount(
     main,
     h("h2", {}, t("me.title")),
@@ -31,6 +33,7 @@ export async function mePage(main) {
       certs.length ? certs.map(certificationCard) : h("p", { class: "card muted" }, t("me.no_certifications")),
       profile ? h("p", {}, h("a", { class: "button primary", href: "#/me/certify" }, t("me.new_certification"))) : null,
     ),
+    changes,
     profileForm(profile, () => mePage(main)),
   );
 }
@@ -115,7 +118,7 @@ function profileForm(profile, reload) {
       "fieldset",
       {},
       h("legend", {}, t("me.work")),
-      field(t("profile.employer"), f.employer_name),
+      field(t("profile.employer"), f.employer_name, t("me.employer_consent")),
       field(t("profile.credit_code"), f.credit_code, t("me.credit_hint")),
       field(t("profile.employer_region"), f.employer_region),
       field(t("profile.social_insurance_months"), f.social_insurance_months),
@@ -123,10 +126,11 @@ function profileForm(profile, reload) {
     ),
     h("div", { class: "actions" }, submit),
   );
+  applyTrust(form, profile, f);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!form.reportValidity()) return;
-    const body = {
+    const body = keepLocked(profile, {
       name: f.name.value.trim(),
       id_type: f.id_type.value,
       id_number: f.id_number.value.trim(),
@@ -139,7 +143,7 @@ function profileForm(profile, reload) {
       employer: { name: f.employer_name.value.trim(), credit_code: f.credit_code.value.trim().toUpperCase(), region_code: f.employer_region.value },
       social_insurance_months: Number(f.social_insurance_months.value),
       owns_home_in_city: f.owns_home.checked,
-    };
+    });
     busy(submit, async () => {
       try {
         const saved = await api.put("/api/v1/me/profile", body);
