@@ -5,6 +5,7 @@ import { ApiError } from "../common/api.js";
 import { initialLang, setLang, t, translatePage, label } from "../common/i18n.js";
 import { announce, busy, field, h, mount, problemText } from "../common/ui.js";
 import { auditPage } from "./audit.js";
+import { changeRequestCase, changeRequestQueue } from "./changes.js";
 import { projectPage, roundPage, housingPage } from "./housing.js";
 import { certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
 import { api, go } from "./session.js";
@@ -15,6 +16,7 @@ const BASE = new URL(".", import.meta.url).pathname;
 const PAGES = [
   { path: "certifications", roles: ["county_reviewer", "city_approver"], render: certificationQueue },
   { path: "claims", roles: ["county_reviewer", "city_approver", "finance_officer"], render: claimQueue },
+  { path: "change-requests", roles: ["county_reviewer"], render: changeRequestQueue },
   { path: "publicity", roles: ["county_reviewer", "city_approver", "finance_officer", "auditor", "admin"], render: publicityPage },
   { path: "housing", roles: ["housing_officer"], render: housingPage },
   { path: "audit", roles: ["auditor"], render: auditPage },
@@ -22,6 +24,7 @@ const PAGES = [
 const DETAIL = [
   [/^certifications\/([^/]+)$/, certificationCase],
   [/^claims\/([^/]+)$/, claimCase],
+  [/^change-requests\/([^/]+)$/, changeRequestCase],
   [/^housing\/projects\/([^/]+)$/, projectPage],
   [/^housing\/rounds\/([^/]+)$/, roundPage],
 ];

@@ -20,6 +20,7 @@ import {
   urgency,
 } from "../common/ui.js";
 import { api, go } from "./session.js";
+import { provenanceCard } from "./changes.js";
 import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
 
 const CERT_FILTERS = ["pending", ...CERTIFICATION_STATUSES];
@@ -118,6 +119,7 @@ export async function certificationCase(main, id) {
             [t("common.region"), label("region", c.region_code)],
           ]),
         ),
+        provenanceCard(c.provenance),
         h(
           "section",
           { class: "card", "aria-labelledby": "request-h" },
