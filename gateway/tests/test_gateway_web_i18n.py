@@ -37,9 +37,7 @@ def _keys(app: str, language: str) -> set[str]:
 @pytest.mark.parametrize("app", APPS)
 def test_both_languages_have_the_same_keys(app: str) -> None:
     exempt = ONE_LANGUAGE_GROUPS.get(app, set())
-    zh, en = (
-        {k for k in _keys(app, language) if k.split(".")[0] not in exempt} for language in LANGUAGES
-    )
+    zh, en = ({k for k in _keys(app, language) if k.split(".")[0] not in exempt} for language in LANGUAGES)
     assert sorted(zh - en) == [], f"{app}: keys only in zh-CN"
     assert sorted(en - zh) == [], f"{app}: keys only in en"
 
