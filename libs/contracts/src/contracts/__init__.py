@@ -58,7 +58,14 @@ from contracts.registry import (
     parse_data,
     topic_for,
 )
-from contracts.states import CLAIM_FINAL_STATUSES, CLAIM_OPEN_STATUSES, CertificationStatus, ClaimStatus, TalentStatus
+from contracts.states import (
+    CLAIM_FINAL_STATUSES,
+    CLAIM_OPEN_STATUSES,
+    CertificationStatus,
+    ClaimStatus,
+    FactSource,
+    TalentStatus,
+)
 
 __all__ = [
     "CLAIM_FINAL_STATUSES",
@@ -85,6 +92,7 @@ __all__ = [
     "ClaimPublicized",
     "ClaimStage",
     "ClaimStatus",
+    "FactSource",
     "ClaimSubmitted",
     "CloudEvent",
     "ContactUpdated",

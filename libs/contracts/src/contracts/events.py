@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.states import CertificationStatus, ClaimStatus, TalentStatus
+from contracts.states import CertificationStatus, ClaimStatus, FactSource, TalentStatus
 
 TOPIC_APPLICANT = "talent.applicant"
 TOPIC_BENEFITS = "talent.benefits"
@@ -95,6 +95,9 @@ class _ProfileFacts(ApplicantEvent):
     social_insurance_months: Count = 0
     owns_home_in_city: bool = False
     works_in_city: bool = True
+    # Where each decision fact came from (education, title, social_insurance_months, employer, region_code,
+    # owns_home_in_city → self_declared | officer_confirmed | employer_attested); a missing fact is self-declared.
+    provenance: dict[str, FactSource] = Field(default_factory=dict)
 
 
 class TalentRegistered(_ProfileFacts):

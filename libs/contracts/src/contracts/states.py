@@ -50,3 +50,11 @@ class TalentStatus(StrEnum):
     CERTIFIED = "certified"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+class FactSource(StrEnum):
+    """Where a decision-relevant profile fact came from, weakest first (eligibility rules may require a level)."""
+
+    SELF_DECLARED = "self_declared"
+    OFFICER_CONFIRMED = "officer_confirmed"
+    EMPLOYER_ATTESTED = "employer_attested"

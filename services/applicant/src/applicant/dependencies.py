@@ -10,6 +10,7 @@ from servicekit.db import Database
 
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings
+from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
 
 
@@ -22,6 +23,11 @@ async def get_code_keys(request: Request) -> CodeKeyRing:
     """The code keys, reloaded here when stale: before the request's transaction takes any lock."""
     keyring: CodeKeyRing = request.app.state.code_keys
     return await keyring.refresh_if_stale(request.app.state.database)
+
+
+async def get_scan_recorder(request: Request) -> ScanRecorder:
+    recorder: ScanRecorder = request.app.state.scan_recorder
+    return recorder
 
 
 async def get_database(request: Request) -> Database:
@@ -38,10 +44,14 @@ ProtectorDep = Annotated[Protector, Depends(get_protector)]
 CodeKeysDep = Annotated[CodeKeyRing, Depends(get_code_keys)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[ApplicantSettings, Depends(get_settings)]
+ScanRecorderDep = Annotated[ScanRecorder, Depends(get_scan_recorder)]
 
 OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]
+CountyReviewerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer"))]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+AuditorPrincipal = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
 
 CertificationId = Annotated[str, Path(min_length=1, max_length=64, description="a certification id")]
+ChangeRequestId = Annotated[str, Path(min_length=1, max_length=64, description="a change request id")]
 FamilyMemberId = Annotated[str, Path(min_length=1, max_length=64, description="a family member id")]
 TalentId = Annotated[str, Path(min_length=1, max_length=64, description="a talent id (the gateway's subject)")]

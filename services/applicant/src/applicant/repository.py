@@ -8,12 +8,14 @@ from datetime import date, datetime
 from typing import Any
 
 from servicekit.db import Database
+from servicekit.pagination import keyset_after
 from sqlalchemy import ColumnElement, bindparam, exists, or_
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant.models import (
+    AccessLogEntry,
     Certification,
     CertificationDecision,
     CertificationEvidence,
@@ -40,10 +42,12 @@ class Standing:
     status: str
     tier: str | None
     certified_until: date | None
+    # Whose standing it is: the read log's entry of the verification names the talent by id.
+    talent_id: str
 
 
-# One indexed lookup (the pseudonym is unique) of three columns: built once, compiled once by SQLAlchemy.
-_STANDING = core_select(col(Talent.status), col(Talent.tier), col(Talent.certified_until)).where(
+# One indexed lookup (the pseudonym is unique) of four columns: built once, compiled once by SQLAlchemy.
+_STANDING = core_select(col(Talent.status), col(Talent.tier), col(Talent.certified_until), col(Talent.id)).where(
     col(Talent.pseudonym) == bindparam("pseudonym")
 )
 
@@ -52,7 +56,13 @@ async def get_standing_by_pseudonym(database: Database, pseudonym: str) -> Stand
     """The talent's current standing, in one SELECT that takes no write lock (Database.read)."""
     async with database.read() as conn:
         row = (await conn.execute(_STANDING, {"pseudonym": pseudonym})).first()
-    return None if row is None else Standing(row.status, row.tier, row.certified_until)
+    return None if row is None else Standing(row.status, row.tier, row.certified_until, row.id)
+
+
+async def has_certification(session: AsyncSession, talent_id: str) -> bool:
+    """Whether the talent ever submitted a certification (their identity is locked from then on)."""
+    found = await session.exec(select(Certification.id).where(Certification.talent_id == talent_id).limit(1))
+    return found.first() is not None
 
 
 async def get_profile(session: AsyncSession, talent_id: str) -> TalentProfile | None:
@@ -169,4 +179,40 @@ async def decisions_of(session: AsyncSession, certification_ids: Sequence[str]) 
         .where(col(CertificationDecision.certification_id).in_(list(certification_ids)))
         .order_by(col(CertificationDecision.id))
     )
+    return list((await session.exec(query)).all())
+
+
+# --- the read log ----------------------------------------------------------------------------------------
+
+
+async def list_access_log(
+    session: AsyncSession,
+    *,
+    limit: int,
+    before: list[Any] | None,
+    talent_id: str | None = None,
+    actor: str | None = None,
+    actor_kind: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AccessLogEntry]:
+    """Read-log entries, newest first, matching every filter given (keyset: `before` is the (at, id) of the
+    last one shown). One talent's entries, or one actor's, come from their own index."""
+    query = select(AccessLogEntry)
+    if talent_id is not None:
+        query = query.where(AccessLogEntry.talent_id == talent_id)
+    if actor is not None:
+        query = query.where(AccessLogEntry.actor == actor)
+    if actor_kind is not None:
+        query = query.where(AccessLogEntry.actor_kind == actor_kind)
+    if action is not None:
+        query = query.where(AccessLogEntry.action == action)
+    if since is not None:
+        query = query.where(col(AccessLogEntry.at) >= since)
+    if until is not None:
+        query = query.where(col(AccessLogEntry.at) < until)
+    if before is not None:
+        query = query.where(keyset_after((col(AccessLogEntry.at), col(AccessLogEntry.id)), before, descending=True))
+    query = query.order_by(col(AccessLogEntry.at).desc(), col(AccessLogEntry.id).desc()).limit(limit)
     return list((await session.exec(query)).all())

@@ -19,9 +19,10 @@ from servicekit.workflow import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue, validity
+from applicant import access_log, catalogue, validity
 from applicant import repository as repo
 from applicant.certification import for_review, keyset_position, transition
+from applicant.changes import confirm_certified_facts
 from applicant.exceptions import CertificationConflict, CertificationNotFound
 from applicant.models import Certification, CertificationDecision
 from applicant.schemas import CertificationForReview, DecisionCreate, ReviewFilter
@@ -70,7 +71,10 @@ async def review_queue(
         not_decided_by=not_decided_by,
     )
     found = keyset_page(rows, page.limit, keyset_position)
-    return Page(items=await for_review(session, found.items), next_cursor=found.next_cursor)
+    items = await for_review(session, found.items)
+    # Every talent whose summary the page shows was read (one multi-row INSERT for the page).
+    access_log.record_official_reads(session, principal, _shown(items), access_log.CERTIFICATION_LIST)
+    return Page(items=items, next_cursor=found.next_cursor)
 
 
 async def get_for_review(session: AsyncSession, principal: Principal, certification_id: str) -> CertificationForReview:
@@ -78,7 +82,13 @@ async def get_for_review(session: AsyncSession, principal: Principal, certificat
     if certification is None or not _may_see(principal, certification):
         raise CertificationNotFound(certification_id)
     [public] = await for_review(session, [certification])
+    access_log.record_official_reads(session, principal, _shown([public]), access_log.CERTIFICATION_READ)
     return public
+
+
+def _shown(views: list[CertificationForReview]) -> list[str]:
+    """The talents whose personal data these views show (a talent without a profile shows none)."""
+    return [view.talent_id for view in views if view.applicant is not None]
 
 
 async def decide(
@@ -115,8 +125,11 @@ async def decide(
         await validity.transition(
             session, talent, TalentAction.CERTIFY, actor=principal, granted_by=certification, issuing_city=issuing_city
         )
+        # The reviewers saw these facts in the case and certified on them: they are officer-confirmed now.
+        await confirm_certified_facts(session, principal, certification, issuing_city)
     await session.flush()
     [public] = await for_review(session, [certification])
+    access_log.record_official_reads(session, principal, _shown([public]), access_log.CERTIFICATION_DECIDE)
     return public
 
 

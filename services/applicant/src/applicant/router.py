@@ -12,30 +12,43 @@ from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 
-from applicant import certification, review, service, validity, verification
+from applicant import access_log, certification, changes, corrections, review, service, validity, verification
 from applicant.codes import rotate_code_keys
 from applicant.dependencies import (
     AdminPrincipal,
+    AuditorPrincipal,
     CertificationId,
+    ChangeRequestId,
     CodeKeysDep,
+    CountyReviewerPrincipal,
     DatabaseDep,
     FamilyMemberId,
     OfficerPrincipal,
     ProtectorDep,
+    ScanRecorderDep,
     SettingsDep,
     TalentId,
 )
 from applicant.schemas import (
+    AccessLogAuditEntry,
+    AccessLogEntryPublic,
     CertificationCreate,
     CertificationForReview,
     CertificationPublic,
     CertificationResubmit,
+    ChangeDecisionCreate,
+    ChangeRequestCreate,
+    ChangeRequestForReview,
+    ChangeRequestPublic,
+    ChangeReviewFilter,
     CodeKeyRotated,
     CodePublic,
     DecisionCreate,
     FamilyMemberCreate,
     FamilyMemberPublic,
     FamilyMembersPublic,
+    IdentityCorrectionCreate,
+    IdentityCorrectionPublic,
     ProfilePublic,
     ProfileUpdate,
     ReviewFilter,
@@ -62,13 +75,13 @@ async def put_profile(
 ) -> ProfilePublic:
     """Create or replace your profile (the first one registers you)."""
     profile = await service.put_profile(session, principal.sub, body, protector)
-    return service.to_public(profile)
+    return await service.profile_public(session, profile)
 
 
 @router.get("/me/profile", response_model=ProfilePublic)
 async def get_profile(session: SessionDep, principal: TalentPrincipal) -> ProfilePublic:
     """Your profile, with the identity number masked."""
-    return service.to_public(await service.get_profile(session, principal.sub))
+    return await service.profile_public(session, await service.get_profile(session, principal.sub))
 
 
 @router.get("/me/talent", response_model=TalentPublic)
@@ -187,6 +200,98 @@ async def decide_certification(
     return await review.decide(session, principal, certification_id, body, settings.issuing_city)
 
 
+# --- change requests and identity corrections ----------------------------------------------------------
+
+
+@router.post("/me/change-requests", response_model=ChangeRequestPublic, status_code=201)
+async def submit_change_request(
+    body: ChangeRequestCreate, session: SessionDep, principal: TalentPrincipal, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Ask your county reviewer to change locked facts (education, title, insurance, employer, region, home)."""
+
+    async def create() -> ChangeRequestPublic:
+        request = await changes.submit(session, principal.sub, body)
+        return await changes.get_mine(session, principal.sub, request.id)
+
+    return await run_idempotent(
+        session, principal, idempotency_key, operation="POST /api/v1/me/change-requests", body=body, create=create
+    )
+
+
+@router.get("/me/change-requests", response_model=Page[ChangeRequestPublic])
+async def list_change_requests(
+    session: SessionDep, principal: TalentPrincipal, page: PageDep
+) -> Page[ChangeRequestPublic]:
+    """Your change requests, newest first, with their decisions."""
+    return await changes.list_mine(session, principal.sub, page)
+
+
+@router.get("/me/change-requests/{change_request_id}", response_model=ChangeRequestPublic)
+async def get_change_request(
+    change_request_id: ChangeRequestId, session: SessionDep, principal: TalentPrincipal
+) -> ChangeRequestPublic:
+    """One of your change requests."""
+    return await changes.get_mine(session, principal.sub, change_request_id)
+
+
+@router.get("/reviews/change-requests", response_model=Page[ChangeRequestForReview])
+async def change_request_queue(
+    session: SessionDep,
+    principal: CountyReviewerPrincipal,
+    page: PageDep,
+    status: Annotated[ChangeReviewFilter, Query(description="pending: what you may decide now")] = "pending",
+) -> Page[ChangeRequestForReview]:
+    """Your region's change requests: pending ones oldest first, with provenance and the points after."""
+    return await changes.review_queue(session, principal, status, page)
+
+
+@router.get("/reviews/change-requests/{change_request_id}", response_model=ChangeRequestForReview)
+async def get_change_request_for_review(
+    change_request_id: ChangeRequestId, session: SessionDep, principal: CountyReviewerPrincipal
+) -> ChangeRequestForReview:
+    """One change request of your region."""
+    return await changes.get_for_review(session, principal, change_request_id)
+
+
+@router.post("/reviews/change-requests/{change_request_id}/decisions", response_model=ChangeRequestForReview)
+async def decide_change_request(
+    change_request_id: ChangeRequestId,
+    body: ChangeDecisionCreate,
+    session: SessionDep,
+    principal: CountyReviewerPrincipal,
+    settings: SettingsDep,
+) -> ChangeRequestForReview:
+    """Approve (the facts change, confirmed by you) or reject a change request, with a reason."""
+    return await changes.decide(session, principal, change_request_id, body, settings.issuing_city)
+
+
+@router.post(
+    "/admin/talents/{talent_id}/identity-corrections", response_model=IdentityCorrectionPublic, status_code=201
+)
+async def correct_identity(
+    talent_id: TalentId,
+    body: IdentityCorrectionCreate,
+    session: SessionDep,
+    principal: AdminPrincipal,
+    protector: ProtectorDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Correct a talent's locked identity fields, with a reason; the old values are kept sealed."""
+
+    async def create() -> IdentityCorrectionPublic:
+        correction = await corrections.correct_identity(session, principal, talent_id, body, protector)
+        return corrections.correction_public(correction)
+
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        operation="POST /api/v1/admin/talents/{talent_id}/identity-corrections",
+        body=body,
+        create=create,
+    )
+
+
 # --- the talent code ------------------------------------------------------------------------------------
 
 
@@ -220,11 +325,16 @@ async def get_code_svg(
 
 @router.post("/codes/verify", response_model=VerifyResult, response_model_exclude_none=True)
 async def verify_code(
-    body: VerifyRequest, principal: PartnerPrincipal, database: DatabaseDep, keyring: CodeKeysDep
+    body: VerifyRequest,
+    principal: PartnerPrincipal,
+    database: DatabaseDep,
+    keyring: CodeKeysDep,
+    recorder: ScanRecorderDep,
 ) -> VerifyResult:
     """Check a scanned talent code; the answer holds only what your scene may see."""
-    # A pure read: no unit of work (on SQLite that would take the write lock for every scan).
-    return await verification.verify(database, keyring, principal, body)
+    # A pure read: no unit of work (on SQLite that would take the write lock for every scan); the talent's
+    # read log gets the verification through the scan log, which writes it later in a batch.
+    return await verification.verify(database, keyring, principal, body, recorder)
 
 
 @internal_router.get("/internal/code-keys")
@@ -232,6 +342,27 @@ async def code_keys(keyring: CodeKeysDep, response: Response) -> dict[str, Any]:
     """The public talent-code keys as a JWKS (the gateway merges it into /.well-known/jwks.json)."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return keyring.jwks()
+
+
+# --- the read log ---------------------------------------------------------------------------------------
+
+
+@router.get("/me/access-log", response_model=Page[AccessLogEntryPublic])
+async def my_access_log(session: SessionDep, principal: TalentPrincipal, page: PageDep) -> Page[AccessLogEntryPublic]:
+    """Who read your personal data or documents, and which partner verified your code, newest first."""
+    return await access_log.list_mine(session, principal.sub, page)
+
+
+@router.get("/audit/applicant/access-log", response_model=Page[AccessLogAuditEntry])
+async def search_access_log(
+    session: SessionDep,
+    principal: AuditorPrincipal,
+    page: PageDep,
+    where: Annotated[access_log.AccessLogFilter, Query()],
+) -> Page[AccessLogAuditEntry]:
+    """The read log across talents (auditors, admins), newest first, filtered by talent, actor, kind,
+    action and time (`since` inclusive, `until` exclusive)."""
+    return await access_log.search(session, where, page)
 
 
 # --- administration -------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The applicant's rules as versioned data (servicekit.rulebook): the tiers with their validity and the city
-approvals they need, the certification routes, the points formula, and what each partner scene sees and grants.
+approvals they need, the certification routes, the points formula, what each partner scene sees and grants,
+and the working days each certification review stage has to decide.
 
-Version 1 of each is the package's JSON (`data/tiers.json`, `points.json`, `privileges.json`), loaded by a
-migration; an administrator changes one with `PUT /api/v1/admin/rules/applicant/<name>`. Each document is
-checked here, when it is stored, so that every version in force can answer every request: a document that
-fails is refused with a 422 naming the field. Code reads the version in force through catalogue.py's accessors.
+Version 1 of each is the package's JSON (`data/tiers.json`, `points.json`, `privileges.json`, `review.json`),
+loaded by a migration; an administrator changes one with `PUT /api/v1/admin/rules/applicant/<name>`. Each
+document is checked here, when it is stored, so that every version in force can answer every request: a
+document that fails is refused with a 422 naming the field. Code reads the version in force through catalogue.py's accessors.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class RouteRule:
     name_zh: str
     requires_programme_code: bool
     city_approvals: int
+    # The decision facts the reviewers of a certification on this route confirm by certifying it: their
+    # provenance becomes officer_confirmed (applicant.facts).
+    confirms: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,20 @@ class _TierEntry(_Entry):
     city_approvals: int = Field(ge=1, le=10)
 
 
+# The facts a reviewer sees in a certification's case (the applicant summary): confirmed by certifying it.
+CONFIRMED_BY_CERTIFICATION = ("education", "title", "employer", "region_code")
+ConfirmableFact = Literal[
+    "education", "title", "social_insurance_months", "employer", "region_code", "owns_home_in_city"
+]
+
+
 class _RouteEntry(_Entry):
     name_zh: str = Field(min_length=1, max_length=60)
     requires_programme_code: bool
     city_approvals: int = Field(ge=1, le=10)
+    confirms: tuple[ConfirmableFact, ...] = Field(
+        default=CONFIRMED_BY_CERTIFICATION, description="the facts certifying on this route confirms"
+    )
 
 
 def _every(kind: str, names: tuple[str, ...], given: Mapping[str, Any]) -> None:
@@ -102,7 +116,7 @@ def parse_tiers(document: Mapping[str, Any]) -> TierRules:
             for code, r in raw.tiers.items()
         },
         routes={
-            code: RouteRule(code, r.name_zh, r.requires_programme_code, r.city_approvals)
+            code: RouteRule(code, r.name_zh, r.requires_programme_code, r.city_approvals, r.confirms)
             for code, r in raw.routes.items()
         },
     )
@@ -205,10 +219,36 @@ def parse_privileges(document: Mapping[str, Any]) -> Privileges:
     )
 
 
+# --- the review stages' deadlines (data/review.json) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    # stage ("county", "city") -> working days (Mon–Fri, city time) from reaching it to its deadline
+    stage_deadline_working_days: dict[str, int]
+
+
+class _ReviewDocument(_Document):
+    stage_deadline_working_days: dict[Literal["county", "city"], Annotated[int, Field(ge=1, le=60)]]
+
+    @field_validator("stage_deadline_working_days")
+    @classmethod
+    def _every_stage(cls, days: dict[str, int]) -> dict[str, int]:
+        _every("review stage", ("county", "city"), days)
+        return days
+
+
+def parse_review(document: Mapping[str, Any]) -> ReviewRules:
+    raw = _ReviewDocument.model_validate(document)
+    return ReviewRules(stage_deadline_working_days=dict(raw.stage_deadline_working_days))
+
+
 # --- the rule book -------------------------------------------------------------------------------------------
 
 TIERS = RuleSet("tiers", parse_tiers, package="applicant", seed_file="tiers.json")
 POINTS = RuleSet("points", parse_points, package="applicant", seed_file="points.json")
 PRIVILEGES = RuleSet("privileges", parse_privileges, package="applicant", seed_file="privileges.json")
+# Added by migration a12f00000004 (the certification stage deadlines), after the first three.
+REVIEW = RuleSet("review", parse_review, package="applicant", seed_file="review.json")
 
-RULES = RuleBook("applicant", TIERS, POINTS, PRIVILEGES)
+RULES = RuleBook("applicant", TIERS, POINTS, PRIVILEGES, REVIEW)

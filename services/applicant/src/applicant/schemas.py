@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from applicant.states import CertificationStatus, Decision, TalentStatus
+from applicant.states import CertificationStatus, ChangeRequestStatus, Decision, FactSource, TalentStatus
 
 IdType = Literal["resident_id", "foreign_permanent_id", "passport"]
 Degree = Literal["bachelor", "master", "doctor"]
@@ -59,6 +59,14 @@ class ProfileUpdate(_Strict):
     owns_home_in_city: bool = False
 
 
+class ProvenancePublic(BaseModel):
+    """Where a decision fact came from: the talent's word, a reviewer's decision, or the employer."""
+
+    source: FactSource
+    by: str | None = Field(default=None, description="the officer or employer user who confirmed it")
+    at: datetime | None = None
+
+
 class ProfilePublic(BaseModel):
     """The profile as the talent sees it: the identity number masked."""
 
@@ -77,6 +85,10 @@ class ProfilePublic(BaseModel):
     employer: Employer
     social_insurance_months: int
     owns_home_in_city: bool
+    locked_fields: list[str] = Field(
+        default_factory=list, description="fields a PUT may no longer change (409): use a change request"
+    )
+    provenance: dict[str, ProvenancePublic] = Field(default_factory=dict)
 
 
 class TalentPublic(BaseModel):
@@ -178,6 +190,7 @@ class ApplicantSummary(BaseModel):
     degree: Degree
     title: Title | None
     employer_name: str
+    provenance: dict[str, ProvenancePublic] = Field(default_factory=dict)
 
 
 class CertificationForReview(CertificationPublic):
@@ -194,6 +207,102 @@ class DecisionCreate(_Strict):
 
 # `pending`: what the caller may decide now; a status: the certifications in it the caller may see.
 ReviewFilter = Literal["pending"] | CertificationStatus
+
+
+# --- change requests and identity corrections ---------------------------------------------------------
+
+
+class FactChanges(_Strict):
+    """New values of decision facts; only the fields given change (`"title": null` removes the title)."""
+
+    education: Education | None = None
+    title: Title | None = None
+    social_insurance_months: int | None = Field(default=None, ge=0, le=600)
+    employer: Employer | None = None
+    region_code: str | None = Field(default=None, min_length=6, max_length=12)
+    owns_home_in_city: bool | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The changed facts in the API's (JSON) shape; a field set to null only counts for the title."""
+        values = self.model_dump(mode="json", exclude_unset=True)
+        return {name: value for name, value in values.items() if value is not None or name == "title"}
+
+
+class DocumentRef(_Strict):
+    document_id: str = Field(min_length=1, max_length=64)
+
+
+class ChangeRequestCreate(_Strict):
+    changes: FactChanges
+    reason: str = Field(min_length=1, max_length=2000, description="why the facts changed (e.g. a new degree)")
+    evidence: list[DocumentRef] = Field(default_factory=list, max_length=20)
+
+
+class ChangeEvidencePublic(BaseModel):
+    document_id: str
+    kind: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+
+
+class ChangeRequestPublic(BaseModel):
+    id: str
+    status: ChangeRequestStatus
+    changes: dict[str, Any]
+    before: dict[str, Any]
+    reason: str
+    evidence: list[ChangeEvidencePublic]
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+
+
+class ReviewedApplicant(BaseModel):
+    """What a reviewer of a change request sees of the talent."""
+
+    name: str
+    id_number_masked: str
+    tier: Tier | None
+    status: TalentStatus
+    points: int
+
+
+class ChangeRequestForReview(ChangeRequestPublic):
+    talent_id: str
+    region_code: str
+    applicant: ReviewedApplicant | None
+    provenance: dict[str, ProvenancePublic]
+    points_after: int | None = Field(default=None, description="the talent's points if the request is approved")
+
+
+class ChangeDecisionCreate(_Strict):
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+ChangeReviewFilter = Literal["pending"] | ChangeRequestStatus
+
+
+class IdentityChanges(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    id_type: IdType | None = None
+    id_number: str | None = Field(default=None, min_length=5, max_length=30)
+    birth_date: date | None = None
+
+
+class IdentityCorrectionCreate(_Strict):
+    changes: IdentityChanges
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class IdentityCorrectionPublic(BaseModel):
+    id: str
+    talent_id: str
+    fields: list[str]
+    reason: str
+    corrected_by: str
+    corrected_at: datetime
 
 
 # --- talent code --------------------------------------------------------------------------------------
@@ -239,3 +348,29 @@ class RevokeRequest(_Strict):
 class CodeKeyRotated(BaseModel):
     kid: str
     previous_keys_retire_at: datetime
+
+
+# --- the read log ---------------------------------------------------------------------------------------
+
+AccessActorKind = Literal["official", "partner", "employer"]
+
+
+class AccessLogEntryPublic(BaseModel):
+    """One read of the talent's personal data or documents, or one verification of their code."""
+
+    at: datetime
+    actor_kind: AccessActorKind
+    actor: str = Field(description="who read, as a role: '<role> <region> (<account>)' or '<partner kind> (<client>)'")
+    action: str = Field(description="certification.read, certification.list, document.read, code.verify, …")
+    scene: str | None = Field(default=None, description="where a partner verified the code")
+    result: str | None = Field(default=None, description="a verification's outcome: valid, or why not")
+
+
+class AccessLogAuditEntry(AccessLogEntryPublic):
+    """An entry as auditors see it: whose log it is in, and the actor's parts."""
+
+    id: int
+    talent_id: str
+    actor_id: str = Field(description="the account (officials, employers' users) or client id (partners)")
+    actor_role: str = Field(description="the official's role, the partner's kind, or the employer")
+    actor_region: str | None = None

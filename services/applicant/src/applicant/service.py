@@ -18,7 +18,7 @@ from servicekit.crypto import FieldCipher, derive_key, keyed_hash
 from servicekit.db import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue, points, reference
+from applicant import catalogue, facts, points, reference
 from applicant import repository as repo
 from applicant.config import ApplicantSettings
 from applicant.contact import InvalidContact, normalise_phone, validate_time_zone
@@ -93,27 +93,22 @@ def _check_profile(body: ProfileUpdate, today: date) -> _CheckedProfile:
         validate_time_zone(body.time_zone)
     except InvalidContact as exc:
         raise InvalidProfile("time_zone", str(exc)) from exc
-    try:
-        validate_credit_code(body.employer.credit_code)
-    except InvalidIdentity as exc:
-        raise InvalidProfile("employer.credit_code", str(exc)) from exc
-    if not reference.is_known_region(body.region_code):
-        raise InvalidProfile("region_code", f"{body.region_code} is not a region this platform serves")
-    if not reference.is_known_region(body.employer.region_code):
-        raise InvalidProfile(
-            "employer.region_code", f"{body.employer.region_code} is not a region this platform serves"
-        )
     if body.birth_date > today.replace(year=today.year - MINIMUM_AGE):
         raise InvalidProfile("birth_date", f"a talent must be at least {MINIMUM_AGE} years old")
-    if body.education.graduated_on > today:
-        raise InvalidProfile("education.graduated_on", "cannot be in the future")
-    if body.education.graduated_on <= body.birth_date:
-        raise InvalidProfile("education.graduated_on", "must be after birth_date")
+    facts.check_values(body.model_dump(mode="json", include=set(facts.FACTS)), body.birth_date, today)
     return _CheckedProfile(id_number=number, phone=phone)
 
 
+async def profile_facts(session: AsyncSession, profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
+    """The profile facts other services keep in their read models (no name, no identity number), with where
+    each decision fact came from."""
+    return {
+        **_facts(profile, issuing_city),
+        "provenance": await facts.sources_of(session, profile.talent_id),
+    }
+
+
 def _facts(profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
-    """The profile facts other services keep in their read models (no name, no identity number)."""
     return {
         "degree": profile.degree,
         "graduated_on": profile.graduated_on,
@@ -179,12 +174,15 @@ async def put_profile(
         )
         session.add(profile)
     else:
+        await _check_locks(session, talent, profile, values)
+        identity_same = profile.id_number_hash == id_hash
         for field, value in values.items():
             setattr(profile, field, value)
-        profile.id_number_ciphertext = protector.cipher.encrypt(number)
+        if not identity_same:
+            profile.id_number_ciphertext = protector.cipher.encrypt(number)
     await session.flush()
 
-    facts = _facts(profile, protector.issuing_city)
+    facts_now = await profile_facts(session, profile, protector.issuing_city)
     if registering:
         # The first points travel in the registration event; TalentPointsChanged announces later changes.
         talent.points = points.points_of(talent, profile)
@@ -197,14 +195,14 @@ async def put_profile(
                 locale=body.locale,
                 registered_at=now,
                 points=talent.points,
-                **facts,
+                **facts_now,
             ),
             subject=talent_id,
         )
     else:
         outbox.emit(
             session,
-            TalentProfileUpdated(talent_id=talent_id, region_code=body.region_code, locale=body.locale, **facts),
+            TalentProfileUpdated(talent_id=talent_id, region_code=body.region_code, locale=body.locale, **facts_now),
             subject=talent_id,
         )
     if _contact(profile) != contact_before:
@@ -224,6 +222,35 @@ async def put_profile(
     return profile
 
 
+async def _check_locks(session: AsyncSession, talent: Talent, profile: TalentProfile, values: dict[str, Any]) -> None:
+    """Refuse (409) an update of locked fields; facts that change lose their confirmation, and a locked fact
+    changed at once (it can only remove benefits) is audited."""
+    locks = await facts.locks_of(session, talent)
+    identity_changed = [
+        field
+        for field, column in IDENTITY_COLUMNS.items()
+        if values[column] != getattr(profile, column)
+    ]
+    before, after = facts.values_of(profile), {name: fact.value_of(values) for name, fact in facts.FACTS.items()}
+    at_once = facts.refuse_locked_changes(locks, identity_changed, before, after)
+    await facts.declare(session, talent.id, facts.changed(before, after))
+    if at_once:
+        await audit.record(
+            session,
+            talent.id,
+            "profile.facts.declared",
+            subject_type="talent",
+            subject_id=talent.id,
+            before={name: before[name] for name in at_once},
+            after={name: after[name] for name in at_once},
+            reason="a change that can only remove benefits applies without review",
+        )
+
+
+# The identity fields, by the profile column that tells whether they changed (the number by its keyed hash).
+IDENTITY_COLUMNS = {"name": "name", "id_type": "id_type", "id_number": "id_number_hash", "birth_date": "birth_date"}
+
+
 async def get_profile(session: AsyncSession, talent_id: str) -> TalentProfile:
     profile = await repo.get_profile(session, talent_id)
     if profile is None:
@@ -236,6 +263,14 @@ async def get_talent(session: AsyncSession, talent_id: str) -> Talent:
     if talent is None:
         raise ProfileNotFound()
     return talent
+
+
+async def profile_public(session: AsyncSession, profile: TalentProfile) -> ProfilePublic:
+    """The profile with what is locked and where each decision fact came from."""
+    public = to_public(profile)
+    public.locked_fields = (await facts.locks_of(session, await repo.get_talent(session, profile.talent_id))).fields()
+    public.provenance = await facts.provenance_of(session, profile.talent_id)
+    return public
 
 
 def to_public(profile: TalentProfile) -> ProfilePublic:

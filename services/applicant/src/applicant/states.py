@@ -12,26 +12,33 @@ Certification (人才层次在线认定), reviewed by the county of its region, 
                         └─ return ─► returned ◄─────┘
                  returned ─resubmit─► submitted (a new round: earlier rounds' approvals no longer count)
     submitted, county_approved, returned ─reject_on_revocation─► rejected (the talent's status was revoked)
+    submitted, county_approved ─escalate─► (stays) the stage's working-day deadline passed (rules: review)
+
+Each review stage (county, city) has a deadline of working days from when the certification starts waiting
+in it: the moves marked `restarts_stage_clock` start it, moves out of review stop it (see certification.py).
 
 Talent (动态进退):
 
     registered, certified, expired ─certify─► certified ─expire─► expired (the validity period ran out)
     registered, certified, expired ─revoke─► revoked (by an admin: 失信 blacklist, left the city)
+    revoked ─reinstate─► certified, expired or registered (by an admin; `standing_of` the certification it held)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from contracts import CertificationStatus
+from contracts import CertificationStatus, FactSource, TalentStatus
 from servicekit.workflow import ReviewStage, StateMachine, Transition
 
 __all__ = [
     "APPROVALS",
     "CERTIFICATION_FLOW",
+    "CHANGE_REQUEST_FLOW",
     "CITY_APPROVER",
     "COUNTY_REVIEWER",
     "OPEN_STATUSES",
@@ -41,35 +48,21 @@ __all__ = [
     "CertificationAction",
     "CertificationStatus",
     "CertificationTransition",
+    "ChangeRequestAction",
     "ChangeRequestStatus",
+    "ChangeRequestTransition",
     "Decision",
     "FactSource",
     "TalentAction",
     "TalentStatus",
     "TalentTransition",
     "stage_of",
+    "standing_of",
 ]
 
 Decision = Literal["approve", "reject", "return"]
 
 COUNTY_REVIEWER, CITY_APPROVER = "county_reviewer", "city_approver"
-
-
-class TalentStatus(StrEnum):
-    """A talent's own standing: registered with a profile, certified at a tier until a date, expired, revoked."""
-
-    REGISTERED = "registered"
-    CERTIFIED = "certified"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-
-class FactSource(StrEnum):
-    """Where a decision-relevant fact came from, weakest first (eligibility rules may require a level)."""
-
-    SELF_DECLARED = "self_declared"
-    OFFICER_CONFIRMED = "officer_confirmed"
-    EMPLOYER_ATTESTED = "employer_attested"
 
 
 class ChangeRequestStatus(StrEnum):
@@ -78,6 +71,32 @@ class ChangeRequestStatus(StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class ChangeRequestAction(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class ChangeRequestTransition(Transition[ChangeRequestStatus, ChangeRequestAction]):
+    pass
+
+
+# (new) ─submit─► submitted ─approve─► approved (the facts change) | ─reject─► rejected
+CHANGE_REQUEST_FLOW: StateMachine[ChangeRequestTransition] = StateMachine(
+    "change request",
+    [
+        ChangeRequestTransition(ChangeRequestAction.SUBMIT, frozenset(), ChangeRequestStatus.SUBMITTED),
+        ChangeRequestTransition(
+            ChangeRequestAction.APPROVE, frozenset({ChangeRequestStatus.SUBMITTED}), ChangeRequestStatus.APPROVED
+        ),
+        ChangeRequestTransition(
+            ChangeRequestAction.REJECT, frozenset({ChangeRequestStatus.SUBMITTED}), ChangeRequestStatus.REJECTED
+        ),
+    ],
+)
 
 
 # --- certification ---------------------------------------------------------------------------------------
@@ -111,6 +130,7 @@ class CertificationAction(StrEnum):
     REJECT = "reject"
     RETURN = "return"
     REJECT_ON_REVOCATION = "reject_on_revocation"
+    ESCALATE = "escalate"
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,9 @@ class CertificationTransition(Transition[CertificationStatus, CertificationActio
     audited: bool = False
     # A resubmission opens a new review round.
     new_round: bool = False
+    # The move starts the working-day clock of the review stage it leads to (a move out of review stops it;
+    # a first city approval of two and an escalation leave it running as it is).
+    restarts_stage_clock: bool = False
 
 
 # The move an officer's approval makes, by the status the certification waits in (at the city, while more
@@ -143,20 +166,40 @@ NEW: frozenset[CertificationStatus] = frozenset()  # a certification being submi
 CERTIFICATION_FLOW: StateMachine[CertificationTransition] = StateMachine(
     "certification",
     [
-        CertificationTransition(_A.SUBMIT, NEW, _C.SUBMITTED),
-        CertificationTransition(_A.RESUBMIT, frozenset({_C.RETURNED}), _C.SUBMITTED, new_round=True),
+        CertificationTransition(_A.SUBMIT, NEW, _C.SUBMITTED, restarts_stage_clock=True),
         CertificationTransition(
-            _A.APPROVE_COUNTY, frozenset({_C.SUBMITTED}), _C.COUNTY_APPROVED, decision="approve", audited=True
+            _A.RESUBMIT, frozenset({_C.RETURNED}), _C.SUBMITTED, new_round=True, restarts_stage_clock=True
         ),
         CertificationTransition(
-            _A.APPROVE_CITY, frozenset({_C.COUNTY_APPROVED}), _C.CERTIFIED, decision="approve", audited=True
+            _A.APPROVE_COUNTY,
+            frozenset({_C.SUBMITTED}),
+            _C.COUNTY_APPROVED,
+            decision="approve",
+            audited=True,
+            restarts_stage_clock=True,
+        ),
+        CertificationTransition(
+            _A.APPROVE_CITY,
+            frozenset({_C.COUNTY_APPROVED}),
+            _C.CERTIFIED,
+            decision="approve",
+            audited=True,
+            restarts_stage_clock=True,
         ),
         CertificationTransition(
             _A.APPROVE_FIRST_OF_TWO, frozenset({_C.COUNTY_APPROVED}), None, decision="approve", audited=True
         ),
-        CertificationTransition(_A.REJECT, _UNDER_REVIEW, _C.REJECTED, decision="reject", audited=True),
-        CertificationTransition(_A.RETURN, _UNDER_REVIEW, _C.RETURNED, decision="return", audited=True),
-        CertificationTransition(_A.REJECT_ON_REVOCATION, frozenset(OPEN_STATUSES), _C.REJECTED, decision="reject"),
+        CertificationTransition(
+            _A.REJECT, _UNDER_REVIEW, _C.REJECTED, decision="reject", audited=True, restarts_stage_clock=True
+        ),
+        CertificationTransition(
+            _A.RETURN, _UNDER_REVIEW, _C.RETURNED, decision="return", audited=True, restarts_stage_clock=True
+        ),
+        CertificationTransition(
+            _A.REJECT_ON_REVOCATION, frozenset(OPEN_STATUSES), _C.REJECTED, decision="reject", restarts_stage_clock=True
+        ),
+        # The system, when the stage's deadline passed: a move in place, audited as certification.escalated.
+        CertificationTransition(_A.ESCALATE, _UNDER_REVIEW, None, audited=True),
     ],
 )
 
@@ -168,12 +211,16 @@ class TalentAction(StrEnum):
     CERTIFY = "certify"
     EXPIRE = "expire"
     REVOKE = "revoke"
+    REINSTATE = "reinstate"
 
 
 @dataclass(frozen=True)
 class TalentTransition(Transition[TalentStatus, TalentAction]):
     # Audited as talent.<action>; a certification is audited as the city approval that granted it.
     audited: bool = False
+    # The status the move leads to is not fixed: it is where the talent's certification stands now
+    # (`standing_of`); the row's target is None.
+    restores_standing: bool = False
 
 
 _T = TalentStatus
@@ -185,5 +232,14 @@ TALENT_FLOW: StateMachine[TalentTransition] = StateMachine(
         TalentTransition(TalentAction.CERTIFY, _NOT_REVOKED, _T.CERTIFIED),
         TalentTransition(TalentAction.EXPIRE, frozenset({_T.CERTIFIED}), _T.EXPIRED, audited=True),
         TalentTransition(TalentAction.REVOKE, _NOT_REVOKED, _T.REVOKED, audited=True),
+        TalentTransition(TalentAction.REINSTATE, frozenset({_T.REVOKED}), None, audited=True, restores_standing=True),
     ],
 )
+
+
+def standing_of(certified_until: date | None, today: date) -> TalentStatus:
+    """Where a talent stands on its certification alone (a reinstatement's status): certified while the
+    validity lasts (its last day included), expired once it has run out, registered if never certified."""
+    if certified_until is None:
+        return _T.REGISTERED
+    return _T.CERTIFIED if certified_until >= today else _T.EXPIRED
