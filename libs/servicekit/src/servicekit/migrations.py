@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -180,23 +181,45 @@ def drop_kit_tables(op: Any) -> None:
     op.drop_table("outbox")
 
 
-def create_rule_versions(op: Any, rulebook: RuleBook) -> None:
-    """The kit's `rule_version` table, with version 1 of every rule set of the service (its seed files).
+def create_rule_versions(op: Any, rulebook: RuleBook, only: Collection[str] | None = None) -> None:
+    """The kit's `rule_version` table, with version 1 of every rule set of the service (its seed files), or of
+    the rule sets named in `only` (a rule set added later is seeded by its own migration: `add_rule_sets`).
 
     A seed file is never edited (a new default is a new version stored by a new migration), so the migration
     that calls this always loads the same documents.
     """
-    table = op.create_table(
-        "rule_version",
+    table = _rule_version_table(op, create=True)
+    op.bulk_insert(table, rulebook.seed_rows(utcnow(), only))
+
+
+def add_rule_sets(op: Any, rulebook: RuleBook, names: Collection[str]) -> None:
+    """Version 1 of rule sets added to a service after its `rule_version` table was made (their seed files)."""
+    op.bulk_insert(_rule_version_table(op, create=False), rulebook.seed_rows(utcnow(), names))
+
+
+def remove_rule_sets(op: Any, names: Collection[str]) -> None:
+    """Every version of rule sets `add_rule_sets` added (the downgrade of its migration)."""
+    table = _rule_version_table(op, create=False)
+    op.execute(table.delete().where(table.c.name.in_(list(names))))
+
+
+def _rule_version_table(op: Any, *, create: bool) -> Any:
+    columns = (
         sa.Column("name", AutoString(length=60), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", AutoString(length=64), nullable=False),
         sa.Column("reason", AutoString(length=2000), nullable=False),
+    )
+    if not create:
+        return sa.table("rule_version", *(sa.column(c.name, c.type) for c in columns))
+    table = op.create_table(
+        "rule_version",
+        *columns,
         sa.PrimaryKeyConstraint("name", "version", name=op.f("pk_rule_version")),
     )
-    op.bulk_insert(table, rulebook.seed_rows(utcnow()))
+    return table
 
 
 def drop_rule_versions(op: Any) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -261,8 +261,8 @@ class RuleBook:
 
     # --- migrations and the admin API -------------------------------------------------------------
 
-    def seed_rows(self, created_at: datetime) -> list[dict[str, Any]]:
-        """Version 1 of every rule set, for a migration's bulk insert."""
+    def seed_rows(self, created_at: datetime, only: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Version 1 of every rule set (of those named in `only`), for a migration's bulk insert."""
         return [
             {
                 "name": r.name,
@@ -273,6 +273,7 @@ class RuleBook:
                 "reason": f"default ({r.package}/data/{r.seed_file})",
             }
             for r in self.rule_sets.values()
+            if only is None or r.name in only
         ]
 
     def router(self) -> APIRouter:

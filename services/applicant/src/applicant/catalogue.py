@@ -16,7 +16,17 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from applicant.rules import POINTS, PRIVILEGES, RULES, TIERS, PointsFormula, Privileges, RouteRule, TierRule
+from applicant.rules import (
+    POINTS,
+    PRIVILEGES,
+    REVIEW,
+    RULES,
+    TIERS,
+    PointsFormula,
+    Privileges,
+    RouteRule,
+    TierRule,
+)
 
 # --- the rules in force --------------------------------------------------------------------------------------
 
@@ -41,6 +51,11 @@ def points_formula() -> PointsFormula:
 
 def privileges() -> Privileges:
     return RULES.get(PRIVILEGES).value
+
+
+def stage_deadline_working_days(stage: str) -> int:
+    """The working days a certification review stage ("county", "city") has to decide."""
+    return RULES.get(REVIEW).value.stage_deadline_working_days[stage]
 
 
 # --- catalogues ----------------------------------------------------------------------------------------------

@@ -107,6 +107,10 @@ class Certification(SQLModel, table=True):
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     certified_until: date | None = None
+    # The deadline of the review stage it waits in (working days, rules "review"); None out of review.
+    stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When that deadline passed with the certification still waiting there (escalated); None otherwise.
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CertificationEvidence(SQLModel, table=True):
