@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,6 +29,8 @@ from servicekit.timers import TimerHandler, TimerRunner
 logger = logging.getLogger("servicekit.app")
 
 BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+# An in-process resource every process of the service runs while it serves (API and worker alike).
+Lifespan = Callable[["Runtime"], AbstractAsyncContextManager[Any]]
 
 
 @dataclass
@@ -41,6 +43,9 @@ class ServiceDefinition:
     # consumer group suffix -> {event data type: handler}; the group id is "<service>.<suffix>".
     consumers: Mapping[str, Mapping[type[EventData], Handler]] = field(default_factory=dict)
     background: Sequence[BackgroundTask] = ()
+    # Entered in every process (with or without workers) once the rules are loaded, left at shutdown before
+    # the workers stop and the database closes: e.g. a recorder that writes what requests queued.
+    lifespans: Sequence[Lifespan] = ()
     # timer kind -> handler; fired by a TimerRunner in the worker (see servicekit.timers).
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
     # Expose the hash-chained audit log at /api/v1/audit/<name> for auditors.
@@ -161,7 +166,10 @@ def create_app(
         if with_workers:
             await runtime.start_workers()
         try:
-            yield
+            async with AsyncExitStack() as lifespans:
+                for enter in definition.lifespans:
+                    await lifespans.enter_async_context(enter(runtime))
+                yield
         finally:
             if definition.rulebook is not None:
                 await definition.rulebook.close()

@@ -33,6 +33,13 @@ class ApplicantSettings(ServiceSettings):
     code_key_retire_after_s: int = Field(default=86_400, ge=0)
     # Replicas reload the code keys this often, so a rotation made elsewhere reaches them.
     code_keys_reload_s: float = Field(default=30.0, gt=0)
+    # The read log of code verifications (applicant.scan_log): written in batches off the verify path, of
+    # `scan_log_batch_size` entries or `scan_log_interval_s` after the first waiting one; an entry that finds
+    # `scan_log_capacity` waiting is dropped and counted. Off only to measure what it costs (the bench).
+    scan_log_enabled: bool = True
+    scan_log_batch_size: int = Field(default=200, ge=1, le=1_000)
+    scan_log_interval_s: float = Field(default=0.5, gt=0, le=60)
+    scan_log_capacity: int = Field(default=20_000, ge=1_000)
 
 
 @lru_cache

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from servicekit.app import ServiceDefinition, create_app
+from servicekit.app import Runtime, ServiceDefinition, create_app
 from servicekit.auth import KeySource
 from servicekit.crypto import FieldCipher
 
@@ -15,6 +16,7 @@ from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.router import internal_router, router
 from applicant.rules import RULES
+from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
 from applicant.validity import EXPIRY_TIMER, expire_certification
 
@@ -31,7 +33,14 @@ def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
             reload_s=settings.code_keys_reload_s,
             lifetime=timedelta(seconds=settings.code_lifetime_s),
         ),
+        "scan_recorder": ScanRecorder.from_settings(settings),
     }
+
+
+def _scan_log(runtime: Runtime) -> AbstractAsyncContextManager[ScanRecorder]:
+    """The scan log's writer runs while the process serves, and writes what is left when it stops."""
+    recorder: ScanRecorder = runtime.state["scan_recorder"]
+    return recorder.running(runtime.database)
 
 
 def definition() -> ServiceDefinition:
@@ -43,6 +52,7 @@ def definition() -> ServiceDefinition:
         timers={EXPIRY_TIMER: expire_certification},
         audit=True,
         state=_state,
+        lifespans=[_scan_log],
         rulebook=RULES,
     )
 

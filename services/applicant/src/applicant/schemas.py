@@ -374,3 +374,28 @@ class AccessLogAuditEntry(AccessLogEntryPublic):
     actor_id: str = Field(description="the account (officials, employers' users) or client id (partners)")
     actor_role: str = Field(description="the official's role, the partner's kind, or the employer")
     actor_region: str | None = None
+
+# --- the read log ---------------------------------------------------------------------------------------
+
+AccessActorKind = Literal["official", "partner", "employer"]
+
+
+class AccessLogEntryPublic(BaseModel):
+    """One read of the talent's personal data or documents, or one verification of their code."""
+
+    at: datetime
+    actor_kind: AccessActorKind
+    actor: str = Field(description="who read, as a role: '<role> <region> (<account>)' or '<partner kind> (<client>)'")
+    action: str = Field(description="certification.read, certification.list, document.read, code.verify, …")
+    scene: str | None = Field(default=None, description="where a partner verified the code")
+    result: str | None = Field(default=None, description="a verification's outcome: valid, or why not")
+
+
+class AccessLogAuditEntry(AccessLogEntryPublic):
+    """An entry as auditors see it: whose log it is in, and the actor's parts."""
+
+    id: int
+    talent_id: str
+    actor_id: str = Field(description="the account (officials, employers' users) or client id (partners)")
+    actor_role: str = Field(description="the official's role, the partner's kind, or the employer")
+    actor_region: str | None = None

@@ -10,12 +10,13 @@ from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue
+from applicant import access_log, catalogue
 from applicant import repository as repo
 from applicant.clock import end_of_local_day, local_today
 from applicant.codes import CodeClaims, CodeKeyRing, CodeRejected, IssuedCode
 from applicant.exceptions import ProfileRequired, SceneNotAllowed, TalentCodeUnavailable
 from applicant.models import Talent
+from applicant.scan_log import ScanRecorder
 from applicant.schemas import VerifyRequest, VerifyResult
 from applicant.states import TalentStatus
 
@@ -58,20 +59,34 @@ def qr_image(code: str, kind: str) -> bytes:
     return buffer.getvalue()
 
 
-async def verify(database: Database, keyring: CodeKeyRing, principal: Principal, body: VerifyRequest) -> VerifyResult:
-    """Signature, lifetime, key, then the talent's current status; the answer carries only the scene's share."""
+async def verify(
+    database: Database,
+    keyring: CodeKeyRing,
+    principal: Principal,
+    body: VerifyRequest,
+    recorder: ScanRecorder | None = None,
+) -> VerifyResult:
+    """Signature, lifetime, key, then the talent's current status; the answer carries only the scene's share.
+
+    A verification whose code names a talent (valid, or refused for the talent's standing) goes to the
+    talent's read log through `recorder`, which writes it later in a batch: the verify itself writes nothing."""
     privileges = catalogue.privileges()
     if not privileges.may_verify(principal.partner_kind, body.scene):
         raise SceneNotAllowed(principal.partner_kind, body.scene)
     now = utcnow()
+    talent = None
     try:
         # The code first (a forged or expired one costs no database read), then the holder's standing now.
         claims = await keyring.verify(database, body.code, now)
         talent = await repo.get_standing_by_pseudonym(database, claims.pseudonym)
         _check_standing(talent, claims, now)
     except CodeRejected as rejected:
+        if talent is not None and recorder is not None:
+            recorder.record(_scan_entry(talent.talent_id, principal, body.scene, rejected.reason, now))
         return VerifyResult(valid=False, reason=rejected.reason)
     assert talent is not None and talent.certified_until is not None  # _check_standing made sure
+    if recorder is not None:
+        recorder.record(_scan_entry(talent.talent_id, principal, body.scene, "valid", now))
     scene = privileges.scenes[body.scene]
     return VerifyResult(
         valid=True,
@@ -79,6 +94,20 @@ async def verify(database: Database, keyring: CodeKeyRing, principal: Principal,
         privileges=list(scene.privileges_by_tier.get(claims.tier, ())),
         expires_at=claims.expires_at,
         certified_until=talent.certified_until if "certified_until" in scene.discloses else None,
+    )
+
+
+def _scan_entry(talent_id: str, partner: Principal, scene: str, result: str, at: datetime) -> dict[str, object]:
+    """The read-log entry of one verification: the partner (its client id and kind), the scene, the outcome."""
+    return access_log.entry_values(
+        talent_id,
+        actor_kind=access_log.ActorKind.PARTNER,
+        actor=partner.sub,
+        actor_role=partner.partner_kind or "partner",
+        action=access_log.CODE_VERIFY,
+        scene=scene,
+        result=result,
+        at=at,
     )
 
 
