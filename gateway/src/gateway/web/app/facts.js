@@ -50,9 +50,9 @@ const STATUS_TONE = { [CHANGE_REQUEST.APPROVED]: "ok", [CHANGE_REQUEST.REJECTED]
 
 // --- the profile form: locks and provenance -----------------------------------------------------------
 
-/** The lock marker that goes into a locked field's label (read out as "locked"). */
+/** The lock marker that goes into a locked field's label (a word, not an icon: read out and always drawn). */
 function lockMarker() {
-  return h("span", { class: "lock", "data-testid": "lock" }, h("span", { "aria-hidden": "true" }, " 🔒"), h("span", { class: "sr-only" }, ` (${t("trust.locked")})`));
+  return h("span", { class: "badge lock", "data-testid": "lock" }, t("trust.locked"));
 }
 
 /** A fact's provenance as a badge: 自述 / 已核验 / 单位核验, with when (and by whom) in its title. */
@@ -88,8 +88,13 @@ export function applyTrust(form, profile, f) {
       const control = f[name];
       if (!control) continue;
       const labelEl = labelOf(form, control) || control.closest("label");
-      if (labelEl) labelEl.append(lockMarker());
+      if (labelEl) labelEl.append(" ", lockMarker());
       control.dataset.locked = fact;
+      if (fact === "id_number") {
+        // Shown masked only, so it is typed again to save: it must be the same number.
+        hint(form, control, t("trust.id_same"));
+        continue;
+      }
       if (fact === "social_insurance_months") {
         // Fewer months only remove benefits: they apply at once; more need a change request.
         control.max = String(profile.social_insurance_months ?? 0);
@@ -118,12 +123,11 @@ export function applyTrust(form, profile, f) {
     const note = h(
       "div",
       { class: "note lock-note", "data-testid": "lock-note" },
-      lockedIdentity.length ? h("p", {}, h("span", { "aria-hidden": "true" }, "🔒 "), t("trust.identity_locked")) : null,
+      lockedIdentity.length ? h("p", {}, t("trust.identity_locked")) : null,
       lockedDecision.length
         ? h(
             "p",
             {},
-            h("span", { "aria-hidden": "true" }, "🔒 "),
             t("trust.facts_locked"),
             " ",
             h("a", { href: "#/me/change" }, t("trust.request_change")),
@@ -137,18 +141,19 @@ export function applyTrust(form, profile, f) {
 
 function hint(form, control, text) {
   const el = h("small", { class: "hint", id: `${control.id}-trust` }, text);
-  const wrapper = control.closest(".field") || control.closest("label");
-  if (!wrapper) return;
-  wrapper.append(el);
+  const wrapper = control.closest(".field");
+  const labelEl = control.closest("label");
+  if (wrapper) wrapper.append(el);
+  else if (labelEl) labelEl.after(el);
+  else return;
   control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), el.id].filter(Boolean).join(" "));
 }
 
-/** The profile body to PUT: locked fields keep their stored values (an ID number locked is not sent again). */
+/** The profile body to PUT: locked fields keep their stored values, but for the two changes that apply at once. */
 export function keepLocked(profile, body) {
   if (!profile) return body;
   const locked = new Set(profile.locked_fields || []);
   const kept = { ...body };
-  if (locked.has("id_number") && !kept.id_number) delete kept.id_number;
   for (const fact of ["name", "id_type", "birth_date", "education", "title", "employer", "region_code"]) {
     if (locked.has(fact) && fact in profile) kept[fact] = profile[fact];
   }

@@ -76,8 +76,8 @@ export async function changeRequestCase(main, id) {
         { class: "card", "aria-labelledby": "outcome-h" },
         h("h2", { id: "outcome-h" }, t("changes.outcome")),
         facts([
-          [t("common.status"), statusBadge(r.status)],
           [t("changes.decided_at"), fmtDateTime(r.decided_at)],
+          [t("changes.decided_by"), r.decided_by || "—"],
           [t("decision.reason"), r.decision_reason || "—"],
         ]),
       );

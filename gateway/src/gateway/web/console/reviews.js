@@ -119,7 +119,7 @@ export async function certificationCase(main, id) {
             [t("common.region"), label("region", c.region_code)],
           ]),
         ),
-        provenanceCard(c.provenance),
+        provenanceCard(c.provenance || applicant.provenance),
         h(
           "section",
           { class: "card", "aria-labelledby": "request-h" },
