@@ -38,7 +38,17 @@ const CONTROLS = {
 const REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483", "330502"];
 const DEGREES = ["bachelor", "master", "doctor"];
 const TITLES = ["senior", "deputy_senior", "intermediate"];
-const DOCUMENT_KINDS = ["diploma", "title_certificate", "employment_contract", "social_insurance_record", "property_record", "other"];
+// The kinds of document the applicant service takes (schemas.DocumentKind) that bear on the decision facts.
+const DOCUMENT_KINDS = [
+  "diploma",
+  "degree_certificate",
+  "title_certificate",
+  "employment_contract",
+  "social_insurance_record",
+  "property_record",
+  "award",
+  "other",
+];
 const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 const DOCUMENT_TYPES = ["application/pdf", "image/jpeg", "image/png"];
 const SOURCE_TONE = {
