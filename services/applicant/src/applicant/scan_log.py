@@ -191,6 +191,7 @@ class ScanRecorder:
 
     async def _insert(self, batch: list[Mapping[str, Any]]) -> None:
         assert self._database is not None, "the scan log writes only while running (start or running())"
-        async with self._database.transaction() as session:
-            # One statement with one VALUES row per entry (not executemany): one round trip, one short lock.
-            await session.execute(insert(TABLE).values(list(batch)))
+        # A connection-level transaction of its own (no ORM session): one statement with one VALUES row per
+        # entry (not executemany), so one round trip and, on SQLite, one short hold of the write lock.
+        async with self._database.engine.begin() as conn:
+            await conn.execute(insert(TABLE).values(list(batch)))
