@@ -1,28 +1,31 @@
 """Online certification (人才层次在线认定): the talent's side (submission, 补正 resubmission, their own
 certifications), the one `transition()` every change of a certification's status goes through, and the views.
 
-The flow is `states.CERTIFICATION_FLOW`; the officers' side is in review.py, expiry and revocation in validity.py.
+The flow is `states.CERTIFICATION_FLOW`; the officers' side is in review.py, expiry and revocation in validity.py,
+the review stages' deadlines (a timer `transition()` keeps) in deadlines.py.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
-from contracts import CertificationDecided, CertificationSubmitted, EventData
-from servicekit import audit
+from contracts import CertificationDecided, CertificationEscalated, CertificationSubmitted, EventData
+from servicekit import audit, timers
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue
+from applicant import catalogue, documents, facts
 from applicant import repository as repo
+from applicant.clock import add_city_working_days
 from applicant.events import outbox
-from applicant.exceptions import CertificationConflict, CertificationNotFound, ProfileRequired
-from applicant.models import Certification, CertificationDecision, CertificationEvidence, TalentProfile
+from applicant.exceptions import CertificationConflict, CertificationNotFound, ProfileRequired, UnknownDocuments
+from applicant.models import Certification, CertificationDecision, CertificationEvidence, Document, TalentProfile
 from applicant.schemas import (
     ApplicantSummary,
     CertificationCreate,
@@ -31,9 +34,12 @@ from applicant.schemas import (
     CertificationResubmit,
     DecisionPublic,
     EvidenceItem,
+    EvidencePublic,
+    ProvenancePublic,
 )
 from applicant.states import (
     CERTIFICATION_FLOW,
+    REVIEW_STAGES,
     CertificationAction,
     CertificationStatus,
     CertificationTransition,
@@ -52,15 +58,27 @@ def _check_route(route: str, programme_code: str | None) -> None:
         )
 
 
-def _add_evidence(session: AsyncSession, certification: Certification, items: list[EvidenceItem]) -> None:
+async def _add_evidence(session: AsyncSession, certification: Certification, items: list[EvidenceItem]) -> None:
+    """The items as evidence of the certification's current round; an item citing an uploaded document takes
+    its reference and hash from it (422 naming the field for a document that is not the talent's)."""
+    cited = [(f"evidence.{i}.document_id", item.document_id) for i, item in enumerate(items) if item.document_id]
+    found = await documents.owned(session, certification.talent_id, [d for _, d in cited])
+    unknown = [(field, document_id) for field, document_id in cited if document_id not in found]
+    if unknown:
+        raise UnknownDocuments(unknown)
     for item in items:
+        document = found[item.document_id] if item.document_id else None
+        reference = documents.reference_of(document) if document else item.reference
+        sha256 = document.sha256 if document else item.sha256
+        assert reference is not None and sha256 is not None  # EvidenceItem holds one form or the other
         session.add(
             CertificationEvidence(
                 certification_id=certification.id,
                 round=certification.round,
                 kind=item.kind,
-                reference=item.reference,
-                sha256=item.sha256.lower(),
+                reference=reference,
+                sha256=sha256.lower(),
+                document_id=document.id if document else None,
             )
         )
 
@@ -94,7 +112,7 @@ async def submit(session: AsyncSession, talent_id: str, body: CertificationCreat
     await transition(session, certification, CertificationAction.SUBMIT)
     session.add(certification)
     await session.flush()
-    _add_evidence(session, certification, body.evidence)
+    await _add_evidence(session, certification, body.evidence)
     await session.flush()
     return certification
 
@@ -113,7 +131,7 @@ async def resubmit(
     certification.programme_code = programme_code
     await transition(session, certification, CertificationAction.RESUBMIT)
     if body.evidence:
-        _add_evidence(session, certification, body.evidence)  # under the new round
+        await _add_evidence(session, certification, body.evidence)  # under the new round
     await session.flush()
     return certification
 
@@ -140,19 +158,23 @@ async def list_mine(session: AsyncSession, talent_id: str, page: PageParams) -> 
 
 # --- the one transition ----------------------------------------------------------------------------------
 
+# The working-day deadline of the review stage a certification waits in (key: the certification's id).
+STAGE_DEADLINE_TIMER = "certification.stage_deadline"
+
 
 async def transition(
     session: AsyncSession,
     certification: Certification,
     action: CertificationAction,
     *,
-    actor: Principal | None = None,
+    actor: Principal | str | None = None,
     reason: str = "",
     tier: str | None = None,
 ) -> CertificationTransition:
     """Move the certification by `action` (IllegalTransition, 409, when its status does not allow it), with
     what goes with the move: the new round of a resubmission, the decision row of a decision (by `actor`, with
-    `reason`, granting `tier` when given), the audit entry of an officer's decision, and the event.
+    `reason`, granting `tier` when given), the review stage's deadline and its timer, the audit entry of an
+    officer's decision or of an escalation (by the system), and the event.
 
     A submission's certification is new: the caller adds it to the session.
     """
@@ -164,10 +186,10 @@ async def transition(
     before = _snapshot(certification)
     if tier is not None:
         certification.tier = tier
-    now = utcnow()
+    now = certification.submitted_at if new else utcnow()
     stage = None
     if move.decision is not None:
-        assert actor is not None and from_status is not None
+        assert isinstance(actor, Principal) and from_status is not None
         stage = stage_of(from_status)
         session.add(
             CertificationDecision(
@@ -189,33 +211,81 @@ async def transition(
     certification.status = target
     if not new:
         certification.updated_at = now  # a new one's was set with its submitted_at
+    escalated_from: datetime | None = None
+    if action is CertificationAction.ESCALATE:
+        assert from_status is not None and certification.stage_due_at is not None
+        stage, escalated_from = stage_of(from_status), certification.stage_due_at
+        now = max(now, escalated_from)  # never before the deadline (a runner's clock may run ahead)
+        certification.escalated_at = now
+    if move.restarts_stage_clock:
+        await _restart_stage_clock(session, certification, now, new=new)
     if move.audited:
         assert actor is not None
         await audit.record(
             session,
             actor,
-            f"certification.{stage}.{move.decision}",
+            f"certification.{stage}.{move.decision}" if move.decision else f"certification.{action}",
             subject_type="certification",
             subject_id=certification.id,
             before=before,
-            after=_snapshot(certification),
+            after=_snapshot(certification) | ({"stage": stage} if escalated_from else {}),
             reason=reason or None,
         )
-    outbox.emit(session, _event_of(certification, move, stage, actor, reason), subject=certification.talent_id)
+    event = _event_of(certification, move, stage, actor, reason, escalated_from, now)
+    outbox.emit(session, event, subject=certification.talent_id)
     return move
 
 
+async def _restart_stage_clock(
+    session: AsyncSession, certification: Certification, now: datetime, *, new: bool
+) -> None:
+    """The certification reached a review stage: its deadline is the rules' working days from now (rules
+    "review"), and the timer that escalates it is (re)set; out of review, neither is kept."""
+    certification.escalated_at = None
+    review = REVIEW_STAGES.get(certification.status)
+    if review is None:
+        certification.stage_due_at = None
+        if not new:
+            await timers.cancel(session, STAGE_DEADLINE_TIMER, certification.id)
+        return
+    due = add_city_working_days(now, catalogue.stage_deadline_working_days(review.stage))
+    certification.stage_due_at = due
+    payload = {"status": certification.status, "stage": review.stage, "round": certification.round}
+    if new:  # its id was made in this transaction: no timer can exist yet
+        timers.schedule_new(session, STAGE_DEADLINE_TIMER, certification.id, due, payload)
+    else:
+        await timers.schedule(session, STAGE_DEADLINE_TIMER, certification.id, due, payload)
+
+
 def _snapshot(certification: Certification) -> dict[str, Any]:
-    return {"status": certification.status, "tier": certification.tier, "round": certification.round}
+    return {
+        "status": certification.status,
+        "tier": certification.tier,
+        "round": certification.round,
+        "stage_due_at": certification.stage_due_at,
+        "escalated_at": certification.escalated_at,
+    }
 
 
 def _event_of(
     certification: Certification,
     move: CertificationTransition,
     stage: str | None,
-    actor: Principal | None,
+    actor: Principal | str | None,
     reason: str,
+    escalated_from: datetime | None,
+    now: datetime,
 ) -> EventData:
+    if escalated_from is not None:
+        return CertificationEscalated(
+            certification_id=certification.id,
+            talent_id=certification.talent_id,
+            stage=stage,
+            status=certification.status,
+            region_code=certification.region_code,
+            due_at=escalated_from,
+            breached_at=now,
+        )
     if move.decision is None:
         return CertificationSubmitted(
             certification_id=certification.id,
@@ -224,7 +294,7 @@ def _event_of(
             claimed_tier=certification.claimed_tier,
             region_code=certification.region_code,
         )
-    assert actor is not None
+    assert isinstance(actor, Principal)
     return CertificationDecided(
         certification_id=certification.id,
         talent_id=certification.talent_id,
@@ -245,14 +315,20 @@ async def to_public(session: AsyncSession, rows: list[Certification]) -> list[Ce
     evidence: dict[str, list[CertificationEvidence]] = defaultdict(list)
     for item in await repo.evidence_of(session, ids):
         evidence[item.certification_id].append(item)
+    cited = await repo.documents_by_id(
+        session, sorted({e.document_id for items in evidence.values() for e in items if e.document_id})
+    )
     decisions: dict[str, list[CertificationDecision]] = defaultdict(list)
     for decision in await repo.decisions_of(session, ids):
         decisions[decision.certification_id].append(decision)
-    return [_public(c, evidence[c.id], decisions[c.id]) for c in rows]
+    return [_public(c, evidence[c.id], decisions[c.id], cited) for c in rows]
 
 
 def _public(
-    certification: Certification, evidence: list[CertificationEvidence], decisions: list[CertificationDecision]
+    certification: Certification,
+    evidence: list[CertificationEvidence],
+    decisions: list[CertificationDecision],
+    cited: dict[str, Document],
 ) -> CertificationPublic:
     # The evidence in force is the latest round's that brought any (a resubmission may keep the old).
     latest_round = max((e.round for e in evidence), default=0)
@@ -266,11 +342,7 @@ def _public(
         region_code=certification.region_code,
         status=certification.status,
         round=certification.round,
-        evidence=[
-            EvidenceItem(kind=e.kind, reference=e.reference, sha256=e.sha256)
-            for e in evidence
-            if e.round == latest_round
-        ],
+        evidence=[_evidence_public(e, cited) for e in evidence if e.round == latest_round],
         decisions=[
             DecisionPublic(
                 round=d.round,
@@ -292,13 +364,31 @@ def _public(
 
 async def for_review(session: AsyncSession, rows: list[Certification]) -> list[CertificationForReview]:
     profiles = await repo.get_profiles(session, sorted({c.talent_id for c in rows}))
+    provenance = {talent_id: await facts.provenance_of(session, talent_id) for talent_id in profiles}
     return [
-        CertificationForReview(**public.model_dump(), applicant=_summary(profiles.get(public.talent_id)))
-        for public in await to_public(session, rows)
+        CertificationForReview(
+            **public.model_dump(),
+            applicant=_summary(profiles.get(public.talent_id), provenance.get(public.talent_id, {})),
+            stage_due_at=row.stage_due_at,
+            escalated=row.escalated_at is not None,
+        )
+        for row, public in zip(rows, await to_public(session, rows), strict=True)
     ]
 
 
-def _summary(profile: TalentProfile | None) -> ApplicantSummary | None:
+def _evidence_public(item: CertificationEvidence, cited: dict[str, Document]) -> EvidencePublic:
+    document = cited.get(item.document_id) if item.document_id else None
+    return EvidencePublic(
+        kind=item.kind,
+        reference=item.reference,
+        sha256=item.sha256,
+        document_id=document.id if document else None,
+        content_type=document.content_type if document else None,
+        size=document.size if document else None,
+    )
+
+
+def _summary(profile: TalentProfile | None, provenance: dict[str, ProvenancePublic]) -> ApplicantSummary | None:
     if profile is None:
         return None
     return ApplicantSummary(
@@ -309,6 +399,7 @@ def _summary(profile: TalentProfile | None) -> ApplicantSummary | None:
         degree=profile.degree,
         title=profile.title,
         employer_name=profile.employer_name,
+        provenance=provenance,
     )
 
 
