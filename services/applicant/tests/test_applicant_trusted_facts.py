@@ -171,8 +171,10 @@ class TestChangeRequests:
         assert updated["degree"] == "doctor" and updated["provenance"]["title"] == "officer_confirmed"
         [*_, points_changed] = await _events(applicant_app, "talent.points_changed.v1")
         assert points_changed["points"] == item["points_after"]
-        # Traceable to the reviewer's decision in the audit log.
+        # Traceable to the reviewer's decision in the audit log; the talent sees who read their case.
         assert "change_request.approve" in await _audit_actions(client, officials)
+        log = (await client.get("/api/v1/me/access-log", headers=talent)).json()["items"]
+        assert any(e["action"] == "change_request.read" and e["actor_kind"] == "official" for e in log)
 
     async def test_a_rejected_request_changes_nothing_and_says_why(
         self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials

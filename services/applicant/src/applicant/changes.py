@@ -21,7 +21,7 @@ from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue, facts, points
+from applicant import access_log, catalogue, documents, facts, points
 from applicant import repository as repo
 from applicant.clock import local_today
 from applicant.events import outbox
@@ -107,8 +107,6 @@ async def _evidence_documents(session: AsyncSession, talent_id: str, document_id
     """The cited documents, each the talent's own (applicant.documents refuses any other with a 422)."""
     if not document_ids:
         return []
-    from applicant import documents  # the documents module depends on this one's tables, not the reverse
-
     return [d.id for d in await documents.require_owned(session, talent_id, list(dict.fromkeys(document_ids)))]
 
 
@@ -166,11 +164,13 @@ async def review_queue(
         )
     query = query.order_by(col(ChangeRequest.created_at), col(ChangeRequest.id)).limit(page.limit + 1)
     found = keyset_page(list((await session.exec(query)).all()), page.limit, _position)
+    access_log.record_official_reads(session, principal, [r.talent_id for r in found.items], "change_request.read")
     return Page(items=await for_review(session, principal, found.items), next_cursor=found.next_cursor)
 
 
 async def get_for_review(session: AsyncSession, principal: Principal, change_request_id: str) -> ChangeRequestForReview:
     request = await _reviewable(session, principal, change_request_id)
+    await access_log.record_official_read(session, principal, request.talent_id, "change_request.read")
     [public] = await for_review(session, principal, [request])
     return public
 
@@ -338,8 +338,6 @@ async def _describe_documents(session: AsyncSession, document_ids: list[str]) ->
     """Kind, type and size of the cited documents, as the documents module keeps them."""
     if not document_ids:
         return {}
-    from applicant import documents
-
     return {
         d.id: ChangeEvidencePublic(document_id=d.id, kind=d.kind, content_type=d.content_type, size=d.size)
         for d in await documents.get_many(session, document_ids)
