@@ -203,7 +203,8 @@ class TestDecisions:
         # D is valid 3 years (data/tiers.json), and the expiry timer is persisted.
         assert int(me["certified_until"][:4]) - int(certified["submitted_at"][:4]) == 3
         async with applicant_app.state.database.sessionmaker() as session:
-            [timer] = (await session.exec(select(ScheduledTimer))).all()
+            # The review stages' deadline timer ended with the review; the expiry timer is the one pending.
+            [timer] = (await session.exec(select(ScheduledTimer).where(ScheduledTimer.status == "pending"))).all()
         assert timer.kind == "talent.certification_expiry" and timer.key == me["talent_id"]
         decided = await _events(applicant_app, "certification.decided.v1")
         assert [(e["stage"], e["status"]) for e in decided] == [("county", "county_approved"), ("city", "certified")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from applicant.states import (
     APPROVALS,
     CERTIFICATION_FLOW,
@@ -9,6 +11,9 @@ from applicant.states import (
     TALENT_FLOW,
     CertificationAction,
     CertificationStatus,
+    TalentAction,
+    TalentStatus,
+    standing_of,
 )
 
 
@@ -16,12 +21,14 @@ def test_certification_moves() -> None:
     assert CERTIFICATION_FLOW.rows() == [
         ("county_approved", "approve_city", "certified"),
         ("county_approved", "approve_first_of_two", "county_approved"),
+        ("county_approved", "escalate", "county_approved"),
         ("county_approved", "reject", "rejected"),
         ("county_approved", "reject_on_revocation", "rejected"),
         ("county_approved", "return", "returned"),
         ("returned", "reject_on_revocation", "rejected"),
         ("returned", "resubmit", "submitted"),
         ("submitted", "approve_county", "county_approved"),
+        ("submitted", "escalate", "submitted"),
         ("submitted", "reject", "rejected"),
         ("submitted", "reject_on_revocation", "rejected"),
         ("submitted", "return", "returned"),
@@ -31,7 +38,7 @@ def test_certification_moves() -> None:
 
 
 def test_talent_moves() -> None:
-    assert TALENT_FLOW.rows() == [
+    assert [row for row in TALENT_FLOW.rows() if row[1] != "reinstate"] == [
         ("certified", "certify", "certified"),
         ("certified", "expire", "expired"),
         ("certified", "revoke", "revoked"),
@@ -40,6 +47,16 @@ def test_talent_moves() -> None:
         ("registered", "certify", "certified"),
         ("registered", "revoke", "revoked"),
     ]
+
+
+def test_a_reinstatement_leads_where_the_certification_stands() -> None:
+    reinstate = TALENT_FLOW[TalentAction.REINSTATE]
+    assert reinstate.sources == frozenset({TalentStatus.REVOKED}) and reinstate.restores_standing
+    today = date(2026, 12, 2)
+    assert standing_of(date(2026, 12, 2), today) == TalentStatus.CERTIFIED  # its last day included
+    assert standing_of(date(2029, 1, 1), today) == TalentStatus.CERTIFIED
+    assert standing_of(date(2026, 12, 1), today) == TalentStatus.EXPIRED
+    assert standing_of(None, today) == TalentStatus.REGISTERED
 
 
 def test_an_approval_leads_where_its_review_stage_says() -> None:

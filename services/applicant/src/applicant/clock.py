@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from servicekit.calendar import add_working_days
 from servicekit.db import utcnow
 
 CITY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
@@ -25,3 +26,9 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
+
+
+def add_city_working_days(start: datetime, days: int) -> datetime:
+    """`days` working days (Mon–Fri in the city, servicekit.calendar) after `start`, at the same time of day."""
+    offset = start.astimezone(CITY_TIME_ZONE).utcoffset() or timedelta(0)
+    return add_working_days(start, days, offset)

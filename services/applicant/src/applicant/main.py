@@ -12,8 +12,10 @@ from servicekit.app import Runtime, ServiceDefinition, create_app
 from servicekit.auth import KeySource
 from servicekit.crypto import FieldCipher
 
+from applicant.certification import STAGE_DEADLINE_TIMER
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
+from applicant.deadlines import on_stage_deadline
 from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
@@ -49,7 +51,7 @@ def definition() -> ServiceDefinition:
         title="Applicant service",
         description="Profiles, online certification, talent points and the signed talent code.",
         routers=[router, internal_router],
-        timers={EXPIRY_TIMER: expire_certification},
+        timers={EXPIRY_TIMER: expire_certification, STAGE_DEADLINE_TIMER: on_stage_deadline},
         audit=True,
         state=_state,
         lifespans=[_scan_log],

@@ -120,14 +120,18 @@ async def list_for_review(
     limit: int,
     after: list[Any] | None,
     not_decided_by: tuple[str, str] | None = None,
+    escalated_only: bool = False,
 ) -> list[Certification]:
     """Certifications in these states (of one region when given), oldest first: first come, first reviewed
     (keyset: `after` is the (submitted_at, id) of the last one shown).
 
     `not_decided_by=(officer, stage)` leaves out what that officer may not decide now: certifications they
-    already decided in the current round, or at another stage (one officer, one stage).
+    already decided in the current round, or at another stage (one officer, one stage). `escalated_only` keeps
+    the certifications escalated at the stage they wait in (its deadline passed).
     """
     query = select(Certification).where(col(Certification.status).in_(list(statuses)))
+    if escalated_only:
+        query = query.where(col(Certification.escalated_at).is_not(None))
     if region_code is not None:
         query = query.where(Certification.region_code == region_code)
     if not_decided_by is not None:

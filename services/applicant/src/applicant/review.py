@@ -48,9 +48,10 @@ def _may_see(principal: Principal, certification: Certification) -> bool:
 
 
 async def review_queue(
-    session: AsyncSession, principal: Principal, status: ReviewFilter, page: PageParams
+    session: AsyncSession, principal: Principal, status: ReviewFilter, page: PageParams, *, overdue: bool = False
 ) -> Page[CertificationForReview]:
-    """`pending`: what the caller may decide now; another status: the certifications in it the caller may see."""
+    """`pending`: what the caller may decide now; another status: the certifications in it the caller may see;
+    `overdue`: only those escalated because their stage's deadline passed."""
     city = CITY_APPROVER in principal.roles
     region = None if city else principal.region
     if not city and not region:
@@ -69,6 +70,7 @@ async def review_queue(
         limit=page.limit + 1,
         after=page.position(cursor_time, cursor_key),
         not_decided_by=not_decided_by,
+        escalated_only=overdue,
     )
     found = keyset_page(rows, page.limit, keyset_position)
     items = await for_review(session, found.items)

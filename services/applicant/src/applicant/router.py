@@ -51,6 +51,7 @@ from applicant.schemas import (
     IdentityCorrectionPublic,
     ProfilePublic,
     ProfileUpdate,
+    ReinstateRequest,
     ReviewFilter,
     RevokeRequest,
     TalentPublic,
@@ -175,9 +176,13 @@ async def review_queue(
     principal: OfficerPrincipal,
     page: PageDep,
     status: Annotated[ReviewFilter, Query(description="pending: what you may decide now")] = "pending",
+    overdue: Annotated[
+        bool, Query(description="only certifications escalated because their stage's deadline passed")
+    ] = False,
 ) -> Page[CertificationForReview]:
-    """Your review queue: a county reviewer's region's first reviews, or the city's second reviews."""
-    return await review.review_queue(session, principal, status, page)
+    """Your review queue: a county reviewer's region's first reviews, or the city's second reviews, oldest
+    first; `overdue=true` keeps only the escalated ones (their stage's deadline passed)."""
+    return await review.review_queue(session, principal, status, page, overdue=overdue)
 
 
 @router.get("/reviews/certifications/{certification_id}", response_model=CertificationForReview)
@@ -374,6 +379,16 @@ async def revoke_talent(
 ) -> TalentPublic:
     """Revoke a talent's status (失信 blacklist, left the city); their codes stop verifying."""
     talent = await validity.revoke(session, principal, talent_id, body.reason)
+    return validity.talent_public(talent)
+
+
+@router.post("/admin/talents/{talent_id}/reinstatement", response_model=TalentPublic)
+async def reinstate_talent(
+    talent_id: TalentId, body: ReinstateRequest, session: SessionDep, principal: AdminPrincipal
+) -> TalentPublic:
+    """Lift a talent's revocation (动态进退): certified again while the certification is still valid, else
+    expired (or registered if never certified); 409 when the talent is not revoked."""
+    talent = await validity.reinstate(session, principal, talent_id, body.reason)
     return validity.talent_public(talent)
 
 

@@ -240,7 +240,9 @@ class _ReviewDocument(_Document):
 
 def parse_review(document: Mapping[str, Any]) -> ReviewRules:
     raw = _ReviewDocument.model_validate(document)
-    return ReviewRules(stage_deadline_working_days=dict(raw.stage_deadline_working_days))
+    return ReviewRules(
+        stage_deadline_working_days={stage: days for stage, days in raw.stage_deadline_working_days.items()}
+    )
 
 
 # --- the rule book -------------------------------------------------------------------------------------------

@@ -195,6 +195,10 @@ class ApplicantSummary(BaseModel):
 
 class CertificationForReview(CertificationPublic):
     applicant: ApplicantSummary | None
+    # The deadline of the review stage it waits in (working days, rule set "review"); None out of review.
+    stage_due_at: datetime | None = None
+    # The deadline passed with the certification still waiting at that stage.
+    escalated: bool = False
 
 
 class DecisionCreate(_Strict):
@@ -343,6 +347,10 @@ class VerifyResult(BaseModel):
 
 class RevokeRequest(_Strict):
     reason: str = Field(min_length=1, max_length=2000, description="e.g. 失信 (credit blacklist), left the city")
+
+
+class ReinstateRequest(_Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="e.g. removed from the 失信 list, back in the city")
 
 
 class CodeKeyRotated(BaseModel):

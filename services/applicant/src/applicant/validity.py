@@ -1,14 +1,16 @@
 """A talent's own status (动态进退): certified by a certification's last approval for the tier's validity
-period, expired by a persisted timer when it runs out, revoked by an admin.
+period, expired by a persisted timer when it runs out, revoked by an admin, reinstated by an admin (back to
+where its certification stands: certified while still valid, else expired, or registered if never certified).
 
 `transition()` is the one function that changes a talent's status; the flow is `states.TALENT_FLOW`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from contracts import EventData, TalentCertified, TalentExpired, TalentRevoked
+from contracts import EventData, TalentCertified, TalentExpired, TalentReinstated, TalentRevoked
 from servicekit import audit, timers
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -22,7 +24,14 @@ from applicant.events import outbox
 from applicant.exceptions import CertificationConflict, TalentNotFound
 from applicant.models import Certification, Talent
 from applicant.schemas import TalentPublic
-from applicant.states import TALENT_FLOW, CertificationAction, TalentAction, TalentStatus, TalentTransition
+from applicant.states import (
+    TALENT_FLOW,
+    CertificationAction,
+    TalentAction,
+    TalentStatus,
+    TalentTransition,
+    standing_of,
+)
 
 EXPIRY_TIMER = "talent.certification_expiry"
 SYSTEM = "system"
@@ -59,6 +68,19 @@ async def revoke(session: AsyncSession, principal: Principal, talent_id: str, re
     return talent
 
 
+async def reinstate(session: AsyncSession, principal: Principal, talent_id: str, reason: str) -> Talent:
+    """An admin lifts a talent's revocation; the talent stands where its certification stands now (the
+    certifications rejected on revocation stay rejected: the talent applies again if it needs one)."""
+    talent = await repo.get_talent(session, talent_id)
+    if talent is None:
+        raise TalentNotFound(talent_id)
+    if not TALENT_FLOW.can(talent.status, TalentAction.REINSTATE):
+        raise CertificationConflict(f"This talent is {talent.status}, not revoked; there is nothing to reinstate.")
+    await transition(session, talent, TalentAction.REINSTATE, actor=principal, reason=reason)
+    await session.flush()
+    return talent
+
+
 # --- the one transition ----------------------------------------------------------------------------------
 
 
@@ -74,14 +96,18 @@ async def transition(
 ) -> TalentTransition:
     """Move the talent by `action` (IllegalTransition, 409, when its status does not allow it), with what goes
     with the move: the tier and validity a certification (`granted_by`) grants, the expiry timer (started by a
-    certification, cancelled by a revocation), the points, the audit entry and the event.
+    certification or a reinstatement to certified, cancelled by a revocation), the points, the audit entry and
+    the event. A reinstatement's status is where the certification stands today (`states.standing_of`).
     """
     move = TALENT_FLOW[action]
     from_status = TalentStatus(talent.status)
     TALENT_FLOW.check(from_status, action)
     standing: dict[str, Any] = {"status": from_status, "tier": talent.tier, "certified_until": talent.certified_until}
     now = utcnow()
-    talent.status = move.leads_from(from_status)
+    if move.restores_standing:
+        talent.status = standing_of(talent.certified_until, local_today(now))
+    else:
+        talent.status = move.leads_from(from_status)
     talent.updated_at = now
     if action is TalentAction.CERTIFY:
         assert granted_by is not None
@@ -100,11 +126,23 @@ async def transition(
     elif action is TalentAction.REVOKE:
         talent.revoked_at = now
         await timers.cancel(session, EXPIRY_TIMER, talent.id)
+    elif action is TalentAction.REINSTATE and talent.status == TalentStatus.CERTIFIED:
+        assert talent.certified_until is not None
+        await timers.schedule(
+            session,
+            EXPIRY_TIMER,
+            talent.id,
+            end_of_local_day(talent.certified_until),
+            {"certified_until": talent.certified_until.isoformat(), "reinstated": True},
+        )
     points.refresh(session, talent, await repo.get_profile(session, talent.id))
     if move.audited:
         if action is TalentAction.EXPIRE:
             before: dict[str, Any] = {"status": from_status}
             after: dict[str, Any] = {"status": talent.status, "certified_until": talent.certified_until}
+        elif action is TalentAction.REINSTATE:
+            before = {"status": from_status}
+            after = {"status": talent.status, "tier": talent.tier, "certified_until": talent.certified_until}
         else:
             before, after = standing, {"status": talent.status}
         await audit.record(
@@ -117,12 +155,17 @@ async def transition(
             after=after,
             reason=reason,
         )
-    outbox.emit(session, _event_of(talent, action, granted_by, issuing_city, reason), subject=talent.id)
+    outbox.emit(session, _event_of(talent, action, granted_by, issuing_city, reason, now), subject=talent.id)
     return move
 
 
 def _event_of(
-    talent: Talent, action: TalentAction, granted_by: Certification | None, issuing_city: str, reason: str | None
+    talent: Talent,
+    action: TalentAction,
+    granted_by: Certification | None,
+    issuing_city: str,
+    reason: str | None,
+    now: datetime,
 ) -> EventData:
     if action is TalentAction.CERTIFY:
         assert granted_by is not None and talent.certified_until is not None
@@ -138,6 +181,16 @@ def _event_of(
     if action is TalentAction.EXPIRE:
         assert talent.certified_until is not None
         return TalentExpired(talent_id=talent.id, pseudonym=talent.pseudonym, expired_on=talent.certified_until)
+    if action is TalentAction.REINSTATE:
+        # The tier and validity of the last certification, if any (an expired talent's say what ran out).
+        return TalentReinstated(
+            talent_id=talent.id,
+            pseudonym=talent.pseudonym,
+            status=talent.status,
+            tier=talent.tier,
+            certified_until=talent.certified_until,
+            reinstated_at=now,
+        )
     assert talent.revoked_at is not None
     return TalentRevoked(
         talent_id=talent.id, pseudonym=talent.pseudonym, reason=reason or "", revoked_at=talent.revoked_at
