@@ -78,7 +78,12 @@ class GatewaySettings(ServiceSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    # File uploads: these paths take bodies up to `upload_max_bytes` (a 10 MiB document and its multipart
+    # framing); every other request keeps `max_body_bytes`. The service checks the file's own limit.
+    upload_paths: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["/api/v1/me/documents"])
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024 + 64 * 1024, ge=1)
+
+    @field_validator("cors_origins", "upload_paths", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -99,6 +104,9 @@ class GatewaySettings(ServiceSettings):
             if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
                 raise ValueError(f"{name} must be at least {MIN_SECRET_LENGTH} characters outside TALENT_ENV=dev")
         return self
+
+    def body_limits(self) -> dict[str, int]:
+        return dict.fromkeys(self.upload_paths, self.upload_max_bytes)
 
     @property
     def upstreams(self) -> dict[str, str]:

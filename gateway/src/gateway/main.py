@@ -64,7 +64,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.readiness_checks = checks
 
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits())
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

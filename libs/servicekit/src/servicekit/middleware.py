@@ -67,19 +67,25 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, whether or not the client sent Content-Length."""
+    """Refuses bodies over the limit with 413, whether or not the client sent Content-Length.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `path_limits` gives paths (exact, as routed) a limit of their own, e.g. a larger one for file uploads, so
+    the JSON APIs keep the small default.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
 
@@ -88,18 +94,19 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # FastAPI re-raises HTTPException from body reading, so this becomes a 413 problem.
-                    raise HTTPException(413, self._detail())
+                    raise HTTPException(413, self._detail(limit))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body is larger than {self.max_bytes} bytes."
+    @staticmethod
+    def _detail(limit: int) -> str:
+        return f"The request body is larger than {limit} bytes."
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, self._detail(), slug="payload-too-large")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem(413, self._detail(limit), slug="payload-too-large")
         await response(scope, receive, send)
 
 

@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    def body_limits(self) -> dict[str, int]:
+        """Paths whose request bodies may exceed `max_body_bytes` (file uploads), with their own limit."""
+        return {}
+
     @property
     def is_dev(self) -> bool:
         return self.environment == "dev"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -33,6 +34,19 @@ class ApplicantSettings(ServiceSettings):
     code_key_retire_after_s: int = Field(default=86_400, ge=0)
     # Replicas reload the code keys this often, so a rotation made elsewhere reaches them.
     code_keys_reload_s: float = Field(default=30.0, gt=0)
+    # Documents (applicant.documents): sealed in 64 KiB AES-GCM chunks with this keyring ("kid:material[,...]":
+    # the first key seals new uploads, every key opens), kept in a local directory or an S3-protocol bucket.
+    document_keys: SecretStr = SecretStr("d1:dev-insecure-document-key")
+    document_store: Literal["local", "s3"] = "local"
+    document_store_path: str = "var/documents/applicant"
+    document_s3_endpoint_url: str | None = None
+    document_s3_bucket: str = "talent-documents"
+    document_s3_region: str = "us-east-1"
+    document_s3_prefix: str = "applicant"
+    document_s3_access_key: str | None = None
+    document_s3_secret_key: SecretStr | None = None
+    # The largest document (10 MiB); the request body may be larger by its multipart framing.
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # The read log of code verifications (applicant.scan_log): written in batches off the verify path, of
     # `scan_log_batch_size` entries or `scan_log_interval_s` after the first waiting one; an entry that finds
     # `scan_log_capacity` waiting is dropped and counted. Off only to measure what it costs (the bench).
@@ -40,6 +54,14 @@ class ApplicantSettings(ServiceSettings):
     scan_log_batch_size: int = Field(default=200, ge=1, le=1_000)
     scan_log_interval_s: float = Field(default=0.5, gt=0, le=60)
     scan_log_capacity: int = Field(default=20_000, ge=1_000)
+
+    def body_limits(self) -> dict[str, int]:
+        return {DOCUMENTS_PATH: self.document_max_bytes + MULTIPART_ALLOWANCE}
+
+
+# Uploads take a body larger than max_body_bytes: the document and its multipart framing (headers, boundaries).
+DOCUMENTS_PATH = "/api/v1/me/documents"
+MULTIPART_ALLOWANCE = 64 * 1024
 
 
 @lru_cache

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from servicekit.auth import Principal, require_roles
 from servicekit.db import Database
+from servicekit.objectstore import EncryptedStore
 
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings
@@ -30,6 +31,11 @@ async def get_scan_recorder(request: Request) -> ScanRecorder:
     return recorder
 
 
+async def get_document_store(request: Request) -> EncryptedStore:
+    store: EncryptedStore = request.app.state.documents
+    return store
+
+
 async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
@@ -44,6 +50,7 @@ ProtectorDep = Annotated[Protector, Depends(get_protector)]
 CodeKeysDep = Annotated[CodeKeyRing, Depends(get_code_keys)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[ApplicantSettings, Depends(get_settings)]
+DocumentStoreDep = Annotated[EncryptedStore, Depends(get_document_store)]
 ScanRecorderDep = Annotated[ScanRecorder, Depends(get_scan_recorder)]
 
 OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]
@@ -53,5 +60,6 @@ AuditorPrincipal = Annotated[Principal, Depends(require_roles("auditor", "admin"
 
 CertificationId = Annotated[str, Path(min_length=1, max_length=64, description="a certification id")]
 ChangeRequestId = Annotated[str, Path(min_length=1, max_length=64, description="a change request id")]
+DocumentId = Annotated[str, Path(min_length=1, max_length=64, description="a document id")]
 FamilyMemberId = Annotated[str, Path(min_length=1, max_length=64, description="a family member id")]
 TalentId = Annotated[str, Path(min_length=1, max_length=64, description="a talent id (the gateway's subject)")]

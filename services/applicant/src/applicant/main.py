@@ -16,6 +16,7 @@ from applicant.certification import STAGE_DEADLINE_TIMER
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.deadlines import on_stage_deadline
+from applicant.documents import build_store
 from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
@@ -30,6 +31,7 @@ def code_key_sealer(settings: ApplicantSettings) -> FieldCipher:
 def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
     return {
         "protector": Protector.from_settings(settings),
+        "documents": build_store(settings),
         "code_keys": CodeKeyRing(
             code_key_sealer(settings),
             reload_s=settings.code_keys_reload_s,

@@ -9,7 +9,7 @@ from typing import Any
 
 from servicekit.db import Database
 from servicekit.pagination import keyset_after
-from sqlalchemy import ColumnElement, bindparam, exists, or_
+from sqlalchemy import ColumnElement, bindparam, exists, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,11 +19,14 @@ from applicant.models import (
     Certification,
     CertificationDecision,
     CertificationEvidence,
+    ChangeRequest,
+    ChangeRequestEvidence,
+    Document,
     FamilyMember,
     Talent,
     TalentProfile,
 )
-from applicant.states import OPEN_STATUSES, CertificationStatus
+from applicant.states import OPEN_STATUSES, CertificationStatus, ChangeRequestStatus
 
 
 async def get_talent(session: AsyncSession, talent_id: str) -> Talent | None:
@@ -220,3 +223,61 @@ async def list_access_log(
         query = query.where(keyset_after((col(AccessLogEntry.at), col(AccessLogEntry.id)), before, descending=True))
     query = query.order_by(col(AccessLogEntry.at).desc(), col(AccessLogEntry.id).desc()).limit(limit)
     return list((await session.exec(query)).all())
+
+
+# --- documents ---
+
+
+async def get_document(session: AsyncSession, document_id: str) -> Document | None:
+    return await session.get(Document, document_id)
+
+
+async def documents_of(session: AsyncSession, talent_id: str, document_ids: Sequence[str]) -> list[Document]:
+    """The talent's own documents among these ids."""
+    if not document_ids:
+        return []
+    query = select(Document).where(Document.talent_id == talent_id, col(Document.id).in_(list(document_ids)))
+    return list((await session.exec(query)).all())
+
+
+async def documents_by_id(session: AsyncSession, document_ids: Sequence[str]) -> dict[str, Document]:
+    if not document_ids:
+        return {}
+    rows = await session.exec(select(Document).where(col(Document.id).in_(list(document_ids))))
+    return {d.id: d for d in rows.all()}
+
+
+async def list_documents_of(
+    session: AsyncSession, talent_id: str, *, limit: int, after: list[Any] | None
+) -> list[Document]:
+    """The talent's documents, newest first (keyset: `after` is the (created_at, id) of the last one shown)."""
+    query = select(Document).where(Document.talent_id == talent_id)
+    if after is not None:
+        query = query.where(keyset_after((col(Document.created_at), col(Document.id)), after, descending=True))
+    query = query.order_by(col(Document.created_at).desc(), col(Document.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def certifications_citing(session: AsyncSession, document_id: str) -> list[Certification]:
+    """The certifications whose evidence (of any round) cites the document."""
+    cited = select(CertificationEvidence.certification_id).where(CertificationEvidence.document_id == document_id)
+    query = select(Certification).where(col(Certification.id).in_(cited)).order_by(col(Certification.submitted_at))
+    return list((await session.exec(query)).all())
+
+
+async def submitted_change_requests_citing(session: AsyncSession, document_id: str) -> list[ChangeRequest]:
+    """The change requests still waiting for a decision that cite the document."""
+    cited = select(ChangeRequestEvidence.change_request_id).where(ChangeRequestEvidence.document_id == document_id)
+    query = select(ChangeRequest).where(
+        col(ChangeRequest.id).in_(cited), ChangeRequest.status == ChangeRequestStatus.SUBMITTED
+    )
+    return list((await session.exec(query)).all())
+
+
+async def detach_document(session: AsyncSession, document_id: str) -> None:
+    """Decided certifications keep the evidence's reference and hash of a deleted document, not its id."""
+    await session.exec(
+        update(CertificationEvidence)
+        .where(col(CertificationEvidence.document_id) == document_id)
+        .values(document_id=None)
+    )

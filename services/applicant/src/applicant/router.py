@@ -6,13 +6,26 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from servicekit.auth import PartnerPrincipal, TalentPrincipal
 from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
+from servicekit.problems import problem_responses
+from starlette.background import BackgroundTask
 
-from applicant import access_log, certification, changes, corrections, review, service, validity, verification
+from applicant import (
+    access_log,
+    certification,
+    changes,
+    corrections,
+    documents,
+    review,
+    service,
+    validity,
+    verification,
+)
 from applicant.codes import rotate_code_keys
 from applicant.dependencies import (
     AdminPrincipal,
@@ -22,6 +35,8 @@ from applicant.dependencies import (
     CodeKeysDep,
     CountyReviewerPrincipal,
     DatabaseDep,
+    DocumentId,
+    DocumentStoreDep,
     FamilyMemberId,
     OfficerPrincipal,
     ProtectorDep,
@@ -44,6 +59,8 @@ from applicant.schemas import (
     CodeKeyRotated,
     CodePublic,
     DecisionCreate,
+    DocumentKind,
+    DocumentPublic,
     FamilyMemberCreate,
     FamilyMemberPublic,
     FamilyMembersPublic,
@@ -295,6 +312,65 @@ async def correct_identity(
         body=body,
         create=create,
     )
+
+
+# --- documents ------------------------------------------------------------------------------------------
+
+# The bytes of a document, as its type; 415: not a PDF, JPEG or PNG (judged by the bytes).
+DOCUMENT_BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {t: {} for t in ("application/pdf", "image/jpeg", "image/png")}, "description": "the file"}
+}
+UNSUPPORTED_TYPE = problem_responses(415)
+
+
+@router.post("/me/documents", response_model=DocumentPublic, status_code=201, responses=UNSUPPORTED_TYPE)
+async def upload_document(
+    file: Annotated[UploadFile, File(description="a PDF, JPEG or PNG file of at most 10 MiB")],
+    kind: Annotated[DocumentKind, Form()],
+    session: SessionDep,
+    principal: TalentPrincipal,
+    store: DocumentStoreDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Upload a document (PDF, JPEG or PNG, at most 10 MiB) to cite as evidence; its type is read from its bytes."""
+    received = await documents.receive(file, settings.document_max_bytes)
+    return await documents.upload(session, principal, store, received, kind, idempotency_key)
+
+
+@router.get("/me/documents", response_model=Page[DocumentPublic])
+async def list_documents(session: SessionDep, principal: TalentPrincipal, page: PageDep) -> Page[DocumentPublic]:
+    """Your documents, newest first."""
+    return await documents.list_mine(session, principal.sub, page)
+
+
+@router.get("/me/documents/{document_id}", response_class=StreamingResponse, responses=DOCUMENT_BYTES)
+async def get_document(
+    document_id: DocumentId, session: SessionDep, principal: TalentPrincipal, store: DocumentStoreDep
+) -> StreamingResponse:
+    """One of your documents: the file itself."""
+    document = await documents.get_mine(session, principal.sub, document_id)
+    stream = await documents.open_stream(store, document)
+    return StreamingResponse(stream, media_type=document.content_type, headers=documents.download_headers(document))
+
+
+@router.delete("/me/documents/{document_id}", status_code=204)
+async def delete_document(
+    document_id: DocumentId, session: SessionDep, principal: TalentPrincipal, store: DocumentStoreDep
+) -> Response:
+    """Delete one of your documents (409 while an open certification or change request cites it)."""
+    document = await documents.delete_mine(session, principal.sub, document_id)
+    return Response(status_code=204, background=BackgroundTask(store.delete, document.object_key))
+
+
+@router.get("/reviews/documents/{document_id}", response_class=StreamingResponse, responses=DOCUMENT_BYTES)
+async def get_document_for_review(
+    document_id: DocumentId, session: SessionDep, principal: OfficerPrincipal, store: DocumentStoreDep
+) -> StreamingResponse:
+    """A document cited by a case waiting for you (your stage of a certification, a change request); logged."""
+    document = await documents.get_for_official(session, principal, document_id)
+    stream = await documents.open_stream(store, document)
+    return StreamingResponse(stream, media_type=document.content_type, headers=documents.download_headers(document))
 
 
 # --- the talent code ------------------------------------------------------------------------------------

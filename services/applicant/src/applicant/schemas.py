@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from applicant.states import CertificationStatus, ChangeRequestStatus, Decision, FactSource, TalentStatus
 
@@ -129,12 +138,59 @@ class FamilyMembersPublic(BaseModel):
 
 
 class EvidenceItem(_Strict):
+    """One piece of evidence: a document uploaded with POST /api/v1/me/documents (`document_id`), or a file kept
+    elsewhere (`reference` and the `sha256` of its bytes)."""
+
     kind: str = Field(min_length=1, max_length=40, description="e.g. diploma, title_certificate, programme_certificate")
-    reference: str = Field(min_length=1, max_length=500, description="where the document is kept (file id or URL)")
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256 of the document's bytes")
+    document_id: str | None = Field(
+        default=None, min_length=1, max_length=36, description="one of your documents; reference and sha256 are its"
+    )
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        validate_default=True,
+        description="where the document is kept (file id or URL); not with document_id",
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        validate_default=True,
+        description="hex SHA-256 of the document's bytes; not with document_id",
+    )
+
+    @field_validator("reference", "sha256")
+    @classmethod
+    def _one_form(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Fields are checked in order: document_id (when valid) is known here, so the error names this field.
+        cites_document = info.data.get("document_id") is not None
+        if cites_document and value is not None:
+            raise ValueError("give either document_id, or reference and sha256, not both")
+        if not cites_document and value is None and "document_id" in info.data:
+            raise ValueError("required unless the item cites an uploaded document (document_id)")
+        return value
 
 
 Evidence = list[EvidenceItem]
+
+_DOCUMENT_FIELDS = frozenset({"document_id", "content_type", "size"})
+
+
+class EvidencePublic(BaseModel):
+    """A piece of evidence; one that cites an uploaded document also has its id, type and size (officials open
+    it with GET /api/v1/reviews/documents/{document_id})."""
+
+    kind: str
+    reference: str
+    sha256: str
+    document_id: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_document(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k not in _DOCUMENT_FIELDS}
 
 
 class CertificationCreate(_Strict):
@@ -172,7 +228,7 @@ class CertificationPublic(BaseModel):
     region_code: str
     status: CertificationStatus
     round: int
-    evidence: list[EvidenceItem]
+    evidence: list[EvidencePublic]
     decisions: list[DecisionPublic]
     city_approvals_needed: int
     submitted_at: datetime
@@ -309,6 +365,34 @@ class IdentityCorrectionPublic(BaseModel):
     corrected_at: datetime
 
 
+# --- documents ----------------------------------------------------------------------------------------
+
+DocumentKind = Literal[
+    "diploma",
+    "degree_certificate",
+    "title_certificate",
+    "programme_certificate",
+    "employment_contract",
+    "social_insurance_record",
+    "property_record",
+    "identity_document",
+    "award",
+    "other",
+]
+
+
+class DocumentPublic(BaseModel):
+    """An uploaded document; its type is what its bytes are (PDF, JPEG or PNG), whatever its name said."""
+
+    id: str
+    kind: DocumentKind
+    file_name: str
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    size: int = Field(description="bytes")
+    sha256: str = Field(description="hex SHA-256 of the bytes")
+    created_at: datetime
+
+
 # --- talent code --------------------------------------------------------------------------------------
 
 
@@ -357,31 +441,6 @@ class CodeKeyRotated(BaseModel):
     kid: str
     previous_keys_retire_at: datetime
 
-
-# --- the read log ---------------------------------------------------------------------------------------
-
-AccessActorKind = Literal["official", "partner", "employer"]
-
-
-class AccessLogEntryPublic(BaseModel):
-    """One read of the talent's personal data or documents, or one verification of their code."""
-
-    at: datetime
-    actor_kind: AccessActorKind
-    actor: str = Field(description="who read, as a role: '<role> <region> (<account>)' or '<partner kind> (<client>)'")
-    action: str = Field(description="certification.read, certification.list, document.read, code.verify, …")
-    scene: str | None = Field(default=None, description="where a partner verified the code")
-    result: str | None = Field(default=None, description="a verification's outcome: valid, or why not")
-
-
-class AccessLogAuditEntry(AccessLogEntryPublic):
-    """An entry as auditors see it: whose log it is in, and the actor's parts."""
-
-    id: int
-    talent_id: str
-    actor_id: str = Field(description="the account (officials, employers' users) or client id (partners)")
-    actor_role: str = Field(description="the official's role, the partner's kind, or the employer")
-    actor_region: str | None = None
 
 # --- the read log ---------------------------------------------------------------------------------------
 
