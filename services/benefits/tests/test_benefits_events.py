@@ -80,6 +80,15 @@ class TestAutoGrant:
             facts = await session.get(TalentFacts, talent_id)
         assert facts is not None and facts.social_insurance_months == 30 and facts.pseudonym
 
+    async def test_the_read_model_keeps_where_each_fact_came_from(
+        self, events: Events, talent_id: str, benefits_app: FastAPI
+    ) -> None:
+        confirmed = {"education": "officer_confirmed", "social_insurance_months": "employer_attested"}
+        await events.apply(TalentProfileUpdated(talent_id=talent_id, provenance=confirmed))
+        async with benefits_app.state.database.sessionmaker() as session:
+            facts = await session.get(TalentFacts, talent_id)
+        assert facts is not None and facts.provenance == confirmed
+
 
 class TestEligibility:
     async def test_every_policy_is_listed_with_every_reason(

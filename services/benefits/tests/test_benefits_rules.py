@@ -71,6 +71,19 @@ class TestEligibilityRules:
             "active_lease",
         ]
 
+    def test_a_policy_may_require_facts_confirmed_at_the_source(self) -> None:
+        rules = EligibilityRules(provenance={"social_insurance_months": ["employer_attested", "officer_confirmed"]})
+        assert _codes(rules, _facts()) == ["provenance"]
+        assert _codes(rules, _facts(provenance={"social_insurance_months": "self_declared"})) == ["provenance"]
+        assert _codes(rules, _facts(provenance={"social_insurance_months": "employer_attested"})) == []
+        assert _codes(rules, _facts(provenance={"social_insurance_months": "officer_confirmed"})) == []
+
+    def test_a_provenance_rule_names_only_known_facts_and_sources(self) -> None:
+        with pytest.raises(ValueError):
+            EligibilityRules.model_validate({"provenance": {"points": ["officer_confirmed"]}})
+        with pytest.raises(ValueError):
+            EligibilityRules.model_validate({"provenance": {"title": ["the_talents_mother"]}})
+
     def test_graduation_window_applies_to_the_first_claim_only(self) -> None:
         rules = EligibilityRules(max_months_since_graduation=24)
         late = _facts(graduated_on=date(2023, 6, 30))

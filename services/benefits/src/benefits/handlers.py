@@ -21,6 +21,7 @@ from contracts import (
     TalentPointsChanged,
     TalentProfileUpdated,
     TalentRegistered,
+    TalentReinstated,
     TalentRevoked,
 )
 from servicekit.consumer import Handler, with_prepare
@@ -44,6 +45,7 @@ PROFILE_FIELDS = (
     "social_insurance_months",
     "owns_home_in_city",
     "works_in_city",
+    "provenance",
 )
 
 
@@ -100,11 +102,28 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
     async def on_revoked(session: AsyncSession, event: CloudEvent, data: TalentRevoked) -> None:
         facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.pseudonym = data.pseudonym
-        if _newer(facts.status_as_of, event.time):
-            facts.status, facts.status_as_of = TalentFactsStatus.REVOKED, event.time
-            facts.updated_at = utcnow()
+        if not _newer(facts.status_as_of, event.time):
+            return  # a later status (a reinstatement) arrived first: the claims filed since then stand
+        facts.status, facts.status_as_of = TalentFactsStatus.REVOKED, event.time
+        facts.updated_at = utcnow()
         await session.flush()
         await flow.stop_open_claims(session, data.talent_id, "the talent's certification was revoked", clock)
+
+    async def on_reinstated(session: AsyncSession, event: CloudEvent, data: TalentReinstated) -> None:
+        # The revocation is lifted: the talent stands where applicant says (certified again while the
+        # certification is valid); claims stopped by the revocation stay stopped, new ones may be filed.
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
+        facts.pseudonym = data.pseudonym
+        if not _newer(facts.status_as_of, event.time):
+            return
+        facts.status, facts.status_as_of = TalentFactsStatus(data.status), event.time
+        if data.tier is not None:
+            facts.tier = data.tier
+        if data.certified_until is not None:
+            facts.certified_until = data.certified_until
+        facts.updated_at = utcnow()
+        if facts.status == TalentFactsStatus.CERTIFIED:
+            await flow.auto_grant(session, data.talent_id, clock)
 
     async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpired) -> None:
         # Claims already filed go on (they were eligible when filed); new ones need a new certification.
@@ -145,6 +164,7 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
                 TalentCertified: on_certified,
                 TalentPointsChanged: on_points_changed,
                 TalentRevoked: on_revoked,
+                TalentReinstated: on_reinstated,
                 TalentExpired: on_expired,
                 LeaseStarted: on_lease_started,
                 LeaseEnded: on_lease_ended,

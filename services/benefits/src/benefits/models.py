@@ -60,6 +60,10 @@ class TalentFacts(SQLModel, table=True):
     social_insurance_months: int = 0
     owns_home_in_city: bool = False
     works_in_city: bool = False
+    # Where each decision fact came from (fact → self_declared | officer_confirmed | employer_attested).
+    provenance: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     housing_voucher_used: bool = False
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

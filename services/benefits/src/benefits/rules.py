@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from contracts import FactSource
+
 from benefits.models import TalentFacts
 from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
 from benefits.states import TalentFactsStatus
@@ -138,6 +140,22 @@ def _region(rules: EligibilityRules, facts: TalentFacts, today: date, record: Cl
     return None
 
 
+def _provenance(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
+    unconfirmed = [
+        fact
+        for fact, sources in rules.provenance.items()
+        if facts.provenance.get(fact, FactSource.SELF_DECLARED) not in sources
+    ]
+    if unconfirmed:
+        return Reason(
+            "provenance",
+            f"This policy needs {', '.join(unconfirmed)} confirmed ("
+            + "; ".join(f"{f}: {' or '.join(rules.provenance[f])}" for f in unconfirmed)
+            + "); ask your county reviewer or employer to confirm it.",
+        )
+    return None
+
+
 ELIGIBILITY_CHECKS: tuple[EligibilityCheck, ...] = (
     _certified,
     _tier,
@@ -148,6 +166,7 @@ ELIGIBILITY_CHECKS: tuple[EligibilityCheck, ...] = (
     _works_in_city,
     _shortage,
     _region,
+    _provenance,
 )
 
 # Each exclusion a policy may name: the fact that triggers it and what the talent is told.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
+from contracts import FactSource
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from benefits.states import ClaimStatus, ObjectionStatus, TalentFactsStatus
@@ -13,6 +14,8 @@ Tier = Literal["A", "B", "C", "D", "E"]
 Degree = Literal["bachelor", "master", "doctor"]
 # Facts about a talent that shut a policy out, each named in the policy data.
 Exclusion = Literal["owns_home_in_city", "active_lease", "housing_voucher_used"]
+# The applicant's decision facts, whose provenance a policy may require.
+DecisionFact = Literal["education", "title", "social_insurance_months", "employer", "region_code", "owns_home_in_city"]
 # Facts a disbursed claim establishes: a used housing voucher ends rent subsidies and apartment rounds.
 Effect = Literal["housing_voucher_used"]
 Fen = Annotated[int, Field(ge=0, le=10**13)]
@@ -46,6 +49,11 @@ class EligibilityRules(_Strict):
     requires_shortage_catalogue: bool = Field(default=False, description="post in the key-industry shortage catalogue")
     regions: list[RegionCode] | None = Field(default=None, min_length=1, description="region codes; null: anywhere")
     exclusions: list[Exclusion] = Field(default_factory=list)
+    provenance: dict[DecisionFact, list[FactSource]] = Field(
+        default_factory=dict,
+        description="facts that must come from one of these sources, e.g. "
+        '{"social_insurance_months": ["employer_attested"]}; a fact left out may be self-declared',
+    )
 
 
 class ClaimLimits(_Strict):
