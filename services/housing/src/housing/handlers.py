@@ -19,6 +19,7 @@ from contracts import (
     TalentPointsChanged,
     TalentProfileUpdated,
     TalentRegistered,
+    TalentReinstated,
     TalentRevoked,
 )
 from servicekit.consumer import Handler, with_prepare
@@ -109,6 +110,19 @@ async def on_expired(session: AsyncSession, event: CloudEvent, data: TalentExpir
     await _on_status(session, data.talent_id, TalentStatus.EXPIRED, event)
 
 
+async def on_reinstated(session: AsyncSession, event: CloudEvent, data: TalentReinstated) -> None:
+    """The revocation is lifted: the talent stands where applicant says (certified again while still valid)."""
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    talent.pseudonym = data.pseudonym
+    if _newer(talent.status_as_of, event):
+        _set_status(talent, TalentStatus(data.status), event.time)
+        if data.tier is not None:
+            talent.tier = data.tier
+        if data.certified_until is not None:
+            talent.certified_until = data.certified_until
+    talent.updated_at = utcnow()
+
+
 async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: HousingVoucherUsed) -> None:
     talent = await repo.get_or_create_talent(session, data.talent_id)
     talent.voucher_used = True  # once used, for good: no event takes it back
@@ -128,6 +142,7 @@ READ_MODEL_HANDLERS: dict[type[EventData], Handler] = with_prepare(
         TalentCertified: on_certified,
         TalentPointsChanged: on_points_changed,
         TalentRevoked: on_revoked,
+        TalentReinstated: on_reinstated,
         TalentExpired: on_expired,
         HousingVoucherUsed: on_voucher_used,
     },
