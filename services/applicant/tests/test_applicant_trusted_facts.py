@@ -169,6 +169,9 @@ class TestChangeRequests:
         assert profile["provenance"]["title"]["by"] == "official-reviewer-nanhu"
         [*_, updated] = await _events(applicant_app, "talent.profile_updated.v1")
         assert updated["degree"] == "doctor" and updated["provenance"]["title"] == "officer_confirmed"
+        [decided_event] = await _events(applicant_app, "change_request.decided.v1")
+        assert decided_event["decision"] == "approve" and decided_event["facts"] == ["education", "title"]
+        assert "doctor" not in json.dumps(decided_event)  # names of facts only, never their values
         [*_, points_changed] = await _events(applicant_app, "talent.points_changed.v1")
         assert points_changed["points"] == item["points_after"]
         # Traceable to the reviewer's decision in the audit log; the talent sees who read their case.

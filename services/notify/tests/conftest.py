@@ -120,6 +120,10 @@ def _sample_value(annotation: Any, name: str) -> Any:
         return _sample_value(next(a for a in args if a is not type(None)), name)
     if origin is typing.Annotated:
         return _sample_value(args[0], name)
+    if origin is list:
+        return [_sample_value(args[0], name)]
+    if origin is dict:
+        return {_sample_value(args[0], name): _sample_value(args[1], name)}
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return next(iter(annotation)).value
     if annotation is bool:

@@ -151,6 +151,20 @@ class CertificationDecided(ApplicantEvent):
     decided_by: str
 
 
+class ChangeRequestDecided(ApplicantEvent):
+    """A county reviewer approved or rejected a talent's request to change locked facts."""
+
+    type = "talent.applicant.change_request.decided.v1"
+
+    change_request_id: str
+    talent_id: str
+    decision: Literal["approve", "reject"]
+    # The decision facts the request asked to change (names only: the values stay in the applicant service).
+    facts: list[str]
+    reason: str = ""
+    decided_by: str
+
+
 class CertificationEscalated(ApplicantEvent):
     """A certification's review at `stage` missed its working-day deadline (it still waits there)."""
 

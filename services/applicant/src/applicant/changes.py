@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from contracts import TalentProfileUpdated
+from contracts import ChangeRequestDecided, TalentProfileUpdated
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -268,7 +268,8 @@ async def transition(
     actor: Principal | str,
     reason: str,
 ) -> None:
-    """Move the request by `action`, with its decision fields and the audit entry (values before and after)."""
+    """Move the request by `action`, with its decision fields, the audit entry (values before and after) and,
+    for a decision, the event the talent is notified by."""
     move = CHANGE_REQUEST_FLOW[action]
     from_status = None if not move.sources else ChangeRequestStatus(request.status)
     if from_status is not None:
@@ -289,6 +290,19 @@ async def transition(
         after={"change_request": request.id, "status": str(request.status), "changes": request.changes},
         reason=reason,
     )
+    if request.decided_by is not None:
+        outbox.emit(
+            session,
+            ChangeRequestDecided(
+                change_request_id=request.id,
+                talent_id=request.talent_id,
+                decision="approve" if action is ChangeRequestAction.APPROVE else "reject",
+                facts=sorted(request.changes),
+                reason=reason,
+                decided_by=request.decided_by,
+            ),
+            subject=request.talent_id,
+        )
 
 
 # --- views -------------------------------------------------------------------------------------------------------
