@@ -30,9 +30,6 @@ from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 import httpx
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -163,6 +160,9 @@ class S3Store:
         self.region = region
         self.prefix = prefix.strip("/")
         self.part_size = part_size
+        # botocore (only its SigV4 signer) is imported when an S3 store is made: a local store never needs it.
+        from botocore.credentials import Credentials
+
         self._credentials = Credentials(access_key, secret_key)
         self._client = client or httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False)
 
@@ -179,6 +179,9 @@ class S3Store:
     def _request(
         self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
     ) -> httpx.Request:
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
         signed = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
         S3SigV4Auth(self._credentials, "s3", self.region).add_auth(signed)
         return self._client.build_request(method, url, content=body, headers=dict(signed.headers.items()))
