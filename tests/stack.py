@@ -68,12 +68,12 @@ class Stack:
         service, _, number = name.partition("-")
         return self.replica_urls.get(service, [self.service_urls.get(service, "")])[int(number or 1) - 1]
 
-    def restart(self, name: str, timeout: float = 60.0) -> None:
+    def restart(self, name: str, timeout: float | None = None) -> None:
         """Start a stopped (or killed) process again with the same command and environment (same database)."""
         if self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is still running")
         self.start_process(name, self.commands[name], self.env[name])
-        wait_ready(self.url_of(name), timeout=timeout, process=self.processes[name])
+        wait_ready(self.url_of(name), timeout=timeout or READY_TIMEOUT_S, process=self.processes[name])
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -96,7 +96,12 @@ def _database_url(name: str, workdir: Path, created: list[str]) -> str:
     return f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
 
 
-def wait_ready(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+# How long a process may take to answer /readyz: a minute on a quiet machine; a busy one (a few stacks starting
+# at once on two cores) needs more, so STACK_READY_TIMEOUT_S can say how long.
+READY_TIMEOUT_S = float(os.environ.get("STACK_READY_TIMEOUT_S", "180"))
+
+
+def wait_ready(url: str, timeout: float = READY_TIMEOUT_S, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
