@@ -32,20 +32,27 @@ const STAGE_DAYS = 5; // default working days per review stage (docs/domain.md),
 
 // --- certifications ---------------------------------------------------------------------------------
 
-export async function certificationQueue(main, status = "pending") {
+export async function certificationQueue(main, status = "pending", overdue = false) {
   const filter = select(
     { name: "status" },
     CERT_FILTERS.map((s) => [s, label("cert_filter", s)]),
     status,
   );
-  filter.addEventListener("change", () => certificationQueue(main, filter.value));
-  const page = await api.get(`/api/v1/reviews/certifications${query({ status, limit: 100 })}`);
-  const rows = page.items.map((c) => {
+  // Only the certifications escalated because their stage's deadline passed (?overdue=true).
+  const overdueOnly = h("input", { type: "checkbox", name: "overdue", checked: overdue });
+  const reload = () => certificationQueue(main, filter.value, overdueOnly.checked);
+  filter.addEventListener("change", reload);
+  overdueOnly.addEventListener("change", reload);
+  const params = { status, limit: 100, ...(overdue ? { overdue: "true" } : {}) };
+  const page = await api.get(`/api/v1/reviews/certifications${query(params)}`);
+  // The escalated ones first (their deadline has passed), then first come, first reviewed.
+  const items = [...page.items].sort((a, b) => Number(Boolean(b.escalated)) - Number(Boolean(a.escalated)));
+  const rows = items.map((c) => {
     const due = c.stage_due_at || addWorkingDays(c.updated_at, STAGE_DAYS);
     const open = () => go(`certifications/${c.id}`);
     return h(
       "tr",
-      { class: isOpen(c.status) ? urgency(due, 48) : "" },
+      { class: isOpen(c.status) ? urgency(due, 48) : "", "data-escalated": c.escalated ? "true" : null },
       h("td", {}, h("a", { href: `#/certifications/${c.id}` }, shortId(c.id))),
       h("td", {}, c.applicant ? c.applicant.name : "—"),
       h("td", {}, label("route", c.route)),
@@ -53,7 +60,7 @@ export async function certificationQueue(main, status = "pending") {
       h("td", {}, label("region", c.region_code)),
       h("td", {}, h("span", { class: `badge ${statusTone(c.status)}` }, label("cert_status", c.status))),
       h("td", {}, fmtDateTime(c.submitted_at)),
-      h("td", {}, isOpen(c.status) ? deadlineBadge(due, 48) : "—"),
+      h("td", {}, isOpen(c.status) ? stageDeadline(c, due) : "—"),
       h("td", {}, h("button", { type: "button", onclick: open }, t("common.open"))),
     );
   });
@@ -61,7 +68,7 @@ export async function certificationQueue(main, status = "pending") {
     main,
     h("h1", {}, t("certs.title")),
     h("p", { class: "muted" }, t(api.hasRole("county_reviewer") ? "certs.intro_county" : "certs.intro_city")),
-    h("div", { class: "toolbar" }, field(t("common.status"), filter)),
+    h("div", { class: "toolbar" }, field(t("common.status"), filter), field(t("certs.overdue_only"), overdueOnly)),
     rows.length
       ? table(
           [
@@ -132,7 +139,7 @@ export async function certificationCase(main, id) {
             [t("common.submitted"), fmtDateTime(c.submitted_at)],
             [t("certs.round"), c.round],
             [t("certs.city_approvals"), c.city_approvals_needed],
-            [t("common.deadline"), isOpen(c.status) ? deadlineBadge(due, 48) : "—"],
+            [t("common.deadline"), isOpen(c.status) ? stageDeadline(c, due) : "—"],
           ]),
         ),
         h(
@@ -449,6 +456,20 @@ function facts(pairs) {
 
 function isOpen(status) {
   return status in CERTIFICATION_REVIEW_ROLE;
+}
+
+/** A review stage's due date, the time left (or overdue), and the "escalated" badge once its deadline passed. */
+function stageDeadline(c, due) {
+  return h(
+    "span",
+    { class: "stage-deadline" },
+    h("span", { class: "due-date" }, fmtDateTime(due)),
+    " ",
+    deadlineBadge(due, 48),
+    c.escalated
+      ? [" ", h("span", { class: "badge bad", "data-testid": "escalated", title: t("certs.escalated_hint") }, t("certs.escalated"))]
+      : null,
+  );
 }
 
 function isClaimOpen(status) {
