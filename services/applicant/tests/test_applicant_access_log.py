@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -340,6 +340,20 @@ class TestScanRecorder:
             assert recorder.queued == 1
         assert recorder.written == 7 and _metric("written") - written_before == 7
         assert len(await _rows(applicant_settings.database_url)) == 7
+
+    async def test_an_idle_writer_waits_without_a_timeout(self, applicant_app: FastAPI) -> None:
+        recorder = ScanRecorder(batch_size=10, interval_s=0.05, capacity=100)
+        async with recorder.running(applicant_app.state.database):
+            await eventually(lambda: recorder.idle, what="the writer waiting for an entry")
+            assert recorder._task is not None
+            # What the writer awaits, outermost first: the event's wait itself, not a wait_for with a timeout.
+            chain, awaited = [], cast(Any, recorder._task.get_coro())
+            while hasattr(awaited, "cr_code"):
+                chain.append(awaited.cr_code.co_qualname)
+                awaited = awaited.cr_await
+            assert chain == ["ScanRecorder._run", "Event.wait"]
+            recorder.record(_entry("talent-1"))
+            await eventually(lambda: recorder.written == 1 and recorder.idle, what="written, then idle again")
 
     async def test_a_disabled_scan_log_records_nothing(self) -> None:
         recorder = ScanRecorder(enabled=False)

@@ -66,6 +66,7 @@ class ScanRecorder:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._overflowing = False
+        self.idle = False  # the writer waits for an entry, with no timeout (so an idle process spends nothing)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ScanRecorder:
@@ -151,7 +152,9 @@ class ScanRecorder:
                 if self._stopping:
                     return
                 self._waiting.clear()
+                self.idle = True
                 await self._waiting.wait()  # idle: no timeout, no CPU
+                self.idle = False
                 continue
             if len(self._queue) < self.batch_size and not self._stopping:
                 # Wait for a full batch, at most interval_s after the first entry came.
