@@ -13,6 +13,12 @@ limits. The load generator is `wrk` when installed (one C thread; else the close
 this process, which needs several times the CPU of the requests it sends): it shares the machine's cores
 with the gateway and the service, so the figures are a floor for a deployment where they have their own.
 
+The scan log (the talents' read log of verifications, written in batches off the verify path) is measured
+on against off in the same run: a second applicant process on the same database with
+APPLICANT_SCAN_LOG_ENABLED=false, both loaded straight (no gateway) in alternating phases; the figure is the
+verify throughput with the log as a share of the throughput without (target ≥ 0.9: the log costs ≤ 10 %),
+with the applicant's CPU per verify of each.
+
 Run: `uv run python -m bench.bench_applicant_code` (BENCH_SECONDS=10 and BENCH_CONCURRENCY=32 by default;
 BENCH_GENERATOR=closed_loop forces the fallback). Writes bench/results/applicant_code.json.
 """
@@ -28,10 +34,10 @@ from typing import Any
 
 import httpx
 from jose import jwk, jws
-from servicekit.testing import TansuBroker
+from servicekit.testing import TansuBroker, free_port
 
 from bench.common import Figure, HttpCall, LoadStats, bare_endpoint_baseline, http_load, write_results
-from tests.stack import running_stack
+from tests.stack import BIN, Stack, running_stack, wait_ready
 from tests.test_e2e_registration import resident_id, sign_in_with_otp
 
 SCENARIO = "applicant_code"
@@ -43,6 +49,10 @@ VERIFY_TARGET_RPS = 1_000.0
 DEV_PASSWORD = "dev-password"  # noqa: S105
 DEV_PARTNER_SECRET = "dev-secret"  # noqa: S105
 GATEWAY_RATIO_TARGET = 0.6
+# Verify throughput with the scan log on, as a share of it off: the log may cost at most 10 %.
+SCAN_LOG_RATIO_TARGET = 0.9
+# On, off, on, off …: alternating phases spread a busy machine's drift over both.
+SCAN_LOG_PHASES = 2
 
 PROFILE: dict[str, Any] = {
     "name": "基准测试",
@@ -110,6 +120,87 @@ async def measure(base_url: str, talent: str, partner: str, code: str, pids: dic
     }
 
 
+def _verify_call(base_url: str, partner: str, code: str) -> HttpCall:
+    return HttpCall(
+        "POST",
+        f"{base_url}/api/v1/codes/verify",
+        {"Authorization": f"Bearer {partner}", "Content-Type": "application/json"},
+        json.dumps({"code": code, "scene": "hospital"}).encode(),
+        expect='"valid":true',
+    )
+
+
+def start_without_scan_log(stack: Stack) -> tuple[str, int]:
+    """A second applicant process on the same database, its scan log off; its URL and pid."""
+    port = free_port()
+    env = {**stack.env["applicant"], "APPLICANT_SCAN_LOG_ENABLED": "false"}
+    stack.start_process("applicant-nolog", [str(BIN / "applicant"), "serve", "--port", str(port), "--no-migrate"], env)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, process=stack.processes["applicant-nolog"])
+    return url, stack.processes["applicant-nolog"].pid
+
+
+async def measure_scan_log(stack: Stack, partner: str, code: str) -> dict[str, LoadStats]:
+    """Verify straight to the applicant with the scan log on, and to its twin with it off, in alternating phases."""
+    off_url, off_pid = start_without_scan_log(stack)
+    targets = {
+        "on": (_verify_call(stack.service_urls["applicant"], partner, code), stack.processes["applicant"].pid),
+        "off": (_verify_call(off_url, partner, code), off_pid),
+    }
+    phases: dict[str, list[LoadStats]] = {"on": [], "off": []}
+    for _ in range(SCAN_LOG_PHASES):
+        for name, (call, pid) in targets.items():
+            phases[name].append(
+                await http_load(call, concurrency=CONCURRENCY, duration_s=SECONDS, cpu_pids={"applicant": pid})
+            )
+    return {name: _combined(runs) for name, runs in phases.items()}
+
+
+def _combined(runs: list[LoadStats]) -> LoadStats:
+    """Phases of one load as one: requests and seconds summed, latencies pooled, CPU per request averaged."""
+    total = LoadStats(
+        requests=sum(r.requests for r in runs),
+        errors=sum(r.errors for r in runs),
+        seconds=sum(r.seconds for r in runs),
+        latencies_ms=[x for r in runs for x in r.latencies_ms],
+        generator=runs[0].generator,
+        load_average=runs[0].load_average,
+    )
+    # wrk reports percentiles, not latencies: the phases' worst, a conservative figure for the whole.
+    shared = set.intersection(*(set(r.quantiles_ms) for r in runs))
+    total.quantiles_ms = {q: max(r.quantiles_ms[q] for r in runs) for q in shared}
+    if all("applicant" in r.cpu_us_per_request for r in runs) and total.requests:
+        spent = sum(r.cpu_us_per_request["applicant"] * r.requests for r in runs)
+        total.cpu_us_per_request["applicant"] = spent / total.requests
+    return total
+
+
+def scan_log_figures(on: LoadStats, off: LoadStats) -> list[Figure]:
+    figures = [
+        Figure(SCENARIO, "POST /codes/verify direct, scan log on", "req/s", on.rps, baseline=off.rps),
+        Figure(SCENARIO, "POST /codes/verify direct, scan log off", "req/s", off.rps),
+        Figure(
+            SCENARIO,
+            "POST /codes/verify with/without scan log throughput",
+            "ratio",
+            on.rps / off.rps if off.rps else 0.0,
+            SCAN_LOG_RATIO_TARGET,
+        ),
+        Figure(SCENARIO, "POST /codes/verify scan log on p99", "ms", on.percentile(0.99), None, False),
+        Figure(SCENARIO, "POST /codes/verify scan log off p99", "ms", off.percentile(0.99), None, False),
+        Figure(SCENARIO, "scan log errors (on + off)", "requests", float(on.errors + off.errors), 0, False),
+    ]
+    on_cpu, off_cpu = on.cpu_us_per_request.get("applicant"), off.cpu_us_per_request.get("applicant")
+    if on_cpu is not None and off_cpu is not None:
+        figures.append(
+            Figure(SCENARIO, "POST /codes/verify scan log on: applicant CPU", "µs/req", on_cpu, None, False, off_cpu)
+        )
+        figures.append(
+            Figure(SCENARIO, "POST /codes/verify scan log off: applicant CPU", "µs/req", off_cpu, None, False)
+        )
+    return figures
+
+
 def offline_rate(jwks: dict[str, Any], code: str) -> float:
     """Verifications per second on one core: header, key by kid (built once), signature, claims, expiry."""
     keys = {k["kid"]: jwk.construct(k, "ES256") for k in jwks["keys"] if k.get("kid", "").startswith("tc-")}
@@ -167,6 +258,7 @@ async def run() -> list[Figure]:
             bare = await bare_endpoint_baseline(concurrency=CONCURRENCY, duration_s=SECONDS)
             via = await measure(stack.gateway_url, talent, partner, code, pids)
             direct = await measure(stack.service_urls["applicant"], talent, partner, code, pids)
+            scan_log = await measure_scan_log(stack, partner, code)
             async with httpx.AsyncClient() as client:
                 jwks = (await client.get(f"{stack.gateway_url}/.well-known/jwks.json")).json()
     finally:
@@ -175,9 +267,12 @@ async def run() -> list[Figure]:
     for kind, label in (("code", "GET /me/code"), ("verify", "POST /codes/verify")):
         describe(f"{label} via gateway", via[kind])
         describe(f"{label} direct", direct[kind])
+    describe("verify direct, scan log on", scan_log["on"])
+    describe("verify direct, scan log off", scan_log["off"])
     bare_cpu = bare.cpu_us_per_request.get("bare")
     figures = figures_of("GET /me/code", via["code"], direct["code"], None, bare_cpu)
     figures += figures_of("POST /codes/verify", via["verify"], direct["verify"], VERIFY_TARGET_RPS, bare_cpu)
+    figures += scan_log_figures(scan_log["on"], scan_log["off"])
     figures.append(
         Figure(SCENARIO, f"bare FastAPI endpoint (HTTP hop ceiling, load by {bare.generator})", "req/s", bare.rps)
     )
