@@ -88,6 +88,7 @@ class TestTheCountyReviewerDecidesAChangeRequest:
         after = before + INTERMEDIATE_TITLE_POINTS
 
         await app.goto("/app/#/code")
+        await app.reload()  # signing in landed on #/code already: the same hash would not render it again
         points = app.locator(".status-line span", has_text="积分").locator("strong")
         await expect(points).to_have_text(str(before))
 
