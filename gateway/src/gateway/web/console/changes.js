@@ -338,7 +338,7 @@ async function viewDocument(e) {
   } catch {
     viewer = null;
   }
-  if (typeof viewer === "function") return viewer(e.document_id);
+  if (typeof viewer === "function") return viewer(e.document_id, { title: label("document_kind", e.kind) });
   const blob = await api.request(`/api/v1/reviews/documents/${encodeURIComponent(e.document_id)}`, { as: "blob" });
   const url = URL.createObjectURL(blob);
   const extension = { "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png" }[blob.type || e.content_type] || "";
