@@ -6,7 +6,10 @@ same public API as the mobile app, through this gateway. `mount_web` adds them t
 - `/console/` and `/app/` (each folder's index.html), `/common/` (modules both share);
 - `/` redirects to the talent app;
 - every page and asset carries a Content-Security-Policy that allows this origin only (plus `blob:` and
-  `data:` images for the QR code the app fetches with its bearer token).
+  `data:` images for the QR code the app fetches with its bearer token, and `blob:` frames and objects for the
+  console's document viewer: a document is fetched with the official's token and shown from a blob: URL, an
+  image in an <img>, a PDF in an <iframe> whose viewer Chromium loads as a plugin, so object-src needs it too;
+  only this origin's scripts can make blob: URLs, so nothing from elsewhere is let in).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from starlette.types import Scope
 WEB_ROOT = Path(__file__).resolve().parent
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
+    "connect-src 'self'; font-src 'self'; frame-src 'self' blob:; object-src blob:; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -21,6 +21,7 @@ import {
 } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { provenanceCard } from "./changes.js";
+import { viewButton } from "./documents.js";
 import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
 
 const CERT_FILTERS = ["pending", ...CERTIFICATION_STATUSES];
@@ -147,9 +148,16 @@ export async function certificationCase(main, id) {
           { class: "card", "aria-labelledby": "evidence-h" },
           h("h2", { id: "evidence-h" }, t("certs.evidence")),
           table(
-            [t("certs.evidence_kind"), t("certs.evidence_reference"), "SHA-256"],
+            [t("certs.evidence_kind"), t("certs.evidence_reference"), "SHA-256", t("certs.evidence_document")],
             (c.evidence || []).map((e) =>
-              h("tr", {}, h("td", {}, label("evidence", e.kind)), h("td", {}, e.reference), h("td", { class: "mono" }, e.sha256)),
+              h(
+                "tr",
+                { "data-evidence": e.document_id || e.reference },
+                h("td", {}, label("evidence", e.kind)),
+                h("td", {}, e.reference),
+                h("td", { class: "mono" }, e.sha256),
+                h("td", {}, e.document_id ? [documentLabel(e), " ", viewButton(e, label("evidence", e.kind))] : "—"),
+              ),
             ),
           ),
         ),
@@ -165,6 +173,14 @@ export async function certificationCase(main, id) {
       h("div", {}, isOpen(c.status) ? form : h("p", { class: "card" }, t("decision.closed"))),
     ),
   );
+}
+
+/** A cited document's type and size, e.g. "PDF · 240 KB". */
+function documentLabel(e) {
+  const kind = { "application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG" }[e.content_type] || "—";
+  if (e.size === undefined || e.size === null) return kind;
+  const size = e.size < 1024 * 1024 ? `${Math.max(1, Math.round(e.size / 1024))} KB` : `${(e.size / 1024 / 1024).toFixed(1)} MB`;
+  return `${kind} · ${size}`;
 }
 
 // --- claims -----------------------------------------------------------------------------------------
