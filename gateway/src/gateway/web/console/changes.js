@@ -7,8 +7,9 @@
 
 import { query } from "../common/api.js";
 import { label, t } from "../common/i18n.js";
-import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, shortId, table } from "../common/ui.js";
+import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
+import { openDocument } from "./documents.js";
 import { api, go } from "./session.js";
 
 const DECISION_FACTS = ["education", "title", "social_insurance_months", "employer", "region_code", "owns_home_in_city"];
@@ -21,8 +22,13 @@ const STATUS_TONE = { [CHANGE_REQUEST.APPROVED]: "ok", [CHANGE_REQUEST.REJECTED]
 
 // --- the queue ------------------------------------------------------------------------------------------
 
-export async function changeRequestQueue(main) {
-  const page = await api.get(`/api/v1/reviews/change-requests${query({ status: "pending", limit: 100 })}`);
+// "pending": what waits for the caller's decision; then every status, for the requests already decided.
+const FILTERS = ["pending", ...Object.values(CHANGE_REQUEST).filter((s) => s !== CHANGE_REQUEST.SUBMITTED)];
+
+export async function changeRequestQueue(main, status = "pending") {
+  const filter = select({ name: "status" }, FILTERS.map((s) => [s, label("change_filter", s)]), status);
+  filter.addEventListener("change", () => changeRequestQueue(main, filter.value).catch((error) => announce(problemText(error), "error")));
+  const page = await api.get(`/api/v1/reviews/change-requests${query({ status, limit: 100 })}`);
   const rows = page.items.map((r) =>
     h(
       "tr",
@@ -33,7 +39,7 @@ export async function changeRequestQueue(main) {
       h("td", {}, changeList(r)),
       h("td", { "data-testid": "points" }, pointsText(r)),
       h("td", {}, evidenceList(r.evidence)),
-      h("td", {}, fmtDateTime(r.created_at)),
+      h("td", {}, status === "pending" ? fmtDateTime(r.created_at) : statusBadge(r.status)),
       h("td", {}, h("button", { type: "button", onclick: () => go(`change-requests/${r.id}`) }, t("common.open"))),
     ),
   );
@@ -41,6 +47,7 @@ export async function changeRequestQueue(main) {
     main,
     h("h1", {}, t("changes.title")),
     h("p", { class: "muted" }, t("changes.intro")),
+    h("div", { class: "toolbar" }, field(t("common.status"), filter)),
     rows.length
       ? table(
           [
@@ -50,7 +57,7 @@ export async function changeRequestQueue(main) {
             t("changes.changes"),
             t("changes.points"),
             t("changes.evidence"),
-            t("common.submitted"),
+            status === "pending" ? t("common.submitted") : t("common.status"),
             "",
           ],
           rows,
@@ -330,23 +337,9 @@ function viewButton(e) {
   return button;
 }
 
-/** The documents viewer (documents.js, openDocument) when the console has it; a plain download otherwise. */
-async function viewDocument(e) {
-  let viewer = null;
-  try {
-    viewer = (await import("./documents.js")).openDocument;
-  } catch {
-    viewer = null;
-  }
-  if (typeof viewer === "function") return viewer(e.document_id, { title: label("document_kind", e.kind) });
-  const blob = await api.request(`/api/v1/reviews/documents/${encodeURIComponent(e.document_id)}`, { as: "blob" });
-  const url = URL.createObjectURL(blob);
-  const extension = { "application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png" }[blob.type || e.content_type] || "";
-  const link = h("a", { href: url, download: `${shortId(e.document_id)}${extension}`, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+/** The console's document viewer (documents.js), titled with the evidence's kind. */
+function viewDocument(e) {
+  return openDocument(e.document_id, { title: label("document_kind", e.kind) });
 }
 
 function size(bytes) {
