@@ -78,9 +78,21 @@ class TestTheCountyReviewerDecidesAChangeRequest:
         await certify(gateway, token)
         talent = {"Authorization": f"Bearer {token}"}
         before = (await gateway.get("/api/v1/me/talent", headers=talent)).json()["points"]
+        [certification] = (await gateway.get("/api/v1/me/certifications", headers=talent)).json()["items"]
+        document = await gateway.post(
+            "/api/v1/me/documents",
+            files={"file": ("title.pdf", PDF, "application/pdf")},
+            data={"kind": "title_certificate"},
+            headers=talent,
+        )
+        assert document.status_code == 201, document.text
         response = await gateway.post(
             "/api/v1/me/change-requests",
-            json={"changes": {"title": "intermediate"}, "reason": "已取得中级职称"},
+            json={
+                "changes": {"title": "intermediate"},
+                "reason": "已取得中级职称",
+                "evidence": [{"document_id": document.json()["id"]}],
+            },
             headers=talent,
         )
         assert response.status_code == 201, response.text
@@ -100,6 +112,12 @@ class TestTheCountyReviewerDecidesAChangeRequest:
         await expect(row.locator('[data-fact="title"] .before')).to_have_text("无")
         await expect(row.locator('[data-fact="title"] .after')).to_have_text("中级")
         await expect(row.get_by_test_id("points")).to_have_text(f"{before} → {after}")
+        # The evidence opens in the console's document viewer.
+        await row.get_by_role("button", name="查看").click()
+        viewer = console.get_by_role("dialog")
+        await expect(viewer.get_by_role("heading", name="职称证书")).to_be_visible()
+        await viewer.get_by_role("button", name="关闭").click()
+        await expect(viewer).to_have_count(0)
 
         # The case page: the title's current source, then approval with a reason.
         await row.get_by_role("button", name="打开").click()
@@ -109,6 +127,12 @@ class TestTheCountyReviewerDecidesAChangeRequest:
         await console.get_by_role("button", name="提交决定").click()
         await expect(console.get_by_test_id("change-request-status")).to_have_text("已通过")
         await expect(console.get_by_role("heading", name="审核结果")).to_be_visible()
+
+        # The certification's case page says where the applicant's facts come from: the new title too.
+        await console.goto(f"/console/#/certifications/{certification['id']}")
+        provenance = console.get_by_test_id("provenance")
+        await expect(provenance.locator("dd").first).to_contain_text("已核验")
+        await expect(provenance).to_contain_text("职称")
 
         # The talent's points follow, and the request shows approved with the reviewer's reason.
         await app.reload()
