@@ -411,6 +411,12 @@ class EncryptedStore:
     async def delete(self, key: str) -> None:
         await self.store.delete(key)
 
+    async def close(self) -> None:
+        """Close the underlying store's connections, when it keeps any (an S3 store's client)."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            await close()
+
 
 class _Counted:
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:

@@ -18,10 +18,12 @@ citing them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,13 +35,14 @@ from servicekit.db import utcnow
 from servicekit.idempotency import run_idempotent
 from servicekit.objectstore import CHUNK_SIZE, EncryptedStore, LocalDiskStore, ObjectStore, S3Store, StreamCipher
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
-from servicekit.problems import DomainError, Unprocessable
+from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import access_log
 from applicant import repository as repo
 from applicant.config import ApplicantSettings
 from applicant.exceptions import (
+    DocumentDamaged,
     DocumentInUse,
     DocumentNotFound,
     DocumentTooLarge,
@@ -52,6 +55,7 @@ from applicant.schemas import DocumentPublic
 from applicant.states import COUNTY_REVIEWER, OPEN_STATUSES, REVIEW_STAGES, CertificationStatus
 
 OPERATION = "POST /api/v1/me/documents"
+logger = logging.getLogger("applicant.documents")
 
 # Magic numbers of the accepted types, and the extension a download's name gets.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -66,6 +70,15 @@ _SNIFF_BYTES = 8
 def sniff(head: bytes) -> str | None:
     """The media type the first bytes show (PDF, JPEG or PNG), or None for anything else."""
     return next((media for magic, media in _SIGNATURES if head.startswith(magic)), None)
+
+
+@asynccontextmanager
+async def store_open(store: EncryptedStore) -> AsyncIterator[EncryptedStore]:
+    """The store while the process serves; its connections (an S3 store's) are closed when it stops."""
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def build_store(settings: ApplicantSettings) -> EncryptedStore:
@@ -291,10 +304,6 @@ async def _in_queue_of(session: AsyncSession, principal: Principal, document_id:
 # --- reading the bytes ------------------------------------------------------------------------------------
 
 
-class DocumentDamaged(DomainError):
-    status, title, slug = 500, "Document damaged", "document-damaged"
-
-
 async def open_stream(store: EncryptedStore, document: Document) -> AsyncIterator[bytes]:
     """The document's bytes, decrypted as they stream; the first chunk is opened here, so that a missing or
     damaged object is an error answer (500, logged) before any byte is sent. Damage further on cuts the
@@ -303,16 +312,22 @@ async def open_stream(store: EncryptedStore, document: Document) -> AsyncIterato
         stream = await store.get(document.object_key)
         first = await anext(stream, b"")
     except (CipherError, LookupError) as exc:
+        logger.error("document %s (object %s) does not open: %s", document.id, document.object_key, exc)
         raise DocumentDamaged(
             f"Document {document.id} cannot be read back intact; the operators have been told."
         ) from exc
-    return _rest(first, stream)
+    return _rest(document, first, stream)
 
 
-async def _rest(first: bytes, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _rest(document: Document, first: bytes, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     yield first
-    async for chunk in stream:
-        yield chunk
+    try:
+        async for chunk in stream:
+            yield chunk
+    except CipherError as exc:
+        # The answer has started: all that is left is to cut it short (its Content-Length says so) and log it.
+        logger.error("document %s (object %s) broke off while read: %s", document.id, document.object_key, exc)
+        raise
 
 
 def download_headers(document: Document) -> dict[str, str]:

@@ -81,6 +81,12 @@ class DocumentTooLarge(PayloadTooLarge):
         super().__init__(f"A document may have at most {limit} bytes; send a smaller scan (PDF, JPEG or PNG).")
 
 
+class DocumentDamaged(DomainError):
+    """A stored document that does not decrypt (damaged, truncated, swapped) or whose object is missing."""
+
+    status, title, slug = 500, "Document damaged", "document-damaged"
+
+
 class UnknownDocuments(Unprocessable):
     """Document ids that are not the talent's own documents, each named with the field that cites it."""
 

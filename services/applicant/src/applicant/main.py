@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from servicekit.app import Runtime, ServiceDefinition, create_app
 from servicekit.auth import KeySource
 from servicekit.crypto import FieldCipher
+from servicekit.objectstore import EncryptedStore
 
 from applicant.certification import STAGE_DEADLINE_TIMER
 from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.deadlines import on_stage_deadline
-from applicant.documents import build_store
+from applicant.documents import build_store, store_open
 from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
@@ -47,6 +48,11 @@ def _scan_log(runtime: Runtime) -> AbstractAsyncContextManager[ScanRecorder]:
     return recorder.running(runtime.database)
 
 
+def _documents(runtime: Runtime) -> AbstractAsyncContextManager[EncryptedStore]:
+    """The documents' store; an S3 store's connections are closed when the process stops."""
+    return store_open(runtime.state["documents"])
+
+
 def definition() -> ServiceDefinition:
     return ServiceDefinition(
         name="applicant",
@@ -56,7 +62,7 @@ def definition() -> ServiceDefinition:
         timers={EXPIRY_TIMER: expire_certification, STAGE_DEADLINE_TIMER: on_stage_deadline},
         audit=True,
         state=_state,
-        lifespans=[_scan_log],
+        lifespans=[_scan_log, _documents],
         rulebook=RULES,
     )
 
