@@ -174,6 +174,31 @@ export function keepLocked(profile, body) {
   return kept;
 }
 
+/**
+ * A profile update refused because it changes locked fields (409 naming each): say which, in the page's
+ * language, next to the form, mark their controls invalid, and point at the way that remains. False for any
+ * other error (the caller shows it as usual).
+ */
+export function showLockedRefusal(form, error) {
+  const fields = (error && error.status === 409 ? error.fieldErrors : []).map((e) => String(e.field).split(".")[0]);
+  const known = fields.filter((x) => x in CONTROLS);
+  if (!known.length) return false;
+  form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  for (const fact of known) form.querySelectorAll(`[data-locked="${fact}"]`).forEach((el) => el.setAttribute("aria-invalid", "true"));
+  const names = known.map((x) => label("fact", x)).join(t("trust.list_separator"));
+  const decision = known.some((x) => DECISION_FACTS.includes(x));
+  const note = h(
+    "div",
+    { class: "note error", role: "alert", "data-testid": "locked-refusal" },
+    t("trust.refused", { fields: names }),
+    " ",
+    decision ? h("a", { href: "#/me/change" }, t("trust.request_change")) : t("trust.ask_admin"),
+  );
+  form.querySelector('[data-testid="locked-refusal"]')?.remove();
+  form.querySelector(".actions")?.before(note);
+  return true;
+}
+
 // --- change requests on the me page ---------------------------------------------------------------------
 
 /** How a fact's value reads: "master · 浙江大学 · 2026-06-01", "none", "12", "yes"… */

@@ -6,7 +6,7 @@ import { label, lang, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDateTime, h, mount, select, sha256Hex, showError } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { CERTIFICATION } from "../common/states.js";
-import { applyTrust, changeRequestsSection, keepLocked } from "./facts.js";
+import { applyTrust, changeRequestsSection, keepLocked, showLockedRefusal } from "./facts.js";
 
 const REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483", "330502"];
 const ROUTES = ["degree", "title", "programme", "employer_recommendation", "expert_recommendation", "case_by_case"];
@@ -150,7 +150,7 @@ function profileForm(profile, reload) {
         announce(t("me.saved", { masked: saved.id_number_masked }), "ok");
         await reload();
       } catch (error) {
-        showError(error);
+        if (!showLockedRefusal(form, error)) showError(error);
       }
     });
   });
