@@ -304,6 +304,14 @@ export async function changeRequestPage(main) {
     );
     return;
   }
+  if (!DECISION_FACTS.some((x) => (profile.locked_fields || []).includes(x))) {
+    mount(
+      main,
+      h("h2", {}, t("trust.change_title")),
+      h("p", { class: "note" }, t("trust.not_locked"), " ", h("a", { href: "#/me" }, t("trust.edit_profile"))),
+    );
+    return;
+  }
   const p = profile;
   const education = p.education || {};
   const employer = p.employer || {};
