@@ -184,10 +184,13 @@ class TestUpload:
         assert response.headers["content-type"] == "application/problem+json"
         assert (await client.get(DOCUMENTS, headers=talent)).json()["items"] == []
 
-    async def test_an_upload_needs_a_profile(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
+    async def test_an_upload_needs_a_profile_and_a_refused_one_leaves_nothing_stored(
+        self, client: httpx.AsyncClient, talent: dict[str, str], store_root: Path
+    ) -> None:
         response = await upload(client, talent, png())
         assert response.status_code == 409
         assert "profile" in response.json()["detail"]
+        assert files_in(store_root) == []  # the object written before the row was removed again
 
     async def test_the_same_idempotency_key_answers_the_first_upload_and_stores_one_object(
         self, client: httpx.AsyncClient, talent: dict[str, str], store_root: Path

@@ -161,9 +161,11 @@ def clean_file_name(name: str | None) -> str:
     return cleaned[:255] or "document"
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+async def _chunks(upload: UploadFile, digest: Any) -> AsyncIterator[bytes]:
+    """The upload's bytes again, from its spooled file, hashed as they go by."""
     await upload.seek(0)
     while chunk := await upload.read(CHUNK_SIZE):
+        digest.update(chunk)
         yield chunk
 
 
@@ -176,9 +178,7 @@ async def upload(
     idempotency_key: str | None,
 ) -> Any:
     """Seal the upload into the store, then record it (an Idempotency-Key retry with the same file and kind
-    answers the first upload again and stores nothing)."""
-    if await repo.get_talent(session, principal.sub) is None:
-        raise ProfileRequired()
+    answers the first upload again and stores nothing; 409 for a talent without a profile)."""
     document = Document(
         id=str(uuid.uuid4()),
         talent_id=principal.sub,
@@ -192,13 +192,22 @@ async def upload(
         created_at=utcnow(),
     )
     document.object_key = object_key(document.id)
-    stored = await store.put(document.object_key, _chunks(received.upload))
+    # The object first, before any database work: on SQLite the unit of work's first statement takes the write
+    # lock, which would otherwise be held while 10 MiB are sealed and stored.
+    digest = hashlib.sha256()
+    stored = await store.put(document.object_key, _chunks(received.upload, digest))
     recorded = False
 
     async def create() -> DocumentPublic:
         nonlocal recorded
-        if stored != received.size:  # the spooled file changed between the two passes: store nothing
-            raise Unprocessable("file: the upload changed while it was read; send it again")
+        if await repo.get_talent(session, principal.sub) is None:
+            raise ProfileRequired()
+        if stored != received.size or digest.hexdigest() != received.sha256:
+            # The spooled file changed between the two passes: what was sealed is not what was checked.
+            raise Unprocessable(
+                "file: the upload changed while it was read; send it again",
+                errors=[{"field": "file", "message": "changed while read"}],
+            )
         session.add(document)
         await session.flush()
         recorded = True
