@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from applicant import documents
+from applicant.exceptions import UnknownDocuments
 from servicekit.objectstore import ObjectNotFound, S3Store
 
 from .conftest import Officials, decide, register, resident_id, submit
@@ -478,6 +480,28 @@ class TestOfficials:
         refused = await client.delete(f"{DOCUMENTS}/{document['id']}", headers=talent)
         assert refused.status_code == 409
         assert response.json()["id"] in refused.json()["detail"]
+
+
+async def test_require_owned_returns_the_talents_documents_and_names_every_other_id(
+    client: httpx.AsyncClient, talent: dict[str, str], talent_id: str, officials: Officials, applicant_app: Any
+) -> None:
+    other = officials.keys.headers("another-talent", ["talent"])
+    await register(client, other, id_number=resident_id(sequence="998"), email="other@example.org")
+    theirs = await uploaded(client, other, png())
+    await register(client, talent)
+    mine = await uploaded(client, talent, pdf())
+    async with applicant_app.state.database.transaction() as session:
+        [found] = await documents.require_owned(session, talent_id, [mine["id"]])
+        assert (found.id, found.content_type, found.size) == (mine["id"], "application/pdf", mine["size"])
+        with pytest.raises(UnknownDocuments) as refused:
+            await documents.require_owned(session, talent_id, [mine["id"], theirs["id"], "no-such-document"])
+        assert refused.value.status == 422
+        assert [e["field"] for e in refused.value.errors or []] == ["document_ids.1", "document_ids.2"]
+        with pytest.raises(UnknownDocuments) as named:
+            await documents.require_owned(session, talent_id, [theirs["id"]], field="evidence.{i}.document_id")
+        assert named.value.errors == [
+            {"field": "evidence.0.document_id", "message": f"no document {theirs['id']} of yours"}
+        ]
 
 
 # --- the S3 store: moto's S3 server on 127.0.0.1 -----------------------------------------------------------

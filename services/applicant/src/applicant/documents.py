@@ -372,9 +372,14 @@ async def require_owned(
     session: AsyncSession, talent_id: str, document_ids: list[str], *, field: str = "document_ids"
 ) -> list[Document]:
     """The talent's documents with these ids, in the order given; a 422 naming every id that is not theirs
-    (an unknown id and another talent's look the same). `field` names where the ids were sent."""
+    (an unknown id and another talent's look the same). `field` names where the ids were sent: the error's
+    field is `<field>.<index>`, or `field` with `{i}` replaced by the index (`"evidence.{i}.document_id"`)."""
     found = await owned(session, talent_id, document_ids)
-    unknown = [(f"{field}.{i}", d) for i, d in enumerate(document_ids) if d not in found]
+    unknown = [
+        (field.format(i=i) if "{i}" in field else f"{field}.{i}", d)
+        for i, d in enumerate(document_ids)
+        if d not in found
+    ]
     if unknown:
         raise UnknownDocuments(unknown)
     return [found[d] for d in document_ids]
