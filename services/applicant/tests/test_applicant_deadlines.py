@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,15 +15,31 @@ import pytest
 from applicant.certification import STAGE_DEADLINE_TIMER
 from applicant.clock import CITY_TIME_ZONE
 from applicant.deadlines import on_stage_deadline
-from applicant.rules import parse_review
+from applicant.rules import RULES, parse_review
 from fastapi import FastAPI
+from servicekit.db import Database
 from servicekit.models import OutboxEvent
+from servicekit.testing import TestDatabases
 from servicekit.timers import ScheduledTimer, TimerRunner
 from sqlmodel import select
 
 from .conftest import Officials, decide, register, resident_id, submit
 
 QUEUE = "/api/v1/reviews/certifications"
+
+
+@pytest.fixture
+async def rules_restored(applicant_databases: TestDatabases) -> AsyncIterator[None]:
+    """The rule book is the process's: what a test put in force must not reach the tests after it."""
+    yield
+    with applicant_databases.fresh() as url:
+        database = Database(url)
+        try:
+            await RULES.load(database)
+        finally:
+            await database.dispose()
+
+
 SECOND = timedelta(seconds=1)
 
 
@@ -179,6 +196,22 @@ class TestTheQueue:
 
 
 class TestTheRule:
+    async def test_officials_change_the_working_days_and_the_next_stage_reached_uses_them(
+        self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials, rules_restored: None
+    ) -> None:
+        document = {"stage_deadline_working_days": {"county": 2, "city": 5}}
+        response = await client.put(
+            "/api/v1/admin/rules/applicant/review",
+            json={"document": document, "reason": "承诺时限 shortened for the county"},
+            headers=officials.admin,
+        )
+        assert response.status_code == 200, response.text
+        item = await submitted(client, talent, officials)
+        assert working_days_between(datetime.fromisoformat(item["submitted_at"]), due(item)) == 2
+        bad = {"document": {"stage_deadline_working_days": {"county": 0, "city": 5}}, "reason": "typo"}
+        refused = await client.put("/api/v1/admin/rules/applicant/review", json=bad, headers=officials.admin)
+        assert refused.status_code == 422
+
     def test_the_rule_names_every_stage(self) -> None:
         assert parse_review({"stage_deadline_working_days": {"county": 5, "city": 3}}).stage_deadline_working_days == {
             "county": 5,
