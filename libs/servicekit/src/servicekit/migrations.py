@@ -204,7 +204,7 @@ def remove_rule_sets(op: Any, names: Collection[str]) -> None:
 
 
 def _rule_version_table(op: Any, *, create: bool) -> Any:
-    columns = (
+    columns: tuple[sa.Column[Any], ...] = (
         sa.Column("name", AutoString(length=60), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
