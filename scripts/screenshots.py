@@ -2,8 +2,8 @@
 
 Starts its own platform (every service as a real process, like the cross-service tests) unless given
 --base-url of a running one (which must run with TALENT_ENV=dev), sets a scene up through the public API
-(a certified talent with an auto-granted claim, a second talent's certification waiting for review, a drawn
-housing round with an offer), then photographs the pages in Debian's Chromium.
+(a certified talent with an auto-granted claim and a change request, a second talent's certification waiting
+for review, a drawn housing round with an offer), then photographs the pages in Debian's Chromium.
 
     uv run python scripts/screenshots.py [--base-url http://127.0.0.1:8000] [--out docs/screenshots]
 """
@@ -102,6 +102,30 @@ async def drawn_round(gateway: httpx.AsyncClient, talent_token: str) -> str:
     return str(round_["id"])
 
 
+async def change_request(gateway: httpx.AsyncClient, talent_token: str) -> str:
+    """The certified talent asks for a new title, with the certificate uploaded as evidence."""
+    headers = {"Authorization": f"Bearer {talent_token}"}
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    document = await gateway.post(
+        "/api/v1/me/documents",
+        files={"file": ("中级职称证书.pdf", pdf, "application/pdf")},
+        data={"kind": "title_certificate"},
+        headers=headers,
+    )
+    document.raise_for_status()
+    request = await gateway.post(
+        "/api/v1/me/change-requests",
+        json={
+            "changes": {"title": "intermediate", "social_insurance_months": 18},
+            "reason": "已取得中级职称（经济师），社保已连续缴纳 18 个月",
+            "evidence": [{"document_id": document.json()["id"]}],
+        },
+        headers=headers,
+    )
+    request.raise_for_status()
+    return str(request.json()["id"])
+
+
 async def visit(page: Page, path: str) -> None:
     """Show a page afresh (going to the URL the page is already at would not render it again)."""
     if page.url.endswith(path):
@@ -140,6 +164,7 @@ async def main_async(base_url: str, out: Path) -> None:
         await certify(gateway, token)
         claim = await auto_granted_claim(gateway, token)
         round_id = await drawn_round(gateway, token)
+        change_id = await change_request(gateway, token)
 
         # A second talent whose certification waits for the county.
         other = await browser.new_context(base_url=base_url, locale="zh-CN", viewport=PHONE_SCREEN)
@@ -198,6 +223,11 @@ async def main_async(base_url: str, out: Path) -> None:
         )
         await expect(app.get_by_test_id("evidence-sha256")).to_contain_text("SHA-256")
         await shoot(app, out, "app-certify")
+        await visit(app, "/app/#/me")
+        await expect(app.get_by_test_id("change-request-status")).to_be_visible()
+        heading = app.get_by_role("heading", name="变更申请", exact=True)
+        await heading.evaluate("el => { el.scrollIntoView(); window.scrollBy(0, -64); }")  # below the app bar
+        await shoot(app, out, "app-change-request")
 
         print("the console:")
         await visit(console, "/console/")
@@ -210,6 +240,9 @@ async def main_async(base_url: str, out: Path) -> None:
         await visit(console, f"/console/#/certifications/{cert.json()['id']}")
         await expect(console.get_by_test_id("masked-id")).to_be_visible()
         await shoot(console, out, "console-certification-case")
+        await visit(console, f"/console/#/change-requests/{change_id}")
+        await expect(console.get_by_test_id("change-request-status")).to_be_visible()
+        await shoot(console, out, "console-change-request")
         await visit(console, "/console/#/claims")
         await expect(console.get_by_role("heading", name="政策申领审核")).to_be_visible()
         await shoot(console, out, "console-claims")

@@ -293,10 +293,11 @@ function statusBadge(status) {
 /** A fact's provenance: 自述 / 已核验 / 单位核验, with who and when. */
 export function provenanceBadge(entry) {
   const source = (entry && entry.source) || FACT_SOURCE.SELF_DECLARED;
-  const detail = [entry && entry.by ? t("changes.by", { by: entry.by }) : null, entry && entry.at ? fmtDate(entry.at) : null].filter(Boolean);
+  // Who confirmed it is an account id: its first characters say enough here, the whole id is in the title.
+  const detail = [entry && entry.by ? t("changes.by", { by: shortId(entry.by) }) : null, entry && entry.at ? fmtDate(entry.at) : null].filter(Boolean);
   return h(
     "span",
-    { class: "provenance-entry", "data-provenance": source },
+    { class: "provenance-entry", "data-provenance": source, title: entry && entry.by ? entry.by : undefined },
     h("span", { class: `badge ${SOURCE_TONE[source] || "self"}` }, label("provenance", source)),
     detail.length ? h("span", { class: "muted" }, ` ${detail.join(" · ")}`) : null,
   );
