@@ -242,6 +242,37 @@ class TestChangeRequests:
         assert (await client.post(CHANGES, json=unknown, headers=talent)).status_code == 422
 
 
+class TestChangeRequestEvidence:
+    async def test_evidence_is_the_talents_own_documents_shown_to_the_reviewer(
+        self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials, tmp_path: Any
+    ) -> None:
+        from .test_applicant_documents import png, uploaded
+
+        await certify(client, talent, officials)
+        document = await uploaded(client, talent, png(), kind="diploma")
+        stranger = officials.keys.headers("talent-stranger", ["talent"])
+        body = {"changes": {"education": DOCTOR}, "reason": "new degree", "evidence": [{"document_id": document["id"]}]}
+        refused = await client.post(CHANGES, json=body, headers=stranger)
+        assert refused.status_code in (409, 422)  # the stranger has no profile, and the document is not theirs
+        created = await client.post(CHANGES, json=body, headers=talent)
+        assert created.status_code == 201, created.text
+        [evidence] = created.json()["evidence"]
+        assert evidence["document_id"] == document["id"] and evidence["content_type"] == "image/png"
+        case = (await client.get(f"{QUEUE}/{created.json()['id']}", headers=officials.nanhu)).json()
+        assert case["evidence"] == created.json()["evidence"]
+        viewed = await client.get(f"/api/v1/reviews/documents/{document['id']}", headers=officials.nanhu)
+        assert viewed.status_code == 200 and viewed.content == png()
+
+    async def test_a_document_that_is_not_yours_is_422_naming_the_item(
+        self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials
+    ) -> None:
+        await certify(client, talent, officials)
+        body = {"changes": {"title": "senior"}, "reason": "x", "evidence": [{"document_id": "someone-elses"}]}
+        response = await client.post(CHANGES, json=body, headers=talent)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "evidence.0.document_id"
+
+
 class TestProvenance:
     async def test_certifying_confirms_the_facts_the_reviewers_saw(
         self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials

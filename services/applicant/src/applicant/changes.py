@@ -107,7 +107,8 @@ async def _evidence_documents(session: AsyncSession, talent_id: str, document_id
     """The cited documents, each the talent's own (applicant.documents refuses any other with a 422)."""
     if not document_ids:
         return []
-    return [d.id for d in await documents.require_owned(session, talent_id, list(dict.fromkeys(document_ids)))]
+    found = await documents.require_owned(session, talent_id, document_ids, field="evidence.{i}.document_id")
+    return list(dict.fromkeys(d.id for d in found))
 
 
 async def _open_request_of(session: AsyncSession, talent_id: str) -> ChangeRequest | None:
