@@ -189,9 +189,7 @@ def create_app(
         setattr(app.state, name, value)
     app.state.readiness_checks = {"database": runtime.database.ping, "broker": runtime.check_broker}
     install_problem_handlers(app)
-    app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits()
-    )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits())
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router())
     # Every operation documents the problem+json answers it may give, so clients and fuzzers can rely on them.

@@ -58,8 +58,12 @@ async def correct_identity(
         "id_number": old_number,
         "birth_date": profile.birth_date.isoformat(),
     }
-    after = {"name": wanted.get("name", profile.name), "id_type": id_type, "id_number": number,
-             "birth_date": birth_date.isoformat()}
+    after = {
+        "name": wanted.get("name", profile.name),
+        "id_type": id_type,
+        "id_number": number,
+        "birth_date": birth_date.isoformat(),
+    }
     fields = [name for name in before if before[name] != after[name]]
     if not fields:
         raise Unprocessable(

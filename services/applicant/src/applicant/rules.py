@@ -5,7 +5,8 @@ and the working days each certification review stage has to decide.
 Version 1 of each is the package's JSON (`data/tiers.json`, `points.json`, `privileges.json`, `review.json`),
 loaded by a migration; an administrator changes one with `PUT /api/v1/admin/rules/applicant/<name>`. Each
 document is checked here, when it is stored, so that every version in force can answer every request: a
-document that fails is refused with a 422 naming the field. Code reads the version in force through catalogue.py's accessors.
+document that fails is refused with a 422 naming the field. Code reads the version in force through catalogue.py's
+accessors.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ class _TierEntry(_Entry):
 
 
 # The facts a reviewer sees in a certification's case (the applicant summary): confirmed by certifying it.
-CONFIRMED_BY_CERTIFICATION = ("education", "title", "employer", "region_code")
 ConfirmableFact = Literal[
     "education", "title", "social_insurance_months", "employer", "region_code", "owns_home_in_city"
 ]
+CONFIRMED_BY_CERTIFICATION: tuple[ConfirmableFact, ...] = ("education", "title", "employer", "region_code")
 
 
 class _RouteEntry(_Entry):

@@ -227,9 +227,7 @@ async def _check_locks(session: AsyncSession, talent: Talent, profile: TalentPro
     changed at once (it can only remove benefits) is audited."""
     locks = await facts.locks_of(session, talent)
     identity_changed = [
-        field
-        for field, column in IDENTITY_COLUMNS.items()
-        if values[column] != getattr(profile, column)
+        field for field, column in IDENTITY_COLUMNS.items() if values[column] != getattr(profile, column)
     ]
     before, after = facts.values_of(profile), {name: fact.value_of(values) for name, fact in facts.FACTS.items()}
     at_once = facts.refuse_locked_changes(locks, identity_changed, before, after)
