@@ -8,6 +8,7 @@
 //   once because they only remove benefits: declaring a home in the city, and fewer insured months.
 // - Each decision fact carries its provenance: self-declared, confirmed by an officer, attested by the employer.
 
+import { factText } from "../common/facts.js";
 import { label, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, showError } from "../common/ui.js";
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
@@ -202,24 +203,6 @@ export function showLockedRefusal(form, error) {
 // --- change requests on the me page ---------------------------------------------------------------------
 
 /** How a fact's value reads: "master · 浙江大学 · 2026-06-01", "none", "12", "yes"… */
-export function factText(fact, value) {
-  if (value === undefined) return "—";
-  switch (fact) {
-    case "education":
-      return value ? [label("degree", value.degree), value.school, value.graduated_on ? fmtDate(value.graduated_on) : null].filter(Boolean).join(" · ") : "—";
-    case "employer":
-      return value ? [value.name, value.credit_code, value.region_code ? label("region", value.region_code) : null].filter(Boolean).join(" · ") : "—";
-    case "title":
-      return value ? label("title", value) : t("me.no_title");
-    case "region_code":
-      return label("region", value);
-    case "owns_home_in_city":
-      return value ? t("common.yes") : t("common.no");
-    default:
-      return value === null ? "—" : String(value);
-  }
-}
-
 function changeCard(request) {
   const changes = request.changes || {};
   const before = request.before || {};
@@ -241,10 +224,10 @@ function changeCard(request) {
           { "data-fact": fact },
           h("strong", {}, label("fact", fact)),
           ": ",
-          h("span", { class: "before" }, factText(fact, before[fact])),
+          h("span", { class: "before" }, factText(fact, before[fact], t("me.no_title"))),
           h("span", { "aria-hidden": "true" }, " → "),
           h("span", { class: "sr-only" }, ` ${t("trust.to")} `),
-          h("span", { class: "after" }, factText(fact, changes[fact])),
+          h("span", { class: "after" }, factText(fact, changes[fact], t("me.no_title"))),
         ),
       ),
     ),

@@ -6,6 +6,7 @@
 // Also the provenance card the certification case page shows (reviews.js).
 
 import { query } from "../common/api.js";
+import { factText } from "../common/facts.js";
 import { label, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
@@ -236,10 +237,10 @@ function changeList(r) {
         { "data-fact": fact },
         h("strong", {}, label("fact", fact)),
         ": ",
-        h("span", { class: "before" }, factText(fact, before[fact])),
+        h("span", { class: "before" }, factText(fact, before[fact], t("changes.no_title"))),
         h("span", { "aria-hidden": "true" }, " → "),
         h("span", { class: "sr-only" }, ` ${t("changes.to")} `),
-        h("span", { class: "after" }, factText(fact, changes[fact])),
+        h("span", { class: "after" }, factText(fact, changes[fact], t("changes.no_title"))),
       ),
     ),
   );
@@ -258,32 +259,12 @@ function changeTable(r) {
         { "data-fact": fact },
         h("th", { scope: "row" }, label("fact", fact)),
         h("td", {}, provenanceBadge(provenance[fact])),
-        h("td", { class: "before" }, factText(fact, before[fact])),
-        h("td", { class: "after" }, h("strong", {}, factText(fact, changes[fact]))),
+        h("td", { class: "before" }, factText(fact, before[fact], t("changes.no_title"))),
+        h("td", { class: "after" }, h("strong", {}, factText(fact, changes[fact], t("changes.no_title")))),
       ),
     ),
     t("changes.changes"),
   );
-}
-
-function factText(fact, value) {
-  if (value === undefined) return "—";
-  switch (fact) {
-    case "education":
-      return value
-        ? [label("degree", value.degree), value.school, value.graduated_on ? fmtDate(value.graduated_on) : null].filter(Boolean).join(" · ")
-        : "—";
-    case "employer":
-      return value ? [value.name, value.credit_code, value.region_code ? label("region", value.region_code) : null].filter(Boolean).join(" · ") : "—";
-    case "title":
-      return value ? label("title", value) : t("changes.no_title");
-    case "region_code":
-      return label("region", value);
-    case "owns_home_in_city":
-      return value ? t("common.yes") : t("common.no");
-    default:
-      return value === null ? "—" : String(value);
-  }
 }
 
 function statusBadge(status) {
