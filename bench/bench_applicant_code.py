@@ -14,8 +14,8 @@ this process, which needs several times the CPU of the requests it sends): it sh
 with the gateway and the service, so the figures are a floor for a deployment where they have their own.
 
 The scan log (the talents' read log of verifications, written in batches off the verify path) is measured
-on against off in the same run: a second applicant process on the same database with
-APPLICANT_SCAN_LOG_ENABLED=false, both loaded straight (no gateway) in alternating phases; the figure is the
+on against off in the same run: two more applicant processes on the same database, alike but for
+APPLICANT_SCAN_LOG_ENABLED, both loaded straight (no gateway) in alternating phases; the figure is the
 verify throughput with the log as a share of the throughput without (target ≥ 0.9: the log costs ≤ 10 %),
 with the applicant's CPU per verify of each. On a busy machine requests/s swing more than 10 % between
 phases, so the run also measures the log's own CPU per verification (queue an entry, write it in a batch)
@@ -53,8 +53,8 @@ DEV_PARTNER_SECRET = "dev-secret"  # noqa: S105
 GATEWAY_RATIO_TARGET = 0.6
 # Verify throughput with the scan log on, as a share of it off: the log may cost at most 10 %.
 SCAN_LOG_RATIO_TARGET = 0.9
-# On, off, on, off …: alternating phases spread a busy machine's drift over both.
-SCAN_LOG_PHASES = 2
+# On, off, off, on …: alternating phases spread a busy machine's drift over both.
+SCAN_LOG_PHASES = 4
 # Entries queued and written through a ScanRecorder in this process to measure its CPU per verification.
 SCAN_LOG_ENTRIES = 20_000
 
@@ -134,26 +134,37 @@ def _verify_call(base_url: str, partner: str, code: str) -> HttpCall:
     )
 
 
-def start_without_scan_log(stack: Stack) -> tuple[str, int]:
-    """A second applicant process on the same database, its scan log off; its URL and pid."""
+def start_twin(stack: Stack, scan_log: bool) -> tuple[str, int]:
+    """Another applicant process on the stack's database with the scan log on or off; its URL and pid.
+
+    Both twins are started, warmed and loaded the same way, and run no workers (joining the applicant's consumer
+    groups would rebalance them during the load; the relay's and timers' polls would add noise): they differ in
+    APPLICANT_SCAN_LOG_ENABLED only."""
+    name = f"applicant-scan-log-{'on' if scan_log else 'off'}"
     port = free_port()
-    env = {**stack.env["applicant"], "APPLICANT_SCAN_LOG_ENABLED": "false"}
-    stack.start_process("applicant-nolog", [str(BIN / "applicant"), "serve", "--port", str(port), "--no-migrate"], env)
+    env = {
+        **stack.env["applicant"],
+        "APPLICANT_SCAN_LOG_ENABLED": str(scan_log).lower(),
+        "APPLICANT_WORKERS_IN_PROCESS": "false",
+    }
+    stack.start_process(name, [str(BIN / "applicant"), "serve", "--port", str(port), "--no-migrate"], env)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process=stack.processes["applicant-nolog"])
-    return url, stack.processes["applicant-nolog"].pid
+    wait_ready(url, process=stack.processes[name])
+    return url, stack.processes[name].pid
 
 
 async def measure_scan_log(stack: Stack, partner: str, code: str) -> dict[str, LoadStats]:
-    """Verify straight to the applicant with the scan log on, and to its twin with it off, in alternating phases."""
-    off_url, off_pid = start_without_scan_log(stack)
-    targets = {
-        "on": (_verify_call(stack.service_urls["applicant"], partner, code), stack.processes["applicant"].pid),
-        "off": (_verify_call(off_url, partner, code), off_pid),
-    }
+    """Verify straight to the twin with the scan log on and to the one with it off, in alternating phases."""
+    targets: dict[str, tuple[HttpCall, int]] = {}
+    for name, enabled in (("on", True), ("off", False)):
+        url, pid = start_twin(stack, enabled)
+        targets[name] = (_verify_call(url, partner, code), pid)
+    for call, _ in targets.values():  # both start cold: warm them up alike
+        await http_load(call, concurrency=CONCURRENCY, duration_s=SECONDS)
     phases: dict[str, list[LoadStats]] = {"on": [], "off": []}
-    for _ in range(SCAN_LOG_PHASES):
-        for name, (call, pid) in targets.items():
+    for phase in range(SCAN_LOG_PHASES):
+        for name in ("on", "off") if phase % 2 == 0 else ("off", "on"):
+            call, pid = targets[name]
             phases[name].append(
                 await http_load(call, concurrency=CONCURRENCY, duration_s=SECONDS, cpu_pids={"applicant": pid})
             )
