@@ -61,3 +61,21 @@ class TestDocs:
         assert "cdn" not in html.lower() and "https://" not in html
         for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"):
             assert (await gateway.client.get(f"/docs/static/{asset}")).status_code == 200
+
+
+class TestAnUpstreamThatStopsAnswering:
+    async def test_its_last_document_stands_until_it_answers_again(self) -> None:
+        import httpx
+        from gateway.openapi import OpenApiMerger
+
+        answers = [httpx.Response(200, json={"paths": {"/api/v1/policies": {"get": {}}}}), httpx.Response(503)]
+
+        def upstream(request: httpx.Request) -> httpx.Response:
+            return answers.pop(0)
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+            merger = OpenApiMerger(client, {"benefits": "http://benefits.test"}, cache_s=0.0)
+            first = await merger.document(lambda: {"paths": {}})
+            busy = await merger.document(lambda: {"paths": {}})
+        assert answers == []  # both answers were asked for: the second refetch failed
+        assert "/api/v1/policies" in first["paths"] and "/api/v1/policies" in busy["paths"]

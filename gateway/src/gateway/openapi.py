@@ -27,6 +27,8 @@ COMPONENT_SECTIONS = (
     "callbacks",
 )
 BEARER_SCHEME = "BearerToken"
+# How long a service may take to describe itself: generous, since a busy service answers late but answers.
+FETCH_TIMEOUT_S = 10.0
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -46,14 +48,16 @@ class OpenApiMerger:
             return cached[1]
         document: dict[str, Any] | None = None
         try:
-            response = await self._client.get(self._upstreams[service] + "/openapi.json", timeout=3.0)
+            response = await self._client.get(self._upstreams[service] + "/openapi.json", timeout=FETCH_TIMEOUT_S)
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             logger.info("no OpenAPI document from %s: %s", service, type(exc).__name__)
-            # A missing upstream is retried sooner than a present one is refreshed.
-            self._cache[service] = (time.monotonic() - self._cache_s + min(5.0, self._cache_s), None)
-            return None
+            # A missing upstream is retried sooner than a present one is refreshed; meanwhile the last
+            # document it gave stands (a busy service's operations do not vanish from the description).
+            last = cached[1] if cached else None
+            self._cache[service] = (time.monotonic() - self._cache_s + min(5.0, self._cache_s), last)
+            return last
         self._cache[service] = (time.monotonic(), document)
         return document
 
