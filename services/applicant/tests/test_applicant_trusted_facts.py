@@ -178,6 +178,7 @@ class TestChangeRequests:
         assert "change_request.approve" in await _audit_actions(client, officials)
         log = (await client.get("/api/v1/me/access-log", headers=talent)).json()["items"]
         assert any(e["action"] == "change_request.read" and e["actor_kind"] == "official" for e in log)
+        assert log[0]["action"] == "change_request.decide"
 
     async def test_a_rejected_request_changes_nothing_and_says_why(
         self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials

@@ -196,6 +196,8 @@ async def decide(
         await _apply(session, principal, request, issuing_city)
     await transition(session, request, action, actor=principal, reason=body.reason)
     await session.flush()
+    # The answer shows the case again: a read like opening it.
+    await access_log.record_official_read(session, principal, request.talent_id, "change_request.decide")
     [public] = await for_review(session, principal, [request])
     return public
 
