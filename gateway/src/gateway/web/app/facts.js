@@ -8,7 +8,7 @@
 //   once because they only remove benefits: declaring a home in the city, and fewer insured months.
 // - Each decision fact carries its provenance: self-declared, confirmed by an officer, attested by the employer.
 
-import { factText } from "../common/facts.js";
+import { changedFacts } from "../common/facts.js";
 import { label, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, showError } from "../common/ui.js";
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
@@ -202,10 +202,7 @@ export function showLockedRefusal(form, error) {
 
 // --- change requests on the me page ---------------------------------------------------------------------
 
-/** How a fact's value reads: "master · 浙江大学 · 2026-06-01", "none", "12", "yes"… */
 function changeCard(request) {
-  const changes = request.changes || {};
-  const before = request.before || {};
   return h(
     "article",
     { class: "card", "data-change-request": request.id },
@@ -215,22 +212,7 @@ function changeCard(request) {
       h("h4", {}, t("trust.request_of", { at: fmtDateTime(request.created_at) })),
       h("strong", { class: `badge ${STATUS_TONE[request.status] || "warn"}`, "data-testid": "change-request-status" }, label("change_status", request.status)),
     ),
-    h(
-      "ul",
-      { class: "changes" },
-      Object.keys(changes).map((fact) =>
-        h(
-          "li",
-          { "data-fact": fact },
-          h("strong", {}, label("fact", fact)),
-          ": ",
-          h("span", { class: "before" }, factText(fact, before[fact], t("me.no_title"))),
-          h("span", { "aria-hidden": "true" }, " → "),
-          h("span", { class: "sr-only" }, ` ${t("trust.to")} `),
-          h("span", { class: "after" }, factText(fact, changes[fact], t("me.no_title"))),
-        ),
-      ),
-    ),
+    changedFacts(request, t("me.no_title"), t("trust.to")),
     h("p", {}, h("span", { class: "muted" }, t("trust.reason"), ": "), request.reason),
     (request.evidence || []).length ? h("p", { class: "muted" }, t("trust.evidence_count", { n: request.evidence.length })) : null,
     request.decided_at

@@ -1,7 +1,7 @@
 // A talent's decision facts (education, title, insurance months, employer, region, home) in words, shown the
 // same way in the app's change requests and the console's change-request cases.
 import { label, t } from "./i18n.js";
-import { fmtDate } from "./ui.js";
+import { fmtDate, h } from "./ui.js";
 
 /** The value of one decision fact in the reader's language; `noTitle` is what "no professional title" reads as. */
 export function factText(fact, value, noTitle = "—") {
@@ -22,4 +22,26 @@ export function factText(fact, value, noTitle = "—") {
     default:
       return value === null ? "—" : String(value);
   }
+}
+
+/** The facts a change request changes, each "fact: before → after" (`noTitle` and `to` in the page's words). */
+export function changedFacts(request, noTitle, to) {
+  const changes = request.changes || {};
+  const before = request.before || {};
+  return h(
+    "ul",
+    { class: "changes" },
+    Object.keys(changes).map((fact) =>
+      h(
+        "li",
+        { "data-fact": fact },
+        h("strong", {}, label("fact", fact)),
+        ": ",
+        h("span", { class: "before" }, factText(fact, before[fact], noTitle)),
+        h("span", { "aria-hidden": "true" }, " → "),
+        h("span", { class: "sr-only" }, ` ${to} `),
+        h("span", { class: "after" }, factText(fact, changes[fact], noTitle)),
+      ),
+    ),
+  );
 }

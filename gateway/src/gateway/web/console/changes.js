@@ -6,7 +6,7 @@
 // Also the provenance card the certification case page shows (reviews.js).
 
 import { query } from "../common/api.js";
-import { factText } from "../common/facts.js";
+import { changedFacts, factText } from "../common/facts.js";
 import { label, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
@@ -37,7 +37,7 @@ export async function changeRequestQueue(main, status = "pending") {
       h("td", {}, h("a", { href: `#/change-requests/${r.id}` }, shortId(r.id))),
       h("td", {}, applicantCell(r.applicant)),
       h("td", {}, label("region", r.region_code)),
-      h("td", {}, changeList(r)),
+      h("td", {}, changedFacts(r, t("changes.no_title"), t("changes.to"))),
       h("td", { "data-testid": "points" }, pointsText(r)),
       h("td", {}, evidenceList(r.evidence)),
       h("td", {}, status === "pending" ? fmtDateTime(r.created_at) : statusBadge(r.status)),
@@ -225,27 +225,6 @@ function pointsText(r) {
 }
 
 /** The changed facts as "fact: before → after" lines. */
-function changeList(r) {
-  const changes = r.changes || {};
-  const before = r.before || {};
-  return h(
-    "ul",
-    { class: "changes" },
-    Object.keys(changes).map((fact) =>
-      h(
-        "li",
-        { "data-fact": fact },
-        h("strong", {}, label("fact", fact)),
-        ": ",
-        h("span", { class: "before" }, factText(fact, before[fact], t("changes.no_title"))),
-        h("span", { "aria-hidden": "true" }, " → "),
-        h("span", { class: "sr-only" }, ` ${t("changes.to")} `),
-        h("span", { class: "after" }, factText(fact, changes[fact], t("changes.no_title"))),
-      ),
-    ),
-  );
-}
-
 /** The changed facts as a table: fact, where its current value came from, before, after. */
 function changeTable(r) {
   const changes = r.changes || {};
