@@ -215,7 +215,8 @@ class TestPoisonMessages:
             [record_of(bad, event_type.topic), record_of(widget_event(event_type, "w-after-bad"), event_type.topic)]
         )
 
-        await eventually(lambda: calls, what="later event applied")
+        # Waiting on the committed effect, not on the handler's call (it runs before its transaction commits).
+        await eventually(lambda: count_rows(database, KitTestWidget), what="later event applied and committed")
         [dead] = await _dead_letters(broker, running.consumer)
         assert CloudEvent.from_json(dead.value).id == bad.id
         reason = header(dead, "dlq-reason") or ""
@@ -293,7 +294,11 @@ class TestDuplicates:
         await publisher.publish([record_of(event, event_type.topic)] * 3)
         await publisher.publish([record_of(widget_event(event_type, "w-next"), event_type.topic)])
 
-        await eventually(lambda: "w-next" in calls, what="the next event applied")
+        # The handler runs before its transaction commits: wait for the effect itself, not for the call.
+        async def next_committed() -> bool:
+            return "w-next" in await widget_names(database)
+
+        await eventually(next_committed, what="the next event applied and committed")
         assert calls == ["w-dup", "w-next"]
         assert await widget_names(database) == ["w-dup", "w-next"]
 
