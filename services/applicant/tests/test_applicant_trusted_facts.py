@@ -194,6 +194,18 @@ class TestChangeRequests:
         # Decided once: a second decision is a conflict.
         assert (await _decide(client, created["id"], officials.nanhu)).status_code == 409
 
+    async def test_the_talents_requests_page_newest_first(
+        self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials
+    ) -> None:
+        await certify(client, talent, officials)
+        first = await _request(client, talent, title="senior")
+        assert (await _decide(client, first["id"], officials.nanhu, "reject")).status_code == 200
+        second = await _request(client, talent, title="deputy_senior")
+        page = (await client.get(CHANGES, params={"limit": 1}, headers=talent)).json()
+        assert [r["id"] for r in page["items"]] == [second["id"]] and page["next_cursor"]
+        rest = (await client.get(CHANGES, params={"limit": 1, "cursor": page["next_cursor"]}, headers=talent)).json()
+        assert [r["id"] for r in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
+
     async def test_a_reviewer_of_another_region_sees_nothing_and_gets_404(
         self, client: httpx.AsyncClient, talent: dict[str, str], officials: Officials
     ) -> None:

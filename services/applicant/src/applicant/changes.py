@@ -16,7 +16,7 @@ from contracts import ChangeRequestDecided, TalentProfileUpdated
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
+from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_after, keyset_page
 from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -123,11 +123,7 @@ async def list_mine(session: AsyncSession, talent_id: str, page: PageParams) -> 
     query = select(ChangeRequest).where(ChangeRequest.talent_id == talent_id)
     after = page.position(cursor_time, cursor_key)
     if after is not None:
-        moment, last_id = after
-        query = query.where(
-            (col(ChangeRequest.created_at) < moment)
-            | ((col(ChangeRequest.created_at) == moment) & (col(ChangeRequest.id) < last_id))
-        )
+        query = query.where(keyset_after(_ORDER, after, descending=True))
     query = query.order_by(col(ChangeRequest.created_at).desc(), col(ChangeRequest.id).desc()).limit(page.limit + 1)
     found = keyset_page(list((await session.exec(query)).all()), page.limit, _position)
     return Page(items=await to_public(session, found.items), next_cursor=found.next_cursor)
@@ -158,11 +154,7 @@ async def review_queue(
     query = select(ChangeRequest).where(ChangeRequest.status == wanted, ChangeRequest.region_code == principal.region)
     after = page.position(cursor_time, cursor_key)
     if after is not None:
-        moment, last_id = after
-        query = query.where(
-            (col(ChangeRequest.created_at) > moment)
-            | ((col(ChangeRequest.created_at) == moment) & (col(ChangeRequest.id) > last_id))
-        )
+        query = query.where(keyset_after(_ORDER, after))
     query = query.order_by(col(ChangeRequest.created_at), col(ChangeRequest.id)).limit(page.limit + 1)
     found = keyset_page(list((await session.exec(query)).all()), page.limit, _position)
     access_log.record_official_reads(session, principal, [r.talent_id for r in found.items], "change_request.read")
@@ -309,6 +301,10 @@ async def transition(
 
 
 # --- views -------------------------------------------------------------------------------------------------------
+
+
+# Every list of change requests is ordered by (created_at, id), oldest or newest first.
+_ORDER = (col(ChangeRequest.created_at), col(ChangeRequest.id))
 
 
 def _position(request: ChangeRequest) -> list[str]:
