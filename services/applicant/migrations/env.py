@@ -1,5 +1,6 @@
 """Alembic environment of the applicant service."""
 
+import applicant.employer.models
 import applicant.models  # noqa: F401  (registers the tables)
 from servicekit.migrations import run_env
 from sqlmodel import SQLModel

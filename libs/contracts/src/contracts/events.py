@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.states import CertificationStatus, ClaimStatus, FactSource, TalentStatus
+from contracts.states import AttestationOutcome, CertificationStatus, ClaimStatus, FactSource, TalentStatus
 
 TOPIC_APPLICANT = "talent.applicant"
 TOPIC_BENEFITS = "talent.benefits"
@@ -202,6 +202,82 @@ class TalentRevoked(ApplicantEvent):
     pseudonym: str
     reason: str
     revoked_at: AwareDatetime
+
+
+class EmploymentAttested(ApplicantEvent):
+    """An employer (用人单位) confirmed or disputed a talent's employment and social-insurance months.
+
+    A talent has at most one standing attestation: a newer one from the same employer replaces the older,
+    so consumers keep the latest per talent. `blocking` is true for a dispute or for a confirmation whose
+    facts differ from the profile (`mismatched_facts`): such a talent's claims are not approved straight
+    through.
+    """
+
+    type = "talent.applicant.employment.attested.v1"
+
+    attestation_id: str
+    talent_id: str
+    employer_credit_code: str
+    outcome: AttestationOutcome
+    # The decision facts that now stand employer-attested (names only, never values).
+    attested_facts: list[str] = Field(default_factory=list)
+    # The facts the employer gave other values for than the talent's profile holds.
+    mismatched_facts: list[str] = Field(default_factory=list)
+    blocking: bool
+    attested_at: AwareDatetime
+
+
+class EmploymentAttestationWithdrawn(ApplicantEvent):
+    """A standing attestation no longer stands: the employer revoked it, or the talent changed employer."""
+
+    type = "talent.applicant.employment.attestation_withdrawn.v1"
+
+    attestation_id: str
+    talent_id: str
+    employer_credit_code: str
+    reason: Literal["revoked", "employer_changed"]
+    withdrawn_at: AwareDatetime
+
+
+class RecommendationFiled(ApplicantEvent):
+    """An employer filed a 举荐 (recommendation) for a talent on its staff; no personal data."""
+
+    type = "talent.applicant.recommendation.filed.v1"
+
+    recommendation_id: str
+    talent_id: str
+    employer_credit_code: str
+    claimed_tier: Tier
+    filed_at: AwareDatetime
+
+
+class DemandDeclared(ApplicantEvent):
+    """An employer declared open posts (人才需求申报); the subject is the demand's id."""
+
+    type = "talent.applicant.demand.declared.v1"
+
+    demand_id: str
+    employer_credit_code: str
+    region_code: str
+    title: str
+    count: Annotated[int, Field(ge=1)]
+    shortage_category: str
+    degree: Degree | None = None
+    salary_band: str | None = None
+    declared_at: AwareDatetime
+
+
+class DemandClosed(ApplicantEvent):
+    """An employer closed a demand declaration (filled or withdrawn); the subject is the demand's id."""
+
+    type = "talent.applicant.demand.closed.v1"
+
+    demand_id: str
+    employer_credit_code: str
+    region_code: str
+    shortage_category: str
+    count: Annotated[int, Field(ge=1)]
+    closed_at: AwareDatetime
 
 
 class TalentReinstated(ApplicantEvent):

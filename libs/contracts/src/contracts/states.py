@@ -58,3 +58,10 @@ class FactSource(StrEnum):
     SELF_DECLARED = "self_declared"
     OFFICER_CONFIRMED = "officer_confirmed"
     EMPLOYER_ATTESTED = "employer_attested"
+
+
+class AttestationOutcome(StrEnum):
+    """What an employer said of a talent's employment and social-insurance months."""
+
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"

@@ -18,6 +18,7 @@ from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings, get_settings
 from applicant.deadlines import on_stage_deadline
 from applicant.documents import build_store, store_open
+from applicant.employer import attestation_routes, demand_routes
 from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
@@ -58,7 +59,7 @@ def definition() -> ServiceDefinition:
         name="applicant",
         title="Applicant service",
         description="Profiles, online certification, talent points and the signed talent code.",
-        routers=[router, internal_router],
+        routers=[router, attestation_routes.router, demand_routes.router, internal_router],
         timers={EXPIRY_TIMER: expire_certification, STAGE_DEADLINE_TIMER: on_stage_deadline},
         audit=True,
         state=_state,
