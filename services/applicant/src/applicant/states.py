@@ -41,7 +41,9 @@ __all__ = [
     "CHANGE_REQUEST_FLOW",
     "CITY_APPROVER",
     "COUNTY_REVIEWER",
+    "DEMAND_FLOW",
     "OPEN_STATUSES",
+    "RECOMMENDATION_FLOW",
     "REFUSALS",
     "REVIEW_STAGES",
     "TALENT_FLOW",
@@ -52,7 +54,13 @@ __all__ = [
     "ChangeRequestStatus",
     "ChangeRequestTransition",
     "Decision",
+    "DemandAction",
+    "DemandStatus",
+    "DemandTransition",
     "FactSource",
+    "RecommendationAction",
+    "RecommendationStatus",
+    "RecommendationTransition",
     "TalentAction",
     "TalentStatus",
     "TalentTransition",
@@ -95,6 +103,72 @@ CHANGE_REQUEST_FLOW: StateMachine[ChangeRequestTransition] = StateMachine(
         ChangeRequestTransition(
             ChangeRequestAction.REJECT, frozenset({ChangeRequestStatus.SUBMITTED}), ChangeRequestStatus.REJECTED
         ),
+    ],
+)
+
+
+# --- employer recommendations (举荐) and demand declarations (人才需求申报) ---------------------------------
+
+
+class RecommendationStatus(StrEnum):
+    """An employer's 举荐 of a talent on its staff: filed, then cited by the talent's certification on the
+    employer_recommendation route, or withdrawn by the employer before that."""
+
+    FILED = "filed"
+    CITED = "cited"
+    WITHDRAWN = "withdrawn"
+
+
+class RecommendationAction(StrEnum):
+    FILE = "file"
+    CITE = "cite"
+    WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class RecommendationTransition(Transition[RecommendationStatus, RecommendationAction]):
+    pass
+
+
+# (new) ─file─► filed ─cite─► cited (a certification relies on it: it can no longer be withdrawn)
+#                  └─withdraw─► withdrawn
+RECOMMENDATION_FLOW: StateMachine[RecommendationTransition] = StateMachine(
+    "recommendation",
+    [
+        RecommendationTransition(RecommendationAction.FILE, frozenset(), RecommendationStatus.FILED),
+        RecommendationTransition(
+            RecommendationAction.CITE, frozenset({RecommendationStatus.FILED}), RecommendationStatus.CITED
+        ),
+        RecommendationTransition(
+            RecommendationAction.WITHDRAW, frozenset({RecommendationStatus.FILED}), RecommendationStatus.WITHDRAWN
+        ),
+    ],
+)
+
+
+class DemandStatus(StrEnum):
+    """An employer's declaration of open posts: open (listed publicly) until the employer closes it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DemandAction(StrEnum):
+    DECLARE = "declare"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True)
+class DemandTransition(Transition[DemandStatus, DemandAction]):
+    pass
+
+
+# (new) ─declare─► open ─close─► closed
+DEMAND_FLOW: StateMachine[DemandTransition] = StateMachine(
+    "demand",
+    [
+        DemandTransition(DemandAction.DECLARE, frozenset(), DemandStatus.OPEN),
+        DemandTransition(DemandAction.CLOSE, frozenset({DemandStatus.OPEN}), DemandStatus.CLOSED),
     ],
 )
 
