@@ -20,6 +20,10 @@ class EmployerCaller:
     name: str
     region_code: str | None
 
+    def as_principal(self) -> Principal:
+        """The caller as the kit's Principal (idempotency keys, audit entries, the read log), role `employer`."""
+        return Principal(sub=self.user, roles=frozenset({"employer"}), region=self.region_code)
+
 
 async def current_employer(principal: Annotated[Principal, Depends(require_roles("employer"))]) -> EmployerCaller:
     """The employer of an `employer` token; a token without the employer claims is refused."""
