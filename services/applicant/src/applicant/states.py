@@ -37,6 +37,7 @@ from servicekit.workflow import ReviewStage, StateMachine, Transition
 
 __all__ = [
     "APPROVALS",
+    "ATTESTATION_FLOW",
     "CERTIFICATION_FLOW",
     "CHANGE_REQUEST_FLOW",
     "CITY_APPROVER",
@@ -47,6 +48,9 @@ __all__ = [
     "REFUSALS",
     "REVIEW_STAGES",
     "TALENT_FLOW",
+    "AttestationAction",
+    "AttestationStatus",
+    "AttestationTransition",
     "CertificationAction",
     "CertificationStatus",
     "CertificationTransition",
@@ -169,6 +173,58 @@ DEMAND_FLOW: StateMachine[DemandTransition] = StateMachine(
     [
         DemandTransition(DemandAction.DECLARE, frozenset(), DemandStatus.OPEN),
         DemandTransition(DemandAction.CLOSE, frozenset({DemandStatus.OPEN}), DemandStatus.CLOSED),
+    ],
+)
+
+
+# --- employment attestations (applicant.employer.attestations) ------------------------------------------
+
+
+class AttestationStatus(StrEnum):
+    """An employer's attestation: it stands until a newer one of the same employer supersedes it, the employer
+    revokes it, or the talent's profile names another employer (it lapses)."""
+
+    STANDING = "standing"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+    LAPSED = "lapsed"
+
+
+class AttestationAction(StrEnum):
+    ATTEST = "attest"
+    SUPERSEDE = "supersede"
+    REVOKE = "revoke"
+    LAPSE = "lapse"
+
+
+@dataclass(frozen=True)
+class AttestationTransition(Transition[AttestationStatus, AttestationAction]):
+    # Why a standing attestation stops standing, as EmploymentAttestationWithdrawn says it; None: no withdrawal
+    # event (an attestation is announced by EmploymentAttested; a superseded one is replaced by the newer one's).
+    withdrawn_reason: Literal["revoked", "employer_changed"] | None = None
+
+
+# (new) ─attest─► standing ─supersede─► superseded (the same employer attested again)
+#                          ─revoke─► revoked (by the employer) | ─lapse─► lapsed (the talent changed employer)
+ATTESTATION_FLOW: StateMachine[AttestationTransition] = StateMachine(
+    "attestation",
+    [
+        AttestationTransition(AttestationAction.ATTEST, frozenset(), AttestationStatus.STANDING),
+        AttestationTransition(
+            AttestationAction.SUPERSEDE, frozenset({AttestationStatus.STANDING}), AttestationStatus.SUPERSEDED
+        ),
+        AttestationTransition(
+            AttestationAction.REVOKE,
+            frozenset({AttestationStatus.STANDING}),
+            AttestationStatus.REVOKED,
+            withdrawn_reason="revoked",
+        ),
+        AttestationTransition(
+            AttestationAction.LAPSE,
+            frozenset({AttestationStatus.STANDING}),
+            AttestationStatus.LAPSED,
+            withdrawn_reason="employer_changed",
+        ),
     ],
 )
 
