@@ -111,6 +111,9 @@ class Certification(SQLModel, table=True):
     stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When that deadline passed with the certification still waiting there (escalated); None otherwise.
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The employer's 举荐 (applicant.employer.recommendations) a certification on the employer_recommendation
+    # route cites; kept through a return and resubmission.
+    recommendation_id: str | None = Field(default=None, max_length=36)
 
 
 class CertificationEvidence(SQLModel, table=True):

@@ -2,7 +2,80 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from servicekit.db import UTCDateTime, utcnow
+from servicekit.sql import StrEnumText
+from sqlalchemy import Column, Index, Text, text
+from sqlmodel import Field, SQLModel
+
+from applicant.states import DemandStatus, RecommendationStatus
+
 # --- attestations (employment and social insurance at the source) ------------------------------------------
 
 
 # --- recommendations (举荐) and demand declarations (人才需求申报) ------------------------------------------------
+
+# A talent holds at most one filed recommendation per employer (a second one is a 409; this index keeps two
+# concurrent filings from both landing). Partial: withdrawn and cited ones stay as history.
+_ONE_FILED = text("status = 'filed'")
+
+
+class Recommendation(SQLModel, table=True):
+    """An employer's 举荐 of a talent on its staff, which the talent's certification on the
+    employer_recommendation route cites; the claimed tier caps the tier that certification may claim."""
+
+    __tablename__ = "talent_recommendation"
+    __table_args__ = (
+        Index("ix_talent_recommendation_employer", "employer_credit_code", "filed_at", "id"),
+        Index(
+            "uq_talent_recommendation_filed",
+            "talent_id",
+            "employer_credit_code",
+            unique=True,
+            sqlite_where=_ONE_FILED,
+            postgresql_where=_ONE_FILED,
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
+    employer_credit_code: str = Field(max_length=18)
+    # The employer's name as its token gave it when filing (the gateway owns the employer).
+    employer_name: str = Field(max_length=200)
+    claimed_tier: str = Field(max_length=1)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: RecommendationStatus = Field(
+        default=RecommendationStatus.FILED, sa_type=StrEnumText(RecommendationStatus, 20)
+    )
+    # The certification that cites it (status cited).
+    certification_id: str | None = Field(default=None, max_length=36)
+    filed_by: str = Field(max_length=64)
+    filed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Demand(SQLModel, table=True):
+    """An employer's declaration of open posts (人才需求申报), listed publicly while open."""
+
+    __tablename__ = "talent_demand"
+    __table_args__ = (
+        Index("ix_talent_demand_employer", "employer_credit_code", "declared_at", "id"),
+        Index("ix_talent_demand_public", "status", "declared_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    employer_credit_code: str = Field(max_length=18)
+    employer_name: str = Field(max_length=200)
+    # The employer's region (from its token): where the posts are.
+    region_code: str = Field(max_length=12)
+    title: str = Field(max_length=100)
+    count: int
+    shortage_category: str = Field(max_length=40)
+    degree: str | None = Field(default=None, max_length=20)
+    salary_band: str | None = Field(default=None, max_length=20)
+    status: DemandStatus = Field(default=DemandStatus.OPEN, sa_type=StrEnumText(DemandStatus, 20))
+    declared_by: str = Field(max_length=64)
+    declared_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
