@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
+from contracts import AttestationOutcome
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -16,7 +17,14 @@ from pydantic import (
     model_serializer,
 )
 
-from applicant.states import CertificationStatus, ChangeRequestStatus, Decision, FactSource, TalentStatus
+from applicant.states import (
+    AttestationStatus,
+    CertificationStatus,
+    ChangeRequestStatus,
+    Decision,
+    FactSource,
+    TalentStatus,
+)
 
 IdType = Literal["resident_id", "foreign_permanent_id", "passport"]
 Degree = Literal["bachelor", "master", "doctor"]
@@ -249,12 +257,36 @@ class ApplicantSummary(BaseModel):
     provenance: dict[str, ProvenancePublic] = Field(default_factory=dict)
 
 
+class AttestationPublic(BaseModel):
+    """An employer's attestation of a talent's employment and social-insurance months (applicant.employer):
+    shown to the employer that made it, the talent, and the reviewers of the talent's cases."""
+
+    id: str
+    talent_id: str
+    employer_credit_code: str
+    employer_name: str
+    employed_since: date
+    position: str | None
+    social_insurance_months: int
+    outcome: AttestationOutcome
+    note: str | None
+    status: AttestationStatus
+    attested_facts: list[str] = Field(description="the decision facts it made employer_attested")
+    mismatched_facts: list[str] = Field(description="the facts the employer gave other values for than the profile")
+    blocking: bool = Field(description="disputed, or a fact mismatched: claims are not approved straight through")
+    attested_by: str
+    attested_at: datetime
+    withdrawn_at: datetime | None
+
+
 class CertificationForReview(CertificationPublic):
     applicant: ApplicantSummary | None
     # The deadline of the review stage it waits in (working days, rule set "review"); None out of review.
     stage_due_at: datetime | None = None
     # The deadline passed with the certification still waiting at that stage.
     escalated: bool = False
+    # The talent's standing employer attestation: in the case view only (a queue page leaves it null).
+    attestation: AttestationPublic | None = None
 
 
 class DecisionCreate(_Strict):
@@ -334,6 +366,8 @@ class ChangeRequestForReview(ChangeRequestPublic):
     applicant: ReviewedApplicant | None
     provenance: dict[str, ProvenancePublic]
     points_after: int | None = Field(default=None, description="the talent's points if the request is approved")
+    # The talent's standing employer attestation: in the case view only (a queue page leaves it null).
+    attestation: AttestationPublic | None = None
 
 
 class ChangeDecisionCreate(_Strict):
