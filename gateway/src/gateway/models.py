@@ -19,10 +19,29 @@ class AccountKind(StrEnum):
     talent = "talent"
     official = "official"
     partner = "partner"
+    employer = "employer"
+
+
+class Employer(SQLModel, table=True):
+    """A 用人单位 registered by an administrator; its users sign in as accounts of kind `employer`."""
+
+    __tablename__ = "gw_employer"
+    __table_args__ = (Index("ix_gw_employer_created_at_id", "created_at", "id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    # 统一社会信用代码 (GB 32100), canonical form: what a talent's profile names to be on this employer's staff.
+    credit_code: str = Field(max_length=18, unique=True)
+    name: str = Field(max_length=200)
+    region_code: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set once: the employer's users can no longer sign in and their refresh tokens are revoked.
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=500)
 
 
 class Account(SQLModel, table=True):
-    """Who may sign in: a talent (phone), an official (username + password) or a partner (client id + secret)."""
+    """Who may sign in: a talent (phone), an official or an employer user (username + password) or a partner
+    (client id + secret)."""
 
     __tablename__ = "gw_account"
 
@@ -38,6 +57,8 @@ class Account(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     region: str | None = Field(default=None, max_length=12)
     partner_kind: str | None = Field(default=None, max_length=32)
+    # An employer user's employer (kind `employer` only).
+    employer_id: str | None = Field(default=None, max_length=36, foreign_key="gw_employer.id", index=True)
     # Seeded for TALENT_ENV=dev only; the gateway refuses to start elsewhere while one exists.
     is_dev: bool = Field(default=False)
     failed_attempts: int = Field(default=0)
