@@ -12,6 +12,7 @@ import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, sel
 import { CHANGE_REQUEST, FACT_SOURCE } from "../common/states.js";
 import { openDocument } from "./documents.js";
 import { api, go } from "./session.js";
+import { attestationCard } from "./staff.js";
 
 const DECISION_FACTS = ["education", "title", "social_insurance_months", "employer", "region_code", "owns_home_in_city"];
 const SOURCE_TONE = {
@@ -112,6 +113,7 @@ export async function changeRequestCase(main, id) {
             [t("common.region"), label("region", r.region_code)],
           ]),
         ),
+        attestationCard(r.attestation),
         h(
           "section",
           { class: "card", "aria-labelledby": "cr-request-h" },

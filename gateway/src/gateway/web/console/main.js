@@ -6,8 +6,10 @@ import { initialLang, setLang, t, translatePage, label } from "../common/i18n.js
 import { announce, busy, field, h, mount, problemText } from "../common/ui.js";
 import { auditPage } from "./audit.js";
 import { changeRequestCase, changeRequestQueue } from "./changes.js";
+import { demandsPage } from "./demands.js";
 import { projectPage, roundPage, housingPage } from "./housing.js";
 import { certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
+import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
 import { api, go } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -20,6 +22,9 @@ const PAGES = [
   { path: "publicity", roles: ["county_reviewer", "city_approver", "finance_officer", "auditor", "admin"], render: publicityPage },
   { path: "housing", roles: ["housing_officer"], render: housingPage },
   { path: "audit", roles: ["auditor"], render: auditPage },
+  { path: "staff", roles: ["employer"], render: staffPage },
+  { path: "recommendations", roles: ["employer"], render: recommendationsPage },
+  { path: "demands", roles: ["employer"], render: demandsPage },
 ];
 const DETAIL = [
   [/^certifications\/([^/]+)$/, certificationCase],
@@ -27,6 +32,7 @@ const DETAIL = [
   [/^change-requests\/([^/]+)$/, changeRequestCase],
   [/^housing\/projects\/([^/]+)$/, projectPage],
   [/^housing\/rounds\/([^/]+)$/, roundPage],
+  [/^staff\/([^/]+)$/, staffMemberPage],
 ];
 
 function visiblePages() {

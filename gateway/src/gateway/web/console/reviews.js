@@ -21,6 +21,7 @@ import {
 } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { provenanceCard } from "./changes.js";
+import { attestationCard, recommendationCard } from "./staff.js";
 import { viewButton } from "./documents.js";
 import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
 
@@ -128,6 +129,8 @@ export async function certificationCase(main, id) {
           ]),
         ),
         provenanceCard(c.provenance || applicant.provenance),
+        recommendationCard(c.recommendation),
+        attestationCard(c.attestation),
         h(
           "section",
           { class: "card", "aria-labelledby": "request-h" },
