@@ -12,6 +12,8 @@ from datetime import datetime
 
 from contracts import (
     CloudEvent,
+    EmploymentAttestationWithdrawn,
+    EmploymentAttested,
     EventData,
     HousingVoucherUsed,
     LeaseEnded,
@@ -29,7 +31,7 @@ from servicekit.db import utcnow
 from servicekit.timers import TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import deadlines, flow
+from benefits import deadlines, flow, signals
 from benefits.clock import Clock
 from benefits.models import TalentFacts
 from benefits.repository import BenefitsRepository
@@ -151,6 +153,16 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
         facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         facts.housing_voucher_used = True
 
+    async def on_attested(session: AsyncSession, event: CloudEvent, data: EmploymentAttested) -> None:
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
+        signals.take_attestation(facts, data, event.time)
+
+    async def on_attestation_withdrawn(
+        session: AsyncSession, event: CloudEvent, data: EmploymentAttestationWithdrawn
+    ) -> None:
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
+        signals.withdraw_attestation(facts, data, event.time)
+
     async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
         # A batch's talents in three queries instead of several per event (see BenefitsRepository).
         await BenefitsRepository.of(session).load_talents((str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
@@ -169,6 +181,8 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
                 LeaseStarted: on_lease_started,
                 LeaseEnded: on_lease_ended,
                 HousingVoucherUsed: on_voucher_used,
+                EmploymentAttested: on_attested,
+                EmploymentAttestationWithdrawn: on_attestation_withdrawn,
             },
         )
     }

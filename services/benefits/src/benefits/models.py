@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from contracts import ClaimStatus
+from contracts import AttestationOutcome, ClaimStatus
 from servicekit.db import UTCDateTime, utcnow
 from servicekit.sql import StrEnumText
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
@@ -65,6 +65,17 @@ class TalentFacts(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
     housing_voucher_used: bool = False
+    # The employer's standing attestation (用人单位核验), if any: a dispute or a mismatch keeps the talent's
+    # claims out of straight-through approval (benefits.signals).
+    attestation_id: str | None = Field(default=None, max_length=36)
+    attestation_outcome: AttestationOutcome | None = Field(default=None, sa_type=StrEnumText(AttestationOutcome, 12))
+    attestation_blocking: bool = False
+    attestation_mismatched_facts: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    attested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The time of the newest attestation event taken (attested or withdrawn): an older one changes nothing.
+    attestation_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property

@@ -16,7 +16,8 @@ from benefits.exceptions import NoReviewQueue
 from benefits.flow import owned_claim
 from benefits.models import Claim
 from benefits.repository import BenefitsRepository
-from benefits.schemas import ClaimPublic, HistoryEntry, PublicNotice, ReasonPublic
+from benefits.schemas import ClaimCase, ClaimPublic, HistoryEntry, PublicNotice, ReasonPublic
+from benefits.signals import straight_through_blockers
 from benefits.states import CITY_APPROVER, COUNTY_REVIEWER, FINANCE_OFFICER, REVIEW_STAGES, ClaimStatus
 
 
@@ -129,6 +130,18 @@ async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[Clai
             ],
         )
         for c in claims
+    ]
+
+
+async def to_case(session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimCase]:
+    """Claims as officials see them: the public view plus the straight-through blockers of each talent."""
+    facts = await BenefitsRepository.of(session).facts_of(c.talent_id for c in claims)
+    return [
+        ClaimCase(
+            **public.model_dump(),
+            straight_through_blockers=straight_through_blockers(facts.get(public.talent_id)),
+        )
+        for public in await to_public(session, claims)
     ]
 
 

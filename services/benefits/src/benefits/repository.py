@@ -327,6 +327,14 @@ class BenefitsRepository:
             out[entry.claim_id].append(entry)
         return out
 
+    async def facts_of(self, talent_ids: Iterable[str]) -> dict[str, TalentFacts]:
+        """The read-model rows of many talents in one query (those known; the absent are left out)."""
+        ids = sorted(set(talent_ids))
+        if not ids:
+            return {}
+        query = select(TalentFacts).where(col(TalentFacts.talent_id).in_(ids))
+        return {f.talent_id: f for f in (await self.session.exec(query)).all()}
+
     async def open_objections(self, claim_id: str) -> list[ClaimObjection]:
         query = select(ClaimObjection).where(
             ClaimObjection.claim_id == claim_id, ClaimObjection.status == ObjectionStatus.OPEN

@@ -23,6 +23,7 @@ from benefits.dependencies import (
     ReviewerPrincipal,
 )
 from benefits.schemas import (
+    ClaimCase,
     ClaimCreate,
     ClaimPublic,
     ClaimResubmit,
@@ -48,6 +49,11 @@ PolicyFilter = Annotated[str | None, Query(max_length=40, description="only clai
 async def _one(session: SessionDep, claim: Any) -> ClaimPublic:
     [public] = await queries.to_public(session, [claim])
     return public
+
+
+async def _case(session: SessionDep, claim: Any) -> ClaimCase:
+    [case] = await queries.to_case(session, [claim])
+    return case
 
 
 # --- policies ---------------------------------------------------------------------------------
@@ -150,39 +156,39 @@ async def resubmit_claim(
 # --- officers ---------------------------------------------------------------------------------
 
 
-@router.get("/reviews/claims", response_model=Page[ClaimPublic])
+@router.get("/reviews/claims", response_model=Page[ClaimCase])
 async def review_queue(
     session: SessionDep,
     principal: QueuePrincipal,
     page: PageDep,
     status: StatusFilter = None,
     policy_code: PolicyFilter = None,
-) -> Page[ClaimPublic]:
+) -> Page[ClaimCase]:
     """Your queue, oldest first: your region's first reviews, the city's second reviews, or claims to pay."""
     found = await queries.review_queue(session, principal, status, policy_code, page)
-    return Page(items=await queries.to_public(session, found.items), next_cursor=found.next_cursor)
+    return Page(items=await queries.to_case(session, found.items), next_cursor=found.next_cursor)
 
 
-@router.get("/reviews/claims/{claim_id}", response_model=ClaimPublic)
-async def review_claim(claim_id: ClaimId, session: SessionDep, principal: OfficerPrincipal) -> ClaimPublic:
-    """One claim with its full history (county reviewers: their region's only)."""
-    return await _one(session, await review.visible_claim(session, principal, claim_id))
+@router.get("/reviews/claims/{claim_id}", response_model=ClaimCase)
+async def review_claim(claim_id: ClaimId, session: SessionDep, principal: OfficerPrincipal) -> ClaimCase:
+    """One claim with its full history and what rules out straight-through approval (county: own region only)."""
+    return await _case(session, await review.visible_claim(session, principal, claim_id))
 
 
-@router.post("/reviews/claims/{claim_id}/decisions", response_model=ClaimPublic)
+@router.post("/reviews/claims/{claim_id}/decisions", response_model=ClaimCase)
 async def decide_claim(
     claim_id: ClaimId, body: DecisionCreate, session: SessionDep, principal: ReviewerPrincipal, clock: ClockDep
-) -> ClaimPublic:
+) -> ClaimCase:
     """Approve, reject or return a claim at your stage (county 初审, then city 复审 and 公示)."""
-    return await _one(session, await review.decide(session, principal, claim_id, body, clock))
+    return await _case(session, await review.decide(session, principal, claim_id, body, clock))
 
 
-@router.post("/reviews/claims/{claim_id}/disbursement", response_model=ClaimPublic)
+@router.post("/reviews/claims/{claim_id}/disbursement", response_model=ClaimCase)
 async def disburse_claim(
     claim_id: ClaimId, body: DisbursementCreate, session: SessionDep, principal: FinancePrincipal, clock: ClockDep
-) -> ClaimPublic:
+) -> ClaimCase:
     """兑现: record the payment of a claim whose public notice ended without objection."""
-    return await _one(session, await review.disburse(session, principal, claim_id, body, clock))
+    return await _case(session, await review.disburse(session, principal, claim_id, body, clock))
 
 
 # --- public notice (公示) ---------------------------------------------------------------------

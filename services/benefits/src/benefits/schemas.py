@@ -256,6 +256,16 @@ class ClaimPublic(BaseModel):
     history: list[HistoryEntry] = Field(default_factory=list)
 
 
+class ClaimCase(ClaimPublic):
+    """A claim as officials see it: with what stands in the way of approving it straight through."""
+
+    straight_through_blockers: list[str] = Field(
+        default_factory=list,
+        description="reason codes (employment_disputed, employment_mismatch) that rule out straight-through "
+        "approval; empty when nothing stands in the way",
+    )
+
+
 class PublicNotice(BaseModel):
     """A claim on public notice (公示): the pseudonym, never a name."""
 
