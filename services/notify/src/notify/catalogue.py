@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Literal
 
+from contracts import EventData, model_for
+
 Channel = Literal["in_app", "sms", "email"]
 CHANNELS: tuple[Channel, ...] = ("in_app", "sms", "email")
 
@@ -49,6 +51,8 @@ class Reminder:
 class Catalogue:
     categories: dict[str, Category]
     event_categories: dict[str, str]
+    # event type -> {data field: the values that make the event news}; a type not named here always is.
+    event_conditions: dict[str, dict[str, frozenset[str]]]
     reminders: dict[str, Reminder]
     not_notified: dict[str, str]
     never_for_partners: frozenset[str]
@@ -56,6 +60,13 @@ class Catalogue:
 
     def category_of(self, event_type: str) -> Category:
         return self.categories[self.event_categories[event_type]]
+
+    def notifies(self, event_type: str, data: EventData) -> bool:
+        """Whether this event is news for its person: its type is notified and its data meets `only_when`."""
+        if event_type not in self.event_categories:
+            return False
+        conditions = self.event_conditions.get(event_type, {})
+        return all(str(getattr(data, field)) in values for field, values in conditions.items())
 
     def is_critical(self, category: str) -> bool:
         return self.categories[category].critical
@@ -82,6 +93,11 @@ def load() -> Catalogue:
         for name, spec in raw["categories"].items()
     }
     event_categories = {event_type: spec["category"] for event_type, spec in raw["events"].items()}
+    event_conditions = {
+        event_type: {field: frozenset(values) for field, values in spec["only_when"].items()}
+        for event_type, spec in raw["events"].items()
+        if "only_when" in spec
+    }
     reminders = {
         name: Reminder(
             name=name,
@@ -97,6 +113,7 @@ def load() -> Catalogue:
     catalogue = Catalogue(
         categories=categories,
         event_categories=event_categories,
+        event_conditions=event_conditions,
         reminders=reminders,
         not_notified=dict(raw["not_notified"]),
         never_for_partners=frozenset(partners["never"]),
@@ -116,6 +133,11 @@ def _check(catalogue: Catalogue) -> None:
             raise ValueError(f"{event_type}: unknown category {category_name!r}")
         if event_type in catalogue.not_notified:
             raise ValueError(f"{event_type} is both notified and not notified")
+    for event_type, conditions in catalogue.event_conditions.items():
+        fields = model_for(event_type).model_fields
+        for field, values in conditions.items():
+            if field not in fields or not values:
+                raise ValueError(f"{event_type}: only_when names {field!r}, not a field of the event, or no value")
     for reminder in catalogue.reminders.values():
         if reminder.category not in catalogue.categories or reminder.on not in catalogue.event_categories:
             raise ValueError(f"reminder {reminder.name}: unknown category or start event")

@@ -28,6 +28,8 @@ def inbox_handlers(c: Components) -> Mapping[type[EventData], Handler]:
         talent_id = str(getattr(data, "talent_id"))  # noqa: B009  (every notified type names its talent)
         if isinstance(data, TalentRegistered):
             await service.remember_locale(session, talent_id, data.locale, c.clock())
+        if not catalogue.notifies(event.type, data):
+            return  # not news for the person (catalogue.json `only_when`), e.g. a change they made themselves
         await service.notify_person(
             session,
             c,
