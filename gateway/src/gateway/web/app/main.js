@@ -9,6 +9,7 @@ import { housingPage } from "./housing.js";
 import { inboxPage, unreadCount } from "./inbox.js";
 import { certifyPage, mePage } from "./me.js";
 import { changeRequestPage } from "./facts.js";
+import { jobsPage } from "./jobs.js";
 import { api, go, leave } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -20,6 +21,8 @@ const TABS = [
   { path: "me", icon: "☺", render: mePage },
 ];
 const SUBPAGES = { "me/certify": certifyPage, "me/change": changeRequestPage };
+// Pages anyone may open, signed in or not: the jobs employers declared are public.
+const PUBLIC = { jobs: jobsPage };
 
 function route() {
   return location.hash.replace(/^#\/?/, "");
@@ -56,7 +59,7 @@ async function render() {
   leave();
   const main = document.getElementById("main");
   const path = route().split("?")[0];
-  if (!api.signedIn) {
+  if (!api.signedIn && !PUBLIC[path]) {
     renderTabs("");
     return signInPage(main);
   }
@@ -67,7 +70,7 @@ async function render() {
   const generation = ++renders;
   const view = h("div", { class: "view" });
   try {
-    const page = SUBPAGES[path] || TABS.find((tab) => tab.path === path)?.render;
+    const page = PUBLIC[path] || SUBPAGES[path] || TABS.find((tab) => tab.path === path)?.render;
     if (!page) mount(view, h("h2", {}, t("common.not_found")));
     else await page(view);
   } catch (error) {
@@ -129,6 +132,7 @@ function signInPage(main) {
     codeField,
     error,
     h("div", { class: "actions" }, submit),
+    h("p", {}, h("a", { href: "#/jobs" }, t("jobs.browse_public"))),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -7,6 +7,7 @@ import { announce, busy, field, fmtDateTime, h, mount, select, sha256Hex, showEr
 import { api, go } from "./session.js";
 import { CERTIFICATION } from "../common/states.js";
 import { applyTrust, changeRequestsSection, keepLocked, showLockedRefusal } from "./facts.js";
+import { RECOMMENDATION_ROUTE, attestationsSection, recommendationPicker } from "./employer.js";
 
 const REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483", "330502"];
 const ROUTES = ["degree", "title", "programme", "employer_recommendation", "expert_recommendation", "case_by_case"];
@@ -22,7 +23,7 @@ export async function mePage(main) {
     api.get("/api/v1/me/certifications?limit=50").catch(notFound),
   ]);
   const certs = certifications ? certifications.items : [];
-  const changes = await changeRequestsSection(profile);
+  const [changes, attestations] = await Promise.all([changeRequestsSection(profile), attestationsSection(profile)]);
   mount(
     main,
     h("h2", {}, t("me.title")),
@@ -34,7 +35,9 @@ export async function mePage(main) {
       profile ? h("p", {}, h("a", { class: "button primary", href: "#/me/certify" }, t("me.new_certification"))) : null,
     ),
     changes,
+    attestations,
     profileForm(profile, () => mePage(main)),
+    h("p", {}, h("a", { href: "#/jobs" }, t("jobs.browse"))),
   );
 }
 
@@ -170,8 +173,15 @@ export async function certifyPage(main) {
   addRow();
   const add = h("button", { type: "button", onclick: addRow }, t("me.add_evidence"));
   const submit = h("button", { type: "submit", class: "primary" }, t(resubmitId ? "me.resubmit" : "me.submit_certification"));
+  // The employer_recommendation route cites a recommendation the employer filed; the tier is the one it claims.
+  const picker = recommendationPicker((r) => {
+    tier.value = r.claimed_tier;
+  });
+  picker.hide();
   const syncProgramme = () => {
     programmeField.hidden = route.value !== "programme";
+    if (route.value === RECOMMENDATION_ROUTE) picker.show();
+    else picker.hide();
   };
   route.addEventListener("change", syncProgramme);
   syncProgramme();
@@ -180,12 +190,16 @@ export async function certifyPage(main) {
     { class: "card", "aria-labelledby": "certify-h" },
     h("h2", { id: "certify-h" }, t(resubmitId ? "me.resubmit_title" : "me.certify_title")),
     h("p", { class: "muted" }, t("me.certify_intro")),
-    resubmitId ? field(t("me.resubmit_note"), note) : [field(t("certs.route"), route), field(t("certs.claimed_tier"), tier), programmeField],
+    resubmitId ? field(t("me.resubmit_note"), note) : [field(t("certs.route"), route), picker.element, field(t("certs.claimed_tier"), tier), programmeField],
     h("fieldset", {}, h("legend", {}, t("me.evidence")), rows, add),
     h("div", { class: "actions" }, submit, h("a", { href: "#/me" }, t("common.cancel"))),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!resubmitId && picker.missing()) {
+      announce(t("employer.file_first"), "error");
+      return;
+    }
     const evidence = [...rows.querySelectorAll(".evidence-row")].map((row) => row.evidence).filter(Boolean);
     if (!evidence.length) {
       announce(t("me.evidence_required"), "error");
@@ -198,6 +212,7 @@ export async function certifyPage(main) {
         } else {
           const body = { route: route.value, claimed_tier: tier.value, evidence };
           if (route.value === "programme" && programme.value.trim()) body.programme_code = programme.value.trim();
+          if (route.value === RECOMMENDATION_ROUTE) body.recommendation_id = picker.value();
           await api.post("/api/v1/me/certifications", body);
         }
         announce(t("me.certification_sent"), "ok");
