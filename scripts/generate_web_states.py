@@ -19,6 +19,7 @@ from pathlib import Path
 
 from applicant import states as applicant
 from benefits import states as benefits
+from contracts.states import AttestationOutcome
 from housing import states as housing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,21 @@ def constants() -> dict[str, object]:
         "TALENT": _members(applicant.TalentStatus),
         "CHANGE_REQUEST": _members(applicant.ChangeRequestStatus),
         "FACT_SOURCE": _members(applicant.FactSource),
+        # Employers: which buttons a page offers follows from the tables (revoke, withdraw, close, cite).
+        "ATTESTATION": _members(applicant.AttestationStatus),
+        "ATTESTATION_OUTCOME": _members(AttestationOutcome),
+        "ATTESTATION_REVOCABLE": sorted(
+            _values(applicant.ATTESTATION_FLOW.sources(applicant.AttestationAction.REVOKE))
+        ),
+        "RECOMMENDATION": _members(applicant.RecommendationStatus),
+        "RECOMMENDATION_CITABLE": sorted(
+            _values(applicant.RECOMMENDATION_FLOW.sources(applicant.RecommendationAction.CITE))
+        ),
+        "RECOMMENDATION_WITHDRAWABLE": sorted(
+            _values(applicant.RECOMMENDATION_FLOW.sources(applicant.RecommendationAction.WITHDRAW))
+        ),
+        "DEMAND": _members(applicant.DemandStatus),
+        "DEMAND_CLOSABLE": sorted(_values(applicant.DEMAND_FLOW.sources(applicant.DemandAction.CLOSE))),
         "ROUND": _members(housing.RoundStatus),
         "APPLICATION": _members(housing.ApplicationStatus),
         "OFFER": _members(housing.OfferStatus),

@@ -5,12 +5,11 @@
 import { label, t } from "../common/i18n.js";
 import { fmtDate, fmtDateTime, h, problemText } from "../common/ui.js";
 import { api } from "./session.js";
+import { ATTESTATION, ATTESTATION_OUTCOME, RECOMMENDATION_CITABLE } from "../common/states.js";
 
 export const RECOMMENDATION_ROUTE = "employer_recommendation";
 // Presentation only: how a badge is coloured.
-const TONE = { confirmed: "ok", disputed: "bad", standing: "ok" };
-// What a recommendation must be to be cited (RecommendationStatus.FILED): cited and withdrawn ones cannot.
-const CITABLE = "filed";
+const TONE = { [ATTESTATION_OUTCOME.CONFIRMED]: "ok", [ATTESTATION_OUTCOME.DISPUTED]: "bad" };
 
 function factWords(names) {
   return (names || []).map((fact) => label("fact", fact)).join(t("employer.separator"));
@@ -18,7 +17,7 @@ function factWords(names) {
 
 /** One attestation: who, the outcome, what it confirmed, what differs, and the employer's note on a dispute. */
 function attestationCard(a) {
-  const standing = a.status === "standing";
+  const standing = a.status === ATTESTATION.STANDING;
   return h(
     "article",
     { class: `card${a.blocking && standing ? " blocking" : ""}`, "data-attestation": a.id },
@@ -49,7 +48,7 @@ function attestationCard(a) {
             : "",
         )
       : null,
-    a.outcome === "disputed"
+    a.outcome === ATTESTATION_OUTCOME.DISPUTED
       ? h(
           "p",
           { class: "note error", "data-testid": "dispute" },
@@ -105,7 +104,7 @@ export function recommendationPicker(onChosen) {
   control.addEventListener("change", choose);
   const load = async () => {
     const page = await api.get("/api/v1/me/recommendations?limit=100");
-    const citable = (page.items || []).filter((r) => r.status === CITABLE);
+    const citable = (page.items || []).filter((r) => RECOMMENDATION_CITABLE.includes(r.status));
     byId = Object.fromEntries(citable.map((r) => [r.id, r]));
     control.replaceChildren(
       ...citable.map((r) =>

@@ -6,10 +6,11 @@ import { label, t } from "../common/i18n.js";
 import { categoryChoices, categoryText, salaryBandChoices, salaryBandText } from "../common/demands.js";
 import { announce, busy, field, fmtDateTime, h, mount, problemText, select, table } from "../common/ui.js";
 import { api } from "./session.js";
+import { DEMAND, DEMAND_CLOSABLE } from "../common/states.js";
 import { idempotencyKey, pagedRows, twoStepButton } from "./staff.js";
 
 const DEGREES = ["bachelor", "master", "doctor"];
-const TONE = { open: "ok", closed: "self" };
+const TONE = { [DEMAND.OPEN]: "ok", [DEMAND.CLOSED]: "self" };
 
 export async function demandsPage(main) {
   const options = await api.get("/api/v1/demands/options", { auth: false });
@@ -62,7 +63,7 @@ function demandRow(d, options, reload) {
     h("td", {}, salaryBandText(options, d.salary_band)),
     h("td", {}, h("span", { class: `badge ${TONE[d.status] || "warn"}`, "data-testid": "demand-status" }, label("demand_status", d.status))),
     h("td", {}, fmtDateTime(d.declared_at), d.closed_at ? h("div", { class: "muted" }, t("demands.closed_at", { at: fmtDateTime(d.closed_at) })) : null),
-    h("td", {}, d.status === "open" ? [close, problem] : null),
+    h("td", {}, DEMAND_CLOSABLE.includes(d.status) ? [close, problem] : null),
   );
 }
 

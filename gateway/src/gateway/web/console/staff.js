@@ -12,21 +12,22 @@ import { query } from "../common/api.js";
 import { label, t } from "../common/i18n.js";
 import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
 import { api, go } from "./session.js";
+import { ATTESTATION, ATTESTATION_OUTCOME, ATTESTATION_REVOCABLE, RECOMMENDATION, RECOMMENDATION_WITHDRAWABLE } from "../common/states.js";
 
 const TIERS = ["E", "D", "C", "B", "A"];
-const OUTCOMES = ["confirmed", "disputed"];
+const OUTCOMES = Object.values(ATTESTATION_OUTCOME);
 const PAGE_SIZE = 50;
 // Presentation only: how a status badge is coloured.
 const TONE = {
-  confirmed: "ok",
-  disputed: "bad",
-  standing: "ok",
-  superseded: "self",
-  revoked: "self",
-  lapsed: "self",
-  filed: "warn",
-  cited: "ok",
-  withdrawn: "self",
+  [ATTESTATION_OUTCOME.CONFIRMED]: "ok",
+  [ATTESTATION_OUTCOME.DISPUTED]: "bad",
+  [ATTESTATION.STANDING]: "ok",
+  [ATTESTATION.SUPERSEDED]: "self",
+  [ATTESTATION.REVOKED]: "self",
+  [ATTESTATION.LAPSED]: "self",
+  [RECOMMENDATION.FILED]: "warn",
+  [RECOMMENDATION.CITED]: "ok",
+  [RECOMMENDATION.WITHDRAWN]: "self",
 };
 
 /** A fresh key per submitted form: a retried POST (a slow network, a double click) creates one thing, not two. */
@@ -219,7 +220,8 @@ function standingCard(a, reload) {
       [t("staff.attested_at"), fmtDateTime(a.attested_at)],
     ].filter(Boolean)),
     problem,
-    h("div", { class: "actions" }, revoke),
+    // The staff view's summary is this employer's standing attestation (no status); a full one says its own.
+    !a.status || ATTESTATION_REVOCABLE.includes(a.status) ? h("div", { class: "actions" }, revoke) : null,
   );
 }
 
@@ -372,7 +374,7 @@ function recommendationRow(r, names, reload) {
     h("td", {}, badge("recommendation_status", r.status, "recommendation-status")),
     h("td", {}, fmtDateTime(r.filed_at)),
     h("td", { class: "mono" }, r.certification_id ? shortId(r.certification_id) : "—"),
-    h("td", {}, r.status === "filed" ? [withdraw, problem] : null),
+    h("td", {}, RECOMMENDATION_WITHDRAWABLE.includes(r.status) ? [withdraw, problem] : null),
   );
 }
 
