@@ -68,8 +68,8 @@ function demandRow(d, options, reload) {
 }
 
 function declareForm(options, reload) {
-  const title = h("input", { name: "title", required: true, maxlength: "200", autocomplete: "off" });
-  const count = h("input", { name: "count", type: "number", min: "1", max: "9999", required: true, value: "1", inputmode: "numeric" });
+  const title = h("input", { name: "title", required: true, maxlength: "100", autocomplete: "off" });
+  const count = h("input", { name: "count", type: "number", min: "1", max: "10000", required: true, value: "1", inputmode: "numeric" });
   const category = select({ name: "shortage_category", required: true }, categoryChoices(options));
   const degree = select({ name: "degree" }, [["", t("demands.any_degree")], ...DEGREES.map((x) => [x, label("degree", x)])], "");
   const band = select({ name: "salary_band" }, [["", t("demands.no_band")], ...salaryBandChoices(options)], "");
