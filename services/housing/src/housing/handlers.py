@@ -12,6 +12,8 @@ from datetime import datetime
 
 from contracts import (
     CloudEvent,
+    EmploymentAttestationWithdrawn,
+    EmploymentAttested,
     EventData,
     HousingVoucherUsed,
     TalentCertified,
@@ -129,6 +131,34 @@ async def on_voucher_used(session: AsyncSession, event: CloudEvent, data: Housin
     talent.updated_at = utcnow()
 
 
+async def on_attested(session: AsyncSession, event: CloudEvent, data: EmploymentAttested) -> None:
+    """The attestation now stands, unless a newer attestation event (attested or withdrawn) was taken already."""
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    if talent.attestation_as_of is not None and event.time <= talent.attestation_as_of:
+        return  # older, or this very event again (a replay): nothing changes
+    talent.attestation_id, talent.attestation_outcome = data.attestation_id, data.outcome
+    talent.attestation_blocking = data.blocking
+    talent.attestation_mismatched_facts = list(data.mismatched_facts)
+    talent.attested_at, talent.attestation_as_of = data.attested_at, event.time
+    talent.updated_at = utcnow()
+
+
+async def on_attestation_withdrawn(
+    session: AsyncSession, event: CloudEvent, data: EmploymentAttestationWithdrawn
+) -> None:
+    """The named attestation no longer stands; a newer one standing is left alone. A withdrawal that comes
+    before its own attestation still moves the time on, so that attestation does not stand when it arrives."""
+    talent = await repo.get_or_create_talent(session, data.talent_id)
+    if talent.attestation_as_of is not None and event.time <= talent.attestation_as_of:
+        return
+    if talent.attestation_id not in (None, data.attestation_id):
+        return
+    talent.attestation_id, talent.attestation_outcome = None, None
+    talent.attestation_blocking, talent.attestation_mismatched_facts = False, []
+    talent.attested_at, talent.attestation_as_of = None, event.time
+    talent.updated_at = utcnow()
+
+
 async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
     # A batch's talents in one query instead of one per event (repository.load_talents).
     await repo.load_talents(session, (str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
@@ -145,6 +175,8 @@ READ_MODEL_HANDLERS: dict[type[EventData], Handler] = with_prepare(
         TalentReinstated: on_reinstated,
         TalentExpired: on_expired,
         HousingVoucherUsed: on_voucher_used,
+        EmploymentAttested: on_attested,
+        EmploymentAttestationWithdrawn: on_attestation_withdrawn,
     },
 )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from contracts import AttestationOutcome
 from servicekit.db import UTCDateTime, partial_index, utcnow
 
 # The kit's table of housing's rule versions: imported so that it is part of housing's tables (the metadata the
 # migrations build and the drift check compares).
 from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from housing.states import (
@@ -56,6 +57,17 @@ class HousingTalent(SQLModel, table=True):
     status_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     points_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     profile_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The employer's standing attestation (用人单位核验), if any: officers see whether it disputes the talent's
+    # employment or differs from the profile (`attestation_blocking`).
+    attestation_id: str | None = Field(default=None, max_length=36)
+    attestation_outcome: AttestationOutcome | None = Field(default=None, sa_type=StrEnumText(AttestationOutcome, 12))
+    attestation_blocking: bool = False
+    attestation_mismatched_facts: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    attested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The time of the newest attestation event taken (attested or withdrawn): an older one changes nothing.
+    attestation_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -223,6 +223,22 @@ async def ranked_page(session: AsyncSession, round_id: str, *, after_rank: int, 
     return list((await session.exec(query)).all())
 
 
+async def applications_page(
+    session: AsyncSession, round_id: str, *, after: Sequence[Any] | None, limit: int
+) -> list[tuple[HousingApplication, HousingTalent | None]]:
+    """A round's applications in the order they came, each with its talent's read-model row (officers' view)."""
+    query = (
+        select(HousingApplication, HousingTalent)
+        .join(HousingTalent, col(HousingTalent.talent_id) == col(HousingApplication.talent_id), isouter=True)
+        .where(HousingApplication.round_id == round_id)
+    )
+    if after:
+        order = (col(HousingApplication.created_at), col(HousingApplication.id))
+        query = query.where(keyset_after(order, after, descending=False))
+    query = query.order_by(col(HousingApplication.created_at), col(HousingApplication.id)).limit(limit)
+    return [(application, talent) for application, talent in (await session.exec(query)).all()]
+
+
 async def open_offer_count(session: AsyncSession, round_id: str) -> int:
     count = await session.scalar(
         select(func.count())

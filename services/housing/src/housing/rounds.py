@@ -33,7 +33,7 @@ from housing.exceptions import (
 )
 from housing.models import HousingApplication, HousingRound, HousingRoundUnit, HousingTalent, HousingUnit
 from housing.rules import HOUSING_RULES, RULES, HousingRules
-from housing.schemas import ApplicationCreate, ApplicationPublic, RoundCreate, RoundPublic
+from housing.schemas import ApplicationCase, ApplicationCreate, ApplicationPublic, RoundCreate, RoundPublic
 from housing.states import (
     ROUND,
     ApplicationAction,
@@ -44,7 +44,7 @@ from housing.states import (
     UnitStatus,
 )
 from housing.transitions import Actor, transition_application, transition_round, transition_unit
-from housing.views import application_public, round_public
+from housing.views import application_case, application_public, round_public
 
 # Who closes a round when its `closes_at` comes (the audit log's actor).
 SYSTEM_ACTOR = "housing-scheduler"
@@ -108,6 +108,15 @@ async def list_rounds(session: AsyncSession, page: PageParams, *, status: RoundS
     shown = keyset_page(found, page.limit, lambda r: [r.created_at.isoformat(), r.id])
     items = [await round_public(session, r, with_units=False) for r in shown.items]
     return Page(items=items, next_cursor=shown.next_cursor)
+
+
+async def round_applications(session: AsyncSession, round_id: str, page: PageParams) -> Page[ApplicationCase]:
+    """A round's applications in the order they came, each with the applicant's current facts (housing officer)."""
+    round_ = await round_or_404(session, round_id)
+    after = page.position(cursor_time, cursor_key)
+    found = await repo.applications_page(session, round_.id, after=after, limit=page.limit + 1)
+    shown = keyset_page(found, page.limit, lambda row: [row[0].created_at.isoformat(), row[0].id])
+    return Page(items=[application_case(a, t) for a, t in shown.items], next_cursor=shown.next_cursor)
 
 
 async def apply(

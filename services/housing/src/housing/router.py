@@ -13,6 +13,7 @@ from servicekit.pagination import Page, PageDep
 from housing import drawing, inventory, leases, offers, rounds, views
 from housing.dependencies import HousingOfficer, ResultsPageDep
 from housing.schemas import (
+    ApplicationCase,
     ApplicationCreate,
     ApplicationPublic,
     LeaseEnd,
@@ -138,6 +139,14 @@ async def apply(
         operation=f"POST /api/v1/housing/rounds/{round_id}/applications",
         create=lambda: rounds.apply(session, principal.sub, round_id, body),
     )  # fmt: skip
+
+
+@router.get("/housing/rounds/{round_id}/applications", response_model=Page[ApplicationCase])
+async def round_applications(
+    round_id: str, session: SessionDep, page: PageDep, officer: HousingOfficer
+) -> Page[ApplicationCase]:
+    """A round's applications in the order they came, with each applicant's facts now (housing officer)."""
+    return await rounds.round_applications(session, round_id, page)
 
 
 @router.post("/housing/rounds/{round_id}/close", response_model=RoundPublic)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
+from contracts import AttestationOutcome
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from housing.states import ApplicationStatus, LeaseStatus, OfferStatus, RoundStatus, UnitMarketStatus, UnitStatus
+from housing.states import (
+    ApplicationStatus,
+    LeaseStatus,
+    OfferStatus,
+    RoundStatus,
+    TalentStatus,
+    UnitMarketStatus,
+    UnitStatus,
+)
 
 Tier = Literal["A", "B", "C", "D", "E"]
 SupplyModel = Literal["government", "park", "enterprise"]
@@ -124,6 +133,28 @@ class ApplicationPublic(BaseModel):
     status_reason: str | None
     rank: int | None
     created_at: datetime
+
+
+class ApplicantFacts(BaseModel):
+    """What housing knows of an applicant now, for the housing officer (never on the public results)."""
+
+    status: TalentStatus
+    works_in_city: bool | None
+    owns_home_in_city: bool | None
+    voucher_used: bool
+    employment_attestation: AttestationOutcome | None = Field(
+        description="the employer's standing attestation of the talent's employment: confirmed, disputed or none"
+    )
+    employment_blocking: bool = Field(
+        description="the employer disputes the employment or gave other facts than the profile holds"
+    )
+    employment_mismatched_facts: list[str]
+
+
+class ApplicationCase(ApplicationPublic):
+    """An application as the housing officer sees it: with the applicant's current facts."""
+
+    talent: ApplicantFacts
 
 
 class ResultRow(BaseModel):

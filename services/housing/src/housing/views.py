@@ -9,9 +9,19 @@ from servicekit.pagination import Page
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from housing import repository as repo
-from housing.models import HousingApplication, HousingLease, HousingOffer, HousingProject, HousingRound, HousingUnit
+from housing.models import (
+    HousingApplication,
+    HousingLease,
+    HousingOffer,
+    HousingProject,
+    HousingRound,
+    HousingTalent,
+    HousingUnit,
+)
 from housing.rules import HOUSING_RULES, RULES, HousingRules
 from housing.schemas import (
+    ApplicantFacts,
+    ApplicationCase,
     ApplicationPublic,
     LeasePublic,
     MyHousing,
@@ -113,6 +123,21 @@ def application_public(application: HousingApplication) -> ApplicationPublic:
         rank=application.rank,
         created_at=application.created_at,
     )
+
+
+def application_case(application: HousingApplication, talent: HousingTalent | None) -> ApplicationCase:
+    """An application with what housing knows of its applicant now (a talent with no row yet: nothing known)."""
+    known = talent or HousingTalent(talent_id=application.talent_id)
+    facts = ApplicantFacts(
+        status=known.status,
+        works_in_city=known.works_in_city,
+        owns_home_in_city=known.owns_home_in_city,
+        voucher_used=known.voucher_used,
+        employment_attestation=known.attestation_outcome,
+        employment_blocking=known.attestation_blocking,
+        employment_mismatched_facts=list(known.attestation_mismatched_facts),
+    )
+    return ApplicationCase(**application_public(application).model_dump(), talent=facts)
 
 
 def offer_public(offer: HousingOffer, unit: HousingUnit, tier: str, catalogue: HousingRules) -> OfferPublic:
