@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from contracts import ChangeRequestDecided, TalentProfileUpdated
+from contracts import ChangeRequestDecided
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from applicant import access_log, catalogue, documents, facts, points
 from applicant import repository as repo
 from applicant.clock import local_today
+from applicant.employer import attestations
 from applicant.events import outbox
 from applicant.exceptions import ProfileRequired
 from applicant.models import Certification, ChangeRequest, ChangeRequestEvidence, Talent, TalentProfile
@@ -36,7 +37,7 @@ from applicant.schemas import (
     ChangeReviewFilter,
     ReviewedApplicant,
 )
-from applicant.service import profile_facts
+from applicant.service import announce_profile_update
 from applicant.states import (
     CHANGE_REQUEST_FLOW,
     COUNTY_REVIEWER,
@@ -165,6 +166,7 @@ async def get_for_review(session: AsyncSession, principal: Principal, change_req
     request = await _reviewable(session, principal, change_request_id)
     await access_log.record_official_read(session, principal, request.talent_id, "change_request.read")
     [public] = await for_review(session, principal, [request])
+    public.attestation = await attestations.standing_of_talent(session, request.talent_id)
     return public
 
 
@@ -191,6 +193,7 @@ async def decide(
     # The answer shows the case again: a read like opening it.
     await access_log.record_official_read(session, principal, request.talent_id, "change_request.decide")
     [public] = await for_review(session, principal, [request])
+    public.attestation = await attestations.standing_of_talent(session, request.talent_id)
     return public
 
 
@@ -212,7 +215,9 @@ async def _apply(session: AsyncSession, principal: Principal, request: ChangeReq
         at=now,
         basis=f"change_request:{request.id}",
     )
-    await _announce(session, talent, profile, issuing_city)
+    # A new employer: the old one's attestation lapses (after the confirmation above, which it leaves alone).
+    await attestations.lapse_other_employers(session, talent.id, profile.employer_credit_code)
+    await announce_profile_update(session, talent, profile, issuing_city)
     points.refresh(session, talent, profile)
 
 
@@ -234,22 +239,7 @@ async def confirm_certified_facts(
         at=utcnow(),
         basis=f"certification:{certification.id}",
     )
-    await _announce(session, talent, profile, issuing_city)
-
-
-async def _announce(session: AsyncSession, talent: Talent, profile: TalentProfile, issuing_city: str) -> None:
-    """TalentProfileUpdated with the current facts and provenance, for the other services' read models."""
-    await session.flush()
-    outbox.emit(
-        session,
-        TalentProfileUpdated(
-            talent_id=talent.id,
-            region_code=profile.region_code,
-            locale=profile.locale,
-            **await profile_facts(session, profile, issuing_city),
-        ),
-        subject=talent.id,
-    )
+    await announce_profile_update(session, talent, profile, issuing_city)
 
 
 # --- the one transition ----------------------------------------------------------------------------------------

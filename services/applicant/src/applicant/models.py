@@ -40,6 +40,9 @@ class TalentProfile(SQLModel, table=True):
     """What the talent told us; the identity number only encrypted, with a keyed hash for duplicates."""
 
     __tablename__ = "talent_profile"
+    # An employer's staff: the talents whose profile names its credit code (applicant.employer.staff), in the
+    # order they registered.
+    __table_args__ = (Index("ix_talent_profile_employer", "employer_credit_code", "created_at", "talent_id"),)
 
     talent_id: str = Field(primary_key=True, foreign_key="talent.id", max_length=36)
     name: str = Field(max_length=100)

@@ -23,6 +23,7 @@ from applicant import access_log, catalogue, validity
 from applicant import repository as repo
 from applicant.certification import for_review, keyset_position, transition
 from applicant.changes import confirm_certified_facts
+from applicant.employer import attestations
 from applicant.exceptions import CertificationConflict, CertificationNotFound
 from applicant.models import Certification, CertificationDecision
 from applicant.schemas import CertificationForReview, DecisionCreate, ReviewFilter
@@ -84,6 +85,7 @@ async def get_for_review(session: AsyncSession, principal: Principal, certificat
     if certification is None or not _may_see(principal, certification):
         raise CertificationNotFound(certification_id)
     [public] = await for_review(session, [certification])
+    public.attestation = await attestations.standing_of_talent(session, certification.talent_id)
     access_log.record_official_reads(session, principal, _shown([public]), access_log.CERTIFICATION_READ)
     return public
 
@@ -131,6 +133,7 @@ async def decide(
         await confirm_certified_facts(session, principal, certification, issuing_city)
     await session.flush()
     [public] = await for_review(session, [certification])
+    public.attestation = await attestations.standing_of_talent(session, certification.talent_id)
     access_log.record_official_reads(session, principal, _shown([public]), access_log.CERTIFICATION_DECIDE)
     return public
 

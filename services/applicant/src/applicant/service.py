@@ -22,6 +22,7 @@ from applicant import catalogue, facts, points, reference
 from applicant import repository as repo
 from applicant.config import ApplicantSettings
 from applicant.contact import InvalidContact, normalise_phone, validate_time_zone
+from applicant.employer import attestations
 from applicant.events import outbox
 from applicant.exceptions import (
     FamilyConflict,
@@ -108,6 +109,24 @@ async def profile_facts(session: AsyncSession, profile: TalentProfile, issuing_c
     }
 
 
+async def announce_profile_update(
+    session: AsyncSession, talent: Talent, profile: TalentProfile, issuing_city: str
+) -> None:
+    """TalentProfileUpdated with the current facts and provenance, for the other services' read models (after
+    a decision or an employer's attestation changed them)."""
+    await session.flush()
+    outbox.emit(
+        session,
+        TalentProfileUpdated(
+            talent_id=talent.id,
+            region_code=profile.region_code,
+            locale=profile.locale,
+            **await profile_facts(session, profile, issuing_city),
+        ),
+        subject=talent.id,
+    )
+
+
 def _facts(profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
     return {
         "degree": profile.degree,
@@ -181,6 +200,8 @@ async def put_profile(
         if not identity_same:
             profile.id_number_ciphertext = protector.cipher.encrypt(number)
     await session.flush()
+    # A talent who names another employer no longer stands on the old one's attestation.
+    await attestations.lapse_other_employers(session, talent_id, profile.employer_credit_code)
 
     facts_now = await profile_facts(session, profile, protector.issuing_city)
     if registering:

@@ -131,9 +131,7 @@ class RecommendationAction(StrEnum):
 
 @dataclass(frozen=True)
 class RecommendationTransition(Transition[RecommendationStatus, RecommendationAction]):
-    # The employer's moves are audited as recommendation.<action>; a citation is the talent's certification
-    # submission (which its own event records).
-    audited: bool = False
+    pass
 
 
 # (new) ─file─► filed ─cite─► cited (a certification relies on it: it can no longer be withdrawn)
@@ -141,15 +139,12 @@ class RecommendationTransition(Transition[RecommendationStatus, RecommendationAc
 RECOMMENDATION_FLOW: StateMachine[RecommendationTransition] = StateMachine(
     "recommendation",
     [
-        RecommendationTransition(RecommendationAction.FILE, frozenset(), RecommendationStatus.FILED, audited=True),
+        RecommendationTransition(RecommendationAction.FILE, frozenset(), RecommendationStatus.FILED),
         RecommendationTransition(
             RecommendationAction.CITE, frozenset({RecommendationStatus.FILED}), RecommendationStatus.CITED
         ),
         RecommendationTransition(
-            RecommendationAction.WITHDRAW,
-            frozenset({RecommendationStatus.FILED}),
-            RecommendationStatus.WITHDRAWN,
-            audited=True,
+            RecommendationAction.WITHDRAW, frozenset({RecommendationStatus.FILED}), RecommendationStatus.WITHDRAWN
         ),
     ],
 )

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from contracts import AttestationOutcome
 from servicekit.db import UTCDateTime, utcnow
 from servicekit.sql import StrEnumText
-from sqlalchemy import Column, Index, Text, text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from applicant.states import DemandStatus, RecommendationStatus
+from applicant.states import AttestationStatus, DemandStatus, RecommendationStatus
 
 # --- attestations (employment and social insurance at the source) ------------------------------------------
+
+
+class EmploymentAttestation(SQLModel, table=True):
+    """An employer's word on a talent's employment and social-insurance months (applicant.employer.attestations).
+
+    Never changed but for its status: a newer attestation supersedes it, the employer revokes it, or it lapses
+    when the talent's profile names another employer. What it attested is kept as the employer said it."""
+
+    __tablename__ = "talent_employment_attestation"
+    __table_args__ = (
+        # A talent's attestations (their own list, the standing one of each employer), newest first.
+        Index("ix_talent_employment_attestation_talent", "talent_id", "attested_at", "id"),
+        # An employer's attestations, newest first.
+        Index("ix_talent_employment_attestation_employer", "employer_credit_code", "attested_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    talent_id: str = Field(foreign_key="talent.id", max_length=36)
+    employer_credit_code: str = Field(max_length=18)
+    employer_name: str = Field(max_length=200)
+    employed_since: date
+    position: str | None = Field(default=None, max_length=100)
+    social_insurance_months: int
+    outcome: AttestationOutcome = Field(sa_type=StrEnumText(AttestationOutcome, 10))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: AttestationStatus = Field(default=AttestationStatus.STANDING, sa_type=StrEnumText(AttestationStatus, 12))
+    # The decision facts (names) it made employer-attested, and those it gave other values for than the profile.
+    attested_facts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mismatched_facts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    blocking: bool = False
+    # The employer user who signed it (the gateway's account id).
+    attested_by: str = Field(max_length=64)
+    attested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When it stopped standing (revoked, lapsed or superseded).
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # --- recommendations (举荐) and demand declarations (人才需求申报) ------------------------------------------------
