@@ -4,8 +4,9 @@ The rules (tiers and routes, the points formula, the partner scenes' privileges)
 the database (applicant.rules): the accessors below answer from the process's snapshot of the version in
 force, a dict lookup, so the hot paths (a verify, a code) may call them on every request.
 
-The catalogues (the shortage-occupation list, the family relations; the regions are in reference.py) are
-reference lists that change with the code reading them: JSON files in `applicant/data/`, read once per process.
+The catalogues (the shortage-occupation list, the family relations, the demand declarations' salary bands; the
+regions are in reference.py) are reference lists that change with the code reading them: JSON files in
+`applicant/data/`, read once per process.
 """
 
 from __future__ import annotations
@@ -84,3 +85,22 @@ def shortage_catalogue() -> ShortageCatalogue:
 @lru_cache
 def family_limits() -> dict[str, int]:
     return {relation: int(n) for relation, n in _load("family.json")["max_per_relation"].items()}
+
+
+@lru_cache
+def shortage_categories() -> tuple[str, ...]:
+    """The key industries of the shortage catalogue in its order: what a demand declaration may name."""
+    return tuple(_load("shortage_catalogue.json")["key_industries"])
+
+
+@dataclass(frozen=True)
+class SalaryBand:
+    code: str
+    label_zh: str
+    label_en: str
+
+
+@lru_cache
+def salary_bands() -> tuple[SalaryBand, ...]:
+    """The monthly salary bands (CNY) a demand declaration may state, lowest first (data/demand.json)."""
+    return tuple(SalaryBand(b["code"], b["label_zh"], b["label_en"]) for b in _load("demand.json")["salary_bands"])

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from applicant import catalogue, documents, facts
 from applicant import repository as repo
 from applicant.clock import add_city_working_days
+from applicant.employer import recommendations
 from applicant.events import outbox
 from applicant.exceptions import CertificationConflict, CertificationNotFound, ProfileRequired, UnknownDocuments
 from applicant.models import Certification, CertificationDecision, CertificationEvidence, Document, TalentProfile
@@ -56,6 +57,24 @@ def _check_route(route: str, programme_code: str | None) -> None:
             "programme_code: the programme route needs the code of the talent programme",
             errors=[{"field": "programme_code", "message": "required for the programme route"}],
         )
+
+
+# The route on which a certification cites an employer's 举荐 (applicant.employer.recommendations).
+RECOMMENDATION_ROUTE = "employer_recommendation"
+
+
+def _check_recommendation_given(route: str, recommendation_id: str | None) -> None:
+    """The employer_recommendation route needs the recommendation it relies on; no other route takes one."""
+    if route == RECOMMENDATION_ROUTE and recommendation_id is None:
+        message = "required for the employer_recommendation route: a recommendation your employer filed"
+    elif route != RECOMMENDATION_ROUTE and recommendation_id is not None:
+        message = "only the employer_recommendation route cites a recommendation"
+    else:
+        return
+    raise Unprocessable(
+        f"recommendation_id: {message} (GET /api/v1/me/recommendations)",
+        errors=[{"field": "recommendation_id", "message": message}],
+    )
 
 
 async def _add_evidence(session: AsyncSession, certification: Certification, items: list[EvidenceItem]) -> None:
@@ -97,6 +116,7 @@ async def submit(session: AsyncSession, talent_id: str, body: CertificationCreat
             f"Certification {open_one.id} is still {open_one.status}; wait for its decision (or resubmit it)."
         )
     _check_route(body.route, body.programme_code)
+    _check_recommendation_given(body.route, body.recommendation_id)
     now = utcnow()
     certification = Certification(
         id=str(uuid.uuid4()),
@@ -108,7 +128,11 @@ async def submit(session: AsyncSession, talent_id: str, body: CertificationCreat
         region_code=profile.region_code,
         submitted_at=now,
         updated_at=now,
+        recommendation_id=body.recommendation_id,
     )
+    if body.recommendation_id is not None:
+        # Cited in this transaction: the employer can no longer withdraw it (kept through a resubmission).
+        await recommendations.cite(session, certification, profile, body.recommendation_id)
     await transition(session, certification, CertificationAction.SUBMIT)
     session.add(certification)
     await session.flush()
@@ -365,12 +389,14 @@ def _public(
 async def for_review(session: AsyncSession, rows: list[Certification]) -> list[CertificationForReview]:
     profiles = await repo.get_profiles(session, sorted({c.talent_id for c in rows}))
     provenance = {talent_id: await facts.provenance_of(session, talent_id) for talent_id in profiles}
+    cited = await recommendations.cited_by(session, rows)
     return [
         CertificationForReview(
             **public.model_dump(),
             applicant=_summary(profiles.get(public.talent_id), provenance.get(public.talent_id, {})),
             stage_due_at=row.stage_due_at,
             escalated=row.escalated_at is not None,
+            recommendation=cited.get(row.id),
         )
         for row, public in zip(rows, await to_public(session, rows), strict=True)
     ]

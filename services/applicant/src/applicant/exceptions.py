@@ -98,3 +98,39 @@ class UnknownDocuments(Unprocessable):
                 {"field": field, "message": f"no document {document_id} of yours"} for field, document_id in unknown
             ],
         )
+
+
+# --- employer: recommendations (举荐) and demand declarations ---
+
+
+class NotOnStaff(NotFound):
+    """A talent whose profile does not name the calling employer: not theirs to see (a 404, not a 403)."""
+
+    def __init__(self, talent_id: str) -> None:
+        super().__init__(f"No talent {talent_id} on your staff (a talent's profile names their employer).")
+
+
+class RecommendationNotFound(NotFound):
+    def __init__(self, recommendation_id: str) -> None:
+        super().__init__(f"No recommendation {recommendation_id} that you may see.")
+
+
+class RecommendationConflict(Conflict):
+    """A recommendation in a status that does not allow the request (a second filed one, withdrawing a cited one)."""
+
+
+class InvalidRecommendationCitation(Unprocessable):
+    """A certification's `recommendation_id` (or its claimed tier) that the recommendation does not support."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class DemandNotFound(NotFound):
+    def __init__(self, demand_id: str) -> None:
+        super().__init__(f"No demand declaration {demand_id} of yours.")
+
+
+class InvalidDemand(Unprocessable):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])

@@ -23,6 +23,7 @@ from applicant.states import (
     ChangeRequestStatus,
     Decision,
     FactSource,
+    RecommendationStatus,
     TalentStatus,
 )
 
@@ -206,6 +207,12 @@ class CertificationCreate(_Strict):
     claimed_tier: Tier
     programme_code: str | None = Field(default=None, min_length=1, max_length=64)
     evidence: Evidence = Field(min_length=1, max_length=20)
+    recommendation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=36,
+        description="the employer's 举荐 the employer_recommendation route needs (GET /api/v1/me/recommendations)",
+    )
 
 
 class CertificationResubmit(_Strict):
@@ -279,6 +286,21 @@ class AttestationPublic(BaseModel):
     withdrawn_at: datetime | None
 
 
+class RecommendationPublic(BaseModel):
+    """An employer's 举荐 of a talent on its staff (applicant.employer.recommendations): shown to the employer
+    that filed it, the talent, and the reviewers of the certification that cites it."""
+
+    id: str
+    talent_id: str
+    employer_credit_code: str
+    employer_name: str
+    claimed_tier: Tier
+    reason: str
+    status: RecommendationStatus
+    certification_id: str | None = Field(description="the certification that cites it (status cited)")
+    filed_at: datetime
+
+
 class CertificationForReview(CertificationPublic):
     applicant: ApplicantSummary | None
     # The deadline of the review stage it waits in (working days, rule set "review"); None out of review.
@@ -287,6 +309,8 @@ class CertificationForReview(CertificationPublic):
     escalated: bool = False
     # The talent's standing employer attestation: in the case view only (a queue page leaves it null).
     attestation: AttestationPublic | None = None
+    # The employer's 举荐 a certification on the employer_recommendation route cites.
+    recommendation: RecommendationPublic | None = None
 
 
 class DecisionCreate(_Strict):

@@ -131,7 +131,9 @@ class RecommendationAction(StrEnum):
 
 @dataclass(frozen=True)
 class RecommendationTransition(Transition[RecommendationStatus, RecommendationAction]):
-    pass
+    # The employer's moves are audited as recommendation.<action>; a citation is the talent's certification
+    # submission (which its own event records).
+    audited: bool = False
 
 
 # (new) ─file─► filed ─cite─► cited (a certification relies on it: it can no longer be withdrawn)
@@ -139,12 +141,15 @@ class RecommendationTransition(Transition[RecommendationStatus, RecommendationAc
 RECOMMENDATION_FLOW: StateMachine[RecommendationTransition] = StateMachine(
     "recommendation",
     [
-        RecommendationTransition(RecommendationAction.FILE, frozenset(), RecommendationStatus.FILED),
+        RecommendationTransition(RecommendationAction.FILE, frozenset(), RecommendationStatus.FILED, audited=True),
         RecommendationTransition(
             RecommendationAction.CITE, frozenset({RecommendationStatus.FILED}), RecommendationStatus.CITED
         ),
         RecommendationTransition(
-            RecommendationAction.WITHDRAW, frozenset({RecommendationStatus.FILED}), RecommendationStatus.WITHDRAWN
+            RecommendationAction.WITHDRAW,
+            frozenset({RecommendationStatus.FILED}),
+            RecommendationStatus.WITHDRAWN,
+            audited=True,
         ),
     ],
 )
