@@ -6,6 +6,11 @@ operation's own role dependencies. The operations below /api/v1 go into the file
 gateway derives its prefixes and role rules from it. A gateway test runs `generate()` and fails when the
 committed file differs.
 
+The gateway's own operations that need a token (registering employers, its audit log: gateway.admin) are in
+the file too, under the service name `gateway`, read the same way from their own OpenAPI document: the role
+rules and the security suite cover them like the services'. Its sign-in endpoints are not: they are public,
+the front door itself, and no role rule applies to them.
+
     uv run --frozen python scripts/generate_routes.py [--check]
 """
 
@@ -19,7 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gateway.routetable import render_table, table_from_openapi
+from gateway.admin import own_openapi
+from gateway.routetable import GATEWAY, render_table, table_from_openapi
 from servicekit.auth import StaticJwks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +53,9 @@ def openapi_document(name: str) -> dict[str, Any]:
 
 def generate() -> str:
     """The text routes.generated.json should have now."""
-    return render_table(table_from_openapi({name: openapi_document(name) for name in service_names()}))
+    documents = {name: openapi_document(name) for name in service_names()}
+    documents[GATEWAY] = own_openapi()
+    return render_table(table_from_openapi(documents))
 
 
 def stale_diff(current: str, wanted: str) -> str:

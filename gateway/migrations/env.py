@@ -1,8 +1,6 @@
 """Alembic environment of the gateway: the kit's async env over the gateway's own (gw_) tables."""
 
 import gateway.models  # noqa: F401  (registers the gw_ tables on the shared metadata)
-import servicekit.audit  # noqa: F401  (the kit's audit_log, which the gateway's admin changes write)
-import servicekit.idempotency  # noqa: F401  (the kit's idempotency_record, for the admin's creating POSTs)
 from servicekit.db import NAMING_CONVENTION
 from servicekit.migrations import run_env
 from sqlalchemy import MetaData

@@ -9,7 +9,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import GatewaySettings
 from gateway.exceptions import DevAccountsPresentError
-from gateway.service import DEV_OFFICIALS
+from gateway.service import DEV_EMPLOYER, DEV_OFFICIALS
 from jose import jwt
 from pydantic import ValidationError
 
@@ -30,13 +30,28 @@ class TestDevAccounts:
             claims = jwt.get_unverified_claims((await gateway.partner(client_id))["access_token"])
             assert claims["partner_kind"] == kind
 
+    async def test_the_dev_employer_user_signs_in_for_its_employer(self, gateway: Any) -> None:
+        username, credit_code, name, region = DEV_EMPLOYER
+        assert username == "employer.demo" and credit_code == "91330402MA2B3C4D53"
+        claims = jwt.get_unverified_claims((await gateway.official(username))["access_token"])
+        assert claims["roles"] == ["employer"]
+        assert (claims["credit_code"], claims["employer_name"], claims["region"]) == (credit_code, name, region)
+        assert claims["employer_id"]
+
     async def test_a_restart_in_dev_does_not_duplicate_them(self, gateway: Any, start_gateway: Any) -> None:
         await start_gateway()
         rows = await gateway.sql("SELECT count(*) AS n FROM gw_account WHERE is_dev")
-        assert rows[0].n == 10
+        assert rows[0].n == 11
+        assert (await gateway.sql("SELECT count(*) AS n FROM gw_employer"))[0].n == 1
 
     async def test_outside_dev_start_up_is_refused_while_they_exist(self, gateway: Any, start_gateway: Any) -> None:
         with pytest.raises(DevAccountsPresentError, match=r"reviewer\.nanhu"):
+            await start_gateway(environment="production", **REAL_SECRETS)
+
+    async def test_the_dev_employer_user_alone_still_refuses_production(self, gateway: Any, start_gateway: Any) -> None:
+        await gateway.sql("DELETE FROM gw_refresh_token")
+        await gateway.sql("DELETE FROM gw_account WHERE kind <> 'employer'")
+        with pytest.raises(DevAccountsPresentError, match=r"employer\.demo"):
             await start_gateway(environment="production", **REAL_SECRETS)
 
     async def test_outside_dev_a_clean_database_starts_without_them(self, start_gateway: Any) -> None:
@@ -75,8 +90,24 @@ class TestPurge:
     ) -> None:
         dev = await start_gateway(**REAL_SECRETS)
         await dev.official("admin")  # leaves a refresh token behind
+        await dev.official("employer.demo")
         monkeypatch.setenv("TALENT_ENV", "dev")
         monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway_database_url)
         await asyncio.to_thread(main, ["purge-dev-accounts"])
         gw = await start_gateway(environment="production", **REAL_SECRETS)
         assert (await gw.sql("SELECT count(*) AS n FROM gw_account"))[0].n == 0
+        assert (await gw.sql("SELECT count(*) AS n FROM gw_employer"))[0].n == 0  # the dev employer went with it
+
+    async def test_purge_keeps_a_dev_employer_a_real_account_was_added_to(
+        self, start_gateway: Any, gateway_database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        dev = await start_gateway(**REAL_SECRETS)
+        await dev.sql(
+            "INSERT INTO gw_account (id, kind, username, roles, is_dev, failed_attempts, created_at, employer_id) "
+            "SELECT 'real-hr', 'employer', 'hr.real', '[\"employer\"]', false, 0, created_at, id FROM gw_employer"
+        )
+        monkeypatch.setenv("TALENT_ENV", "dev")
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway_database_url)
+        await asyncio.to_thread(main, ["purge-dev-accounts"])
+        assert [r.username for r in await dev.sql("SELECT username FROM gw_account")] == ["hr.real"]
+        assert (await dev.sql("SELECT count(*) AS n FROM gw_employer"))[0].n == 1

@@ -12,7 +12,7 @@ from servicekit.problems import Forbidden, Unauthorized
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.exceptions import OAuthError, RateLimited, RouteNotFound
-from gateway.routes import access_rule, resolve_service, route_group
+from gateway.routes import GATEWAY, access_rule, resolve_service, route_group
 from gateway.runtime import GatewayRuntime
 from gateway.service import AuthComponents
 
@@ -112,6 +112,10 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
         raise Unauthorized("This resource needs a bearer token from POST /api/v1/auth/token.", headers=_challenge())
     if rule.roles and not principal.has_any(rule.roles):
         raise Forbidden(f"This action needs one of the roles: {', '.join(sorted(rule.roles))}.")
+    if service == GATEWAY:
+        # The gateway's own operations are answered by its own routers, mounted before the proxy: a path
+        # below them that reaches the proxy names no operation (there is no upstream to ask).
+        raise RouteNotFound(path)
     return service
 
 

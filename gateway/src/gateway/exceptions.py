@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.problems import DomainError, NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
+from servicekit.problems import Conflict, DomainError, NotFound, ServiceUnavailable, TooManyRequests, Unprocessable
 
 
 class OAuthError(DomainError):
@@ -67,6 +67,41 @@ class RateLimited(TooManyRequests):
 
 class OtpDeliveryFailed(ServiceUnavailable):
     slug = "otp-delivery-failed"
+
+
+class InvalidField(Unprocessable):
+    """Input that fails a rule the schema cannot state (a check character, a password naming its user)."""
+
+    slug = "invalid-input"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class EmployerNotFound(NotFound):
+    def __init__(self, employer_id: str) -> None:
+        super().__init__(f"No employer {employer_id}.")
+
+
+class CreditCodeTaken(Conflict):
+    slug = "credit-code-taken"
+
+    def __init__(self) -> None:
+        super().__init__("An employer with this unified social credit code is already registered.")
+
+
+class UsernameTaken(Conflict):
+    slug = "username-taken"
+
+    def __init__(self) -> None:
+        super().__init__("This username is taken; choose another.")
+
+
+class EmployerDisabled(Conflict):
+    slug = "employer-disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This employer is disabled; its users cannot sign in and no user can be added.")
 
 
 class RouteNotFound(NotFound):

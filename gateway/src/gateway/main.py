@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from servicekit.auth import document_roles
 from servicekit.health import health_router
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from servicekit.problems import install_problem_handlers
 
+from gateway.admin import RuntimeTokenVerifier, include_own_routers
 from gateway.config import GatewaySettings, get_settings
 from gateway.openapi import BEARER_SCHEME, bearer_security_scheme
 from gateway.ratelimit import RedisRateLimiter
@@ -56,6 +58,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.database = runtime.database
+    # servicekit's principal dependencies (the gateway's own admin operations) verify with the runtime's keys.
+    app.state.token_verifier = RuntimeTokenVerifier(runtime)
     checks: dict[str, Any] = {"database": runtime.database.ping}
     for name in SERVICES:
         checks[name] = _upstream_check(runtime, name)
@@ -80,9 +84,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(docs_router)
     app.mount(DOCS_STATIC, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-static")
+    include_own_routers(app)  # before the proxy: its catch-all would take their paths
     app.include_router(proxy_router)
     mount_web(app)  # /console/, /app/ (the browser front ends) and / → /app/
     app.openapi = lambda: _own_openapi(app)  # type: ignore[method-assign]
+    document_roles(app)  # x-roles on the gateway's own operations, as on the services'
     return app
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
+from servicekit.pagination import keyset_after
 from sqlalchemy import delete, func, update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.models import Account, OtpChallenge, RefreshToken
+from gateway.models import Account, Employer, OtpChallenge, RefreshToken
 
 
 async def get_account(session: AsyncSession, account_id: str) -> Account | None:
@@ -118,3 +120,55 @@ async def count_live_refresh_tokens(session: AsyncSession, family_id: str, now: 
 async def delete_account(session: AsyncSession, account: Account) -> None:
     await session.exec(delete(RefreshToken).where(col(RefreshToken.account_id) == account.id))
     await session.delete(account)
+
+
+# --- employers ---------------------------------------------------------------------------------
+
+
+async def get_employer(session: AsyncSession, employer_id: str) -> Employer | None:
+    return await session.get(Employer, employer_id)
+
+
+async def get_employer_by_credit_code(session: AsyncSession, credit_code: str) -> Employer | None:
+    return (await session.exec(select(Employer).where(Employer.credit_code == credit_code))).first()
+
+
+async def list_employers(
+    session: AsyncSession, limit: int, after: Sequence[Any] | None, credit_code: str | None = None
+) -> Sequence[Employer]:
+    """Newest first, `limit` rows after a (created_at, id) position."""
+    statement = select(Employer)
+    if credit_code is not None:
+        statement = statement.where(Employer.credit_code == credit_code)
+    if after is not None:
+        statement = statement.where(keyset_after((col(Employer.created_at), col(Employer.id)), after, descending=True))
+    statement = statement.order_by(col(Employer.created_at).desc(), col(Employer.id).desc()).limit(limit)
+    return (await session.exec(statement)).all()
+
+
+async def employer_users(session: AsyncSession, employer_ids: Iterable[str]) -> Sequence[Account]:
+    """The user accounts of these employers, oldest first (one query for a whole page)."""
+    statement = (
+        select(Account)
+        .where(col(Account.employer_id).in_(list(employer_ids)))
+        .order_by(col(Account.created_at), col(Account.id))
+    )
+    return (await session.exec(statement)).all()
+
+
+async def revoke_employer_refresh_tokens(session: AsyncSession, employer_id: str, now: datetime) -> None:
+    users = select(Account.id).where(Account.employer_id == employer_id)
+    await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.account_id).in_(users.scalar_subquery()), col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def delete_employer_if_unused(session: AsyncSession, employer_id: str) -> bool:
+    """Delete an employer no account is bound to any more (a purged dev employer)."""
+    remaining = await session.scalar(select(func.count()).where(col(Account.employer_id) == employer_id))
+    if remaining:
+        return False
+    await session.exec(delete(Employer).where(col(Employer.id) == employer_id))
+    return True

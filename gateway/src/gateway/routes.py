@@ -10,21 +10,34 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 
-from gateway.routetable import ANY, AUTHENTICATED, AccessRule, Operation, derive, load_operations, matchers, resolve
+from gateway.routetable import (
+    ANY,
+    AUTHENTICATED,
+    GATEWAY,
+    AccessRule,
+    Operation,
+    derive,
+    load_operations,
+    matchers,
+    resolve,
+)
 
 GENERATED_FILE = "routes.generated.json"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 _table = json.loads(files("gateway").joinpath(GENERATED_FILE).read_text(encoding="utf-8"))
 OPERATIONS: tuple[Operation, ...] = load_operations(_table)
-SERVICES: tuple[str, ...] = tuple(_table["services"])
+# The upstream services; the table also names the gateway's own operations (GATEWAY), served in-process.
+SERVICES: tuple[str, ...] = tuple(s for s in _table["services"] if s != GATEWAY)
 _derived = derive(OPERATIONS)
 
 # Longest prefix wins; a prefix matches the path itself or anything below it (/api/v1/me/code.png is one of its own).
 ROUTE_TABLE: tuple[tuple[str, str], ...] = _derived.route_table
 # Per service, first match wins; the services check the same roles again (and the object's owner or region).
 SERVICE_RULES = _derived.rules
-ACCESS_RULES: tuple[AccessRule, ...] = tuple(rule for service in SERVICES for rule in SERVICE_RULES.get(service, ()))
+ACCESS_RULES: tuple[AccessRule, ...] = tuple(
+    rule for service in _table["services"] for rule in SERVICE_RULES.get(service, ())
+)
 
 _owners = dict(ROUTE_TABLE)
 _matchers = {service: matchers(rules) for service, rules in SERVICE_RULES.items()}
@@ -53,6 +66,7 @@ __all__ = [
     "ACCESS_RULES",
     "ANY",
     "AUTHENTICATED",
+    "GATEWAY",
     "GENERATED_FILE",
     "OPERATIONS",
     "READ_METHODS",

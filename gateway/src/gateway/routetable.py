@@ -31,6 +31,8 @@ from typing import Any
 from servicekit.auth import PUBLIC_EXTENSION, ROLES_EXTENSION
 
 API_ROOT = "/api/v1"
+# The service name of the gateway's own operations (gateway.admin): in the table, never an upstream.
+GATEWAY = "gateway"
 ANY = frozenset({"*"})
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 GENERATED_NOTE = (

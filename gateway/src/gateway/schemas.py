@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,3 +68,54 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": Problem, "content": {"application/problem+json": {}}, "description": "A problem"}
         for status in statuses
     }
+
+
+# --- employers (用人单位) and their users, registered by administrators ------------------------------
+
+# Usernames as officials have them (reviewer.nanhu): lower-case letters, digits, `.`, `_`, `-`.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+# A GB/T 2260 county-level code: the gateway keeps no region list (the applicant service has the catalogue),
+# so it checks the shape only.
+REGION_PATTERN = r"^[1-9]\d{5}$"
+
+
+class EmployerCreate(BaseModel):
+    """An employer and its first user, created together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credit_code: str = Field(max_length=40, examples=["91330402MA2B3C4D53"], description="统一社会信用代码 (GB 32100)")
+    name: str = Field(min_length=1, max_length=200, examples=["嘉兴某科技有限公司"])
+    region_code: str = Field(pattern=REGION_PATTERN, examples=["330402"], description="GB/T 2260, six digits")
+    username: str = Field(pattern=USERNAME_PATTERN, examples=["hr.jiaxing-tech"])
+    password: str = Field(max_length=200, description="At least 12 characters, not containing the username")
+
+
+class EmployerUserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: str = Field(max_length=200, description="At least 12 characters, not containing the username")
+
+
+class EmployerDisable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class EmployerUserPublic(BaseModel):
+    id: str
+    username: str
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+
+class EmployerPublic(BaseModel):
+    id: str
+    credit_code: str
+    name: str
+    region_code: str
+    created_at: datetime
+    disabled_at: datetime | None
+    users: list[EmployerUserPublic]

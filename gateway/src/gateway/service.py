@@ -1,5 +1,7 @@
 """The gateway's rules: one-time codes, the four grants, refresh-token rotation, dev accounts.
 
+Employers and their users are registered in gateway.employers.
+
 Functions here flush and never commit: the request is the unit of work.
 """
 
@@ -30,7 +32,7 @@ from gateway.exceptions import (
     OtpRateLimited,
     UnsupportedGrantType,
 )
-from gateway.models import Account, AccountKind, OtpChallenge, RefreshToken, new_id
+from gateway.models import Account, AccountKind, Employer, OtpChallenge, RefreshToken, new_id
 from gateway.phones import normalize_phone
 from gateway.schemas import OtpIssued, TokenForm, TokenResponse
 from gateway.tokens import TokenIssuer, new_otp_code, new_refresh_token, scope_for
@@ -50,7 +52,9 @@ DEV_OFFICIALS: tuple[tuple[str, str, str | None], ...] = (
     ("admin", "admin", None),
 )
 DEV_PARTNERS: tuple[tuple[str, str], ...] = (("partner.hospital", "hospital"), ("partner.transit", "transit"))
-DEV_USERNAMES = tuple(u for u, _, _ in DEV_OFFICIALS) + tuple(c for c, _ in DEV_PARTNERS)
+# The dev employer (用人单位) and its user: username, credit code, name, region.
+DEV_EMPLOYER = ("employer.demo", "91330402MA2B3C4D53", "嘉兴某科技有限公司", "330402")
+DEV_USERNAMES = tuple(u for u, _, _ in DEV_OFFICIALS) + tuple(c for c, _ in DEV_PARTNERS) + (DEV_EMPLOYER[0],)
 
 _WRONG_CREDENTIALS = "The username or password is wrong."
 _WRONG_CLIENT = "The client id or client secret is wrong."
@@ -173,12 +177,32 @@ async def grant_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str,
 # --- officials and partners --------------------------------------------------------------------
 
 
+# Who signs in with a username and password: officials and employers' users, under the same lockout.
+PASSWORD_KINDS = frozenset({AccountKind.official, AccountKind.employer})
+
+
+async def _employer_of(session: AsyncSession, account: Account) -> Employer | None:
+    if account.kind != AccountKind.employer or account.employer_id is None:
+        return None
+    return await repository.get_employer(session, account.employer_id)
+
+
+async def _may_sign_in(session: AsyncSession, account: Account) -> bool:
+    """Not disabled, and an employer user's employer not disabled either."""
+    if account.disabled_at is not None:
+        return False
+    if account.kind != AccountKind.employer:
+        return True
+    employer = await _employer_of(session, account)
+    return employer is not None and employer.disabled_at is None
+
+
 async def grant_password(session: AsyncSession, auth: AuthComponents, username: str, password: str) -> TokenResponse:
-    """An official's username and password; repeated failures lock the account for a while."""
+    """An official's or an employer user's username and password; repeated failures lock the account for a while."""
     settings = auth.settings
     now = utcnow()
     account = await repository.get_account_by_username(session, username)
-    if account is not None and account.kind != AccountKind.official:
+    if account is not None and account.kind not in PASSWORD_KINDS:
         account = None
     if account is not None and account.locked_until is not None and account.locked_until > now:
         wait = int((account.locked_until - now).total_seconds()) + 1
@@ -187,7 +211,8 @@ async def grant_password(session: AsyncSession, auth: AuthComponents, username: 
             headers={"Retry-After": str(wait)},
         )
     valid = await auth.secrets.verify(account.secret_hash if account else None, password)
-    if account is None or not valid or account.disabled_at is not None:
+    # A disabled account (or employer) gets the answer of a wrong password: it says nothing about the account.
+    if account is None or not valid or not await _may_sign_in(session, account):
         if account is not None and not valid:
             account.failed_attempts += 1
             if account.failed_attempts >= settings.password_max_failures:
@@ -237,7 +262,7 @@ async def grant_refresh(session: AsyncSession, auth: AuthComponents, token: str)
     if row.expires_at <= now:
         raise InvalidGrant("The refresh token has expired; sign in again.")
     account = await repository.get_account(session, row.account_id)
-    if account is None or account.disabled_at is not None:
+    if account is None or not await _may_sign_in(session, account):
         await repository.revoke_family(session, row.family_id, now)
         raise InvalidGrant("The account of this refresh token can no longer sign in.")
     return await _issue(session, auth, account, now, family_id=row.family_id)
@@ -268,7 +293,7 @@ async def _issue(
         )
     await session.flush()
     return TokenResponse(
-        access_token=auth.issuer.access_token(account, now),
+        access_token=auth.issuer.access_token(account, now, await _employer_of(session, account)),
         expires_in=auth.settings.access_token_ttl_s,
         refresh_token=refresh,
         scope=scope_for(account),
@@ -308,6 +333,22 @@ async def create_partner(
     return account
 
 
+async def create_employer_user(
+    session: AsyncSession, auth: AuthComponents, employer: Employer, username: str, password: str
+) -> Account:
+    """A user of an employer: signs in with a password, acts for the employer (role `employer`)."""
+    account = Account(
+        kind=AccountKind.employer,
+        username=username,
+        secret_hash=await auth.secrets.hash_async(password),
+        roles=["employer"],
+        employer_id=employer.id,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
 async def seed_dev_accounts(session: AsyncSession, auth: AuthComponents) -> int:
     """Create the documented dev accounts that are missing (TALENT_ENV=dev only)."""
     if not auth.settings.is_dev:
@@ -323,6 +364,16 @@ async def seed_dev_accounts(session: AsyncSession, auth: AuthComponents) -> int:
             account = await create_partner(session, auth, client_id, DEV_SECRET, kind)
             account.is_dev = True
             created += 1
+    username, credit_code, name, region = DEV_EMPLOYER
+    if await repository.get_account_by_username(session, username) is None:
+        employer = await repository.get_employer_by_credit_code(session, credit_code)
+        if employer is None:
+            employer = Employer(credit_code=credit_code, name=name, region_code=region)
+            session.add(employer)
+            await session.flush()
+        account = await create_employer_user(session, auth, employer, username, DEV_PASSWORD)
+        account.is_dev = True
+        created += 1
     await session.flush()
     return created
 
@@ -339,9 +390,14 @@ async def refuse_dev_accounts(session: AsyncSession, environment: str) -> None:
 
 
 async def purge_dev_accounts(session: AsyncSession) -> int:
+    """Delete the dev accounts, and the dev employer once no account of it is left."""
     found = await repository.list_dev_accounts(session, DEV_USERNAMES)
+    employer_ids = {a.employer_id for a in found if a.employer_id is not None}
     for account in found:
         await repository.delete_account(session, account)
+    await session.flush()
+    for employer_id in employer_ids:
+        await repository.delete_employer_if_unused(session, employer_id)
     await session.flush()
     return len(found)
 

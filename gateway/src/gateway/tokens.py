@@ -10,7 +10,7 @@ from typing import Any
 from jose import jwt
 
 from gateway.keys import ALGORITHM, KeyRing
-from gateway.models import Account, AccountKind
+from gateway.models import Account, AccountKind, Employer
 
 
 def scope_for(account: Account) -> str:
@@ -26,7 +26,8 @@ class TokenIssuer:
         self.audience = audience
         self.ttl_s = ttl_s
 
-    def access_token(self, account: Account, now: datetime) -> str:
+    def access_token(self, account: Account, now: datetime, employer: Employer | None = None) -> str:
+        """The token of an account; an employer user's also names its employer (and its region)."""
         key = self.keyring.active
         issued = int(now.timestamp())
         claims: dict[str, Any] = {
@@ -44,6 +45,12 @@ class TokenIssuer:
             claims["region"] = account.region
         if account.kind == AccountKind.partner and account.partner_kind:
             claims["partner_kind"] = account.partner_kind
+        if account.kind == AccountKind.employer and employer is not None:
+            # What the services read through servicekit's Principal.claims (applicant.employer.dependencies).
+            claims["employer_id"] = employer.id
+            claims["credit_code"] = employer.credit_code
+            claims["employer_name"] = employer.name
+            claims["region"] = employer.region_code
         return str(jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid}))
 
 
