@@ -332,7 +332,8 @@ function recommendationForm(m) {
 // --- recommendations --------------------------------------------------------------------------------------
 
 export async function recommendationsPage(main) {
-  // A recommendation names its talent by id: the staff list gives the names this employer may see anyway.
+  // A recommendation names its talent by id: the staff list's first page gives the names this employer may see
+  // anyway (a talent further on shows by id, a link to their page all the same).
   const staff = await api.get(`/api/v1/employer/staff${query({ limit: 200 })}`).catch(() => ({ items: [] }));
   const names = Object.fromEntries(staff.items.map((m) => [m.talent_id, m.name]));
   const reload = () => recommendationsPage(main);
@@ -368,7 +369,7 @@ function recommendationRow(r, names, reload) {
   return h(
     "tr",
     { "data-recommendation": r.id },
-    h("td", {}, names[r.talent_id] ? h("a", { href: `#/staff/${r.talent_id}` }, names[r.talent_id]) : h("span", { class: "mono" }, shortId(r.talent_id))),
+    h("td", {}, h("a", { href: `#/staff/${r.talent_id}`, class: names[r.talent_id] ? undefined : "mono" }, names[r.talent_id] || shortId(r.talent_id))),
     h("td", {}, label("tier", r.claimed_tier)),
     h("td", {}, r.reason),
     h("td", {}, badge("recommendation_status", r.status, "recommendation-status")),
