@@ -132,7 +132,9 @@ class TestFiling:
         response = await client.post(RECOMMENDATIONS, json=body, headers=other_employer)
         assert response.status_code == 404, response.text
         assert "张三" not in response.text
-        unknown = await client.post(RECOMMENDATIONS, json=body | {"talent_id": "no-such-talent"}, headers=other_employer)
+        unknown = await client.post(
+            RECOMMENDATIONS, json=body | {"talent_id": "no-such-talent"}, headers=other_employer
+        )
         assert unknown.status_code == 404
         assert response.json()["title"] == unknown.json()["title"]
 
