@@ -184,9 +184,14 @@ class TestClaimCaseView:
         url = f"/api/v1/reviews/claims/{claim_id}"
         assert (await client.get(url, headers=officials["reviewer.nanhu"])).json()["straight_through_blockers"] == []
 
+        await events.apply(attested(talent_id, "confirmed"))
+        case = (await client.get(url, headers=officials["reviewer.nanhu"])).json()
+        assert case["employment_attestation"] == "confirmed" and case["straight_through_blockers"] == []
+
         dispute = attested(talent_id, "disputed")
         await events.apply(dispute)
         case = (await client.get(url, headers=officials["reviewer.nanhu"])).json()
+        assert case["employment_attestation"] == "disputed"
         assert case["straight_through_blockers"] == ["employment_disputed"]
         [queued] = [
             c
@@ -197,7 +202,7 @@ class TestClaimCaseView:
 
         await events.apply(withdrawn(talent_id, dispute.attestation_id))
         case = (await client.get(url, headers=officials["approver.city"])).json()
-        assert case["straight_through_blockers"] == []
+        assert case["employment_attestation"] is None and case["straight_through_blockers"] == []
 
     async def test_a_decision_answers_with_the_blockers_and_the_talent_never_sees_them(
         self,

@@ -136,13 +136,17 @@ async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[Clai
 async def to_case(session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimCase]:
     """Claims as officials see them: the public view plus the straight-through blockers of each talent."""
     facts = await BenefitsRepository.of(session).facts_of(c.talent_id for c in claims)
-    return [
-        ClaimCase(
-            **public.model_dump(),
-            straight_through_blockers=straight_through_blockers(facts.get(public.talent_id)),
+    cases = []
+    for public in await to_public(session, claims):
+        known = facts.get(public.talent_id)
+        cases.append(
+            ClaimCase(
+                **public.model_dump(),
+                employment_attestation=known.attestation_outcome if known else None,
+                straight_through_blockers=straight_through_blockers(known),
+            )
         )
-        for public in await to_public(session, claims)
-    ]
+    return cases
 
 
 def to_notice(claim: Claim) -> PublicNotice:

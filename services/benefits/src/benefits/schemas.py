@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from contracts import FactSource
+from contracts import AttestationOutcome, FactSource
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from benefits.states import ClaimStatus, ObjectionStatus, TalentFactsStatus
@@ -257,8 +257,12 @@ class ClaimPublic(BaseModel):
 
 
 class ClaimCase(ClaimPublic):
-    """A claim as officials see it: with what stands in the way of approving it straight through."""
+    """A claim as officials see it: the employer's word on the talent's employment, and what stands in the way
+    of approving it straight through."""
 
+    employment_attestation: AttestationOutcome | None = Field(
+        default=None, description="the employer's standing attestation: confirmed, disputed, or none"
+    )
     straight_through_blockers: list[str] = Field(
         default_factory=list,
         description="reason codes (employment_disputed, employment_mismatch) that rule out straight-through "
