@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from gateway.routes import access_rule
+from servicekit.identifiers import CREDIT_ALPHABET, credit_check_char
 from servicekit.testing import eventually
 
 Headers = dict[str, str]
@@ -33,7 +34,11 @@ OFFICIALS = {
     "admin": "admin",
 }
 PARTNERS = {"hospital": "partner.hospital", "transit": "partner.transit"}
-ROLES = ("talent", *OFFICIALS, "partner")
+# The dev employer (用人单位) account: role employer, bound to this employer; it signs in like an official.
+DEV_EMPLOYER = "employer.demo"
+DEV_EMPLOYER_CREDIT_CODE = "91330402MA2B3C4D53"
+DEV_EMPLOYER_NAME = "嘉兴某科技有限公司"
+ROLES = ("talent", *OFFICIALS, "employer", "partner")
 # How long a test waits out the gateway's sign-in rate limit (per client address) before giving up.
 SIGN_IN_PATIENCE_S = 90.0
 
@@ -105,6 +110,33 @@ async def official(gateway: httpx.AsyncClient, username: str) -> Headers:
     return bearer(cached[1])
 
 
+async def employer(gateway: httpx.AsyncClient, username: str = DEV_EMPLOYER) -> Headers:
+    """An employer user's headers (grant_type=password, like an official; the dev one by default)."""
+    return await official(gateway, username)
+
+
+async def new_employer(
+    gateway: httpx.AsyncClient, name: str = "嘉兴另一家有限公司", region: str = "330402"
+) -> tuple[dict[str, Any], Headers]:
+    """Another employer, registered by the admin with a fresh credit code and a first user: (employer, headers)."""
+    username, password = f"hr.{uuid.uuid4().hex[:12]}", f"pw-{uuid.uuid4().hex}"
+    created = await gateway.post(
+        "/api/v1/admin/employers",
+        json={
+            "credit_code": fresh_credit_code(region),
+            "name": name,
+            "region_code": region,
+            "username": username,
+            "password": password,
+        },
+        headers=await official(gateway, OFFICIALS["admin"]),
+    )
+    assert created.status_code == 201, created.text
+    headers = bearer(await token(gateway, grant_type="password", username=username, password=password))
+    employer: dict[str, Any] = created.json()
+    return employer, headers
+
+
 async def partner(gateway: httpx.AsyncClient, client_id: str = "partner.hospital") -> Headers:
     return bearer(await token(gateway, grant_type="client_credentials", client_id=client_id, client_secret=DEV_SECRET))
 
@@ -114,8 +146,8 @@ async def talent(gateway: httpx.AsyncClient, phone: str | None = None) -> Header
 
 
 async def role_headers(gateway: httpx.AsyncClient) -> dict[str, Headers]:
-    """Headers for one account of every role: a fresh talent, each dev official, a dev partner."""
-    headers = {"talent": await talent(gateway), "partner": await partner(gateway)}
+    """Headers for one account of every role: a fresh talent, each dev official, the dev employer, a dev partner."""
+    headers = {"talent": await talent(gateway), "partner": await partner(gateway), "employer": await employer(gateway)}
     for role, username in OFFICIALS.items():
         headers[role] = await official(gateway, username)
     return headers
@@ -126,15 +158,17 @@ def profile(
     *,
     name: str = "王五",
     region: str = "330402",
-    birth_date: str = "1996-04-12",
+    birth_date: str | None = None,
     email: str | None = None,
+    employer_credit_code: str = DEV_EMPLOYER_CREDIT_CODE,
 ) -> dict[str, Any]:
-    """A profile that certifies on the degree route (a recent master's graduate with a local employer)."""
+    """A profile that certifies on the degree route (a recent master's graduate with a local employer: the dev
+    employer unless `employer_credit_code` names another); the birth date is the identity number's own."""
     body: dict[str, Any] = {
         "name": name,
         "id_type": "resident_id",
         "id_number": id_number,
-        "birth_date": birth_date,
+        "birth_date": birth_date or birth_date_of(id_number),
         "locale": "zh-CN",
         "region_code": region,
         "education": {
@@ -142,7 +176,11 @@ def profile(
             "school": "浙江大学",
             "graduated_on": (date.today() - timedelta(days=300)).isoformat(),
         },
-        "employer": {"name": "嘉兴某科技有限公司", "credit_code": "91330402MA2B3C4D53", "region_code": region},
+        "employer": {
+            "name": DEV_EMPLOYER_NAME if employer_credit_code == DEV_EMPLOYER_CREDIT_CODE else "嘉兴另一家有限公司",
+            "credit_code": employer_credit_code,
+            "region_code": region,
+        },
         "social_insurance_months": 10,
         "owns_home_in_city": False,
     }
@@ -152,8 +190,25 @@ def profile(
 
 
 def fresh_id_number(region: str = "330402") -> str:
-    """A valid identity number unlikely to be held by another account of the same stack."""
-    return resident_id(birth="19960412", region=region, sequence=f"{uuid.uuid4().int % 1000:03d}")
+    """A valid identity number no other account of the shared stack is likely to hold: a birth date of its own
+    (one of about 2,300) as well as one of a thousand sequence numbers, so two tests collide one time in millions.
+    The profile's birth date must match it: `birth_date_of`."""
+    n = uuid.uuid4().int
+    birth = f"199{n % 7}{(n >> 8) % 12 + 1:02d}{(n >> 16) % 28 + 1:02d}"
+    return resident_id(birth=birth, region=region, sequence=f"{(n >> 24) % 1000:03d}")
+
+
+def birth_date_of(id_number: str) -> str:
+    """The birth date inside a resident identity number, as the profile spells it (YYYY-MM-DD)."""
+    return f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
+
+
+def fresh_credit_code(region: str = "330402") -> str:
+    """A valid unified social credit code (GB 32100) of an enterprise (91) no other test uses."""
+    n = uuid.uuid4().int
+    organisation = "".join(CREDIT_ALPHABET[(n >> (5 * i)) % len(CREDIT_ALPHABET)] for i in range(9))
+    first17 = f"91{region}{organisation}"
+    return first17 + credit_check_char(first17)
 
 
 EVIDENCE = [{"kind": "diploma", "reference": "file:diploma", "sha256": hashlib.sha256(b"diploma").hexdigest()}]

@@ -93,14 +93,15 @@ async def scene(fuzz_stack: Stack) -> Scene:
         talent_id = await helpers.certify(gateway, talent, helpers.profile(helpers.fresh_id_number()))
         values = {"talent_id": talent_id, "code": "RENT_SUBSIDY", "partner_kind": "hospital"}
 
+        member_id_number = helpers.fresh_id_number()
         member = await gateway.post(
             "/api/v1/me/family",
             json={
                 "relation": "spouse",
                 "name": "赵六",
                 "id_type": "resident_id",
-                "id_number": helpers.fresh_id_number(),
-                "birth_date": "1996-04-12",
+                "id_number": member_id_number,
+                "birth_date": helpers.birth_date_of(member_id_number),
             },
             headers=talent,
         )

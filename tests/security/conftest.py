@@ -8,6 +8,8 @@
   秀洲区 (330411) reviewer must not see;
 - partner.transit's webhook subscription, with a real receiver that records every delivery (the events
   partners get), and partner.hospital as the attacker of transit's subscription and deliveries;
+- alice's employer (registered by the admin, not employer.demo), which disputes her employment and recommends
+  her, and employer.demo as the attacker of that employer's staff, attestation and recommendation;
 - a bearer token for every role (the dev accounts of docs/api.md).
 """
 
@@ -97,7 +99,7 @@ class Canary:
 @dataclass
 class Scene:
     stack: Stack
-    roles: dict[str, Headers]  # one account per role: "talent" (bob), each official role, "partner" (hospital)
+    roles: dict[str, Headers]  # one per role: "talent" (bob), each official, "employer" (employer.demo), "partner"
     alice: Headers
     alice_id: str
     bob: Headers
@@ -105,6 +107,7 @@ class Scene:
     reviewer_elsewhere: Headers  # reviewer.xiuzhou: county reviewer of 330411
     hospital: Headers
     transit: Headers
+    alices_employer: Headers  # a user of the employer alice's profile names (not employer.demo)
     canary: Canary
     receiver: WebhookReceiver
     ids: dict[str, str] = field(default_factory=dict)  # alice's objects, carol's certification, transit's webhook
@@ -132,8 +135,11 @@ async def scene(stack: Stack) -> AsyncIterator[Scene]:
         assert subscription.status_code == 201, subscription.text
 
         canary = Canary()
+        alices_employer, alices_employer_headers = await helpers.new_employer(gateway)
         alice = await helpers.talent(gateway, canary.phone)
-        body = helpers.profile(canary.id_number, name=canary.name, email=canary.email)
+        body = helpers.profile(
+            canary.id_number, name=canary.name, email=canary.email, employer_credit_code=alices_employer["credit_code"]
+        )
         body["phone"] = canary.phone
         alice_id = await helpers.certify(gateway, alice, body)
         bob = await helpers.talent(gateway)
@@ -143,7 +149,7 @@ async def scene(stack: Stack) -> AsyncIterator[Scene]:
 
         scene = Scene(
             stack=stack,
-            roles={"talent": bob, **roles, "partner": hospital},
+            roles={"talent": bob, **roles, "employer": await helpers.employer(gateway), "partner": hospital},
             alice=alice,
             alice_id=alice_id,
             bob=bob,
@@ -151,12 +157,14 @@ async def scene(stack: Stack) -> AsyncIterator[Scene]:
             reviewer_elsewhere=await helpers.official(gateway, "reviewer.xiuzhou"),
             hospital=hospital,
             transit=transit,
+            alices_employer=alices_employer_headers,
             canary=canary,
             receiver=receiver,
         )
         scene.ids["subscription"] = subscription.json()["id"]
         scene.ids["carol_certification"] = await helpers.submit_certification(gateway, carol)
         scene.ids.update(await _alices_objects(gateway, scene))
+        scene.ids.update(await _alices_employers_objects(gateway, scene))
         scene.ids["delivery"] = await _first_delivery(gateway, scene)
         try:
             yield scene
@@ -175,7 +183,7 @@ async def _alices_objects(gateway: httpx.AsyncClient, scene: Scene) -> dict[str,
             "name": canary.family_name,
             "id_type": "resident_id",
             "id_number": canary.family_id_number,
-            "birth_date": "1996-04-12",
+            "birth_date": helpers.birth_date_of(canary.family_id_number),
         },
         headers=alice,
     )
@@ -187,6 +195,34 @@ async def _alices_objects(gateway: httpx.AsyncClient, scene: Scene) -> dict[str,
         "claim": (await helpers.auto_granted_claim(gateway, alice))["id"],
         "notification": (await helpers.first_notification(gateway, alice))["id"],
         "offer": await _housing_offer(gateway, scene.roles["housing_officer"], alice),
+    }
+
+
+async def _alices_employers_objects(gateway: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
+    """Alice's employer disputes her employment (a dispute attests nothing, so her profile's facts stay as they
+    are for the other tests) and recommends her: objects employer.demo must not reach."""
+    attestation = await gateway.post(
+        "/api/v1/employer/attestations",
+        json={
+            "talent_id": scene.alice_id,
+            "employed_since": (datetime.now(UTC).date() - timedelta(days=400)).isoformat(),
+            "social_insurance_months": 10,
+            "outcome": "disputed",
+            "note": "security scene",
+        },
+        headers=scene.alices_employer,
+    )
+    assert attestation.status_code == 201, attestation.text
+    recommendation = await gateway.post(
+        "/api/v1/employer/recommendations",
+        json={"talent_id": scene.alice_id, "claimed_tier": "E", "reason": "security scene"},
+        headers=scene.alices_employer,
+    )
+    assert recommendation.status_code == 201, recommendation.text
+    return {
+        "alice": scene.alice_id,
+        "attestation": attestation.json()["id"],
+        "recommendation": recommendation.json()["id"],
     }
 
 

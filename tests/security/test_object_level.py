@@ -28,12 +28,18 @@ class Probe:
     def url(self, scene: Scene) -> str:
         return self.path.format(id=scene.ids[self.object])
 
+    def payload(self, scene: Scene) -> dict[str, Any] | None:
+        """The body, with `{id}` in a string value standing for the object (an id sent in the body, not the path)."""
+        if self.body is None:
+            return None
+        return {k: v.format(id=scene.ids[self.object]) if isinstance(v, str) else v for k, v in self.body.items()}
+
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
 
 
 async def send(gateway: httpx.AsyncClient, probe: Probe, scene: Scene, headers: Headers) -> httpx.Response:
-    return await gateway.request(probe.method, probe.url(scene), json=probe.body, headers=headers)
+    return await gateway.request(probe.method, probe.url(scene), json=probe.payload(scene), headers=headers)
 
 
 def assert_hidden(response: httpx.Response) -> None:
@@ -150,3 +156,52 @@ class TestAnotherPartnersObjects:
         assert subscription.json()["status"] == "active"
         delivery = await gateway.get(f"/api/v1/partners/deliveries/{scene.ids['delivery']}", headers=scene.transit)
         assert delivery.status_code == 200, delivery.text
+
+
+# Another employer's staff member (alice), attestation and recommendation, as employer.demo tries them: alice's
+# profile names another employer, so to employer.demo she is not staff at all.
+ANOTHER_EMPLOYERS_OBJECTS = [
+    Probe("GET", "/api/v1/employer/staff/{id}", "alice"),
+    Probe(
+        "POST",
+        "/api/v1/employer/attestations",
+        "alice",
+        {"talent_id": "{id}", "employed_since": "2024-01-01", "social_insurance_months": 10, "outcome": "confirmed"},
+    ),
+    Probe(
+        "POST", "/api/v1/employer/recommendations", "alice", {"talent_id": "{id}", "claimed_tier": "E", "reason": "x"}
+    ),
+    Probe("DELETE", "/api/v1/employer/attestations/{id}", "attestation"),
+    Probe("DELETE", "/api/v1/employer/recommendations/{id}", "recommendation"),
+]
+
+
+class TestAnotherEmployersObjects:
+    @pytest.mark.parametrize("probe", ANOTHER_EMPLOYERS_OBJECTS, ids=str)
+    async def test_are_404_to_another_employer(self, gateway: httpx.AsyncClient, scene: Scene, probe: Probe) -> None:
+        assert_hidden(await send(gateway, probe, scene, scene.roles["employer"]))
+
+    async def test_are_visible_to_alices_employer_and_unchanged_after_the_attempts(
+        self, gateway: httpx.AsyncClient, scene: Scene
+    ) -> None:
+        member = await gateway.get(f"/api/v1/employer/staff/{scene.alice_id}", headers=scene.alices_employer)
+        assert member.status_code == 200, member.text
+        standing = member.json()["attestation"]
+        assert standing["id"] == scene.ids["attestation"] and standing["outcome"] == "disputed"
+        assert scene.canary.id_number not in member.text  # the employer sees the number masked
+        recommendations = (await gateway.get("/api/v1/employer/recommendations", headers=scene.alices_employer)).json()[
+            "items"
+        ]
+        assert {r["id"]: r["status"] for r in recommendations} == {scene.ids["recommendation"]: "filed"}
+
+    async def test_another_employers_lists_hold_none_of_them(self, gateway: httpx.AsyncClient, scene: Scene) -> None:
+        demo = scene.roles["employer"]
+        for path, key in [
+            ("/api/v1/employer/staff?limit=200", "alice"),
+            ("/api/v1/employer/attestations?limit=200", "attestation"),
+            ("/api/v1/employer/recommendations?limit=200", "recommendation"),
+        ]:
+            response = await gateway.get(path, headers=demo)
+            assert response.status_code == 200, response.text
+            assert scene.ids[key] not in response.text, path
+            assert scene.canary.name not in response.text, path
