@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from applicant.employer.models import EmploymentAttestation
 from fastapi import FastAPI
 from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from .conftest import Officials, certify, profile_body, register, resident_id, submit
@@ -311,6 +313,20 @@ class TestAttesting:
             assert (await client.post(ATTESTATIONS, json=body, headers=employer)).status_code == 422
         unknown = await client.post(ATTESTATIONS, json=_attestation(talent_id, tier="A"), headers=employer)
         assert unknown.status_code == 422
+
+    async def test_the_database_keeps_one_standing_attestation_per_talent_and_employer(
+        self, client: httpx.AsyncClient, applicant_app: FastAPI, talent: dict[str, str], employer: dict[str, str]
+    ) -> None:
+        # Two attestations at the same moment both find no standing one to supersede: the second insert fails
+        # (the kit answers a 409) instead of leaving two standing.
+        await register(client, talent)
+        standing = await _attest(client, employer, await _talent_id(client, talent))
+        async with applicant_app.state.database.sessionmaker() as session:
+            row = await session.get(EmploymentAttestation, standing["id"])
+            assert row is not None
+            session.add(EmploymentAttestation(**{**row.model_dump(), "id": "concurrent-one"}))
+            with pytest.raises(IntegrityError):
+                await session.commit()
 
     async def test_a_retry_with_the_same_idempotency_key_attests_once(
         self, client: httpx.AsyncClient, applicant_app: FastAPI, talent: dict[str, str], employer: dict[str, str]

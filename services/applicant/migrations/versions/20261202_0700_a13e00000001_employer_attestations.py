@@ -18,6 +18,9 @@ down_revision: str | None = "a12f00000004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# At most one standing attestation per talent and employer.
+_STANDING = sa.text("status = 'standing'")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -56,6 +59,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "uq_talent_employment_attestation_standing",
+        "talent_employment_attestation",
+        ["talent_id", "employer_credit_code"],
+        unique=True,
+        sqlite_where=_STANDING,
+        postgresql_where=_STANDING,
+    )
+    op.create_index(
         "ix_talent_profile_employer",
         "talent_profile",
         ["employer_credit_code", "created_at", "talent_id"],
@@ -65,6 +76,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_talent_profile_employer", table_name="talent_profile")
+    op.drop_index("uq_talent_employment_attestation_standing", table_name="talent_employment_attestation")
     op.drop_index("ix_talent_employment_attestation_employer", table_name="talent_employment_attestation")
     op.drop_index("ix_talent_employment_attestation_talent", table_name="talent_employment_attestation")
     op.drop_table("talent_employment_attestation")

@@ -93,6 +93,7 @@ async def attest(
     await _declare_attested_by(session, profile.talent_id, mine, keep=attested)
     for previous in await _standing(session, profile.talent_id, employer=caller.credit_code):
         await transition(session, previous, AttestationAction.SUPERSEDE, actor=caller.as_principal(), at=now)
+    await session.flush()  # the old one stops standing before the new one stands (one standing per employer)
     session.add(attestation)
     await session.flush()
     await transition(session, attestation, AttestationAction.ATTEST, actor=caller.as_principal(), at=now)

@@ -15,6 +15,9 @@ from applicant.states import AttestationStatus, DemandStatus, RecommendationStat
 # --- attestations (employment and social insurance at the source) ------------------------------------------
 
 
+_STANDING = text("status = 'standing'")
+
+
 class EmploymentAttestation(SQLModel, table=True):
     """An employer's word on a talent's employment and social-insurance months (applicant.employer.attestations).
 
@@ -27,6 +30,15 @@ class EmploymentAttestation(SQLModel, table=True):
         Index("ix_talent_employment_attestation_talent", "talent_id", "attested_at", "id"),
         # An employer's attestations, newest first.
         Index("ix_talent_employment_attestation_employer", "employer_credit_code", "attested_at", "id"),
+        # One standing attestation per talent and employer, even when two attest at once (the second: a 409).
+        Index(
+            "uq_talent_employment_attestation_standing",
+            "talent_id",
+            "employer_credit_code",
+            unique=True,
+            sqlite_where=_STANDING,
+            postgresql_where=_STANDING,
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=36)
