@@ -6,8 +6,9 @@ and asserted against the real platform:
 - a rule the caller meets (or a public route) → anything but 401 and 403 (the request reaches the
   service, and the service's own role check agrees with the gateway's).
 
-The operations come from the services' definitions (the routers each service mounts), so a new endpoint is
-in the matrix the day it is written; a test checks they are exactly the operations of the live /openapi.json.
+The operations come from the services' definitions (the routers each service mounts) and the gateway's own
+routers (registering employers, its audit log), so a new endpoint is in the matrix the day it is written; a
+test checks they are exactly the operations of the live /openapi.json.
 Path parameters name objects that do not exist and bodies are empty, so an allowed call changes nothing.
 """
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from gateway.routes import resolve_service
+from gateway.admin import own_routers
+from gateway.routes import GATEWAY, resolve_service
 from servicekit.app import ServiceDefinition
 from servicekit.audit import audit_router
 
@@ -65,14 +67,18 @@ def _definitions() -> dict[str, ServiceDefinition]:
 
 
 def service_operations() -> list[Operation]:
-    """Every documented operation each service mounts that the gateway routes to it."""
+    """Every documented operation each service mounts that the gateway routes to it, and the gateway's own."""
     operations: set[Operation] = set()
-    for name, definition in _definitions().items():
-        routers = [
+    mounted = {
+        name: [
             *definition.routers,
             *([audit_router(name)] if definition.audit else []),
             *([definition.rulebook.router()] if definition.rulebook is not None else []),
         ]
+        for name, definition in _definitions().items()
+    }
+    mounted[GATEWAY] = own_routers()
+    for name, routers in mounted.items():
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.include_in_schema and resolve_service(route.path) == name:
