@@ -7,10 +7,15 @@ from datetime import date
 from applicant.states import (
     APPROVALS,
     CERTIFICATION_FLOW,
+    DEMAND_FLOW,
+    RECOMMENDATION_FLOW,
     REVIEW_STAGES,
     TALENT_FLOW,
     CertificationAction,
     CertificationStatus,
+    DemandAction,
+    DemandStatus,
+    RecommendationAction,
     TalentAction,
     TalentStatus,
     standing_of,
@@ -63,3 +68,18 @@ def test_an_approval_leads_where_its_review_stage_says() -> None:
     for status, review in REVIEW_STAGES.items():
         assert CERTIFICATION_FLOW[APPROVALS[status]].target == review.approved_status
     assert set(APPROVALS) == set(REVIEW_STAGES) == {CertificationStatus.SUBMITTED, CertificationStatus.COUNTY_APPROVED}
+
+
+def test_recommendation_moves() -> None:
+    assert RECOMMENDATION_FLOW.rows() == [("filed", "cite", "cited"), ("filed", "withdraw", "withdrawn")]
+    assert RECOMMENDATION_FLOW[RecommendationAction.FILE].sources == frozenset()
+    # Only the employer's own moves are audited; a citation is the talent's certification submission.
+    assert {a for a in RecommendationAction if RECOMMENDATION_FLOW[a].audited} == {
+        RecommendationAction.FILE,
+        RecommendationAction.WITHDRAW,
+    }
+
+
+def test_demand_moves() -> None:
+    assert DEMAND_FLOW.rows() == [("open", "close", "closed")]
+    assert DEMAND_FLOW[DemandAction.DECLARE].target == DemandStatus.OPEN

@@ -24,7 +24,6 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue
 from applicant.employer.dependencies import EmployerCaller
 from applicant.employer.models import Recommendation
 from applicant.employer.schemas import RecommendationCreate
@@ -114,7 +113,7 @@ async def cite(
             f"recommendation_id: the recommendation is {recommendation.status}; only a filed one can be cited.",
             errors=[{"field": "recommendation_id", "message": f"the recommendation is {recommendation.status}"}],
         )
-    if _rank(certification.claimed_tier) < _rank(recommendation.claimed_tier):
+    if _better(certification.claimed_tier, than=recommendation.claimed_tier):
         raise InvalidRecommendationCitation(
             "claimed_tier", f"your employer recommends tier {recommendation.claimed_tier} at best"
         )
@@ -124,9 +123,9 @@ async def cite(
     return recommendation
 
 
-def _rank(tier: str) -> int:
-    """A tier's place in the tier rules, best (A) first."""
-    return list(catalogue.tiers()).index(tier)
+def _better(tier: str, *, than: str) -> bool:
+    """Tiers are the letters A to E, A best (contracts.Tier)."""
+    return tier < than
 
 
 # --- the one transition ------------------------------------------------------------------------------------
