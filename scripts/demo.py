@@ -1,7 +1,9 @@
 """`make demo`: a one-minute scripted walk through the whole platform, against a running stack.
 
-sign-in → profile → certification → county and city approval → talent code → a partner verifies it →
-the auto-granted (免申即享) claim → a one-tap claim → its approvals → the inbox → a housing round → the lease.
+sign-in → profile → the employer (用人单位) finds the talent on its staff, attests the employment, files a
+recommendation and declares open posts, which the public demand list shows → certification → county and city
+approval → talent code → a partner verifies it → the auto-granted (免申即享) claim → a one-tap claim → its
+approvals → the inbox → a housing round → the lease.
 
 Every step prints what it did. A step whose endpoint is not there yet (404, 405, 501, or the service is
 down) is reported as skipped, and the steps that need its result are skipped too; any other error stops
@@ -26,6 +28,8 @@ import httpx
 
 DEV_PASSWORD = "dev-password"  # the dev accounts' password (TALENT_ENV=dev only)  # noqa: S105
 DEV_SECRET = "dev-secret"  # noqa: S105
+DEV_EMPLOYER = "employer.demo"  # the dev employer's user; its credit code is the one the demo profile names
+DEV_EMPLOYER_CREDIT_CODE = "91330402MA2B3C4D53"
 UNAVAILABLE = {404, 405, 501, 502, 503, 504}
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -135,13 +139,99 @@ class Walk:
                 "school": "浙江大学",
                 "graduated_on": (today - timedelta(days=180)).isoformat(),
             },
-            "employer": {"name": "嘉兴某科技有限公司", "credit_code": "91330402MA2B3C4D53", "region_code": "330402"},
+            "employer": {
+                "name": "嘉兴某科技有限公司",
+                "credit_code": DEV_EMPLOYER_CREDIT_CODE,
+                "region_code": "330402",
+            },
             "social_insurance_months": 6,
             "owns_home_in_city": False,
         }
         profile = self.call("talent", "PUT", "/api/v1/me/profile", json=body)
         self.state["profile"] = profile
         return f"profile stored; identity number shown masked: {profile.get('id_number_masked')}"
+
+    def employer_staff(self) -> str:
+        self.sign_in_official(DEV_EMPLOYER)  # an employer's user signs in with a password, like an official
+        talent_id = self.call("talent", "GET", "/api/v1/me/talent")["talent_id"]
+        member, cursor, seen = None, None, 0
+        while member is None:
+            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = self.call(DEV_EMPLOYER, "GET", "/api/v1/employer/staff", params=params)
+            seen += len(page["items"])
+            member = next((m for m in page["items"] if m["talent_id"] == talent_id), None)
+            cursor = page["next_cursor"]
+            if member is None and cursor is None:
+                raise Failed("the talent is not on employer.demo's staff, though the profile names it")
+        self.state["staff_member"] = talent_id
+        return (
+            f"{DEV_EMPLOYER} signed in; {seen} staff member(s) listed (the talents whose profile names it)\n"
+            f"the new talent: {member['name']}, identity number {member['id_number_masked']}, status {member['status']}"
+        )
+
+    def attest(self) -> str:
+        months = self.state["profile"].get("social_insurance_months", 6)
+        attestation = self.call(
+            DEV_EMPLOYER,
+            "POST",
+            "/api/v1/employer/attestations",
+            json={
+                "talent_id": self.state["staff_member"],
+                "employed_since": (datetime.now(UTC).date() - timedelta(days=200)).isoformat(),
+                "position": "芯片设计工程师",
+                "social_insurance_months": months,
+                "outcome": "confirmed",
+            },
+        )
+        provenance = self.call("talent", "GET", "/api/v1/me/profile").get("provenance", {})
+        sources = {fact: provenance.get(fact, {}).get("source") for fact in ("employer", "social_insurance_months")}
+        return (
+            f"attestation {attestation['id']}: {attestation['outcome']}, {months} months of social insurance, "
+            f"blocking {attestation['blocking']}\n"
+            f"the profile now says where the facts come from: {json.dumps(sources)}"
+        )
+
+    def recommend(self) -> str:
+        recommendation = self.call(
+            DEV_EMPLOYER,
+            "POST",
+            "/api/v1/employer/recommendations",
+            json={
+                "talent_id": self.state["staff_member"],
+                "claimed_tier": "E",
+                "reason": "核心研发骨干，主持车规芯片验证",
+            },
+        )
+        return (
+            f"举荐 {recommendation['id']} filed (tier {recommendation['claimed_tier']}): the talent may cite it on the "
+            "employer_recommendation route (GET /api/v1/me/recommendations)"
+        )
+
+    def demand(self) -> str:
+        self.sign_in_official(DEV_EMPLOYER)
+        options = self.call(None, "GET", "/api/v1/demands/options")
+        category_code = options["shortage_categories"][0]
+        band = options["salary_bands"][0]["code"] if options.get("salary_bands") else None
+        title = f"芯片设计工程师 {random.randint(100, 999)}"  # noqa: S311
+        declared = self.call(
+            DEV_EMPLOYER,
+            "POST",
+            "/api/v1/employer/demands",
+            json={
+                "title": title,
+                "count": 3,
+                "shortage_category": category_code,
+                "degree": "master",
+                "salary_band": band,
+            },
+        )
+        listed = self.call(None, "GET", "/api/v1/demands", params={"shortage_category": category_code, "limit": 200})
+        shown = any(d["id"] == declared["id"] for d in listed["items"])
+        return (
+            f"人才需求申报: {declared['count']} × {declared['title']} ({declared['shortage_category']}, "
+            f"region {declared['region_code']}): {declared['status']}\n"
+            f"the public demand list (no sign-in) shows it: {shown}"
+        )
 
     def certification(self) -> str:
         diploma = "master's diploma, 浙江大学".encode()
@@ -321,6 +411,10 @@ class Walk:
         steps: list[tuple[str, tuple[str, ...], Callable[[], str]]] = [
             ("Sign in as a talent (one-time code)", (), self.sign_in),
             ("Store the profile", ("talent",), self.profile),
+            ("The employer (employer.demo) finds the talent on its staff", ("profile",), self.employer_staff),
+            ("The employer attests the employment at the source", ("staff_member",), self.attest),
+            ("The employer files a recommendation (举荐)", ("staff_member",), self.recommend),
+            ("The employer declares open posts; the public list shows them", (), self.demand),
             ("Ask for certification with evidence", ("profile",), self.certification),
             (
                 "County review (初审) by reviewer.nanhu",
