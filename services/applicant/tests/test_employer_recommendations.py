@@ -6,13 +6,17 @@ claimed) and the reviewers see it in the case view."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from applicant.employer.models import Recommendation
+from applicant.states import RecommendationStatus
 from fastapi import FastAPI
 from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from .conftest import Officials, decide, profile_body, register, resident_id
@@ -195,6 +199,34 @@ class TestFiling:
         assert statuses == {first["id"]: "withdrawn", second["id"]: "filed"}
         # Withdrawing a withdrawn one changes nothing.
         assert (await client.delete(f"{RECOMMENDATIONS}/{first['id']}", headers=employer)).status_code == 204
+
+    async def test_the_database_itself_keeps_two_concurrent_filings_out(
+        self, client: httpx.AsyncClient, applicant_app: FastAPI, talent: dict[str, str], talent_id: str
+    ) -> None:
+        # Two requests may both pass the 409 check before either commits: the partial unique index refuses the
+        # second filed row at commit (the kit answers an integrity error with a 409); other statuses may repeat.
+        await register(client, talent)
+
+        def row(status: RecommendationStatus) -> Recommendation:
+            return Recommendation(
+                id=str(uuid.uuid4()),
+                talent_id=talent_id,
+                employer_credit_code=CODE,
+                employer_name="嘉兴某科技有限公司",
+                claimed_tier="C",
+                reason=REASON,
+                status=status,
+                filed_by="employer-user-1",
+            )
+
+        async with applicant_app.state.database.sessionmaker() as session:
+            session.add_all([row(RecommendationStatus.WITHDRAWN), row(RecommendationStatus.WITHDRAWN)])
+            session.add(row(RecommendationStatus.FILED))
+            await session.commit()
+        async with applicant_app.state.database.sessionmaker() as session:
+            session.add(row(RecommendationStatus.FILED))
+            with pytest.raises(IntegrityError):
+                await session.commit()
 
     async def test_a_retry_with_the_same_idempotency_key_files_once(
         self,
