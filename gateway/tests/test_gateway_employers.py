@@ -3,11 +3,13 @@ password under the officials' lockout, and their access tokens name the employer
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from typing import Any
 
 import pytest
+from gateway.cli import main
 from jose import jwt
 from servicekit.auth import StaticJwks, TokenVerifier
 from servicekit.identifiers import credit_check_char
@@ -434,3 +436,42 @@ class TestAudit:
 
     async def test_an_admin_does_not_read_the_audit(self, gateway: Any, admin: dict[str, str]) -> None:
         assert (await gateway.client.get("/api/v1/audit/gateway", headers=admin)).status_code == 403
+
+
+class TestTheOperatorsCommand:
+    @pytest.fixture
+    def cli(self, gateway_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+        monkeypatch.setenv("TALENT_ENV", "dev")
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway_database_url)
+        monkeypatch.setenv("GATEWAY_NEW_PASSWORD", PASSWORD)
+
+        async def run(*argv: str) -> None:
+            await asyncio.to_thread(main, list(argv))  # the CLI runs its own event loop
+
+        return run
+
+    async def test_create_employer_registers_an_employer_whose_user_signs_in(
+        self, cli: Any, start_gateway: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code = credit_code()
+        await cli("migrate")
+        await cli("create-employer", code, "--name", "嘉兴命令行有限公司", "--region", "330402", "--username", "hr.cli")
+        assert f"created employer {code}" in capsys.readouterr().out
+        gw = await start_gateway()
+        response = await sign_in(gw, "hr.cli")
+        assert response.status_code == 200, response.text
+        claims = jwt.get_unverified_claims(response.json()["access_token"])
+        assert (claims["credit_code"], claims["employer_name"]) == (code, "嘉兴命令行有限公司")
+
+    async def test_bad_or_taken_input_exits_with_the_reason(self, cli: Any) -> None:
+        taken = credit_code()
+        await cli("migrate")
+        await cli("create-employer", taken, "--name", "甲", "--region", "330402", "--username", "hr.first")
+        for argv, message in [
+            (["91330402MA2B3C4D54", "--region", "330402", "--username", "hr.x"], "check character"),
+            ([credit_code(), "--region", "3304", "--username", "hr.x"], "region_code"),
+            ([taken, "--region", "330402", "--username", "hr.x"], "already registered"),
+            ([credit_code(), "--region", "330402", "--username", "hr.first"], "username is taken"),
+        ]:
+            with pytest.raises(SystemExit, match=message):
+                await cli("create-employer", argv[0], "--name", "乙", *argv[1:])

@@ -1,4 +1,4 @@
-"""`gateway serve | migrate | rotate-keys | create-official | create-partner | purge-dev-accounts`."""
+"""`gateway serve | migrate | rotate-keys | create-official | create-partner | create-employer | purge-dev-accounts`."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from datetime import timedelta
 from typing import TypeVar
 
 import uvicorn
+from pydantic import ValidationError
 from servicekit.auth import ROLES
 from servicekit.logging import configure_logging
 from servicekit.migrations import upgrade
+from servicekit.problems import DomainError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import service
+from gateway import employers, service
 from gateway.config import GatewaySettings
 from gateway.keys import rotate_signing_keys
 from gateway.main import ALEMBIC_INI, create_app
 from gateway.runtime import GatewayRuntime
+from gateway.schemas import EmployerCreate
 
 T = TypeVar("T")
 OFFICIAL_ROLES = tuple(r for r in ROLES if r not in {"talent", "partner"})
@@ -46,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     partner = commands.add_parser("create-partner", help="create a partner client; prints its secret once")
     partner.add_argument("client_id")
     partner.add_argument("--kind", choices=PARTNER_KINDS, required=True)
+    employer = commands.add_parser(
+        "create-employer", help="register an employer (用人单位) and its first user (password from a prompt)"
+    )
+    employer.add_argument("credit_code", help="统一社会信用代码 (GB 32100)")
+    employer.add_argument("--name", required=True, help="the employer's registered name")
+    employer.add_argument("--region", required=True, help="GB/T 2260 region code (six digits)")
+    employer.add_argument("--username", required=True, help="the first user's username")
     commands.add_parser("purge-dev-accounts", help="delete the dev accounts (before running outside dev)")
     return parser
 
@@ -87,6 +97,27 @@ def main(argv: list[str] | None = None) -> None:
             settings, lambda runtime, s: service.create_partner(s, runtime.auth, args.client_id, secret, args.kind)
         )
         print(f"created partner {args.client_id} (sub {account.id}); client secret, shown once: {secret}")
+    elif args.command == "create-employer":
+        password = os.environ.get("GATEWAY_NEW_PASSWORD") or getpass.getpass("password: ")
+        try:
+            body = EmployerCreate(
+                credit_code=args.credit_code,
+                name=args.name,
+                region_code=args.region,
+                username=args.username,
+                password=password,
+            )
+        except ValidationError as exc:
+            sys.exit("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        try:
+            created = _with_session(
+                settings,
+                # An operator at the console, not a signed-in admin: the audit entry names the command.
+                lambda runtime, s: employers.create_employer(s, runtime.auth, "cli:create-employer", body),
+            )
+        except DomainError as exc:
+            sys.exit(exc.detail)
+        print(f"created employer {created.credit_code} (id {created.id}) with user {args.username}")
     elif args.command == "purge-dev-accounts":
         count = _with_session(settings, lambda _runtime, s: service.purge_dev_accounts(s))
         print(f"deleted {count} dev account(s)")

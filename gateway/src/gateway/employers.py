@@ -102,7 +102,7 @@ async def _one(session: AsyncSession, employer_id: str) -> Employer:
 
 
 async def create_employer(
-    session: AsyncSession, auth: AuthComponents, admin: Principal, body: EmployerCreate
+    session: AsyncSession, auth: AuthComponents, admin: Principal | str, body: EmployerCreate
 ) -> EmployerPublic:
     """Register an employer and its first user in one unit of work."""
     credit_code = checked_credit_code(body.credit_code)
