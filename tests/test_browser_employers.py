@@ -175,6 +175,60 @@ class TestAnEmployerAttestsRecommendsAndDeclaresDemand:
         await expect(reviewed.get_by_test_id("mismatched-facts")).to_have_text("本地社保缴纳月数")
 
 
+class TestAnEmployerTakesBackWhatItSaid:
+    async def test_a_dispute_is_revoked_and_a_demand_closed(
+        self, console: Page, app: Page, gateway: httpx.AsyncClient
+    ) -> None:
+        await sign_in_to_the_app(app, unique_phone())
+        talent_id = await register(gateway, await app_access_token(app), "孙八")
+
+        # The employer disputes the employment, saying why.
+        await sign_in_to_the_console(console, EMPLOYER_USER)
+        await console.locator("#nav").get_by_role("link", name="本单位人才").click()
+        await (await find_on_staff(console, talent_id)).get_by_role("button", name="打开").click()
+        await console.get_by_label("入职日期").fill((datetime.now(UTC).date() - timedelta(days=30)).isoformat())
+        await console.get_by_label("本地社保缴纳月数").fill("0")
+        await console.get_by_label("不认可").check()
+        await console.get_by_label("说明").fill("本单位无此员工的劳动合同")
+        await console.get_by_role("button", name="提交核验").click()
+        standing = console.get_by_test_id("standing-attestation")
+        await expect(standing.get_by_test_id("attestation-outcome")).to_have_text("不认可")
+        await expect(standing.get_by_test_id("attested-facts")).to_have_text("无")
+        await expect(standing.get_by_test_id("attestation-blocking")).to_be_visible()
+
+        # The talent reads the dispute and the employer's note.
+        await app.goto("/app/#/me")
+        card = app.get_by_test_id("attestations").locator("[data-attestation]")
+        await expect(card.get_by_test_id("dispute")).to_contain_text("单位不认可您在该单位在职")
+        await expect(card.get_by_test_id("employer-note")).to_have_text("本单位无此员工的劳动合同")
+
+        # The employer revokes it: the first click asks, the second revokes; the talent is not attested again.
+        revoke = standing.get_by_role("button", name="撤销核验")
+        await revoke.click()
+        await standing.get_by_role("button", name="确认撤销？再次点击撤销").click()
+        await expect(console.get_by_test_id("standing-attestation")).to_contain_text("尚未核验")
+        await console.get_by_role("link", name="← 本单位人才").click()
+        await expect((await find_on_staff(console, talent_id)).get_by_test_id("attestation-state")).to_have_text(
+            "未核验"
+        )
+        await app.reload()
+        await expect(card.get_by_test_id("attestation-status")).to_have_text("单位已撤销")
+
+        # A demand declared is closed in two clicks and leaves the public list.
+        post = f"数字经济产品经理 {secrets.token_hex(3)}"
+        await console.locator("#nav").get_by_role("link", name="人才需求申报").click()
+        await console.get_by_label("岗位名称").fill(post)
+        await console.get_by_label("紧缺人才类别").select_option("数字经济")
+        await console.get_by_role("button", name="提交申报").click()
+        declared = console.locator("tr[data-demand]", has_text=post)
+        await expect(declared.get_by_test_id("demand-status")).to_have_text("招聘中")
+        await declared.get_by_role("button", name="关闭").click()
+        await declared.get_by_role("button", name="确认关闭？再次点击关闭").click()
+        await expect(declared.get_by_test_id("demand-status")).to_have_text("已关闭")
+        public = (await gateway.get("/api/v1/demands", params={"shortage_category": "数字经济", "limit": 200})).json()
+        assert post not in [d["title"] for d in public["items"]]
+
+
 class TestTheRecommendationRouteNeedsARecommendation:
     async def test_without_one_the_form_says_the_employer_must_file_it_first(
         self, app: Page, gateway: httpx.AsyncClient

@@ -7,6 +7,7 @@ import { announce, busy, field, h, mount, problemText } from "../common/ui.js";
 import { auditPage } from "./audit.js";
 import { changeRequestCase, changeRequestQueue } from "./changes.js";
 import { demandsPage } from "./demands.js";
+import { employerPage, employersPage } from "./employers.js";
 import { projectPage, roundPage, housingPage } from "./housing.js";
 import { certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
 import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "publicity", roles: ["county_reviewer", "city_approver", "finance_officer", "auditor", "admin"], render: publicityPage },
   { path: "housing", roles: ["housing_officer"], render: housingPage },
   { path: "audit", roles: ["auditor"], render: auditPage },
+  { path: "employers", roles: ["admin"], render: employersPage },
   { path: "staff", roles: ["employer"], render: staffPage },
   { path: "recommendations", roles: ["employer"], render: recommendationsPage },
   { path: "demands", roles: ["employer"], render: demandsPage },
@@ -33,6 +35,7 @@ const DETAIL = [
   [/^housing\/projects\/([^/]+)$/, projectPage],
   [/^housing\/rounds\/([^/]+)$/, roundPage],
   [/^staff\/([^/]+)$/, staffMemberPage],
+  [/^employers\/([^/]+)$/, employerPage],
 ];
 
 function visiblePages() {
@@ -62,7 +65,8 @@ function renderChrome(current) {
   const roles = (claims.roles || []).map((r) => label("role", r)).join(", ");
   mount(
     who,
-    h("span", {}, roles, claims.region ? ` · ${label("region", claims.region)}` : ""),
+    // An employer's user acts for one employer: its name says which.
+    h("span", {}, roles, claims.employer_name ? ` · ${claims.employer_name}` : "", claims.region ? ` · ${label("region", claims.region)}` : ""),
     h("button", { type: "button", onclick: () => api.signOut() }, t("common.sign_out")),
   );
 }
