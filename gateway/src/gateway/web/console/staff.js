@@ -226,7 +226,8 @@ function standingCard(a, reload) {
 }
 
 function attestationForm(m, reload) {
-  const employedSince = h("input", { name: "employed_since", type: "date", required: true });
+  // Not in the future (the service refuses it too); "sv" formats a local date as YYYY-MM-DD.
+  const employedSince = h("input", { name: "employed_since", type: "date", required: true, max: new Date().toLocaleDateString("sv") });
   const position = h("input", { name: "position", maxlength: "100", autocomplete: "off" });
   const months = h("input", { name: "social_insurance_months", type: "number", min: "0", max: "600", required: true, inputmode: "numeric" });
   const radio = `outcome-${shortId(m.talent_id)}`;
