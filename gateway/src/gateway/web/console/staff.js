@@ -30,7 +30,8 @@ const TONE = {
   [RECOMMENDATION.WITHDRAWN]: "self",
 };
 
-/** A fresh key per submitted form: a retried POST (a slow network, a double click) creates one thing, not two. */
+/** One key per submission: when the API client sends the POST again (after refreshing an expired token), the
+ * service answers the first one's result instead of creating a second thing. */
 export function idempotencyKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
 }
@@ -69,7 +70,7 @@ export function twoStepButton(text, confirmText, action) {
 
 /** A list that pages on with a "more" button while the service says there is a next page. */
 export async function pagedRows(path, params, toRow) {
-  const tbody = [];
+  const first = [];
   const more = h("button", { type: "button", hidden: true }, t("common.more"));
   let cursor = null;
   const load = async () => {
@@ -78,7 +79,7 @@ export async function pagedRows(path, params, toRow) {
     more.hidden = !cursor;
     return page.items.map(toRow);
   };
-  tbody.push(...(await load()));
+  first.push(...(await load()));
   more.addEventListener("click", () =>
     busy(more, async () => {
       try {
@@ -89,7 +90,7 @@ export async function pagedRows(path, params, toRow) {
       }
     }),
   );
-  return { rows: tbody, more };
+  return { rows: first, more };
 }
 
 // --- staff ------------------------------------------------------------------------------------------------
