@@ -9,7 +9,7 @@ import uuid
 import httpx
 from playwright.async_api import Page, expect
 
-from .browser import sign_in_to_the_console, sign_out_of_the_console
+from .browser import official_headers, sign_in_to_the_console, sign_out_of_the_console
 from .helpers import fresh_credit_code
 
 PASSWORD = "hr-initial-password-2026"
@@ -101,3 +101,26 @@ class TestAdministratorsRegisterEmployers:
         await sign_in_to_the_console(console, "auditor.city")
         nav = console.get_by_role("navigation", name="主导航")
         await expect(nav.get_by_role("link")).to_have_text(["公示", "审计日志"])
+
+
+class TestAuditorsSeeTheRegistrations:
+    async def test_the_gateways_audit_log_is_a_tab_of_the_audit_page(
+        self, console: Page, gateway: httpx.AsyncClient
+    ) -> None:
+        created = await gateway.post(
+            "/api/v1/admin/employers",
+            json={
+                "credit_code": fresh_credit_code(),
+                "name": "嘉兴审计测试有限公司",
+                "region_code": "330402",
+                "username": f"hr.{uuid.uuid4().hex[:10]}",
+                "password": PASSWORD,
+            },
+            headers=await official_headers(gateway, "admin"),
+        )
+        assert created.status_code == 201, created.text
+
+        await sign_in_to_the_console(console, "auditor.city")
+        await console.get_by_role("link", name="审计日志").click()
+        await console.get_by_label("服务").select_option(label="账号与用人单位")
+        await expect(console.get_by_role("cell", name=created.json()["id"], exact=True)).to_be_visible()

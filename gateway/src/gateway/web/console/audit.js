@@ -6,7 +6,8 @@ import { label, t } from "../common/i18n.js";
 import { fmtDateTime, h, mount, problemText, select, table } from "../common/ui.js";
 import { api } from "./session.js";
 
-const SERVICES = ["applicant", "benefits", "housing", "notify"];
+// The gateway keeps its own log: who registered, added users to or disabled an employer.
+const SERVICES = ["applicant", "benefits", "housing", "notify", "gateway"];
 const TIME_KEYS = ["at", "occurred_at", "created_at", "recorded_at", "time"];
 
 export async function auditPage(main, service = "applicant", cursor = "") {
