@@ -18,6 +18,7 @@ from servicekit.auth import CurrentPrincipal, Principal, document_roles, require
 from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
+from servicekit.problems import COMMON_PROBLEM_STATUSES
 
 from gateway import employers
 from gateway.exceptions import RateLimited
@@ -48,16 +49,10 @@ AuthDep = Annotated[AuthComponents, Depends(get_auth)]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
 EmployerId = Annotated[str, Path(max_length=64)]
 
-employers_router = APIRouter(
-    prefix="/api/v1/admin/employers",
-    tags=["employers"],
-    responses=problem_responses(401, 403, 429),
-)
+employers_router = APIRouter(prefix="/api/v1/admin/employers", tags=["employers"])
 
 
-@employers_router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=EmployerPublic, responses=problem_responses(409, 422)
-)
+@employers_router.post("", status_code=status.HTTP_201_CREATED, response_model=EmployerPublic)
 async def create_employer(
     body: EmployerCreate,
     session: SessionDep,
@@ -77,7 +72,7 @@ async def create_employer(
     )
 
 
-@employers_router.get("", response_model=Page[EmployerPublic], responses=problem_responses(422))
+@employers_router.get("", response_model=Page[EmployerPublic])
 async def list_employers(
     session: SessionDep,
     _: AdminPrincipal,
@@ -88,18 +83,13 @@ async def list_employers(
     return await employers.list_employers(session, page, credit_code)
 
 
-@employers_router.get("/{employer_id}", response_model=EmployerPublic, responses=problem_responses(404))
+@employers_router.get("/{employer_id}", response_model=EmployerPublic)
 async def get_employer(employer_id: EmployerId, session: SessionDep, _: AdminPrincipal) -> EmployerPublic:
     """One employer with its users."""
     return await employers.get_employer(session, employer_id)
 
 
-@employers_router.post(
-    "/{employer_id}/users",
-    status_code=status.HTTP_201_CREATED,
-    response_model=EmployerPublic,
-    responses=problem_responses(404, 409, 422),
-)
+@employers_router.post("/{employer_id}/users", status_code=status.HTTP_201_CREATED, response_model=EmployerPublic)
 async def add_employer_user(
     employer_id: EmployerId,
     body: EmployerUserCreate,
@@ -124,9 +114,7 @@ async def add_employer_user(
     )
 
 
-@employers_router.post(
-    "/{employer_id}/disable", response_model=EmployerPublic, responses=problem_responses(404, 409, 422)
-)
+@employers_router.post("/{employer_id}/disable", response_model=EmployerPublic)
 async def disable_employer(
     employer_id: EmployerId, body: EmployerDisable, session: SessionDep, admin: AdminPrincipal
 ) -> EmployerPublic:
@@ -140,8 +128,10 @@ def own_routers() -> list[APIRouter]:
 
 
 def include_own_routers(app: FastAPI) -> None:
+    # Each documents the problem+json answers any operation may give, as the services' do (servicekit.app).
+    errors = problem_responses(*COMMON_PROBLEM_STATUSES)
     for router in own_routers():
-        app.include_router(router, dependencies=[Depends(own_rate_limit)])
+        app.include_router(router, dependencies=[Depends(own_rate_limit)], responses=errors)
 
 
 def own_openapi() -> dict[str, Any]:
