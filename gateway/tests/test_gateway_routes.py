@@ -31,6 +31,10 @@ class TestRouteTable:
             ("/api/v1/me/inbox/1/read", "notify"),
             ("/api/v1/me/notification-preferences", "notify"),
             ("/api/v1/partners/subscriptions", "notify"),
+            # The gateway's own operations: in the table so their role rules apply, answered in-process.
+            ("/api/v1/admin/employers", "gateway"),
+            ("/api/v1/admin/employers/x/disable", "gateway"),
+            ("/api/v1/audit/gateway", "gateway"),
         ],
     )
     def test_each_public_path_goes_to_its_service(self, path: str, service: str) -> None:
@@ -79,6 +83,10 @@ class TestRoleRules:
             ("GET", "/api/v1/admin/talents", {"admin"}),
             ("POST", "/api/v1/admin/policies", {"admin"}),
             ("GET", "/api/v1/audit/benefits", {"auditor"}),
+            ("POST", "/api/v1/admin/employers", {"admin"}),
+            ("POST", "/api/v1/admin/employers/1/disable", {"admin"}),
+            ("DELETE", "/api/v1/admin/employers/1/anything", {"admin"}),
+            ("GET", "/api/v1/audit/gateway", {"auditor"}),
         ],
     )
     def test_roles_per_route(self, method: str, path: str, roles: set[str]) -> None:
