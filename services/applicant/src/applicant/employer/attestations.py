@@ -34,10 +34,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from applicant import facts, service
 from applicant import repository as repo
 from applicant.clock import add_years, local_today
-from applicant.employer import staff
 from applicant.employer.dependencies import EmployerCaller
 from applicant.employer.models import EmploymentAttestation
 from applicant.employer.schemas import AttestationCreate
+from applicant.employer.staff_scope import staff_profile
 from applicant.events import outbox
 from applicant.exceptions import InvalidProfile
 from applicant.models import FactProvenance, TalentProfile
@@ -68,7 +68,7 @@ async def attest(
 ) -> AttestationPublic:
     """Attest a talent on the caller's staff: the facts confirmed become employer-attested, the employer's
     previous attestation of them is superseded, and the other services learn it."""
-    profile = await staff.profile_on_staff(session, caller, body.talent_id)
+    profile = await staff_profile(session, caller.credit_code, body.talent_id)
     _check_dates(body, profile)
     attested, mismatched = _matching(body, profile)
     now = utcnow()

@@ -11,36 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_after, keyset_page
-from servicekit.problems import NotFound
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import access_log
-from applicant import repository as repo
 from applicant.employer.dependencies import EmployerCaller
 from applicant.employer.models import EmploymentAttestation
 from applicant.employer.schemas import AttestationSummary, StaffMember
+from applicant.employer.staff_scope import staff_profile
 from applicant.models import Talent, TalentProfile
 from applicant.states import AttestationStatus
 
 # What an employer read (the read log's action).
 STAFF_LIST = "staff.list"  # the talent was on a page of the employer's staff list
 STAFF_READ = "staff.read"  # the employer opened the talent's staff entry
-
-
-class NotOnStaff(NotFound):
-    """The talent does not exist, or their profile names another employer: the same answer for both."""
-
-    def __init__(self, talent_id: str) -> None:
-        super().__init__(f"No talent {talent_id} on your staff (their profile must name your credit code).")
-
-
-async def profile_on_staff(session: AsyncSession, caller: EmployerCaller, talent_id: str) -> TalentProfile:
-    """The talent's profile when it names the caller's employer; NotOnStaff (404) otherwise."""
-    profile = await repo.get_profile(session, talent_id)
-    if profile is None or profile.employer_credit_code != caller.credit_code:
-        raise NotOnStaff(talent_id)
-    return profile
 
 
 # The staff list is ordered by (profile created_at, talent id): the order talents registered, stable across pages.
@@ -66,7 +50,7 @@ async def list_staff(session: AsyncSession, caller: EmployerCaller, page: PagePa
 
 async def get_member(session: AsyncSession, caller: EmployerCaller, talent_id: str) -> StaffMember:
     """One talent on the caller's staff (404 for anyone else)."""
-    profile = await profile_on_staff(session, caller, talent_id)
+    profile = await staff_profile(session, caller.credit_code, talent_id)
     [member] = await _members(session, caller, [profile])
     await _record_reads(session, caller, [member.talent_id], STAFF_READ)
     return member
