@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,13 @@ def _tables_of(package: str) -> set[str]:
     """Tables whose model classes live in this package (or in the kit, for services)."""
     with contextlib.suppress(ModuleNotFoundError):  # a service with only the kit tables so far
         importlib.import_module(f"{package}.models")
-    owners = (package,) if package == "gateway" else (package, *KIT_MODULES, *_rulebook_of(package))
+    # Tables of a subpackage (applicant.employer.models) are the package's too.
+    for found in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
+        if found.name.endswith(".models"):
+            importlib.import_module(found.name)
+    # The gateway keeps the kit's idempotency records and audit chain for its own admin operations.
+    gateway_kit = ("servicekit.idempotency", "servicekit.audit")
+    owners = (package, *gateway_kit) if package == "gateway" else (package, *KIT_MODULES, *_rulebook_of(package))
     for module in KIT_MODULES:
         importlib.import_module(module)
     tables = set()
