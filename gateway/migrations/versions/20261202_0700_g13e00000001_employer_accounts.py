@@ -2,7 +2,7 @@
 
 The gateway now has admin operations of its own (registering employers): creating POSTs accept
 Idempotency-Key and every change is audited, as in the services, so it needs the kit's two tables for that
-(written out here, as they stand in servicekit.migrations.create_kit_tables: a migration never changes).
+(created by the same kit functions the services' first migrations use, so the schemas cannot drift apart).
 
 Revision ID: g13e00000001
 Revises: 0001gw
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from servicekit.db import UTCDateTime
-from servicekit.models import BigIntId
+from servicekit.migrations import create_audit_table, create_idempotency_table
 
 revision: str = "g13e00000001"
 down_revision: str | None = "0001gw"
@@ -40,36 +40,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("employer_id", sa.String(36), nullable=True))
         batch.create_foreign_key("fk_gw_account_employer_id_gw_employer", "gw_employer", ["employer_id"], ["id"])
         batch.create_index("ix_gw_account_employer_id", ["employer_id"])
-    op.create_table(
-        "idempotency_record",
-        sa.Column("principal", sa.String(64), nullable=False),
-        sa.Column("key", sa.String(200), nullable=False),
-        sa.Column("operation", sa.String(200), nullable=False),
-        sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("response_body", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_record"),
-    )
-    op.create_table(
-        "audit_log",
-        sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
-        sa.Column("occurred_at", UTCDateTime(), nullable=False),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("actor_roles", sa.String(200), nullable=False),
-        sa.Column("action", sa.String(80), nullable=False),
-        sa.Column("subject_type", sa.String(40), nullable=False),
-        sa.Column("subject_id", sa.String(64), nullable=False),
-        sa.Column("before", sa.Text(), nullable=True),
-        sa.Column("after", sa.Text(), nullable=True),
-        sa.Column("reason", sa.String(2000), nullable=True),
-        sa.Column("request_id", sa.String(128), nullable=True),
-        sa.Column("prev_hash", sa.String(64), nullable=False),
-        sa.Column("hash", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name="pk_audit_log"),
-    )
-    op.create_index("ix_audit_log_action", "audit_log", ["action"])
-    op.create_index("ix_audit_log_subject_id", "audit_log", ["subject_id"])
+    # The kit's idempotency records and audit chain, for the admin operations that register employers.
+    create_idempotency_table(op)
+    create_audit_table(op)
 
 
 def downgrade() -> None:

@@ -123,17 +123,7 @@ def create_kit_tables(op: Any) -> None:
         sa.Column("processed_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("consumer_group", "event_id", name="pk_processed_event"),
     )
-    op.create_table(
-        "idempotency_record",
-        sa.Column("principal", sa.String(64), nullable=False),
-        sa.Column("key", sa.String(200), nullable=False),
-        sa.Column("operation", sa.String(200), nullable=False),
-        sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("response_body", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_record"),
-    )
+    create_idempotency_table(op)
     op.create_table(
         "scheduled_timer",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -150,6 +140,26 @@ def create_kit_tables(op: Any) -> None:
         sa.UniqueConstraint("kind", "key", name="uq_scheduled_timer_kind_key"),
     )
     op.create_index("ix_scheduled_timer_due", "scheduled_timer", ["status", "due_at"])
+    create_audit_table(op)
+
+
+def create_idempotency_table(op: Any) -> None:
+    """The kit's idempotency_record (servicekit.idempotency): also for a deployable without the other kit tables."""
+    op.create_table(
+        "idempotency_record",
+        sa.Column("principal", sa.String(64), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("operation", sa.String(200), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response_body", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_record"),
+    )
+
+
+def create_audit_table(op: Any) -> None:
+    """The kit's audit_log hash chain (servicekit.audit): also for a deployable without the other kit tables."""
     op.create_table(
         "audit_log",
         sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
