@@ -1,0 +1,21 @@
+"""Yearly renewals of multi-year policies (stub: filled by that work).
+
+Revision ID: b14e00000005
+Revises: b14e00000004
+Create Date: 2026-12-02 08:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "b14e00000005"
+down_revision: str | None = "b14e00000004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
