@@ -11,7 +11,7 @@ from enum import StrEnum
 
 
 class ClaimStatus(StrEnum):
-    """Where a benefit claim is: open until disbursed, rejected or withdrawn."""
+    """Where a benefit claim is: open until disbursed, rejected, withdrawn or stopped."""
 
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
@@ -19,16 +19,24 @@ class ClaimStatus(StrEnum):
     CITY_APPROVED = "city_approved"
     PUBLICIZED = "publicized"
     DISBURSED = "disbursed"
+    # The bank refused the payment; the claim goes into a later payment batch.
+    PAYMENT_FAILED = "payment_failed"
     REJECTED = "rejected"
+    # The talent appealed a rejection (复议); a city approver other than the deciders decides it.
+    APPEALED = "appealed"
     RETURNED = "returned"
     WITHDRAWN = "withdrawn"
+    # Ended by a fact, not a decision (e.g. a lease started: the rent subsidy stops).
+    STOPPED = "stopped"
 
     @property
     def is_open(self) -> bool:
         return self not in CLAIM_FINAL_STATUSES
 
 
-CLAIM_FINAL_STATUSES = frozenset({ClaimStatus.DISBURSED, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN})
+CLAIM_FINAL_STATUSES = frozenset(
+    {ClaimStatus.DISBURSED, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN, ClaimStatus.STOPPED}
+)
 CLAIM_OPEN_STATUSES: tuple[ClaimStatus, ...] = tuple(s for s in ClaimStatus if s not in CLAIM_FINAL_STATUSES)
 
 
