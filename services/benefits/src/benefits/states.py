@@ -31,6 +31,8 @@ __all__ = [
     "ClaimStatus",
     "ClaimTransition",
     "ObjectionStatus",
+    "PaymentBatchStatus",
+    "PaymentResult",
     "TalentFactsStatus",
 ]
 
@@ -74,6 +76,20 @@ class ObjectionStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class PaymentBatchStatus(StrEnum):
+    """A payment batch (benefits.payments): open until the bank's results settle every line."""
+
+    OPEN = "open"
+    SETTLED = "settled"
+
+
+class PaymentResult(StrEnum):
+    """The bank's word on one line of a payment batch."""
+
+    PAID = "paid"
+    FAILED = "failed"
+
+
 class ClaimAction(StrEnum):
     """The moves of a claim; `ClaimTransition.recorded_as` is the word its history and audit use."""
 
@@ -89,6 +105,7 @@ class ClaimAction(StrEnum):
     OBJECT = "object"
     END_PUBLICITY = "end_publicity"
     DISBURSE = "disburse"
+    FAIL_PAYMENT = "fail_payment"
     WITHDRAW = "withdraw"
     RESUBMIT = "resubmit"
     STOP = "stop"
@@ -198,13 +215,16 @@ CLAIM_FLOW: StateMachine[ClaimTransition] = StateMachine(
         _row(ClaimAction.END_PUBLICITY, {S.PUBLICIZED}, None, "publicity_ended", restarts_stage_clock=False),
         _row(
             ClaimAction.DISBURSE,
-            {S.PUBLICIZED},
+            # A payment the bank refused is paid by a later batch.
+            {S.PUBLICIZED, S.PAYMENT_FAILED},
             S.DISBURSED,
             "disbursed",
             event="disbursed",
             stage="disbursement",
             officer_decision=True,
         ),
+        # The bank refused a batch's payment (a closed account, a wrong payee): the claim waits for a later batch.
+        _row(ClaimAction.FAIL_PAYMENT, {S.PUBLICIZED}, S.PAYMENT_FAILED, "payment_failed", stage="disbursement"),
         _row(ClaimAction.WITHDRAW, _OPEN - {S.SUBMITTED}, S.WITHDRAWN, "withdrawn", event="decided", decision="reject"),
         _row(ClaimAction.RESUBMIT, {S.RETURNED}, S.SUBMITTED, "resubmitted", stage="acceptance"),
         _row(ClaimAction.STOP, _OPEN, S.REJECTED, "stopped", event="decided", decision="reject", system_named=True),
