@@ -25,6 +25,13 @@ class TestDevAccounts:
         assert claims["roles"] == [role]
         assert claims.get("region") == region
 
+    async def test_an_officials_token_names_them_for_the_cases_they_own(self, gateway: Any) -> None:
+        claims = jwt.get_unverified_claims((await gateway.official("reviewer.nanhu"))["access_token"])
+        assert (claims["name"], claims["office_phone"]) == ("南湖区人才办 王老师", "0573-82000001")
+        # Only officials carry them: an employer user's token names its employer instead.
+        employer = jwt.get_unverified_claims((await gateway.official("employer.demo"))["access_token"])
+        assert "name" not in employer and "office_phone" not in employer
+
     async def test_both_dev_partners_sign_in_with_their_kind(self, gateway: Any) -> None:
         for client_id, kind in (("partner.hospital", "hospital"), ("partner.transit", "transit")):
             claims = jwt.get_unverified_claims((await gateway.partner(client_id))["access_token"])

@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     official.add_argument("username")
     official.add_argument("--role", dest="roles", action="append", choices=OFFICIAL_ROLES, required=True)
     official.add_argument("--region", help="the region code a county reviewer is scoped to")
+    official.add_argument("--display-name", help="the name talents see on the cases the official owns (首问负责制)")
+    official.add_argument("--office-phone", help="an office number talents may call (never a personal phone)")
     partner = commands.add_parser("create-partner", help="create a partner client; prints its secret once")
     partner.add_argument("client_id")
     partner.add_argument("--kind", choices=PARTNER_KINDS, required=True)
@@ -87,7 +89,14 @@ def main(argv: list[str] | None = None) -> None:
         account = _with_session(
             settings,
             lambda runtime, s: service.create_official(
-                s, runtime.auth, args.username, password, args.roles, args.region
+                s,
+                runtime.auth,
+                args.username,
+                password,
+                args.roles,
+                args.region,
+                display_name=args.display_name,
+                office_phone=args.office_phone,
             ),
         )
         print(f"created official {args.username} (sub {account.id})")

@@ -57,6 +57,10 @@ class Account(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     region: str | None = Field(default=None, max_length=12)
     partner_kind: str | None = Field(default=None, max_length=32)
+    # An official's name as talents see it on their cases (首问负责制) and an office number (never a
+    # personal phone): both travel in the official's access token as `name` and `office_phone`.
+    display_name: str | None = Field(default=None, max_length=100)
+    office_phone: str | None = Field(default=None, max_length=32)
     # An employer user's employer (kind `employer` only).
     employer_id: str | None = Field(default=None, max_length=36, foreign_key="gw_employer.id", index=True)
     # Seeded for TALENT_ENV=dev only; the gateway refuses to start elsewhere while one exists.

@@ -51,6 +51,15 @@ DEV_OFFICIALS: tuple[tuple[str, str, str | None], ...] = (
     ("auditor.city", "auditor", None),
     ("admin", "admin", None),
 )
+# What talents see of the dev officials on their cases (首问负责制): a display name and an office number.
+DEV_OFFICIAL_CONTACTS: dict[str, tuple[str, str]] = {
+    "reviewer.nanhu": ("南湖区人才办 王老师", "0573-82000001"),
+    "reviewer.xiuzhou": ("秀洲区人才办 李老师", "0573-82000002"),
+    "approver.city": ("市人才办 陈老师", "0573-82000010"),
+    "approver.city2": ("市人才办 周老师", "0573-82000011"),
+    "finance.city": ("市财政局 赵老师", "0573-82000020"),
+    "housing.city": ("市住建局 孙老师", "0573-82000030"),
+}
 DEV_PARTNERS: tuple[tuple[str, str], ...] = (("partner.hospital", "hospital"), ("partner.transit", "transit"))
 # The dev employer (用人单位) and its user: username, credit code, name, region.
 DEV_EMPLOYER = ("employer.demo", "91330402MA2B3C4D53", "嘉兴某科技有限公司", "330402")
@@ -304,7 +313,15 @@ async def _issue(
 
 
 async def create_official(
-    session: AsyncSession, auth: AuthComponents, username: str, password: str, roles: list[str], region: str | None
+    session: AsyncSession,
+    auth: AuthComponents,
+    username: str,
+    password: str,
+    roles: list[str],
+    region: str | None,
+    *,
+    display_name: str | None = None,
+    office_phone: str | None = None,
 ) -> Account:
     account = Account(
         kind=AccountKind.official,
@@ -312,6 +329,8 @@ async def create_official(
         secret_hash=await auth.secrets.hash_async(password),
         roles=roles,
         region=region,
+        display_name=display_name,
+        office_phone=office_phone,
     )
     session.add(account)
     await session.flush()
@@ -356,7 +375,17 @@ async def seed_dev_accounts(session: AsyncSession, auth: AuthComponents) -> int:
     created = 0
     for username, role, region in DEV_OFFICIALS:
         if await repository.get_account_by_username(session, username) is None:
-            account = await create_official(session, auth, username, DEV_PASSWORD, [role], region)
+            display_name, office_phone = DEV_OFFICIAL_CONTACTS.get(username, (None, None))
+            account = await create_official(
+                session,
+                auth,
+                username,
+                DEV_PASSWORD,
+                [role],
+                region,
+                display_name=display_name,
+                office_phone=office_phone,
+            )
             account.is_dev = True
             created += 1
     for client_id, kind in DEV_PARTNERS:

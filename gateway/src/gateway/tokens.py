@@ -43,6 +43,12 @@ class TokenIssuer:
         }
         if account.region:
             claims["region"] = account.region
+        if account.kind == AccountKind.official:
+            # Services record the named officer (首问负责制) from the token, without calling the gateway.
+            if account.display_name:
+                claims["name"] = account.display_name
+            if account.office_phone:
+                claims["office_phone"] = account.office_phone
         if account.kind == AccountKind.partner and account.partner_kind:
             claims["partner_kind"] = account.partner_kind
         if account.kind == AccountKind.employer and employer is not None:
