@@ -26,3 +26,4 @@ OfficerPrincipal = Annotated[
 ]
 QueuePrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver", "finance_officer"))]
 FinancePrincipal = Annotated[Principal, Depends(require_roles("finance_officer"))]
+CityApproverPrincipal = Annotated[Principal, Depends(require_roles("city_approver"))]
