@@ -31,7 +31,7 @@ CertificationRoute = Literal[
     "programme", "degree", "title", "employer_recommendation", "expert_recommendation", "case_by_case"
 ]
 CertificationStage = Literal["county", "city"]
-ClaimStage = Literal["acceptance", "county", "city"]
+ClaimStage = Literal["acceptance", "county", "city", "appeal"]
 Fen = Annotated[int, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
 
@@ -98,6 +98,10 @@ class _ProfileFacts(ApplicantEvent):
     # Where each decision fact came from (education, title, social_insurance_months, employer, region_code,
     # owns_home_in_city → self_declared | officer_confirmed | employer_attested); a missing fact is self-declared.
     provenance: dict[str, FactSource] = Field(default_factory=dict)
+    # For the public 公示 list only: the name masked by the applicant service (张*伟; never the full name) and the
+    # employer's name. Partners never receive profile events (notify's partners.json).
+    name_masked: str | None = None
+    employer_name: str | None = None
 
 
 class TalentRegistered(_ProfileFacts):
@@ -151,6 +155,19 @@ class CertificationDecided(ApplicantEvent):
     decided_by: str
 
 
+class ChangeRequestSubmitted(ApplicantEvent):
+    """A talent asked to change locked decision facts; until it is decided, their claims are not approved
+    straight through (the facts may be about to change)."""
+
+    type = "talent.applicant.change_request.submitted.v1"
+
+    change_request_id: str
+    talent_id: str
+    # The decision facts the request asks to change (names only: the values stay in the applicant service).
+    facts: list[str]
+    submitted_at: AwareDatetime
+
+
 class ChangeRequestDecided(ApplicantEvent):
     """A county reviewer approved or rejected a talent's request to change locked facts."""
 
@@ -177,6 +194,8 @@ class CertificationEscalated(ApplicantEvent):
     region_code: str
     due_at: AwareDatetime
     breached_at: AwareDatetime
+    # The official who owns the case (首问负责制), whose inbox notify tells; none before anyone opened it.
+    officer_id: str | None = None
 
 
 class TalentCertified(ApplicantEvent):
@@ -391,6 +410,20 @@ class ClaimDisbursed(BenefitsEvent):
     disbursed_at: AwareDatetime
 
 
+class ClaimRenewalRefused(BenefitsEvent):
+    """A multi-year policy's yearly renewal (`year`, after claim `claim_id`) was not filed: the talent no longer
+    qualifies. `reasons` are eligibility reason codes only (e.g. `not_certified`, `works_in_city`,
+    `max_claims`), which notify turns into words; no facts about the person travel."""
+
+    type = "talent.benefits.renewal.refused.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    year: int
+    reasons: list[str]
+
+
 class HousingVoucherUsed(BenefitsEvent):
     """A talent used the housing voucher granted by claim `claim_id`."""
 
@@ -412,6 +445,8 @@ class ClaimEscalated(BenefitsEvent):
     breached_at: AwareDatetime
     # "stage": the review stage's own deadline (working days); "end_to_end": the 90-day limit of the whole claim.
     deadline: Literal["stage", "end_to_end"] = "stage"
+    # The official who owns the case (首问负责制), whose inbox notify tells; none before anyone opened it.
+    officer_id: str | None = None
 
 
 # --- housing -----------------------------------------------------------------------------------
