@@ -1,4 +1,8 @@
-"""Yearly renewals of multi-year policies (stub: filled by that work).
+"""Yearly renewals of multi-year policies: no schema change.
+
+A renewal is a kit timer (`scheduled_timer`, kind benefits.claim.renewal, key talent:policy:year) and a claim
+like any other (its year's auto_grant_key and period_key fit the existing columns), so this revision only keeps
+the chain's fixed place; its downgrade has nothing to undo.
 
 Revision ID: b14e00000005
 Revises: b14e00000004
@@ -14,8 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    """Nothing to create: see the module's docstring."""
 
 
 def downgrade() -> None:
-    pass
+    """Nothing to drop."""
