@@ -153,6 +153,10 @@ class TestChangeRequests:
         assert created["status"] == "submitted"
         assert created["changes"] == {"education": DOCTOR, "title": "senior"}
         assert created["before"]["education"]["degree"] == "master" and created["before"]["title"] is None
+        # Benefits learns at once that the facts may change (names only, never the values).
+        [submitted_event] = await _events(applicant_app, "change_request.submitted.v1")
+        assert submitted_event["change_request_id"] == created["id"]
+        assert submitted_event["facts"] == ["education", "title"] and "doctor" not in json.dumps(submitted_event)
 
         queue = (await client.get(QUEUE, headers=officials.nanhu)).json()["items"]
         [item] = [i for i in queue if i["id"] == created["id"]]

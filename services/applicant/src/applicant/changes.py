@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from contracts import ChangeRequestDecided
+from contracts import ChangeRequestDecided, ChangeRequestSubmitted
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -101,6 +101,17 @@ async def submit(session: AsyncSession, talent_id: str, body: ChangeRequestCreat
     for document_id in documents:
         session.add(ChangeRequestEvidence(change_request_id=request.id, document_id=document_id))
     await transition(session, request, ChangeRequestAction.SUBMIT, actor=talent_id, reason=body.reason)
+    # Benefits holds the talent's claims back from straight-through approval until the request is decided.
+    outbox.emit(
+        session,
+        ChangeRequestSubmitted(
+            change_request_id=request.id,
+            talent_id=talent_id,
+            facts=sorted(changes),
+            submitted_at=request.created_at,
+        ),
+        subject=talent_id,
+    )
     return request
 
 
