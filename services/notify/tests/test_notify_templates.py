@@ -82,3 +82,39 @@ class TestRendering:
         assert "2027-03-01 17:30" in shanghai.body and "2027-03-01 09:30" in london.body
         assert "CNY 5,000.00" in shanghai.body
         assert "¥5,000.00" in templates.render(ClaimPublicized.type, "zh-CN", data.model_dump()).body
+
+
+class TestClaimTexts:
+    def test_an_appeal_received_and_decided_say_so_and_what_comes_next(self, sample: Any) -> None:
+        from contracts import ClaimDecided, ClaimSubmitted
+
+        received = sample(ClaimSubmitted, policy_code="HEALTH_CHECK", status="appealed", auto=False)
+        en = templates.render(ClaimSubmitted.type, "en", received.model_dump())
+        assert en.title.startswith("Appeal received") and "10 working days" in en.body
+        assert "复议申请已收到" in templates.render(ClaimSubmitted.type, "zh-CN", received.model_dump()).body
+        overturned = sample(ClaimDecided, stage="appeal", decision="approve", status="city_approved", reason="ok")
+        upheld = sample(ClaimDecided, stage="appeal", decision="reject", status="rejected", reason="stands")
+        assert "overturned" in templates.render(ClaimDecided.type, "en", overturned.model_dump()).title
+        assert "final" in templates.render(ClaimDecided.type, "en", upheld.model_dump()).body
+        assert "维持原决定" in templates.render(ClaimDecided.type, "zh-CN", upheld.model_dump()).title
+        rejected = sample(ClaimDecided, stage="county", decision="reject", status="rejected", reason="no")
+        assert "appeal (复议) within 15 days" in templates.render(ClaimDecided.type, "en", rejected.model_dump()).body
+
+    @pytest.mark.parametrize(
+        ("reason", "en_words", "zh_words"),
+        [
+            ("stopped: a talent-apartment lease started", "lease started", "租约已开始"),
+            ("stopped: the talent's certification was revoked", "certification was revoked", "人才认定已被撤销"),
+            ("stopped: a housing voucher was used", "housing voucher", "人才房票"),
+        ],
+    )
+    def test_a_stopped_claim_says_why_and_that_it_is_no_rejection(
+        self, sample: Any, reason: str, en_words: str, zh_words: str
+    ) -> None:
+        from contracts import ClaimDecided
+
+        stopped = sample(ClaimDecided, stage="city", decision="reject", status="stopped", reason=reason)
+        en = templates.render(ClaimDecided.type, "en", stopped.model_dump())
+        zh = templates.render(ClaimDecided.type, "zh-CN", stopped.model_dump())
+        assert "stopped" in en.title and en_words in en.body and "nothing to appeal" in en.body
+        assert "已终止" in zh.title and zh_words in zh.body and "stopped:" not in zh.body
