@@ -54,6 +54,12 @@ def send_queued(session: Session, *, at_commit: bool = False) -> int:
     return sent
 
 
+def discard_queued(session: Session) -> None:
+    """Drop the rows queued since the last send (sync): a savepoint rolled back takes its queued rows along."""
+    session.info.pop(_QUEUE, None)
+    session.info.pop(_AT_COMMIT, None)
+
+
 def _send(session: Session, queue: dict[Table, list[Mapping[str, Any]]] | None) -> int:
     if not queue:
         return 0
