@@ -1,4 +1,10 @@
-"""Appeals, batch decisions and stopped claims (stub: filled by that work).
+"""Appeals, batch decisions and stopped claims: no schema change.
+
+`appealed` and `stopped` are statuses, stored as plain VARCHAR (servicekit.sql.StrEnumText), so existing rows
+and columns take them; an appeal's reason and its decision are history lines, its 10-working-day deadline is
+the claim's stage timer (`scheduled_timer`), and the rejection it answers is found in the history. The
+appeals queue is the claim queue's index (status, region_code, submitted_at). A batch decision is single
+decisions in savepoints. This revision only keeps the chain's fixed place; its downgrade has nothing to undo.
 
 Revision ID: b14e00000003
 Revises: b14e00000002
@@ -14,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    """Nothing to create: see the module's docstring."""
 
 
 def downgrade() -> None:
-    pass
+    """Nothing to drop."""
