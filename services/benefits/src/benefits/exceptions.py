@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from servicekit.workflow import IllegalTransition
 
 from benefits.rules import Reason
@@ -98,3 +98,57 @@ class PaymentReferenceUsed(Conflict):
 class NoReviewQueue(Forbidden):
     def __init__(self, roles: tuple[str, ...]) -> None:
         super().__init__(f"Only the roles {', '.join(roles)} have a review queue of claims.")
+
+
+class NotAppealable(Conflict):
+    """复议 is open only against an officer's rejection, once, and not once the period is claimed again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+
+
+class AppealTooLate(Conflict):
+    def __init__(self, until: str) -> None:
+        super().__init__(f"An appeal was possible within 15 days of the rejection, until {until}; that has passed.")
+
+
+class AppealNotReturnable(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__(
+            "An appeal is decided, not returned: approve overturns the rejection, reject upholds it.",
+            errors=[{"field": "decision", "message": "approve (overturn) or reject (uphold)"}],
+        )
+
+
+class NothingToPay(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "No claim is due for payment: none has ended its public notice (公示) or failed a payment outside an "
+            "open batch. Claims you decided at a review stage are left for another finance officer."
+        )
+
+
+class PaymentBatchNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("There is no such payment batch; see GET /api/v1/finance/payment-batches.")
+
+
+class UnreadableResultFile(Unprocessable):
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"The result file cannot be read: {message}. Send UTF-8 CSV with the header "
+            "line_ref,status,bank_reference (amount_fen optional).",
+            errors=[{"field": "body", "message": message}],
+        )
+
+
+class NotCsv(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+    def __init__(self) -> None:
+        super().__init__("Send the bank's result file as text/csv (UTF-8).")
+
+
+class ResultFileTooLarge(PayloadTooLarge):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"A result file may have at most {limit} bytes; split it by line_ref.")

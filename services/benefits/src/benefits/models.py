@@ -11,7 +11,7 @@ from servicekit.sql import StrEnumText
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from benefits.states import ObjectionStatus, TalentFactsStatus
+from benefits.states import ObjectionStatus, PaymentBatchStatus, PaymentResult, TalentFactsStatus
 
 
 class BenefitPolicy(SQLModel, table=True):
@@ -65,6 +65,10 @@ class TalentFacts(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
     housing_voucher_used: bool = False
+    # For the public 公示 list (benefits.publicity): the name as the applicant service masked it (张*伟), and
+    # the employer's name. The full name never reaches benefits.
+    name_masked: str | None = Field(default=None, max_length=40)
+    employer_name: str | None = Field(default=None, max_length=200)
     # The employer's standing attestation (用人单位核验), if any: a dispute or a mismatch keeps the talent's
     # claims out of straight-through approval (benefits.signals).
     attestation_id: str | None = Field(default=None, max_length=36)
@@ -76,6 +80,11 @@ class TalentFacts(SQLModel, table=True):
     attested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The time of the newest attestation event taken (attested or withdrawn): an older one changes nothing.
     attestation_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The talent's change requests of locked facts (id → "pending" | "decided"): a pending one keeps claims
+    # out of straight-through approval. A decision that arrives before its submission still marks it decided.
+    change_requests: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property
@@ -135,8 +144,20 @@ class Claim(SQLModel, table=True):
     payment_reference: str | None = Field(default=None, unique=True, max_length=64)
     disbursed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The named officer (首问负责制, benefits.officers): the first official who opened or decided the claim,
+    # as their token named them; a city approver may reassign. The talent sees the name and office phone.
+    officer_id: str | None = Field(default=None, max_length=64, index=True)
+    officer_name: str | None = Field(default=None, max_length=100)
+    officer_phone: str | None = Field(default=None, max_length=32)
     # Why the automatic checks said no (a list of {code, message}).
     reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Approved without a reviewer (benefits.straight_through); or drawn for sampled review; or kept for
+    # review for these reason codes (sampled, employment_disputed, fact_not_confirmed:<fact>, ...).
+    straight_through: bool = False
+    sampled: bool = False
+    manual_review_reasons: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ClaimHistory(SQLModel, table=True):
@@ -181,3 +202,61 @@ class PolicyBudget(SQLModel, table=True):
     year: int
     committed_fen: int = Field(default=0, sa_type=BigInteger)
     committed_count: int = 0
+
+
+class PaymentBatch(SQLModel, table=True):
+    """A payment batch (benefits.payments): the claims finance sends the bank in one file, and what came back."""
+
+    __tablename__ = "benefit_payment_batch"
+
+    id: str = Field(primary_key=True, max_length=36)
+    status: PaymentBatchStatus = Field(default=PaymentBatchStatus.OPEN, sa_type=StrEnumText(PaymentBatchStatus, 10))
+    policy_code: str | None = Field(default=None, max_length=40)
+    lines: int = 0
+    total_fen: int = Field(default=0, sa_type=BigInteger)
+    # The SHA-256 of the bank file as exported: the file is rebuilt from the lines, byte for byte the same.
+    file_sha256: str = Field(max_length=64)
+    paid: int = 0
+    failed: int = 0
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PaymentLine(SQLModel, table=True):
+    """One claim in a payment batch; `result` stays empty until the bank's result file names the line."""
+
+    __tablename__ = "benefit_payment_line"
+    __table_args__ = (UniqueConstraint("batch_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: str = Field(foreign_key="benefit_payment_batch.id", max_length=36)
+    seq: int
+    # The reference the bank echoes back in its result file.
+    line_ref: str = Field(unique=True, max_length=24)
+    claim_id: str = Field(foreign_key="benefit_claim.id", index=True, max_length=36)
+    # Set while the line waits for the bank, so one claim is never in two open batches (unique; NULLs are not).
+    pending_claim_id: str | None = Field(default=None, unique=True, max_length=36)
+    talent_id: str = Field(max_length=64)
+    policy_code: str = Field(max_length=40)
+    year: int
+    amount_fen: int = Field(sa_type=BigInteger)
+    result: PaymentResult | None = Field(default=None, sa_type=StrEnumText(PaymentResult, 10))
+    bank_reference: str | None = Field(default=None, max_length=64)
+    result_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SamplingSeed(SQLModel, table=True):
+    """The secret seed of one policy's sampled-review draw on one day, and its SHA-256 commitment.
+
+    The commitment is public from the day before (or the first draw of the day, whichever is first); the seed
+    is public once the day is over, so anyone can recompute which claims were drawn (docs/domain.md).
+    """
+
+    __tablename__ = "benefit_sampling_seed"
+
+    policy_code: str = Field(primary_key=True, max_length=40)
+    day: date = Field(primary_key=True)
+    seed: str = Field(max_length=64)  # hex of 32 random bytes
+    commitment: str = Field(max_length=64)  # hex SHA-256 of the seed's bytes
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

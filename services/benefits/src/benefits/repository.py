@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from servicekit.bulk import queue_insert
 from servicekit.pagination import keyset_after
 from servicekit.sql import greatest, insert_ignoring_conflicts
-from sqlalchemy import Table, case, func, update
+from sqlalchemy import Table, case, func, inspect, update
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,11 +20,14 @@ from benefits.models import (
     Claim,
     ClaimHistory,
     ClaimObjection,
+    PaymentBatch,
+    PaymentLine,
     PolicyBudget,
+    SamplingSeed,
     TalentFacts,
     TalentLease,
 )
-from benefits.states import OPEN_STATUSES, ClaimStatus, ObjectionStatus
+from benefits.states import OFFICER_DECISIONS, OPEN_STATUSES, ClaimStatus, ObjectionStatus
 
 # --- the repository: queries, and what one transaction has loaded already ----------------------
 
@@ -32,6 +36,8 @@ _process_catalogue: Catalogue | None = None
 # Claims are listed by submission, the id breaking ties: the keyset of every claim list.
 _SUBMISSION_ORDER = (col(Claim.submitted_at), col(Claim.id))
 _HISTORY_TABLE: Table = ClaimHistory.__table__  # type: ignore[attr-defined]
+# Ids per IN list of the batch queries (well under SQLite's and asyncpg's parameter limits).
+_CHUNK = 1000
 
 
 class BenefitsRepository:
@@ -56,6 +62,8 @@ class BenefitsRepository:
         self.new_claims: set[str] = set()
         # the policy catalogue, checked against the database once in this transaction.
         self.checked_catalogue: Catalogue | None = None
+        # claims locked up front by a batch of decisions (lock_claims): locked_claim needs no query for them.
+        self.locked: dict[str, Claim] = {}
 
     @classmethod
     def of(cls, session: AsyncSession) -> BenefitsRepository:
@@ -193,9 +201,23 @@ class BenefitsRepository:
     async def get_claim(self, claim_id: str) -> Claim | None:
         return await self.session.get(Claim, claim_id)
 
+    async def lock_claims(self, claim_ids: Sequence[str]) -> None:
+        """Read and lock many claims in one query (in id order, so two batches cannot deadlock)."""
+        query = (
+            select(Claim)
+            .where(col(Claim.id).in_(list(claim_ids)))
+            .order_by(col(Claim.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        self.locked |= {claim.id: claim for claim in (await self.session.exec(query)).all()}
+
     async def locked_claim(self, claim_id: str) -> Claim | None:
         """The claim read fresh and locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises),
         so two officers' actions on one claim, e.g. two disbursements on two replicas, run one after the other."""
+        held = self.locked.get(claim_id)
+        if held is not None and not inspect(held).expired_attributes:
+            return held  # locked by lock_claims in this transaction (a savepoint rolled back expires it)
         query = select(Claim).where(Claim.id == claim_id).with_for_update().execution_options(populate_existing=True)
         return (await self.session.exec(query)).first()
 
@@ -313,6 +335,18 @@ class BenefitsRepository:
         query = query.order_by(col(Claim.submitted_at), col(Claim.id)).limit(limit)
         return list((await self.session.exec(query)).all())
 
+    async def sampling_seed(self, policy_code: str, day: date) -> SamplingSeed | None:
+        # Once loaded, the transaction's identity map answers without a query (one seed serves a day's claims).
+        return await self.session.get(SamplingSeed, (policy_code, day))
+
+    async def sampling_seeds(self, *, limit: int, after: list[Any] | None) -> list[SamplingSeed]:
+        order = (col(SamplingSeed.day), col(SamplingSeed.policy_code))
+        query = select(SamplingSeed)
+        if after:
+            query = query.where(keyset_after(order, after, descending=True))
+        query = query.order_by(col(SamplingSeed.day).desc(), col(SamplingSeed.policy_code).desc()).limit(limit)
+        return list((await self.session.exec(query)).all())
+
     async def claim_by_payment_reference(self, reference: str) -> Claim | None:
         return (await self.session.exec(select(Claim).where(Claim.payment_reference == reference))).first()
 
@@ -390,3 +424,128 @@ class BenefitsRepository:
     async def get_budget(self, policy_code: str, year: int) -> PolicyBudget | None:
         query = select(PolicyBudget).where(PolicyBudget.policy_code == policy_code, PolicyBudget.year == year)
         return (await self.session.exec(query)).first()
+
+    # --- payment batches (benefits.payments) --------------------------------------------------------
+    # Their row queries select more than four columns, which sqlmodel's select() does not type: SQLAlchemy's
+    # select_columns does, and sqlmodel's exec() has no overload for it (hence the call-overload ignores).
+
+    async def payable_claims(self, policy_code: str | None, excluding_decided_by: str) -> list[tuple[Any, ...]]:
+        """(id, talent_id, policy_code, year, amount_fen) of every claim due for payment, oldest first: 公示
+        ended or a failed payment, not waiting in an open batch, and not decided at a stage by this officer."""
+        decided_by_officer = select(ClaimHistory.claim_id).where(
+            ClaimHistory.actor == excluding_decided_by, col(ClaimHistory.action).in_(OFFICER_DECISIONS)
+        )
+        waiting = select(PaymentLine.pending_claim_id).where(col(PaymentLine.pending_claim_id).is_not(None))
+        query = (
+            select_columns(
+                col(Claim.id), col(Claim.talent_id), col(Claim.policy_code), col(Claim.year), col(Claim.amount_fen)
+            )
+            .where(
+                ((col(Claim.status) == ClaimStatus.PUBLICIZED) & col(Claim.publicity_ended_at).is_not(None))
+                | (col(Claim.status) == ClaimStatus.PAYMENT_FAILED),
+                col(Claim.amount_fen) > 0,
+                col(Claim.id).not_in(waiting),
+                col(Claim.id).not_in(decided_by_officer),
+            )
+            .order_by(col(Claim.submitted_at), col(Claim.id))
+        )
+        if policy_code is not None:
+            query = query.where(col(Claim.policy_code) == policy_code)
+        return [tuple(row) for row in await self.session.exec(query)]  # type: ignore[call-overload]
+
+    async def get_payment_batch(self, batch_id: str, *, lock: bool = False) -> PaymentBatch | None:
+        query = select(PaymentBatch).where(PaymentBatch.id == batch_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.exec(query)).first()
+
+    async def payment_batches(self, *, limit: int, after: list[Any] | None) -> list[PaymentBatch]:
+        """Newest first; keyset on (created_at, id)."""
+        order = (col(PaymentBatch.created_at), col(PaymentBatch.id))
+        query = select(PaymentBatch)
+        if after:
+            query = query.where(keyset_after(order, after, descending=True))
+        query = query.order_by(col(PaymentBatch.created_at).desc(), col(PaymentBatch.id).desc()).limit(limit)
+        return list((await self.session.exec(query)).all())
+
+    async def bank_file_rows(self, batch_id: str) -> list[tuple[Any, ...]]:
+        """(line_ref, claim_id, talent_id, policy_code, year, amount_fen) of a batch's lines, in file order."""
+        query = (
+            select_columns(
+                col(PaymentLine.line_ref),
+                col(PaymentLine.claim_id),
+                col(PaymentLine.talent_id),
+                col(PaymentLine.policy_code),
+                col(PaymentLine.year),
+                col(PaymentLine.amount_fen),
+            )
+            .where(col(PaymentLine.batch_id) == batch_id)
+            .order_by(col(PaymentLine.seq))
+        )
+        return [tuple(row) for row in await self.session.exec(query)]  # type: ignore[call-overload]
+
+    async def payment_lines(self, batch_id: str) -> list[PaymentLine]:
+        query = select(PaymentLine).where(PaymentLine.batch_id == batch_id).order_by(col(PaymentLine.seq))
+        return list((await self.session.exec(query)).all())
+
+    async def claims_by_id(self, claim_ids: Sequence[str], *, lock: bool = False) -> dict[str, Claim]:
+        found: dict[str, Claim] = {}
+        for start in range(0, len(claim_ids), _CHUNK):
+            query = select(Claim).where(col(Claim.id).in_(list(claim_ids[start : start + _CHUNK])))
+            if lock:
+                query = query.with_for_update()
+            found.update((c.id, c) for c in (await self.session.exec(query)).all())
+        return found
+
+    async def decided_by(self, actor: str, claim_ids: Sequence[str]) -> set[str]:
+        """Which of these claims this officer decided at a review stage (or paid)."""
+        found: set[str] = set()
+        for start in range(0, len(claim_ids), _CHUNK):
+            query = select(ClaimHistory.claim_id).where(
+                col(ClaimHistory.claim_id).in_(list(claim_ids[start : start + _CHUNK])),
+                ClaimHistory.actor == actor,
+                col(ClaimHistory.action).in_(OFFICER_DECISIONS),
+            )
+            found.update((await self.session.exec(query)).all())
+        return found
+
+    async def used_payment_references(self, references: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(references), _CHUNK):
+            query = select(Claim.payment_reference).where(
+                col(Claim.payment_reference).in_(list(references[start : start + _CHUNK]))
+            )
+            found.update(r for r in (await self.session.exec(query)).all() if r is not None)
+        return found
+
+    async def resolve_objections(self, claim_ids: Sequence[str], at: datetime) -> None:
+        for start in range(0, len(claim_ids), _CHUNK):
+            await self.session.exec(
+                update(ClaimObjection)
+                .where(
+                    col(ClaimObjection.claim_id).in_(list(claim_ids[start : start + _CHUNK])),
+                    col(ClaimObjection.status) == ObjectionStatus.OPEN,
+                )
+                .values(status=ObjectionStatus.RESOLVED, resolved_at=at)
+            )
+
+    async def budgets(self, year: int | None) -> list[PolicyBudget]:
+        query = select(PolicyBudget).order_by(col(PolicyBudget.year).desc(), col(PolicyBudget.policy_code))
+        if year is not None:
+            query = query.where(PolicyBudget.year == year)
+        return list((await self.session.exec(query)).all())
+
+    async def claim_sums(self, year: int | None, *, paid: bool) -> dict[tuple[str, int], tuple[int, int]]:
+        """(policy, year) -> (total fen, count) of the disbursed claims (paid) or of those holding budget."""
+        condition = col(Claim.status) == ClaimStatus.DISBURSED if paid else col(Claim.budget_committed).is_(True)
+        query = (
+            select_columns(
+                col(Claim.policy_code), col(Claim.year), func.coalesce(func.sum(Claim.amount_fen), 0), func.count()
+            )
+            .where(condition)
+            .group_by(col(Claim.policy_code), col(Claim.year))
+        )
+        if year is not None:
+            query = query.where(col(Claim.year) == year)
+        rows = await self.session.exec(query)  # type: ignore[call-overload]
+        return {(code, y): (int(total), int(count)) for code, y, total, count in rows}

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from contracts import AttestationOutcome, FactSource
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from benefits.states import ClaimStatus, ObjectionStatus, TalentFactsStatus
+from benefits.states import ClaimStatus, ObjectionStatus, PaymentBatchStatus, TalentFactsStatus
 
 Tier = Literal["A", "B", "C", "D", "E"]
 Degree = Literal["bachelor", "master", "doctor"]
@@ -101,6 +101,31 @@ class BudgetRules(_Strict):
     yearly_quota: int | None = Field(default=None, ge=0)
 
 
+class StraightThroughRules(_Strict):
+    """When a claim is approved without a reviewer (benefits.straight_through): its decision facts confirmed
+    by someone other than the talent, its amount within a limit, and not drawn for sampled review."""
+
+    requires: dict[DecisionFact, list[FactSource]] = Field(
+        default_factory=dict,
+        description="facts that must come from one of these sources, e.g. "
+        '{"employer": ["employer_attested", "officer_confirmed"]}',
+    )
+    max_amount_fen: Fen = Field(description="above this amount a reviewer decides")
+    sample_share: float = Field(
+        default=0.05, ge=0, le=1, description="the share of clean claims drawn for the normal two-stage review"
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _confirmed_sources_only(cls, value: dict[str, list[FactSource]]) -> dict[str, list[FactSource]]:
+        for fact, sources in value.items():
+            if not sources:
+                raise ValueError(f"{fact}: name at least one source (employer_attested, officer_confirmed)")
+            if FactSource.SELF_DECLARED in sources:
+                raise ValueError(f"{fact}: a self-declared fact is confirmed by nobody; name other sources")
+        return value
+
+
 class PolicyRules(_Strict):
     """Everything a policy version says."""
 
@@ -116,6 +141,9 @@ class PolicyRules(_Strict):
     budget: BudgetRules = Field(default_factory=BudgetRules)
     # What a disbursed claim changes for the talent elsewhere (an event other services act on).
     effects: list[Effect] = Field(default_factory=list)
+    straight_through: StraightThroughRules | None = Field(
+        default=None, description="approval without a reviewer (免申即享 straight through); null: always reviewed"
+    )
 
 
 class PolicyCreate(PolicyRules):
@@ -223,6 +251,57 @@ class ObjectionCreate(_Strict):
     reason: Reason = Field(min_length=1)
 
 
+class AppealCreate(_Strict):
+    """复议 of a rejection: why the talent disagrees."""
+
+    reason: Reason = Field(min_length=1)
+
+
+class BatchDecisionCreate(_Strict):
+    """One decision and one reason for many claims; each claim is decided as if alone."""
+
+    claim_ids: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(min_length=1, max_length=500)
+    decision: Literal["approve", "reject", "return"]
+    reason: Reason = ""
+
+    @model_validator(mode="after")
+    def _unique_and_reason(self) -> Self:
+        if len(set(self.claim_ids)) != len(self.claim_ids):
+            raise ValueError("claim_ids must not repeat a claim")
+        if self.decision != "approve" and not self.reason:
+            raise ValueError("a reason is required to reject or return claims")
+        return self
+
+
+class BatchDecisionItem(BaseModel):
+    claim_id: str
+    outcome: Literal["decided", "refused"]
+    status: ClaimStatus | None = Field(default=None, description="the claim's status after the decision")
+    problem: dict[str, Any] | None = Field(
+        default=None, description="why it was refused: the problem+json a single decision would have given"
+    )
+
+
+class BatchDecisionsPublic(BaseModel):
+    items: list[BatchDecisionItem]
+
+
+class OfficerPublic(BaseModel):
+    """The official who owns a case (首问负责制), as the talent may reach them: a name and an office number."""
+
+    display_name: str | None
+    office_phone: str | None
+
+
+class OfficerAssign(_Strict):
+    """A city approver hands a case to another official; there is no directory of officials in the services,
+    so the body names them as their token would (id, display name, office phone)."""
+
+    officer_id: str = Field(min_length=1, max_length=64, description="the official's account id (token sub)")
+    display_name: str = Field(min_length=1, max_length=100)
+    office_phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\- ]*$")
+
+
 class HistoryEntry(BaseModel):
     at: datetime
     action: str
@@ -253,7 +332,18 @@ class ClaimPublic(BaseModel):
     payment_reference: str | None
     disbursed_at: datetime | None
     reasons: list[ReasonPublic] = Field(default_factory=list, description="why the automatic checks said no")
+    straight_through: bool = Field(default=False, description="approved without a reviewer (免申即享 straight through)")
+    sampled: bool = Field(default=False, description="drawn for the normal review by the day's sampling draw")
+    manual_review_reasons: list[str] = Field(
+        default_factory=list,
+        description="why a reviewer decides this claim: sampled, revoked, employment_disputed, employment_mismatch, "
+        "change_request_pending, objection, resubmitted, fact_not_confirmed:<fact>, amount_above_limit, "
+        "budget_exhausted; empty for a claim approved straight through or of a policy without straight-through rules",
+    )
     history: list[HistoryEntry] = Field(default_factory=list)
+    officer: OfficerPublic | None = Field(
+        default=None, description="the named officer (首问负责制) who owns the claim; null until one opens it"
+    )
 
 
 class ClaimCase(ClaimPublic):
@@ -265,9 +355,20 @@ class ClaimCase(ClaimPublic):
     )
     straight_through_blockers: list[str] = Field(
         default_factory=list,
-        description="reason codes (employment_disputed, employment_mismatch) that rule out straight-through "
-        "approval; empty when nothing stands in the way",
+        description="the talent's signals that rule out straight-through approval now (revoked, employment_disputed, "
+        "employment_mismatch, change_request_pending); empty when nothing stands in the way",
     )
+
+
+class PublicityEntry(BaseModel):
+    """A line of the public 公示 list: what real 公示 lists show, never an identity number or a phone."""
+
+    claim_id: str
+    name_masked: str | None = Field(description="the talent's name with the middle masked (张*伟, 张*)")
+    employer: str | None = Field(description="the employer's name")
+    policy_code: str
+    amount_fen: int | None
+    objections_until: datetime | None = Field(description="objections are taken until then")
 
 
 class PublicNotice(BaseModel):
@@ -280,12 +381,80 @@ class PublicNotice(BaseModel):
     publicized_until: datetime | None
 
 
+class SamplingCommitment(BaseModel):
+    """One policy's sampled-review draw of one day: the seed's SHA-256 from before the day, the seed after it."""
+
+    policy_code: str
+    day: date
+    commitment: str = Field(description="hex SHA-256 of the seed's 32 bytes")
+    seed: str | None = Field(description="hex of the seed once the day is over; null until then")
+
+
 class ObjectionPublic(BaseModel):
     id: str
     claim_id: str
     status: ObjectionStatus
     reason: str
     raised_at: datetime
+
+
+# --- payment batches and budgets (finance; benefits.payments) --------------------------------------
+
+
+class PaymentBatchCreate(_Strict):
+    policy_code: PolicyCode | None = Field(default=None, description="only this policy's claims; null: every policy")
+
+
+class PaymentBatchPublic(BaseModel):
+    """A payment batch: `lines` claims totalling `total_fen`, the bank file's SHA-256, and the bank's results."""
+
+    id: str
+    status: PaymentBatchStatus
+    policy_code: str | None
+    lines: int
+    total_fen: int
+    file_sha256: str
+    paid: int
+    failed: int
+    created_by: str
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class PaymentProblem(BaseModel):
+    """A line of a result file that was not applied, and why."""
+
+    line: int = Field(description="the line number in the result file (the header is line 1)")
+    line_ref: str | None
+    problem: str
+
+
+class PaymentResultsPublic(BaseModel):
+    """What a result file changed: lines paid and failed now, lines already applied (ignored), and problems."""
+
+    paid: int
+    failed: int
+    ignored: int
+    problems: list[PaymentProblem] = Field(default_factory=list)
+
+
+class BudgetReconciliation(BaseModel):
+    """One policy's year: committed at city approval vs paid (disbursed), against the policy's budget."""
+
+    policy_code: str
+    year: int
+    budget_fen: int | None = Field(description="the policy's yearly budget now; null: no budget limit")
+    committed_fen: int
+    committed_count: int
+    paid_fen: int
+    paid_count: int
+    unpaid_fen: int = Field(description="committed and not yet paid (awaiting a batch, at the bank, or failed)")
+    claims_committed_fen: int = Field(description="the committed amounts of the claims themselves")
+    consistent: bool = Field(description="the budget's committed total equals the claims' committed amounts")
+
+
+class BudgetsPublic(BaseModel):
+    items: list[BudgetReconciliation]
 
 
 class TalentFactsPublic(BaseModel):
