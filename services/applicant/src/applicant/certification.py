@@ -20,7 +20,7 @@ from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, key
 from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue, documents, facts
+from applicant import catalogue, documents, facts, officers
 from applicant import repository as repo
 from applicant.clock import add_city_working_days
 from applicant.employer import recommendations
@@ -309,6 +309,7 @@ def _event_of(
             region_code=certification.region_code,
             due_at=escalated_from,
             breached_at=now,
+            officer_id=certification.officer_id,
         )
     if move.decision is None:
         return CertificationSubmitted(
@@ -383,6 +384,7 @@ def _public(
         submitted_at=certification.submitted_at,
         updated_at=certification.updated_at,
         certified_until=certification.certified_until,
+        officer=officers.officer_of(certification),
     )
 
 

@@ -55,6 +55,7 @@ ScanRecorderDep = Annotated[ScanRecorder, Depends(get_scan_recorder)]
 
 OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]
 CountyReviewerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer"))]
+CityApproverPrincipal = Annotated[Principal, Depends(require_roles("city_approver"))]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
 AuditorPrincipal = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
 

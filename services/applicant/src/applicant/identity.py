@@ -83,3 +83,12 @@ def mask(number: str) -> str:
         return number[:1] + "*" * (len(number) - 2) + number[-1:]
     keep_head = 6 if len(number) >= 15 else 2
     return number[:keep_head] + "*" * (len(number) - keep_head - 4) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """The name as a 公示 list shows it: first and last character kept, the middle one mark however
+    length (张*伟, 欧*娜), a two-character name keeps its first (张*). The full name never leaves this service."""
+    name = name.strip()
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[0] + "*" + name[-1]

@@ -117,6 +117,11 @@ class Certification(SQLModel, table=True):
     # The employer's 举荐 (applicant.employer.recommendations) a certification on the employer_recommendation
     # route cites; kept through a return and resubmission.
     recommendation_id: str | None = Field(default=None, max_length=36)
+    # The named officer (首问负责制, applicant.officers): the first reviewer who opened or decided it, as their
+    # token named them; a city approver may reassign. The talent sees the name and the office phone.
+    officer_id: str | None = Field(default=None, max_length=64, index=True)
+    officer_name: str | None = Field(default=None, max_length=100)
+    officer_phone: str | None = Field(default=None, max_length=32)
 
 
 class CertificationEvidence(SQLModel, table=True):

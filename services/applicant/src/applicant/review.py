@@ -19,7 +19,7 @@ from servicekit.workflow import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import access_log, catalogue, validity
+from applicant import access_log, catalogue, officers, validity
 from applicant import repository as repo
 from applicant.certification import for_review, keyset_position, transition
 from applicant.changes import confirm_certified_facts
@@ -84,6 +84,7 @@ async def get_for_review(session: AsyncSession, principal: Principal, certificat
     certification = await repo.get_certification(session, certification_id)
     if certification is None or not _may_see(principal, certification):
         raise CertificationNotFound(certification_id)
+    await officers.take_if_unowned(session, principal, certification)  # 首问负责制: the first to open owns it
     [public] = await for_review(session, [certification])
     public.attestation = await attestations.standing_of_talent(session, certification.talent_id)
     access_log.record_official_reads(session, principal, _shown([public]), access_log.CERTIFICATION_READ)
@@ -123,6 +124,7 @@ async def decide(
         raise CertificationConflict("The talent's status was revoked; the certification cannot go on.")
 
     action = _action_of(certification, status, review, body, decisions, principal.sub)
+    await officers.take_if_unowned(session, principal, certification)  # 首问负责制: deciding first makes the owner
     await transition(session, certification, action, actor=principal, reason=body.reason, tier=body.tier)
     if certification.status == CertificationStatus.CERTIFIED:
         # The city is done: the talent holds the granted tier for its validity period.

@@ -21,6 +21,7 @@ from applicant import (
     changes,
     corrections,
     documents,
+    officers,
     review,
     service,
     validity,
@@ -32,6 +33,7 @@ from applicant.dependencies import (
     AuditorPrincipal,
     CertificationId,
     ChangeRequestId,
+    CityApproverPrincipal,
     CodeKeysDep,
     CountyReviewerPrincipal,
     DatabaseDep,
@@ -66,6 +68,7 @@ from applicant.schemas import (
     FamilyMembersPublic,
     IdentityCorrectionCreate,
     IdentityCorrectionPublic,
+    OfficerAssign,
     ProfilePublic,
     ProfileUpdate,
     ReinstateRequest,
@@ -220,6 +223,17 @@ async def decide_certification(
 ) -> CertificationForReview:
     """Approve, reject or return (补正) a certification at the stage it waits for."""
     return await review.decide(session, principal, certification_id, body, settings.issuing_city)
+
+
+@router.post("/reviews/certifications/{certification_id}/officer", response_model=CertificationForReview)
+async def reassign_certification_officer(
+    certification_id: CertificationId, body: OfficerAssign, session: SessionDep, principal: CityApproverPrincipal
+) -> CertificationForReview:
+    """Hand a certification to another official (首问负责制: the talent sees the new owner's name and phone)."""
+    [view] = await certification.for_review(
+        session, [await officers.reassign(session, principal, certification_id, body)]
+    )
+    return view
 
 
 # --- change requests and identity corrections ----------------------------------------------------------

@@ -233,6 +233,24 @@ class DecisionPublic(BaseModel):
     decided_at: datetime
 
 
+class OfficerPublic(BaseModel):
+    """The official who owns a case (首问负责制), as the talent may reach them: a name and an office number."""
+
+    display_name: str | None
+    office_phone: str | None
+
+
+class OfficerAssign(BaseModel):
+    """A city approver hands a case to another official; there is no directory of officials in the services,
+    so the body names them as their token would (id, display name, office phone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    officer_id: str = Field(min_length=1, max_length=64, description="the official's account id (token sub)")
+    display_name: str = Field(min_length=1, max_length=100)
+    office_phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\- ]*$")
+
+
 class CertificationPublic(BaseModel):
     id: str
     talent_id: str
@@ -249,6 +267,9 @@ class CertificationPublic(BaseModel):
     submitted_at: datetime
     updated_at: datetime
     certified_until: date | None
+    officer: OfficerPublic | None = Field(
+        default=None, description="the named officer (首问负责制) who owns the case; null until one opens it"
+    )
 
 
 class ApplicantSummary(BaseModel):

@@ -32,7 +32,7 @@ from applicant.exceptions import (
     ProfileNotFound,
     ProfileRequired,
 )
-from applicant.identity import InvalidIdentity, mask, validate_credit_code, validate_identity
+from applicant.identity import InvalidIdentity, mask, mask_name, validate_credit_code, validate_identity
 from applicant.models import FamilyMember, Talent, TalentProfile
 from applicant.schemas import Education, Employer, FamilyMemberCreate, FamilyMemberPublic, ProfilePublic, ProfileUpdate
 
@@ -101,8 +101,8 @@ def _check_profile(body: ProfileUpdate, today: date) -> _CheckedProfile:
 
 
 async def profile_facts(session: AsyncSession, profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
-    """The profile facts other services keep in their read models (no name, no identity number), with where
-    each decision fact came from."""
+    """The profile facts other services keep in their read models (no identity number, the name only masked
+    for the 公示 list), with where each decision fact came from."""
     return {
         **_facts(profile, issuing_city),
         "provenance": await facts.sources_of(session, profile.talent_id),
@@ -138,6 +138,9 @@ def _facts(profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
         "social_insurance_months": profile.social_insurance_months,
         "owns_home_in_city": profile.owns_home_in_city,
         "works_in_city": reference.city_of(profile.employer_region_code) == issuing_city,
+        # For the public 公示 list of benefits: masked here, so the full name never leaves this service.
+        "name_masked": mask_name(profile.name),
+        "employer_name": profile.employer_name,
     }
 
 
