@@ -188,7 +188,7 @@ class TestBenefitsThroughTheGateway:
 
         async def stopped() -> dict[str, Any] | None:
             body = (await gateway.get(f"/api/v1/me/claims/{claim_id}", headers=auth)).json()
-            return dict(body) if body["status"] == "rejected" else None
+            return dict(body) if body["status"] == "stopped" else None
 
         claim_now = await eventually(stopped, timeout=20)
         assert claim_now["history"][-1]["action"] == "stopped" and claim_now["history"][-1]["actor"] == "system"

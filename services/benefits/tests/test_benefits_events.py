@@ -124,7 +124,7 @@ class TestCrossServiceRules:
         health = (await client.post("/api/v1/me/claims", json={"policy_code": "HEALTH_CHECK"}, headers=talent)).json()
         await events.apply(_lease_started(talent_id))
         stopped = (await client.get(f"/api/v1/me/claims/{rent['id']}", headers=talent)).json()
-        assert stopped["status"] == "rejected"
+        assert stopped["status"] == "stopped"
         assert stopped["history"][-1]["action"] == "stopped" and stopped["history"][-1]["actor"] == "system"
         assert (await client.get(f"/api/v1/me/claims/{health['id']}", headers=talent)).json()["status"] == "accepted"
         again = await client.post("/api/v1/me/claims", json={"policy_code": "RENT_SUBSIDY"}, headers=talent)
@@ -166,7 +166,7 @@ class TestCrossServiceRules:
         await events.apply(
             TalentRevoked(talent_id=talent_id, pseudonym="tp_x", reason="left the city", revoked_at=utcnow())
         )
-        assert {c.status for c in await _claims(benefits_app, talent_id)} == {"rejected"}
+        assert {c.status for c in await _claims(benefits_app, talent_id)} == {"stopped"}
         items = (await client.get("/api/v1/me/eligibility", headers=talent)).json()["items"]
         assert all(i["reasons"][0]["code"] == "not_certified" for i in items)
         # A certification older than the revocation does not bring the talent back.
@@ -209,7 +209,7 @@ class TestCrossServiceRules:
                 if e.event_type == HousingVoucherUsed.type
             ]
         assert [u["data"]["claim_id"] for u in used] == [voucher["id"]] and used[0]["subject"] == talent_id
-        assert (await client.get(f"/api/v1/me/claims/{rent['id']}", headers=talent)).json()["status"] == "rejected"
+        assert (await client.get(f"/api/v1/me/claims/{rent['id']}", headers=talent)).json()["status"] == "stopped"
         # Replaying our own event is harmless.
         await events.apply(HousingVoucherUsed(talent_id=talent_id, claim_id=voucher["id"]))
         again = await client.post("/api/v1/me/claims", json={"policy_code": "RENT_SUBSIDY"}, headers=talent)

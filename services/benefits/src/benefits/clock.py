@@ -31,5 +31,6 @@ class Clock:
     def today(self, now: datetime) -> date:
         return (now + self.utc_offset).date()
 
-    def stage_due(self, now: datetime) -> datetime:
-        return add_working_days(now, self.stage_working_days, self.utc_offset)
+    def stage_due(self, now: datetime, working_days: int | None = None) -> datetime:
+        """The stage's deadline: `working_days` for a stage with its own (an appeal), else the settings' days."""
+        return add_working_days(now, working_days or self.stage_working_days, self.utc_offset)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from contracts import HousingVoucherUsed
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.workflow import check_second_approver, check_segregation, require_stage_role
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import budget
+from benefits import appeals, budget, officers
 from benefits.catalogue import Policy
 from benefits.clock import Clock
-from benefits.events import outbox
+from benefits.effects import apply_payment_effects
 from benefits.exceptions import (
     AmountNotEditable,
     AmountRequired,
@@ -27,7 +26,7 @@ from benefits.exceptions import (
     PublicityNotOver,
     WrongState,
 )
-from benefits.flow import SYSTEM, stop_open_claims, transition
+from benefits.flow import SYSTEM, transition
 from benefits.models import Claim, ClaimHistory, ClaimObjection
 from benefits.policies import get_policy
 from benefits.repository import BenefitsRepository
@@ -84,7 +83,14 @@ async def decide(
     require_stage_role("claim", claim.status, review, principal.roles)
     if review.role == COUNTY_REVIEWER and principal.region != claim.region_code:
         raise ClaimNotFound()
+    if claim.status == ClaimStatus.APPEALED:
+        # 复议: approve overturns the rejection, reject upholds it (benefits.appeals).
+        if await appeals.decide_appeal(session, principal, claim, body, clock):
+            await _publicize(session, claim, clock)
+        await session.flush()
+        return claim
     await _check_segregation(session, principal, claim, review.stage)
+    await officers.take_if_unowned(session, principal, claim)  # 首问负责制: deciding first makes the owner
     policy = await get_policy(session, claim.policy_code, claim.policy_version)
     if body.amount_fen is not None:
         if policy.rules.amount.basis != "entered_by_officer":
@@ -213,12 +219,6 @@ async def disburse(
         reason=f"payment {body.payment_reference}",
     )
     policy = await get_policy(session, claim.policy_code, claim.policy_version)
-    if "housing_voucher_used" in policy.rules.effects:
-        facts = await repo.get_or_add_facts(claim.talent_id)
-        facts.housing_voucher_used = True
-        outbox.emit(session, HousingVoucherUsed(talent_id=claim.talent_id, claim_id=claim.id), subject=claim.talent_id)
-        await stop_open_claims(
-            session, claim.talent_id, "a housing voucher was used", clock, exclusion="housing_voucher_used"
-        )
+    await apply_payment_effects(session, claim, policy, clock)
     await session.flush()
     return claim

@@ -6,8 +6,11 @@
                              ├─ returned ─resubmitted─► submitted                       publicity_ended (stays)  │
                              └─ rejected / withdrawn / stopped                                       disbursed ◄─┘
 
+    rejected (by an officer, ≤ 15 days) ─appeal─► appealed ─appeal_upheld─► rejected (final: no second appeal)
+                                                      └─appeal_overturned─► city_approved ─publicized─► …
+
 Any open claim may also be escalated (a deadline passed: the status stays) or stopped (revocation, a lease,
-a used voucher: rejected by the system). docs/domain.md has the same flow in words.
+a used voucher: `stopped`, final, ended by a fact and not appealable). docs/domain.md has the same flow in words.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PERIOD_FREEING",
     "REVIEW_STAGES",
+    "STAGE_WORKING_DAYS",
     "TRANSIENT_STATUSES",
     "WAITING_STAGE",
     "ClaimAction",
@@ -40,7 +44,7 @@ OPEN_STATUSES: tuple[ClaimStatus, ...] = CLAIM_OPEN_STATUSES
 # A claim never rests here: the automatic checks accept or reject it in the transaction that filed it.
 TRANSIENT_STATUSES = frozenset({ClaimStatus.SUBMITTED})
 # A claim that ends this way frees its period, so the talent may claim that period again.
-PERIOD_FREEING = frozenset({ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN})
+PERIOD_FREEING = frozenset({ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN, ClaimStatus.STOPPED})
 
 COUNTY_REVIEWER, CITY_APPROVER, FINANCE_OFFICER = "county_reviewer", "city_approver", "finance_officer"
 
@@ -48,7 +52,11 @@ COUNTY_REVIEWER, CITY_APPROVER, FINANCE_OFFICER = "county_reviewer", "city_appro
 REVIEW_STAGES: Mapping[ClaimStatus, ReviewStage[ClaimStatus]] = {
     ClaimStatus.ACCEPTED: ReviewStage("county", COUNTY_REVIEWER, ClaimStatus.COUNTY_APPROVED),
     ClaimStatus.COUNTY_APPROVED: ReviewStage("city", CITY_APPROVER, ClaimStatus.CITY_APPROVED),
+    # 复议: a city approver who took no decision on the claim before upholds or overturns it (benefits.appeals).
+    ClaimStatus.APPEALED: ReviewStage("appeal", CITY_APPROVER, ClaimStatus.CITY_APPROVED),
 }
+# A stage whose deadline is not the settings' stage_deadline_working_days: an appeal is decided within 10.
+STAGE_WORKING_DAYS: Mapping[str, int] = {"appeal": 10}
 
 # The stage a claim waits in (named in its events, history and escalations), by status.
 WAITING_STAGE: Mapping[ClaimStatus, str] = {
@@ -58,6 +66,7 @@ WAITING_STAGE: Mapping[ClaimStatus, str] = {
     ClaimStatus.COUNTY_APPROVED: "city",
     ClaimStatus.CITY_APPROVED: "city",
     ClaimStatus.PUBLICIZED: "city",
+    ClaimStatus.APPEALED: "appeal",
 }
 
 
@@ -95,6 +104,7 @@ class ClaimAction(StrEnum):
 
     FILE = "file"
     AUTO_GRANT = "auto_grant"
+    RENEW = "renew"
     ACCEPT = "accept"
     REJECT = "reject"
     RETURN = "return"
@@ -102,6 +112,7 @@ class ClaimAction(StrEnum):
     APPROVE_CITY = "approve_city"
     APPROVE_FIRST_OF_TWO = "approve_first_of_two"
     PUBLICIZE = "publicize"
+    APPROVE_STRAIGHT_THROUGH = "approve_straight_through"
     OBJECT = "object"
     END_PUBLICITY = "end_publicity"
     DISBURSE = "disburse"
@@ -109,6 +120,9 @@ class ClaimAction(StrEnum):
     WITHDRAW = "withdraw"
     RESUBMIT = "resubmit"
     STOP = "stop"
+    APPEAL = "appeal"
+    UPHOLD_APPEAL = "uphold_appeal"
+    OVERTURN_APPEAL = "overturn_appeal"
     ESCALATE = "escalate"
 
 
@@ -156,6 +170,8 @@ CLAIM_FLOW: StateMachine[ClaimTransition] = StateMachine(
     [
         _row(ClaimAction.FILE, NEW, S.SUBMITTED, "submitted", event="submitted", stage="acceptance"),
         _row(ClaimAction.AUTO_GRANT, NEW, S.SUBMITTED, "auto_granted", event="submitted", stage="acceptance"),
+        # A multi-year policy's next year, filed by its yearly timer like an auto-grant (benefits.renewals).
+        _row(ClaimAction.RENEW, NEW, S.SUBMITTED, "renewed", event="submitted", stage="acceptance"),
         _row(ClaimAction.ACCEPT, {S.SUBMITTED}, S.ACCEPTED, "accepted", event="decided", decision="approve"),
         _row(
             ClaimAction.REJECT,
@@ -203,6 +219,16 @@ CLAIM_FLOW: StateMachine[ClaimTransition] = StateMachine(
             officer_decision=True,
         ),
         _row(ClaimAction.PUBLICIZE, {S.CITY_APPROVED}, S.PUBLICIZED, "publicized", event="publicized"),
+        # 免申即享 straight through: a clean claim that was not drawn for sampled review goes on public notice
+        # without a reviewer (benefits.straight_through; its budget is committed as at a city approval).
+        _row(
+            ClaimAction.APPROVE_STRAIGHT_THROUGH,
+            {S.ACCEPTED},
+            S.PUBLICIZED,
+            "approved_straight_through",
+            event="publicized",
+            stage="straight_through",
+        ),
         _row(
             ClaimAction.OBJECT,
             {S.PUBLICIZED},
@@ -227,7 +253,31 @@ CLAIM_FLOW: StateMachine[ClaimTransition] = StateMachine(
         _row(ClaimAction.FAIL_PAYMENT, {S.PUBLICIZED}, S.PAYMENT_FAILED, "payment_failed", stage="disbursement"),
         _row(ClaimAction.WITHDRAW, _OPEN - {S.SUBMITTED}, S.WITHDRAWN, "withdrawn", event="decided", decision="reject"),
         _row(ClaimAction.RESUBMIT, {S.RETURNED}, S.SUBMITTED, "resubmitted", stage="acceptance"),
-        _row(ClaimAction.STOP, _OPEN, S.REJECTED, "stopped", event="decided", decision="reject", system_named=True),
+        # A fact ended the claim (revocation, a lease, a used voucher): `stopped`, final, not an officer's rejection.
+        _row(ClaimAction.STOP, _OPEN, S.STOPPED, "stopped", event="decided", decision="reject", system_named=True),
+        # 复议: the talent appeals an officer's rejection (within 15 days, benefits.appeals); the inbox says so.
+        _row(ClaimAction.APPEAL, {S.REJECTED}, S.APPEALED, "appealed", event="submitted", stage="appeal"),
+        _row(
+            ClaimAction.UPHOLD_APPEAL,
+            {S.APPEALED},
+            S.REJECTED,
+            "appeal_upheld",
+            event="decided",
+            decision="reject",
+            stage="appeal",
+            officer_decision=True,
+        ),
+        # Overturned: the claim continues as after a city approval (budget committed, then 公示).
+        _row(
+            ClaimAction.OVERTURN_APPEAL,
+            {S.APPEALED},
+            S.CITY_APPROVED,
+            "appeal_overturned",
+            event="decided",
+            decision="approve",
+            stage="appeal",
+            officer_decision=True,
+        ),
         _row(ClaimAction.ESCALATE, _OPEN, None, "escalated", event="escalated", restarts_stage_clock=False),
     ],
 )
