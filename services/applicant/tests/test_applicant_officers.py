@@ -88,6 +88,9 @@ class TestNamedOfficer:
         assert await runner.fire_due() == 1
         [event] = await _payloads(applicant_app, "talent.applicant.certification.escalated.v1")
         assert event["officer_id"] == "off-wang"
+        [assigned] = await _payloads(applicant_app, "talent.applicant.certification.officer_assigned.v1")
+        assert (assigned["certification_id"], assigned["officer_id"]) == (item["id"], "off-wang")
+        assert assigned["status"] == "submitted" and assigned["stage_due_at"] is not None
 
 
 class TestMaskedName:

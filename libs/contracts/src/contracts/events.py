@@ -198,6 +198,20 @@ class CertificationEscalated(ApplicantEvent):
     officer_id: str | None = None
 
 
+class CertificationOfficerAssigned(ApplicantEvent):
+    """A certification has a named officer (首问负责制): the first reviewer who opened or decided it, or the one a
+    city approver handed it to. Notify keeps each official's queue from these (their inbox); internal only."""
+
+    type = "talent.applicant.certification.officer_assigned.v1"
+
+    certification_id: str
+    officer_id: str
+    status: CertificationStatus
+    # The deadline of the review stage it waits in, if any: notify warns the officer before it passes.
+    stage_due_at: AwareDatetime | None = None
+    assigned_at: AwareDatetime
+
+
 class TalentCertified(ApplicantEvent):
     """A talent holds a tier until `certified_until`; partners may receive this."""
 
@@ -447,6 +461,20 @@ class ClaimEscalated(BenefitsEvent):
     deadline: Literal["stage", "end_to_end"] = "stage"
     # The official who owns the case (首问负责制), whose inbox notify tells; none before anyone opened it.
     officer_id: str | None = None
+
+
+class ClaimOfficerAssigned(BenefitsEvent):
+    """A claim has a named officer (首问负责制): the first reviewer who opened or decided it, or the one a city
+    approver handed it to. Notify keeps each official's queue from these (their inbox); internal only."""
+
+    type = "talent.benefits.claim.officer_assigned.v1"
+
+    claim_id: str
+    officer_id: str
+    status: ClaimStatus
+    # The deadline of the review stage it waits in, if any: notify warns the officer before it passes.
+    stage_due_at: AwareDatetime | None = None
+    assigned_at: AwareDatetime
 
 
 # --- housing -----------------------------------------------------------------------------------

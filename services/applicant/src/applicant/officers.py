@@ -9,11 +9,14 @@ an unowned case is not (the case row names its owner, and the decisions are audi
 
 from __future__ import annotations
 
+from contracts import CertificationOfficerAssigned
 from servicekit import audit
 from servicekit.auth import Principal
+from servicekit.db import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import repository as repo
+from applicant.events import outbox
 from applicant.exceptions import CertificationNotFound
 from applicant.models import Certification
 from applicant.schemas import OfficerAssign, OfficerPublic
@@ -37,6 +40,7 @@ async def take_if_unowned(session: AsyncSession, principal: Principal, certifica
     certification.officer_id = principal.sub
     certification.officer_name = principal.claims.get("name")
     certification.officer_phone = principal.claims.get("office_phone")
+    _announce(session, certification)
     await session.flush()
 
 
@@ -60,8 +64,25 @@ async def reassign(
         before=before,
         after=_owner(certification),
     )
+    _announce(session, certification)
     await session.flush()
     return certification
+
+
+def _announce(session: AsyncSession, certification: Certification) -> None:
+    """Tell notify whose queue the certification is in now (the officials' inbox: deadlines near, digest)."""
+    assert certification.officer_id is not None
+    outbox.emit(
+        session,
+        CertificationOfficerAssigned(
+            certification_id=certification.id,
+            officer_id=certification.officer_id,
+            status=certification.status,
+            stage_due_at=certification.stage_due_at,
+            assigned_at=utcnow(),
+        ),
+        subject=certification.talent_id,
+    )
 
 
 def officer_of(certification: Certification) -> OfficerPublic | None:
