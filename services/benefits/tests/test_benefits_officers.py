@@ -122,12 +122,17 @@ class TestNamedOfficer:
         await client.get(f"/api/v1/reviews/claims/{claim_id}", headers=wang)
         assert await fire_timers(benefits_app, utcnow() + timedelta(days=30)) >= 1
         async with benefits_app.state.database.sessionmaker() as session:
-            escalated = [
-                json.loads(e.payload)["data"]
-                for e in (await session.exec(select(OutboxEvent))).all()
-                if e.event_type == "talent.benefits.claim.escalated.v1"
-            ]
+            rows = (await session.exec(select(OutboxEvent))).all()
+        escalated = [
+            json.loads(e.payload)["data"] for e in rows if e.event_type == "talent.benefits.claim.escalated.v1"
+        ]
         assert escalated and {e["officer_id"] for e in escalated} == {"off-wang"}
+        # Taking the claim told notify whose queue it is in, once.
+        [assigned] = [
+            json.loads(e.payload)["data"] for e in rows if e.event_type == "talent.benefits.claim.officer_assigned.v1"
+        ]
+        assert (assigned["claim_id"], assigned["officer_id"], assigned["status"]) == (claim_id, "off-wang", "accepted")
+        assert assigned["stage_due_at"] is not None
 
 
 class TestPublicity:

@@ -4,16 +4,20 @@ The talent sees the owner's display name and office phone on the claim, so someo
 Who the official is comes from their access token (the gateway carries `name` and `office_phone` for
 officials), so the service records them without calling the gateway. A city approver may hand a claim to
 another official; the body names the new owner as their token would, since the services keep no directory
-of officials. Taking and reassigning are audited.
+of officials. A reassignment is audited; taking an unowned case is not (the case row names its
+owner, and the decisions are audited themselves).
 """
 
 from __future__ import annotations
 
+from contracts import ClaimOfficerAssigned
 from servicekit import audit
 from servicekit.auth import Principal
+from servicekit.db import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from benefits import review
+from benefits.events import outbox
 from benefits.models import Claim
 from benefits.schemas import OfficerAssign, OfficerPublic
 from benefits.states import CITY_APPROVER, COUNTY_REVIEWER
@@ -33,15 +37,14 @@ async def take_if_unowned(session: AsyncSession, principal: Principal, claim: Cl
     claim.officer_id = principal.sub
     claim.officer_name = principal.claims.get("name")
     claim.officer_phone = principal.claims.get("office_phone")
-    await audit.record(
-        session, principal, "claim.officer_taken", subject_type="claim", subject_id=claim.id, after=_owner(claim)
-    )
+    _announce(session, claim)
     await session.flush()
 
 
 async def open_case(session: AsyncSession, principal: Principal, claim_id: str) -> Claim:
     """An official opens a claim (county: own region only); a reviewer opening it first becomes its owner."""
-    claim = await review.visible_claim(session, principal, claim_id, lock=True)
+    # Locked only when the caller may take it, so two reviewers opening it at once leave one owner.
+    claim = await review.visible_claim(session, principal, claim_id, lock=principal.has_any(OWNING_ROLES))
     await take_if_unowned(session, principal, claim)
     return claim
 
@@ -62,8 +65,25 @@ async def reassign(session: AsyncSession, principal: Principal, claim_id: str, b
         before=before,
         after=_owner(claim),
     )
+    _announce(session, claim)
     await session.flush()
     return claim
+
+
+def _announce(session: AsyncSession, claim: Claim) -> None:
+    """Tell notify whose queue the claim is in now (the officials' inbox: deadlines near, daily digest)."""
+    assert claim.officer_id is not None
+    outbox.emit(
+        session,
+        ClaimOfficerAssigned(
+            claim_id=claim.id,
+            officer_id=claim.officer_id,
+            status=claim.status,
+            stage_due_at=claim.stage_due_at,
+            assigned_at=utcnow(),
+        ),
+        subject=claim.talent_id,
+    )
 
 
 def officer_of(claim: Claim) -> OfficerPublic | None:
