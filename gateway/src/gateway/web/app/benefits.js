@@ -168,6 +168,10 @@ function claimCard(c, reload) {
       h("span", { class: "amount" }, fmtMoney(c.amount_fen)),
     ),
     h("p", {}, t("common.status"), ": ", h("strong", { "data-testid": "claim-status" }, label("claim_status", c.status))),
+    // What appealed and stopped mean for the talent (复议 pending; ended by a fact, not a rejection).
+    c.status === CLAIM.APPEALED || c.status === CLAIM.STOPPED
+      ? h("p", { class: "note", "data-testid": "status-meaning" }, t(`benefits.meaning_${c.status}`))
+      : null,
     progress,
     c.stage_due_at && CLAIM_REVIEW_ROLE[c.status]
       ? h("p", { class: "muted" }, t("benefits.stage_due"), " ", deadlineBadge(c.stage_due_at, 24))
@@ -178,6 +182,7 @@ function claimCard(c, reload) {
     c.payment_reference ? h("p", {}, t("benefits.paid", { ref: c.payment_reference, at: fmtDateTime(c.disbursed_at) })) : null,
     (c.reasons || []).length ? h("ul", { class: "reasons" }, c.reasons.map((r) => h("li", {}, reasonText(r)))) : null,
     CLAIM_RESUBMITTABLE.includes(c.status) ? resubmitForm(c, reload) : null,
+    appealForm(c, reload),
     h(
       "details",
       {},
@@ -198,6 +203,50 @@ function claimCard(c, reload) {
     ),
     actions.length ? h("div", { class: "actions" }, actions) : null,
   );
+}
+
+// 复议: within 15 days of an officer's rejection (not the automatic checks'), once (benefits.appeals).
+const APPEAL_DAYS = 15;
+
+/** Until when the claim's rejection may be appealed, or null. */
+function appealableUntil(c) {
+  if (c.status !== CLAIM.REJECTED) return null;
+  const history = c.history || [];
+  if (history.some((e) => e.action === "appealed")) return null;
+  const rejection = [...history].reverse().find((e) => e.to_status === CLAIM.REJECTED);
+  if (!rejection || rejection.actor === "system") return null;
+  const until = new Date(new Date(rejection.at).getTime() + APPEAL_DAYS * 24 * 3600 * 1000);
+  return until > new Date() ? until : null;
+}
+
+function appealForm(c, reload) {
+  const until = appealableUntil(c);
+  if (!until) return null;
+  const reason = h("textarea", { name: "appeal_reason", required: true, maxlength: "2000" });
+  const submit = h("button", { type: "submit", class: "primary" }, t("benefits.appeal"));
+  const form = h(
+    "form",
+    { "data-testid": "appeal-form" },
+    field(t("benefits.appeal_reason"), reason, t("benefits.appeal_hint", { until: fmtDateTime(until.toISOString()) })),
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api.post(
+          `/api/v1/me/claims/${c.id}/appeal`,
+          { reason: reason.value.trim() },
+          { headers: { "Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) } },
+        );
+        announce(t("benefits.appealed"), "ok");
+        await reload();
+      } catch (error) {
+        showError(error);
+      }
+    });
+  });
+  return form;
 }
 
 function resubmitForm(c, reload) {

@@ -29,7 +29,7 @@ const CERT_FILTERS = ["pending", ...CERTIFICATION_STATUSES];
 const CLAIM_FILTERS = ["", ...CLAIM_LISTED];
 // How a status badge is coloured (presentation, not flow): good news, bad news, anything else is waiting.
 const GOOD = new Set([CERTIFICATION.CERTIFIED, CLAIM.DISBURSED, CLAIM.PUBLICIZED, CLAIM.CITY_APPROVED]);
-const BAD = new Set([CLAIM.REJECTED, CLAIM.WITHDRAWN, CERTIFICATION.REJECTED]);
+const BAD = new Set([CLAIM.REJECTED, CLAIM.WITHDRAWN, CLAIM.STOPPED, CERTIFICATION.REJECTED]);
 const STAGE_DAYS = 5; // default working days per review stage (docs/domain.md), for certifications without a due date
 
 // --- certifications ---------------------------------------------------------------------------------
@@ -188,7 +188,12 @@ function documentLabel(e) {
 
 // --- claims -----------------------------------------------------------------------------------------
 
-export async function claimQueue(main, status = "") {
+/** 复议: the appealed claims, for a city approver who did not decide them before. */
+export function appealsQueue(main) {
+  return claimQueue(main, CLAIM.APPEALED, null, "claims.intro_appeals");
+}
+
+export async function claimQueue(main, status = "", outcomes = null, introKey = null) {
   const filter = select(
     { name: "status" },
     CLAIM_FILTERS.map((s) => [s, s ? label("claim_status", s) : t("claims.filter_mine")]),
@@ -196,10 +201,14 @@ export async function claimQueue(main, status = "") {
   );
   filter.addEventListener("change", () => claimQueue(main, filter.value).catch(showError));
   const page = await api.get(`/api/v1/reviews/claims${query({ status, limit: 100 })}`);
+  // Reviewers pick claims with the checkboxes and decide them together (each is still decided on its own).
+  const batchable = api.hasRole("county_reviewer", "city_approver");
+  const picks = new Map();
   const rows = page.items.map((c) =>
     h(
       "tr",
       { class: c.stage_due_at ? urgency(c.stage_due_at, 48) : "", "data-claim": c.id },
+      batchable ? h("td", {}, pickBox(picks, c)) : null,
       h("td", {}, h("a", { href: `#/claims/${c.id}` }, shortId(c.id))),
       h("td", {}, label("policy", c.policy_code), c.auto ? h("span", { class: "badge ok" }, " " + t("claims.auto")) : null),
       h("td", {}, fmtMoney(c.amount_fen)),
@@ -211,19 +220,32 @@ export async function claimQueue(main, status = "") {
       h("td", {}, h("button", { type: "button", onclick: () => go(`claims/${c.id}`) }, t("common.open"))),
     ),
   );
-  const intro = api.hasRole("finance_officer")
-    ? "claims.intro_finance"
-    : api.hasRole("county_reviewer")
-      ? "claims.intro_county"
-      : "claims.intro_city";
+  const intro =
+    introKey ||
+    (api.hasRole("finance_officer")
+      ? "claims.intro_finance"
+      : api.hasRole("county_reviewer")
+        ? "claims.intro_county"
+        : "claims.intro_city");
+  const all = h("input", { type: "checkbox", name: "pick-all", "aria-label": t("batch.pick_all") });
+  all.addEventListener("change", () => {
+    for (const box of main.querySelectorAll('input[name="pick"]')) {
+      box.checked = all.checked;
+      box.dispatchEvent(new Event("change"));
+    }
+  });
+  const reload = (results) => claimQueue(main, status, results, introKey);
   mount(
     main,
-    h("h1", {}, t("claims.title")),
+    h("h1", {}, t(introKey ? "claims.appeals_title" : "claims.title")),
     h("p", { class: "muted" }, t(intro)),
     h("div", { class: "toolbar" }, field(t("common.status"), filter)),
+    outcomes ? batchOutcomes(outcomes) : null,
+    batchable && rows.length ? batchForm(picks, reload) : null,
     rows.length
       ? table(
           [
+            ...(batchable ? [all] : []),
             t("common.id"),
             t("claims.policy"),
             t("claims.amount"),
@@ -257,7 +279,7 @@ export async function claimCase(main, id) {
         const updated = await api.post(`/api/v1/reviews/claims/${c.id}/decisions`, body);
         announce(t("decision.done", { status: label("claim_status", updated.status) }), "ok");
         await reload();
-      }, amountField),
+      }, amountField, c.status === CLAIM.APPEALED ? appealChoices() : {}),
     );
   } else if (api.hasRole("finance_officer") && c.status === CLAIM.PUBLICIZED) {
     side.push(disbursementForm(c, reload));
@@ -306,6 +328,65 @@ export async function claimCase(main, id) {
         ),
       ),
       h("div", {}, side),
+    ),
+  );
+}
+
+/** 复议: approve overturns the rejection, reject upholds it; an appeal is not returned. */
+function appealChoices() {
+  return {
+    choices: ["approve", "reject"],
+    words: { approve: t("appeal.overturn"), reject: t("appeal.uphold") },
+    title: t("appeal.title"),
+  };
+}
+
+function pickBox(picks, c) {
+  const box = h("input", { type: "checkbox", name: "pick", value: c.id, "aria-label": t("batch.pick", { id: shortId(c.id) }) });
+  box.addEventListener("change", () => (box.checked ? picks.set(c.id, c) : picks.delete(c.id)));
+  return box;
+}
+
+/** One decision and one reason for the picked claims; the answer lists each claim's outcome. */
+function batchForm(picks, reload) {
+  const form = decisionForm(
+    async (decision, reason) => {
+      if (!picks.size) {
+        announce(t("batch.none_picked"), "error");
+        return;
+      }
+      const ids = [...picks.keys()].slice(0, 500);
+      const answer = await api.post("/api/v1/reviews/claims/batch-decisions", { claim_ids: ids, decision, reason });
+      const decided = answer.items.filter((i) => i.outcome === "decided").length;
+      announce(t("batch.done", { decided, refused: answer.items.length - decided }), decided ? "ok" : "error");
+      await reload(answer.items);
+    },
+    null,
+    { title: t("batch.title"), submit: t("batch.submit") },
+  );
+  form.dataset.testid = "batch-form";
+  return form;
+}
+
+function batchOutcomes(items) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "outcomes-h", "data-testid": "batch-outcomes" },
+    h("h2", { id: "outcomes-h" }, t("batch.outcomes")),
+    h(
+      "ul",
+      {},
+      items.map((i) =>
+        h(
+          "li",
+          { "data-outcome": i.outcome, "data-claim": i.claim_id },
+          h("a", { href: `#/claims/${i.claim_id}` }, shortId(i.claim_id)),
+          " · ",
+          i.outcome === "decided"
+            ? h("span", { class: "badge ok" }, `${t("batch.decided")}: ${label("claim_status", i.status)}`)
+            : h("span", { class: "badge bad" }, `${t("batch.refused")}: ${i.problem ? i.problem.detail : ""}`),
+        ),
+      ),
     ),
   );
 }
@@ -409,19 +490,22 @@ export async function publicityPage(main) {
 
 // --- shared pieces ----------------------------------------------------------------------------------
 
-/** Approve / reject / return with a reason that is always required (it is the case's record). */
-function decisionForm(onDecide, extra) {
+/** Approve / reject / return with a reason that is always required (it is the case's record).
+ * `options`: other choices and words (an appeal is overturned or upheld, never returned), a title and a button. */
+function decisionForm(onDecide, extra, options = {}) {
   const name = `decision-${Math.random().toString(36).slice(2, 7)}`;
-  const options = ["approve", "reject", "return"].map((d, i) =>
-    h("label", {}, h("input", { type: "radio", name, value: d, required: true, checked: i === 0 }), label("decision", d)),
+  const words = options.words || {};
+  const choices = (options.choices || ["approve", "reject", "return"]).map((d, i) =>
+    h("label", {}, h("input", { type: "radio", name, value: d, required: true, checked: i === 0 }), words[d] || label("decision", d)),
   );
   const reason = h("textarea", { name: "reason", required: true, maxlength: "2000" });
-  const submit = h("button", { type: "submit", class: "primary" }, t("decision.submit"));
+  const submit = h("button", { type: "submit", class: "primary" }, options.submit || t("decision.submit"));
+  const headingId = `${name}-h`;
   const form = h(
     "form",
-    { class: "card", "aria-labelledby": "decide-h" },
-    h("h2", { id: "decide-h" }, t("decision.title")),
-    h("fieldset", {}, h("legend", {}, t("decision.decision")), h("div", { class: "choices" }, options)),
+    { class: "card", "aria-labelledby": headingId },
+    h("h2", { id: headingId }, options.title || t("decision.title")),
+    h("fieldset", {}, h("legend", {}, t("decision.decision")), h("div", { class: "choices" }, choices)),
     extra,
     field(t("decision.reason"), reason, t("decision.reason_hint")),
     h("div", { class: "actions" }, submit),
