@@ -127,12 +127,14 @@ async def decide(
     await officers.take_if_unowned(session, principal, certification)  # 首问负责制: deciding first makes the owner
     await transition(session, certification, action, actor=principal, reason=body.reason, tier=body.tier)
     if certification.status == CertificationStatus.CERTIFIED:
+        # The reviewers saw these facts in the case and certified on them: they are officer-confirmed now. First,
+        # so the profile event with the new provenance precedes talent.certified (same topic and key, in order):
+        # benefits' 免申即享 on certification then sees the confirmed facts and may approve straight through.
+        await confirm_certified_facts(session, principal, certification, issuing_city)
         # The city is done: the talent holds the granted tier for its validity period.
         await validity.transition(
             session, talent, TalentAction.CERTIFY, actor=principal, granted_by=certification, issuing_city=issuing_city
         )
-        # The reviewers saw these facts in the case and certified on them: they are officer-confirmed now.
-        await confirm_certified_facts(session, principal, certification, issuing_city)
     await session.flush()
     [public] = await for_review(session, [certification])
     public.attestation = await attestations.standing_of_talent(session, certification.talent_id)
