@@ -95,4 +95,4 @@ class TestSignIn:
 
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "finance.city")
-        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "公示"])
+        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示"])

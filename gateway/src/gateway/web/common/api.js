@@ -122,10 +122,11 @@ export class Api {
 
   /**
    * Call the API. options: method, json (a JSON body), form (form-encoded), multipart (a FormData: the browser
-   * sets its Content-Type with the boundary), auth (default true), as ("json" default, "blob"), headers.
+   * sets its Content-Type with the boundary), raw (a Blob or string sent as it is, with the Content-Type the
+   * caller puts in headers: a CSV file), auth (default true), as ("json" default, "blob"), headers.
    */
   async request(path, options = {}, retried = false) {
-    const { method = "GET", json, form, multipart, auth = true, as = "json" } = options;
+    const { method = "GET", json, form, multipart, raw, auth = true, as = "json" } = options;
     const headers = { Accept: as === "json" ? "application/json" : "*/*", ...(options.headers || {}) };
     let body;
     if (json !== undefined) {
@@ -136,6 +137,8 @@ export class Api {
       body = new URLSearchParams(form).toString();
     } else if (multipart !== undefined) {
       body = multipart;
+    } else if (raw !== undefined) {
+      body = raw;
     }
     if (auth && this.signedIn) headers.Authorization = `Bearer ${this.tokens.access_token}`;
     if (options.lang) headers["Accept-Language"] = options.lang;

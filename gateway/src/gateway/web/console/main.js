@@ -9,8 +9,9 @@ import { changeRequestCase, changeRequestQueue } from "./changes.js";
 import { demandsPage } from "./demands.js";
 import { employerPage, employersPage } from "./employers.js";
 import { projectPage, roundPage, housingPage } from "./housing.js";
-import { certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
+import { appealsQueue, certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
 import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
+import { paymentBatchPage, paymentsPage } from "./payments.js";
 import { api, go } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -19,7 +20,9 @@ const BASE = new URL(".", import.meta.url).pathname;
 const PAGES = [
   { path: "certifications", roles: ["county_reviewer", "city_approver"], render: certificationQueue },
   { path: "claims", roles: ["county_reviewer", "city_approver", "finance_officer"], render: claimQueue },
+  { path: "appeals", roles: ["city_approver"], render: appealsQueue },
   { path: "change-requests", roles: ["county_reviewer"], render: changeRequestQueue },
+  { path: "payments", roles: ["finance_officer", "auditor"], render: paymentsPage },
   { path: "publicity", roles: ["county_reviewer", "city_approver", "finance_officer", "auditor", "admin"], render: publicityPage },
   { path: "housing", roles: ["housing_officer"], render: housingPage },
   { path: "audit", roles: ["auditor"], render: auditPage },
@@ -31,6 +34,7 @@ const PAGES = [
 const DETAIL = [
   [/^certifications\/([^/]+)$/, certificationCase],
   [/^claims\/([^/]+)$/, claimCase],
+  [/^payments\/([^/]+)$/, paymentBatchPage],
   [/^change-requests\/([^/]+)$/, changeRequestCase],
   [/^housing\/projects\/([^/]+)$/, projectPage],
   [/^housing\/rounds\/([^/]+)$/, roundPage],
