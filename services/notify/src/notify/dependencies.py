@@ -17,3 +17,10 @@ def get_components(request: Request) -> Components:
 
 ComponentsDep = Annotated[Components, Depends(get_components)]
 AdminPrincipal = Annotated[Principal, Depends(require_roles("admin"))]
+# Any official: the officials' inbox (notify.officials) is addressed by account id, whatever the role.
+OfficialPrincipal = Annotated[
+    Principal,
+    Depends(
+        require_roles("county_reviewer", "city_approver", "finance_officer", "housing_officer", "auditor", "admin")
+    ),
+]

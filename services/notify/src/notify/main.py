@@ -9,7 +9,8 @@ from servicekit.auth import KeySource
 from notify.components import Components
 from notify.config import NotifySettings, get_settings
 from notify.handlers import inbox_handlers, partner_handlers, timer_handlers
-from notify.router import admin_router, partner_router, router
+from notify.officials import official_handlers, official_timers
+from notify.router import admin_router, official_router, partner_router, router
 from notify.webhooks import DeliveryWorker
 
 
@@ -19,10 +20,15 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         name="notify",
         title="Notify service",
         description="Inbox, SMS, e-mail and signed partner webhooks.",
-        routers=[router, partner_router, admin_router],
+        routers=[router, official_router, partner_router, admin_router],
         # Separate groups: a partner fan-out that retries never holds up anyone's inbox.
-        consumers={"inbox": inbox_handlers(components), "partners": partner_handlers(components)},
-        timers=timer_handlers(components),
+        # The officials' inbox is a group of its own too (notify.officials).
+        consumers={
+            "inbox": inbox_handlers(components),
+            "partners": partner_handlers(components),
+            "officials": official_handlers(components),
+        },
+        timers={**timer_handlers(components), **official_timers(components)},
         background=[DeliveryWorker(components).run],
         state=lambda _: {"components": components},
         audit=True,

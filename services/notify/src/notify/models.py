@@ -48,6 +48,25 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class OfficialCase(SQLModel, table=True):
+    """A claim or certification as notify has seen it in events, for the officials' inbox (notify.officials):
+    who owns it (首问负责制), whether it still waits for an official, and when its review stage is due."""
+
+    __tablename__ = "notify_official_case"
+    __table_args__ = (Index("ix_notify_official_case_officer", "officer_id", "waiting"),)
+
+    case_type: str = Field(primary_key=True, max_length=20)  # claim | certification
+    case_id: str = Field(primary_key=True, max_length=36)
+    officer_id: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, max_length=20)
+    # Waiting for an official's decision (a review status); the daily digest counts these per officer.
+    waiting: bool = False
+    stage_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The time of the newest event that set the status: an older one arriving late changes nothing.
+    status_as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Contact(SQLModel, table=True):
     """A person's e-mail address and phone number, sealed with notify's own keyring; never stored in clear."""
 

@@ -11,7 +11,7 @@ from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 
 from notify import partners, service
-from notify.dependencies import AdminPrincipal, ComponentsDep
+from notify.dependencies import AdminPrincipal, ComponentsDep, OfficialPrincipal
 from notify.schemas import (
     DeliveryDetail,
     DeliveryPublic,
@@ -27,6 +27,7 @@ from notify.schemas import (
 from notify.states import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1/me", tags=["inbox"])
+official_router = APIRouter(prefix="/api/v1/officials", tags=["officials"])
 partner_router = APIRouter(prefix="/api/v1/partners", tags=["partners"])
 admin_router = APIRouter(prefix="/api/v1/admin/partner-kinds", tags=["admin"])
 
@@ -52,6 +53,30 @@ async def mark_read(
     notification_id: str, session: SessionDep, principal: TalentPrincipal, components: ComponentsDep
 ) -> NotificationPublic:
     """Mark one notification as read."""
+    notification = await service.mark_read(session, components, principal.sub, notification_id)
+    return NotificationPublic.model_validate(notification, from_attributes=True)
+
+
+# --- officials --------------------------------------------------------------------------------
+
+
+@official_router.get("/inbox", response_model=Page[NotificationPublic])
+async def list_official_inbox(
+    session: SessionDep,
+    principal: OfficialPrincipal,
+    components: ComponentsDep,
+    page: PageDep,
+    unread: Annotated[bool, Query(description="only unread messages")] = False,
+) -> Page[NotificationPublic]:
+    """Your messages as an official, newest first: escalations, deadlines near, the daily digest of your queue."""
+    return await service.list_inbox(session, components, principal.sub, page, category=None, unread_only=unread)
+
+
+@official_router.post("/inbox/{notification_id}/read", response_model=NotificationPublic)
+async def mark_official_read(
+    notification_id: str, session: SessionDep, principal: OfficialPrincipal, components: ComponentsDep
+) -> NotificationPublic:
+    """Mark one of your messages as read."""
     notification = await service.mark_read(session, components, principal.sub, notification_id)
     return NotificationPublic.model_validate(notification, from_attributes=True)
 
