@@ -63,7 +63,8 @@ class TestSubmitClaim:
         assert response.status_code == 201, response.text
         claim = response.json()
         assert claim["status"] == "accepted" and claim["auto"] is False
-        assert claim["amount_fen"] == 6 * 200000 and claim["policy_version"] == 1
+        # Version 2: the seeded catalogue's straight-through rules (migration b14e00000001) are a new version.
+        assert claim["amount_fen"] == 6 * 200000 and claim["policy_version"] == 2
         assert [h["action"] for h in claim["history"]] == ["submitted", "accepted"]
         assert claim["stage_due_at"] is not None
         types = await _outbox_types(benefits_app)

@@ -38,7 +38,10 @@ class TestCatalogue:
             "housing_voucher_used",
         ]
         assert items["HOUSING_VOUCHER"]["amount"]["values"]["A"] == 100_000_000
-        assert all(p["version"] == 1 for p in items.values())
+        # The straight-through rules came as a new version of the two policies they apply to (b14e00000001).
+        straight_through = {"LIVING_ALLOWANCE", "RENT_SUBSIDY"}
+        assert all(p["version"] == (2 if code in straight_through else 1) for code, p in items.items())
+        assert {code for code, p in items.items() if p["straight_through"]} == straight_through
 
     async def test_unknown_policy_is_404(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/api/v1/policies/NOPE")).status_code == 404

@@ -14,16 +14,22 @@ from importlib import resources
 from typing import Any
 
 from benefits.models import BenefitPolicy
-from benefits.schemas import PolicyCreate, PolicyPublic, PolicyRules
+from benefits.schemas import PolicyCreate, PolicyPublic, PolicyRules, StraightThroughRules
 
 SEED_V1 = "policies.v1.json"
-RULE_FIELDS = frozenset({"eligibility", "limits", "amount", "review", "budget", "effects"})
+RULE_FIELDS = frozenset({"eligibility", "limits", "amount", "review", "budget", "effects", "straight_through"})
 
 
 def load_seed(name: str = SEED_V1) -> list[PolicyCreate]:
     """The policies of a seed file, validated like an administrator's POST."""
     raw: dict[str, Any] = json.loads(resources.files("benefits").joinpath(f"data/{name}").read_text(encoding="utf-8"))
     return [PolicyCreate.model_validate(item) for item in raw["policies"]]
+
+
+def load_straight_through_seed(name: str) -> dict[str, StraightThroughRules]:
+    """The straight-through rules of a seed file, by policy code, validated like an administrator's PUT."""
+    raw: dict[str, Any] = json.loads(resources.files("benefits").joinpath(f"data/{name}").read_text(encoding="utf-8"))
+    return {code: StraightThroughRules.model_validate(rules) for code, rules in raw["policies"].items()}
 
 
 def rules_json(body: PolicyRules) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from servicekit.auth import Principal
 from servicekit.db import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import budget
+from benefits import budget, renewals, straight_through
 from benefits.catalogue import Policy
 from benefits.clock import Clock
 from benefits.eligibility import record_of, situation_of
@@ -50,6 +50,7 @@ from benefits.states import (
     CLAIM_FLOW,
     PERIOD_FREEING,
     REVIEW_STAGES,
+    STAGE_WORKING_DAYS,
     WAITING_STAGE,
     ClaimAction,
     ClaimStatus,
@@ -140,11 +141,14 @@ async def _keep_clocks(
     session: AsyncSession, claim: Claim, move: ClaimTransition, clock: Clock | None, now: datetime
 ) -> None:
     """The timers that go with a status: the stage's working-day deadline, the 90 days, the 公示 period."""
-    if move.action in (ClaimAction.FILE, ClaimAction.AUTO_GRANT):
+    if move.action in (ClaimAction.FILE, ClaimAction.AUTO_GRANT, ClaimAction.RENEW):
         # The 90 days run from the first submission, across returns and resubmissions.
         timers.schedule_new(session, END_TO_END_TIMER, claim.id, now + _needed(clock, move).end_to_end)
-    if move.action is ClaimAction.PUBLICIZE and claim.publicized_until is not None:
+    if move.action in (ClaimAction.PUBLICIZE, ClaimAction.APPROVE_STRAIGHT_THROUGH) and claim.publicized_until:
         await timers.schedule(session, PUBLICITY_TIMER, claim.id, claim.publicized_until)
+    if move.target is ClaimStatus.PUBLICIZED:
+        # Granted (after review or straight through): a multi-year policy's next year comes due (benefits.renewals).
+        await renewals.arm(session, claim, clock)
     if move.action is ClaimAction.OBJECT:
         await timers.cancel(session, PUBLICITY_TIMER, claim.id)
     if move.restarts_stage_clock and move.sources:
@@ -153,7 +157,7 @@ async def _keep_clocks(
             claim.stage_due_at = None
             await timers.cancel(session, STAGE_DEADLINE_TIMER, claim.id)
         else:
-            claim.stage_due_at = _needed(clock, move).stage_due(now)
+            claim.stage_due_at = _needed(clock, move).stage_due(now, STAGE_WORKING_DAYS.get(review.stage))
             payload = {"status": claim.status, "stage": review.stage}
             if BenefitsRepository.of(session).first_stage_timer_is_new(claim.id):
                 # Filed in this transaction and entering its first review stage: no stage timer exists yet.
@@ -233,6 +237,7 @@ def _event_of(
             due_at=escalation[0],
             breached_at=now,
             deadline=escalation[1],
+            officer_id=claim.officer_id,
         )
     return None
 
@@ -311,8 +316,12 @@ async def _file_claim(
     clock: Clock,
     *,
     auto: bool = False,
+    renewal: str | None = None,
 ) -> Claim:
-    """Store the claim as `submitted`, with its event and the end-to-end clock (90 days from now)."""
+    """Store the claim as `submitted`, with its event and the end-to-end clock (90 days from now).
+
+    `renewal`: the id of the claim of the year before, when a multi-year policy renews (filed like an auto-grant).
+    """
     # The callers checked the period with record_of; a concurrent twin fails on the unique period_key (409).
     facts = situation.facts
     claim = Claim(
@@ -322,7 +331,8 @@ async def _file_claim(
         policy_version=policy.version,
         status=ClaimStatus.SUBMITTED,
         auto=auto,
-        auto_grant_key=_auto_key(talent_id, policy.code) if auto else None,
+        # One auto-grant per talent and policy, and one renewal per later year (the key stays unique).
+        auto_grant_key=(_auto_key(talent_id, policy.code) + (f":{year}" if renewal else "")) if auto else None,
         period_key=period_key(policy.rules.limits, talent_id, policy.code, year),
         amount_fen=amount.amount_fen,
         months=amount.months,
@@ -334,19 +344,42 @@ async def _file_claim(
         updated_at=now,
     )
     BenefitsRepository.of(session).add_claim(claim)
-    action = ClaimAction.AUTO_GRANT if auto else ClaimAction.FILE
-    await transition(session, claim, action, actor=SYSTEM if auto else talent_id, clock=clock)
+    action = ClaimAction.RENEW if renewal else ClaimAction.AUTO_GRANT if auto else ClaimAction.FILE
+    reason = f"renewal for {year} of claim {renewal}" if renewal else ""
+    await transition(session, claim, action, actor=SYSTEM if auto else talent_id, clock=clock, reason=reason)
     return claim
 
 
-async def _accept_or_reject(session: AsyncSession, claim: Claim, clock: Clock) -> None:
-    """The automatic checks (受理): the year's quota and budget still have room for this claim."""
+async def file_renewal(
+    session: AsyncSession,
+    previous: Claim,
+    policy: Policy,
+    situation: TalentSituation,
+    amount: Amount,
+    year: int,
+    clock: Clock,
+) -> Claim:
+    """The next year of a multi-year policy (benefits.renewals found it due and the talent eligible): filed
+    and checked like an auto-grant, so it follows the same path (straight through or review)."""
+    now = utcnow()
+    talent_id = previous.talent_id
+    claim = await _file_claim(
+        session, talent_id, policy, situation, {}, amount, now, year, clock, auto=True, renewal=previous.id
+    )
+    await _accept_or_reject(session, claim, clock)
+    return claim
+
+
+async def _accept_or_reject(session: AsyncSession, claim: Claim, clock: Clock, *, resubmitted: bool = False) -> None:
+    """The automatic checks (受理): the year's quota and budget still have room for this claim; an accepted
+    claim then goes straight through or to review (benefits.straight_through)."""
     reasons = await budget.headroom_reasons(session, claim)
     claim.reasons = [r.as_dict() for r in reasons]
     if reasons:
         await _reject_automatically(session, claim, reasons, clock)
     else:
         await transition(session, claim, ClaimAction.ACCEPT, actor=SYSTEM, clock=clock)
+        await straight_through.after_acceptance(session, claim, clock, resubmitted=resubmitted)
 
 
 async def _reject_automatically(session: AsyncSession, claim: Claim, reasons: Sequence[Reason], clock: Clock) -> None:
@@ -403,7 +436,7 @@ async def resubmit(
     if reasons:
         await _reject_automatically(session, claim, reasons, clock)
     else:
-        await _accept_or_reject(session, claim, clock)
+        await _accept_or_reject(session, claim, clock, resubmitted=True)
     await session.flush()
     return claim
 

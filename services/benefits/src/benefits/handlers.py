@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from contracts import (
+    ChangeRequestDecided,
+    ChangeRequestSubmitted,
     CloudEvent,
     EmploymentAttestationWithdrawn,
     EmploymentAttested,
@@ -31,8 +33,9 @@ from servicekit.db import utcnow
 from servicekit.timers import TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import deadlines, flow, signals
+from benefits import deadlines, flow, renewals, signals
 from benefits.clock import Clock
+from benefits.config import get_settings
 from benefits.models import TalentFacts
 from benefits.repository import BenefitsRepository
 from benefits.states import TalentFactsStatus
@@ -48,6 +51,9 @@ PROFILE_FIELDS = (
     "owns_home_in_city",
     "works_in_city",
     "provenance",
+    # For the public 公示 list only (benefits.publicity).
+    "name_masked",
+    "employer_name",
 )
 
 
@@ -163,6 +169,13 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
         facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         signals.withdraw_attestation(facts, data, event.time)
 
+    async def on_change_request(
+        session: AsyncSession, event: CloudEvent, data: ChangeRequestSubmitted | ChangeRequestDecided
+    ) -> None:
+        # A pending request keeps the talent's new claims out of straight-through approval (benefits.signals).
+        facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
+        signals.take_change_request(facts, data)
+
     async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
         # A batch's talents in three queries instead of several per event (see BenefitsRepository).
         await BenefitsRepository.of(session).load_talents((str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
@@ -183,13 +196,18 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
                 HousingVoucherUsed: on_voucher_used,
                 EmploymentAttested: on_attested,
                 EmploymentAttestationWithdrawn: on_attestation_withdrawn,
+                ChangeRequestSubmitted: on_change_request,
+                ChangeRequestDecided: on_change_request,
             },
         )
     }
 
 
-def timer_handlers() -> dict[str, TimerHandler]:
+def timer_handlers(clock: Clock | None = None) -> dict[str, TimerHandler]:
+    """The timers' handlers; renewals file claims, so they need the flow's clock (the settings' by default)."""
+    clock = clock or Clock.from_settings(get_settings())
     return {
+        renewals.RENEWAL_TIMER: renewals.on_renewal_due(clock),
         flow.STAGE_DEADLINE_TIMER: deadlines.on_stage_deadline,
         flow.END_TO_END_TIMER: deadlines.on_end_to_end_deadline,
         flow.PUBLICITY_TIMER: deadlines.on_publicity_end,

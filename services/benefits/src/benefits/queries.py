@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from benefits.exceptions import NoReviewQueue
 from benefits.flow import owned_claim
 from benefits.models import Claim
+from benefits.officers import officer_of
 from benefits.repository import BenefitsRepository
 from benefits.schemas import ClaimCase, ClaimPublic, HistoryEntry, PublicNotice, ReasonPublic
 from benefits.signals import straight_through_blockers
@@ -115,6 +116,10 @@ async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[Clai
             payment_reference=c.payment_reference,
             disbursed_at=c.disbursed_at,
             reasons=[ReasonPublic(**r) for r in c.reasons],
+            straight_through=c.straight_through,
+            sampled=c.sampled,
+            manual_review_reasons=list(c.manual_review_reasons),
+            officer=officer_of(c),
             history=[
                 HistoryEntry(
                     at=h.at,

@@ -1,4 +1,5 @@
-"""Employers' attestations (用人单位核验) in the talents' read model, and the signal they give reviewers.
+"""Employers' attestations (用人单位核验) and pending change requests in the talents' read model, and the
+signals they give reviewers and straight-through approval (benefits.straight_through).
 
 A talent has at most one standing attestation. Events of it may arrive late, twice or out of order, so the
 read model keeps the time of the newest attestation event it took (`attestation_as_of`): an attestation
@@ -12,13 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from contracts import AttestationOutcome, EmploymentAttestationWithdrawn, EmploymentAttested
+from contracts import (
+    AttestationOutcome,
+    ChangeRequestDecided,
+    ChangeRequestSubmitted,
+    EmploymentAttestationWithdrawn,
+    EmploymentAttested,
+)
 from servicekit.db import utcnow
 
 from benefits.models import TalentFacts
+from benefits.states import TalentFactsStatus
 
 EMPLOYMENT_DISPUTED = "employment_disputed"
 EMPLOYMENT_MISMATCH = "employment_mismatch"
+CHANGE_REQUEST_PENDING = "change_request_pending"
+REVOKED = "revoked"
 
 
 def _newer(facts: TalentFacts, at: datetime) -> bool:
@@ -69,13 +79,38 @@ _BLOCKERS: tuple[tuple[str, Callable[[TalentFacts], bool]], ...] = (
 def straight_through_blockers(talent_facts: TalentFacts | None) -> list[str]:
     """Why a claim of this talent may not be approved straight through (empty: nothing stands in the way).
 
-    `employment_disputed`: the employer disputes the talent's employment; `employment_mismatch`: the employer
-    confirmed it with other facts than the profile holds (e.g. fewer months of social insurance).
+    `revoked`: the talent's certification was revoked; `employment_disputed`: the employer disputes the
+    talent's employment; `employment_mismatch`: the employer confirmed it with other facts than the profile
+    holds (e.g. fewer months of social insurance); `change_request_pending`: the talent asked to change
+    locked facts and the request is not decided yet.
     """
-    if talent_facts is None or talent_facts.attestation_id is None:
+    if talent_facts is None:
         return []
-    blockers = [code for code, raised in _BLOCKERS if raised(talent_facts)]
-    if talent_facts.attestation_blocking and not blockers:
-        # The employer's event says blocking for a reason this service does not know yet: still a blocker.
-        blockers.append(EMPLOYMENT_MISMATCH)
+    blockers = [REVOKED] if talent_facts.status == TalentFactsStatus.REVOKED else []
+    if talent_facts.attestation_id is not None:
+        employment = [code for code, raised in _BLOCKERS if raised(talent_facts)]
+        if talent_facts.attestation_blocking and not employment:
+            # The employer's event says blocking for a reason this service does not know yet: still a blocker.
+            employment.append(EMPLOYMENT_MISMATCH)
+        blockers += employment
+    if any(state == _PENDING for state in talent_facts.change_requests.values()):
+        blockers.append(CHANGE_REQUEST_PENDING)
     return blockers
+
+
+# --- change requests of locked facts --------------------------------------------------------------------
+
+_PENDING, _DECIDED = "pending", "decided"
+
+
+def take_change_request(facts: TalentFacts, data: ChangeRequestSubmitted | ChangeRequestDecided) -> bool:
+    """Submitted: pending, unless its decision arrived first; decided: no longer pending, whatever came
+    before. The same event twice changes nothing. True when the read model changed."""
+    state = _DECIDED if isinstance(data, ChangeRequestDecided) else _PENDING
+    known = facts.change_requests.get(data.change_request_id)
+    if known in (_DECIDED, state):
+        return False
+    # A new dict: the JSON column notices an assignment, not an update in place.
+    facts.change_requests = {**facts.change_requests, data.change_request_id: state}
+    facts.updated_at = utcnow()
+    return True
