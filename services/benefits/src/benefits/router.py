@@ -10,10 +10,11 @@ from servicekit.db import SessionDep
 from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 
+from benefits import appeals, batch, flow, officers, policies, publicity, queries, review, straight_through
 from benefits import eligibility as eligibility_rules
-from benefits import flow, policies, queries, review
 from benefits.dependencies import (
     AdminPrincipal,
+    CityApproverPrincipal,
     ClaimId,
     ClockDep,
     FinancePrincipal,
@@ -23,6 +24,9 @@ from benefits.dependencies import (
     ReviewerPrincipal,
 )
 from benefits.schemas import (
+    AppealCreate,
+    BatchDecisionCreate,
+    BatchDecisionsPublic,
     ClaimCase,
     ClaimCreate,
     ClaimPublic,
@@ -32,11 +36,14 @@ from benefits.schemas import (
     EligibilityPublic,
     ObjectionCreate,
     ObjectionPublic,
+    OfficerAssign,
     PoliciesPublic,
     PolicyCreate,
     PolicyPublic,
     PolicyUpdate,
+    PublicityEntry,
     PublicNotice,
+    SamplingCommitment,
 )
 from benefits.states import ClaimStatus
 
@@ -153,6 +160,31 @@ async def resubmit_claim(
     return await _one(session, await flow.resubmit(session, principal, claim_id, body, clock))
 
 
+@router.post("/me/claims/{claim_id}/appeal", response_model=ClaimPublic)
+async def appeal_claim(
+    claim_id: ClaimId,
+    body: AppealCreate,
+    session: SessionDep,
+    principal: TalentPrincipal,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """复议: appeal an officer's rejection within 15 days; a city approver who did not decide it before decides."""
+
+    async def create() -> ClaimPublic:
+        return await _one(session, await appeals.appeal(session, principal, claim_id, body, clock))
+
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        operation=f"POST /api/v1/me/claims/{claim_id}/appeal",
+        body=body,
+        create=create,
+        status_code=200,
+    )
+
+
 # --- officers ---------------------------------------------------------------------------------
 
 
@@ -172,7 +204,23 @@ async def review_queue(
 @router.get("/reviews/claims/{claim_id}", response_model=ClaimCase)
 async def review_claim(claim_id: ClaimId, session: SessionDep, principal: OfficerPrincipal) -> ClaimCase:
     """One claim with its full history and what rules out straight-through approval (county: own region only)."""
-    return await _case(session, await review.visible_claim(session, principal, claim_id))
+    return await _case(session, await officers.open_case(session, principal, claim_id))
+
+
+@router.post("/reviews/claims/{claim_id}/officer", response_model=ClaimCase)
+async def reassign_claim_officer(
+    claim_id: ClaimId, body: OfficerAssign, session: SessionDep, principal: CityApproverPrincipal
+) -> ClaimCase:
+    """Hand a claim to another official (首问负责制: the talent sees the new owner's name and office phone)."""
+    return await _case(session, await officers.reassign(session, principal, claim_id, body))
+
+
+@router.post("/reviews/claims/batch-decisions", response_model=BatchDecisionsPublic)
+async def decide_claims(
+    body: BatchDecisionCreate, session: SessionDep, principal: ReviewerPrincipal, clock: ClockDep
+) -> BatchDecisionsPublic:
+    """Decide up to 500 claims with one decision and reason, each as if alone; the outcome of each is listed."""
+    return await batch.decide_many(session, principal, body, clock)
 
 
 @router.post("/reviews/claims/{claim_id}/decisions", response_model=ClaimCase)
@@ -199,6 +247,18 @@ async def public_notices(session: SessionDep, page: PageDep) -> Page[PublicNotic
     """Claims on public notice now (public; pseudonyms, never names)."""
     found = await queries.public_notices(session, page)
     return Page(items=[queries.to_notice(c) for c in found.items], next_cursor=found.next_cursor)
+
+
+@router.get("/publicity", response_model=Page[PublicityEntry])
+async def publicity_list(session: SessionDep, page: PageDep) -> Page[PublicityEntry]:
+    """The 公示 list (public): masked name, employer, policy, amount and the objection deadline."""
+    return await publicity.publicity(session, page)
+
+
+@router.get("/publicity/sampling", response_model=Page[SamplingCommitment])
+async def sampling_commitments(session: SessionDep, page: PageDep, clock: ClockDep) -> Page[SamplingCommitment]:
+    """The sampled-review draws (public): each policy's daily seed commitment, and the seed once the day is over."""
+    return await straight_through.commitments(session, clock, page)
 
 
 @router.post("/claims/{claim_id}/objections", response_model=ObjectionPublic, status_code=201)
