@@ -2,7 +2,7 @@
 // 受理 → 初审 → 复审 → 公示 → 兑现, history, withdrawal and 补正 (resubmission after a return).
 
 import { label, lang, t } from "../common/i18n.js";
-import { announce, busy, deadlineBadge, field, fmtDateTime, fmtMoney, h, mount, showError } from "../common/ui.js";
+import { announce, busy, deadlineBadge, field, fmtDateTime, fmtMoney, h, mount, officerLine, showError } from "../common/ui.js";
 import { api } from "./session.js";
 import { CLAIM, CLAIM_PATH, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE, CLAIM_WITHDRAWABLE } from "../common/states.js";
 
@@ -168,6 +168,7 @@ function claimCard(c, reload) {
       h("span", { class: "amount" }, fmtMoney(c.amount_fen)),
     ),
     h("p", {}, t("common.status"), ": ", h("strong", { "data-testid": "claim-status" }, label("claim_status", c.status))),
+    officerLine(c.officer, t("common.officer")),
     // What appealed and stopped mean for the talent (复议 pending; ended by a fact, not a rejection).
     c.status === CLAIM.APPEALED || c.status === CLAIM.STOPPED
       ? h("p", { class: "note", "data-testid": "status-meaning" }, t(`benefits.meaning_${c.status}`))

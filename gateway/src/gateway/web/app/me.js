@@ -3,7 +3,7 @@
 // file itself never leaves the device, only its name and digest do.
 
 import { label, lang, t } from "../common/i18n.js";
-import { announce, busy, field, fmtDateTime, h, mount, select, sha256Hex, showError } from "../common/ui.js";
+import { announce, busy, field, fmtDateTime, h, mount, officerLine, select, sha256Hex, showError } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { CERTIFICATION } from "../common/states.js";
 import { applyTrust, changeRequestsSection, keepLocked, showLockedRefusal } from "./facts.js";
@@ -52,6 +52,7 @@ function certificationCard(c) {
       h("strong", { "data-testid": "certification-status" }, label("cert_status", c.status)),
     ),
     h("p", { class: "muted" }, t("me.submitted_at", { at: fmtDateTime(c.submitted_at) })),
+    officerLine(c.officer, t("common.officer")),
     c.certified_until ? h("p", {}, t("me.valid_until", { date: c.certified_until })) : null,
     h("ul", {}, (c.evidence || []).map((e) => h("li", {}, `${label("evidence", e.kind)}: ${e.reference} `, h("span", { class: "digest" }, e.sha256.slice(0, 16) + "…")))),
     (c.decisions || []).length

@@ -174,3 +174,16 @@ export function table(headers, rows, caption) {
     ),
   );
 }
+
+/** The named officer of a case (首问负责制): who answers for it, and an office number to call; null if none yet. */
+export function officerLine(officer, caption) {
+  if (!officer || !officer.display_name) return null;
+  return h(
+    "p",
+    { class: "muted", "data-testid": "officer" },
+    caption,
+    " ",
+    h("strong", {}, officer.display_name),
+    officer.office_phone ? [" · ", h("a", { href: `tel:${officer.office_phone}` }, officer.office_phone)] : null,
+  );
+}

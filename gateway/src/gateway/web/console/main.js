@@ -11,6 +11,7 @@ import { employerPage, employersPage } from "./employers.js";
 import { projectPage, roundPage, housingPage } from "./housing.js";
 import { appealsQueue, certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
 import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
+import { officialInboxPage } from "./officers.js";
 import { paymentBatchPage, paymentsPage } from "./payments.js";
 import { api, go } from "./session.js";
 
@@ -30,6 +31,8 @@ const PAGES = [
   { path: "staff", roles: ["employer"], render: staffPage },
   { path: "recommendations", roles: ["employer"], render: recommendationsPage },
   { path: "demands", roles: ["employer"], render: demandsPage },
+  // Last, so no role's landing page changes: the official's own messages (notify.officials).
+  { path: "inbox", roles: ["county_reviewer", "city_approver", "finance_officer", "housing_officer", "auditor", "admin"], render: officialInboxPage },
 ];
 const DETAIL = [
   [/^certifications\/([^/]+)$/, certificationCase],

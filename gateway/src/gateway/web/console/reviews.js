@@ -23,6 +23,7 @@ import { api, go } from "./session.js";
 import { provenanceCard } from "./changes.js";
 import { attestationCard, recommendationCard } from "./staff.js";
 import { viewButton } from "./documents.js";
+import { ownerFact, reassignForm } from "./officers.js";
 import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
 
 const CERT_FILTERS = ["pending", ...CERTIFICATION_STATUSES];
@@ -144,6 +145,7 @@ export async function certificationCase(main, id) {
             [t("certs.round"), c.round],
             [t("certs.city_approvals"), c.city_approvals_needed],
             [t("common.deadline"), isOpen(c.status) ? stageDeadline(c, due) : "—"],
+            ownerFact(c),
           ]),
         ),
         h(
@@ -173,7 +175,12 @@ export async function certificationCase(main, id) {
           })),
         ),
       ),
-      h("div", {}, isOpen(c.status) ? form : h("p", { class: "card" }, t("decision.closed"))),
+      h(
+        "div",
+        {},
+        isOpen(c.status) ? form : h("p", { class: "card" }, t("decision.closed")),
+        reassignForm("certifications", c.id, () => certificationCase(main, id)),
+      ),
     ),
   );
 }
@@ -287,6 +294,7 @@ export async function claimCase(main, id) {
     side.push(h("p", { class: "card" }, t(isClaimOpen(c.status) ? "decision.not_your_stage" : "decision.closed")));
   }
   if (c.status === CLAIM.PUBLICIZED) side.push(objectionForm(c.id, reload));
+  side.push(reassignForm("claims", c.id, reload));
   mount(
     main,
     h("p", {}, h("a", { href: "#/claims" }, "← " + t("claims.title"))),
@@ -308,6 +316,7 @@ export async function claimCase(main, id) {
             [t("claims.talent"), h("span", { class: "mono" }, c.talent_id)],
             [t("common.region"), label("region", c.region_code)],
             [t("claims.auto"), c.auto ? t("common.yes") : t("common.no")],
+            ownerFact(c),
             [t("common.submitted"), fmtDateTime(c.submitted_at)],
             [t("common.deadline"), deadlineBadge(c.stage_due_at, 48)],
             [t("claims.publicized_until"), c.publicized_until ? fmtDateTime(c.publicized_until) : "—"],
@@ -452,16 +461,18 @@ function objectionForm(claimId, reload) {
 // --- 公示 ------------------------------------------------------------------------------------------
 
 export async function publicityPage(main) {
-  const page = await api.get("/api/v1/claims/publicized?limit=200", { auth: false });
+  // The 公示 list as citizens read it: masked name (张*伟), employer, policy, amount, objection deadline.
+  const page = await api.get("/api/v1/publicity?limit=200", { auth: false });
   const detail = h("div");
   const rows = page.items.map((n) =>
     h(
       "tr",
-      {},
-      h("td", { class: "mono" }, n.talent_pseudonym || "—"),
+      { "data-claim": n.claim_id },
+      h("td", { "data-testid": "name-masked" }, n.name_masked || "—"),
+      h("td", {}, n.employer || "—"),
       h("td", {}, label("policy", n.policy_code)),
       h("td", {}, fmtMoney(n.amount_fen)),
-      h("td", {}, deadlineBadge(n.publicized_until, 24)),
+      h("td", {}, deadlineBadge(n.objections_until, 24)),
       h(
         "td",
         {},
@@ -482,7 +493,7 @@ export async function publicityPage(main) {
     h("h1", {}, t("publicity.title")),
     h("p", { class: "muted" }, t("publicity.intro")),
     rows.length
-      ? table([t("publicity.pseudonym"), t("claims.policy"), t("claims.amount"), t("publicity.until"), ""], rows)
+      ? table([t("publicity.name"), t("publicity.employer"), t("claims.policy"), t("claims.amount"), t("publicity.until"), ""], rows)
       : h("p", { class: "card" }, t("publicity.empty")),
     detail,
   );
