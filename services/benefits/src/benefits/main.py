@@ -11,6 +11,7 @@ from servicekit.auth import KeySource
 
 from benefits.clock import Clock
 from benefits.config import BenefitsSettings, get_settings
+from benefits.finance_router import router as finance_router
 from benefits.handlers import consumers, timer_handlers
 from benefits.router import router
 
@@ -25,9 +26,9 @@ def definition(settings: BenefitsSettings | None = None) -> ServiceDefinition:
         name="benefits",
         title="Benefits service",
         description="Policy catalogue, eligibility, one-tap claims, 免申即享 auto-grants, approvals, 公示 and payouts.",
-        routers=[router],
+        routers=[router, finance_router],
         consumers=consumers(clock),
-        timers=timer_handlers(),
+        timers=timer_handlers(clock),
         audit=True,
         state=state,
     )
