@@ -50,6 +50,7 @@ QUICK: dict[str, tuple[list[str], dict[str, str]]] = {
 FULL: dict[str, tuple[list[str], dict[str, str]]] = {
     "applicant_code": ([], {"BENCH_SECONDS": "10"}),
     "benefits_autogrant": (["--events", "100000"], {}),
+    "benefits_straight_through": (["--talents", "100000"], {}),
     "notify_inbox": (["--duration", "60", "--webhook-events", "2000"], {}),
 }
 
