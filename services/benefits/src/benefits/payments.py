@@ -58,6 +58,8 @@ _FILE_CHUNK = 2000
 # A bank reference is stored as the claim's payment_reference: the same shape the manual disbursement takes.
 _BANK_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./:]{2,63}$")
 _LINE_TABLE: Table = PaymentLine.__table__  # type: ignore[attr-defined]
+# Claims moved per flush of a result file's import (their objects then leave the session).
+_APPLY_CHUNK = 500
 
 
 def public(batch: PaymentBatch) -> PaymentBatchPublic:
@@ -179,9 +181,21 @@ async def list_batches(session: AsyncSession, page: PageParams) -> Page[PaymentB
 
 
 @dataclass
+class _Line:
+    """A batch line as the import reads it (a plain row, not a session object)."""
+
+    id: int
+    line_ref: str
+    claim_id: str
+    amount_fen: int
+    result: PaymentResult | None
+    bank_reference: str | None
+
+
+@dataclass
 class _Result:
     number: int  # line number in the file
-    line: PaymentLine
+    line: _Line
     result: PaymentResult
     bank_reference: str | None
 
@@ -228,7 +242,7 @@ def _parse(content: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[Payme
 
 
 def _check(
-    number: int, fields: dict[str, str], by_ref: dict[str, PaymentLine], seen: set[str]
+    number: int, fields: dict[str, str], by_ref: dict[str, _Line], seen: set[str]
 ) -> tuple[_Result | None, str | None]:
     """A line of the result file checked against the batch: a result to apply, or a problem (or neither:
     already applied)."""
@@ -267,7 +281,7 @@ async def import_results(
     if batch is None:
         raise PaymentBatchNotFound()
     parsed, problems = _parse(content)
-    by_ref = {line.line_ref: line for line in await repo.payment_lines(batch.id)}
+    by_ref = {row[1]: _Line(*row) for row in await repo.payment_lines(batch.id)}
     seen: set[str] = set()
     results: list[_Result] = []
     ignored = 0
@@ -281,53 +295,61 @@ async def import_results(
             results.append(result)
 
     claim_ids = [r.line.claim_id for r in results]
-    claims = await repo.claims_by_id(claim_ids, lock=True)
     decided = await repo.decided_by(principal.sub, claim_ids)
     paid_references = [r.bank_reference for r in results if r.result is PaymentResult.PAID and r.bank_reference]
     used = await repo.used_payment_references(paid_references)
     policies: dict[tuple[str, int], Policy] = {}
     now = utcnow()
-    paid: list[Claim] = []
+    paid: list[str] = []
     failed = 0
-    for r in results:
-        claim = claims[r.line.claim_id]
-        problem = _refusal(r, claim, decided, used)
-        if problem is not None:
-            problems.append(PaymentProblem(line=r.number, line_ref=r.line.line_ref, problem=problem))
-            continue
-        where = f"payment batch {batch.id}, line {r.line.line_ref}"
-        if r.result is PaymentResult.PAID:
-            assert r.bank_reference is not None
-            used.add(r.bank_reference)
-            claim.payment_reference = r.bank_reference
-            claim.disbursed_at = now
-            await transition(
-                session,
-                claim,
-                ClaimAction.DISBURSE,
-                actor=principal,
-                clock=clock,
-                reason=f"payment {r.bank_reference} ({where})",
-            )
-            key = (claim.policy_code, claim.policy_version)
-            if key not in policies:
-                policies[key] = await get_policy(session, *key)
-            await apply_payment_effects(session, claim, policies[key], clock)
-            paid.append(claim)
-        else:
-            await transition(
-                session,
-                claim,
-                ClaimAction.FAIL_PAYMENT,
-                actor=principal,
-                clock=clock,
-                reason=f"the bank refused the payment ({where}); it goes into a later batch",
-            )
-            failed += 1
-        r.line.result, r.line.bank_reference, r.line.result_at = r.result, r.bank_reference, now
-        r.line.pending_claim_id = None
+    applied: list[dict[str, Any]] = []
+    for start in range(0, len(results), _APPLY_CHUNK):
+        chunk = results[start : start + _APPLY_CHUNK]
+        claims = await repo.claims_by_id([r.line.claim_id for r in chunk], lock=True)
+        for r in chunk:
+            claim = claims[r.line.claim_id]
+            problem = _refusal(r, claim, decided, used)
+            if problem is not None:
+                problems.append(PaymentProblem(line=r.number, line_ref=r.line.line_ref, problem=problem))
+                continue
+            where = f"payment batch {batch.id}, line {r.line.line_ref}"
+            if r.result is PaymentResult.PAID:
+                assert r.bank_reference is not None
+                used.add(r.bank_reference)
+                claim.payment_reference = r.bank_reference
+                claim.disbursed_at = now
+                await transition(
+                    session,
+                    claim,
+                    ClaimAction.DISBURSE,
+                    actor=principal,
+                    clock=clock,
+                    reason=f"payment {r.bank_reference} ({where})",
+                )
+                key = (claim.policy_code, claim.policy_version)
+                if key not in policies:
+                    policies[key] = await get_policy(session, *key)
+                await apply_payment_effects(session, claim, policies[key], clock)
+                paid.append(claim.id)
+            else:
+                await transition(
+                    session,
+                    claim,
+                    ClaimAction.FAIL_PAYMENT,
+                    actor=principal,
+                    clock=clock,
+                    reason=f"the bank refused the payment ({where}); it goes into a later batch",
+                )
+                failed += 1
+            applied.append({"line_id": r.line.id, "result": r.result, "bank_reference": r.bank_reference, "at": now})
+        # The claims of a chunk leave the session once written: every statement after (each transition's
+        # timer updates) would otherwise walk all of a large file's claims again.
+        await session.flush()
+        for claim in claims.values():
+            session.expunge(claim)
+    await repo.record_line_results(applied)
     # Objections raised during an earlier 公示 end with the payment, as with a single disbursement.
-    await repo.resolve_objections([c.id for c in paid], now)
+    await repo.resolve_objections(paid, now)
     batch.paid += len(paid)
     batch.failed += failed
     if batch.status == PaymentBatchStatus.OPEN and batch.paid + batch.failed >= batch.lines:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from servicekit.bulk import queue_insert
 from servicekit.pagination import keyset_after
 from servicekit.sql import greatest, insert_ignoring_conflicts
-from sqlalchemy import Table, case, func, inspect, update
+from sqlalchemy import Table, bindparam, case, func, inspect, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +36,7 @@ _process_catalogue: Catalogue | None = None
 # Claims are listed by submission, the id breaking ties: the keyset of every claim list.
 _SUBMISSION_ORDER = (col(Claim.submitted_at), col(Claim.id))
 _HISTORY_TABLE: Table = ClaimHistory.__table__  # type: ignore[attr-defined]
+_LINE_TABLE: Table = PaymentLine.__table__  # type: ignore[attr-defined]
 # Ids per IN list of the batch queries (well under SQLite's and asyncpg's parameter limits).
 _CHUNK = 1000
 
@@ -484,9 +485,40 @@ class BenefitsRepository:
         )
         return [tuple(row) for row in await self.session.exec(query)]  # type: ignore[call-overload]
 
-    async def payment_lines(self, batch_id: str) -> list[PaymentLine]:
-        query = select(PaymentLine).where(PaymentLine.batch_id == batch_id).order_by(col(PaymentLine.seq))
-        return list((await self.session.exec(query)).all())
+    async def payment_lines(self, batch_id: str) -> list[tuple[Any, ...]]:
+        """(id, line_ref, claim_id, amount_fen, result, bank_reference) of a batch's lines, as plain rows: a
+        result file of 100,000 lines must not fill the session with objects every statement then walks."""
+        query = (
+            select_columns(
+                col(PaymentLine.id),
+                col(PaymentLine.line_ref),
+                col(PaymentLine.claim_id),
+                col(PaymentLine.amount_fen),
+                col(PaymentLine.result),
+                col(PaymentLine.bank_reference),
+            )
+            .where(col(PaymentLine.batch_id) == batch_id)
+            .order_by(col(PaymentLine.seq))
+        )
+        return [tuple(row) for row in await self.session.exec(query)]  # type: ignore[call-overload]
+
+    async def record_line_results(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Set the bank's result on many lines in one executemany ({line_id, result, bank_reference, at})."""
+        if not results:
+            return
+        table = _LINE_TABLE
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("line_id"))
+            .values(
+                result=bindparam("result"),
+                bank_reference=bindparam("bank_reference"),
+                result_at=bindparam("at"),
+                pending_claim_id=None,
+            )
+        )
+        connection = await self.session.connection()
+        await connection.execute(statement, list(results))
 
     async def claims_by_id(self, claim_ids: Sequence[str], *, lock: bool = False) -> dict[str, Claim]:
         found: dict[str, Claim] = {}
