@@ -128,7 +128,9 @@ class TestStraightThrough:
         assert "sampling draw of" in approval["reason"]
         assert await _budget(benefits_app) == (1, MASTER_FEN)
         types = await _outbox_types(benefits_app)
-        assert types[-1] == "talent.benefits.claim.publicized.v1"
+        # Accepted, then publicized: no officer's decision in between.
+        assert types[types.index("talent.benefits.claim.decided.v1") + 1] == "talent.benefits.claim.publicized.v1"
+        assert types.count("talent.benefits.claim.decided.v1") == 1
         # Nobody's queue holds it; the talent sees it as approved straight through.
         for reviewer in ("reviewer.nanhu", "approver.city"):
             queue = (await client.get("/api/v1/reviews/claims", headers=officials[reviewer])).json()
