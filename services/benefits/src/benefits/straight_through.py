@@ -16,10 +16,11 @@ transaction, its budget committed by the same conditional UPDATE as a city appro
 公示 period started as after one. Every other claim stays `accepted` with its `manual_review_reasons`.
 
 The draw is reproducible and auditable like housing's lottery: one secret seed per policy and day (the city's
-calendar day of the claim's acceptance), whose SHA-256 is published before the day's first draw (the seed of a day is
-made with the day before's) and the seed itself once the day is over (GET /api/v1/publicity/sampling). A claim
-is drawn iff HMAC-SHA256(seed, claim id) read as a big-endian number is below ⌊share × 2^256⌋, the share taken
-as the decimal written in the policy; docs/domain.md shows an auditor how to recompute it.
+calendar day of the claim's acceptance), whose SHA-256 is published before the day's first draw (the seed of a
+day is made with the day before's; after a day with no draw at all, at the day's first draw) and the seed itself
+once the day is over (GET /api/v1/publicity/sampling). A claim is drawn iff HMAC-SHA256(seed, claim id) read as
+a big-endian number is below ⌊share × 2^256⌋, the share taken as the decimal written in the policy;
+docs/domain.md shows an auditor how to recompute it.
 """
 
 from __future__ import annotations
