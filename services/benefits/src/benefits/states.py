@@ -9,6 +9,9 @@
     rejected (by an officer, ≤ 15 days) ─appeal─► appealed ─appeal_upheld─► rejected (final: no second appeal)
                                                       └─appeal_overturned─► city_approved ─publicized─► …
 
+    publicized (公示 over) ─a batch line the bank paid─► disbursed
+               └─a batch line the bank refused─► payment_failed ─paid by a later batch─► disbursed
+
 Any open claim may also be escalated (a deadline passed: the status stays) or stopped (revocation, a lease,
 a used voucher: `stopped`, final, ended by a fact and not appealable). docs/domain.md has the same flow in words.
 """
