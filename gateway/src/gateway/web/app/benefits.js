@@ -4,6 +4,7 @@
 import { label, lang, t } from "../common/i18n.js";
 import { announce, busy, deadlineBadge, field, fmtDateTime, fmtMoney, h, mount, officerLine, showError } from "../common/ui.js";
 import { api } from "./session.js";
+import { reviewReasonText } from "../common/reasons.js";
 import { CLAIM, CLAIM_PATH, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE, CLAIM_WITHDRAWABLE } from "../common/states.js";
 
 // The steps a claim that goes all the way passes, from the services' transition table.
@@ -174,6 +175,7 @@ function claimCard(c, reload) {
       ? h("p", { class: "note", "data-testid": "status-meaning" }, t(`benefits.meaning_${c.status}`))
       : null,
     progress,
+    howDecided(c),
     c.stage_due_at && CLAIM_REVIEW_ROLE[c.status]
       ? h("p", { class: "muted" }, t("benefits.stage_due"), " ", deadlineBadge(c.stage_due_at, 24))
       : null,
@@ -203,6 +205,20 @@ function claimCard(c, reload) {
       ),
     ),
     actions.length ? h("div", { class: "actions" }, actions) : null,
+  );
+}
+
+/** Straight through (免申即享: approved with no one's review), or for a claim in review why a person looks at
+ * it, in plain and calm words (a sample for quality checks, the employer's answer, a pending change request…). */
+function howDecided(c) {
+  if (c.straight_through) return h("p", { class: "note", "data-testid": "straight-through" }, t("benefits.straight_through"));
+  const reasons = CLAIM_REVIEW_ROLE[c.status] ? c.manual_review_reasons || [] : [];
+  if (!reasons.length) return null;
+  return h(
+    "div",
+    { class: "note", "data-testid": "review-reasons" },
+    h("p", {}, t("benefits.why_reviewed")),
+    h("ul", {}, reasons.map((code) => h("li", { "data-reason": code }, reviewReasonText(code)))),
   );
 }
 

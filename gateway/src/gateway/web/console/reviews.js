@@ -22,6 +22,7 @@ import {
 import { api, go } from "./session.js";
 import { provenanceCard } from "./changes.js";
 import { attestationCard, recommendationCard } from "./staff.js";
+import { reviewReasonText } from "../common/reasons.js";
 import { viewButton } from "./documents.js";
 import { ownerFact, reassignForm } from "./officers.js";
 import { CERTIFICATION, CERTIFICATION_REVIEW_ROLE, CERTIFICATION_STATUSES, CLAIM, CLAIM_LISTED, CLAIM_OPEN, CLAIM_RESUBMITTABLE, CLAIM_REVIEW_ROLE } from "../common/states.js";
@@ -217,11 +218,11 @@ export async function claimQueue(main, status = "", outcomes = null, introKey = 
       { class: c.stage_due_at ? urgency(c.stage_due_at, 48) : "", "data-claim": c.id },
       batchable ? h("td", {}, pickBox(picks, c)) : null,
       h("td", {}, h("a", { href: `#/claims/${c.id}` }, shortId(c.id))),
-      h("td", {}, label("policy", c.policy_code), c.auto ? h("span", { class: "badge ok" }, " " + t("claims.auto")) : null),
+      h("td", {}, label("policy", c.policy_code), routeBadges(c)),
       h("td", {}, fmtMoney(c.amount_fen)),
       h("td", { class: "mono" }, shortId(c.talent_id)),
       h("td", {}, label("region", c.region_code)),
-      h("td", {}, h("span", { class: `badge ${statusTone(c.status)}` }, label("claim_status", c.status))),
+      h("td", {}, h("span", { class: `badge ${statusTone(c.status)}` }, label("claim_status", c.status)), reviewReasons(c)),
       h("td", {}, fmtDateTime(c.submitted_at)),
       h("td", {}, deadlineBadge(c.stage_due_at, 48)),
       h("td", {}, h("button", { type: "button", onclick: () => go(`claims/${c.id}`) }, t("common.open"))),
@@ -316,6 +317,13 @@ export async function claimCase(main, id) {
             [t("claims.talent"), h("span", { class: "mono" }, c.talent_id)],
             [t("common.region"), label("region", c.region_code)],
             [t("claims.auto"), c.auto ? t("common.yes") : t("common.no")],
+            [t("claims.route"), routeBadges(c) || t("claims.route_reviewed")],
+            inReview(c) ? [t("claims.review_reasons"), reviewReasons(c) || "—"] : null,
+            [t("claims.blockers"), reasonList(c.straight_through_blockers, "blockers") || t("claims.no_blockers")],
+            [
+              t("claims.employment_attestation"),
+              h("span", { "data-testid": "employment-attestation" }, c.employment_attestation ? label("attestation_outcome", c.employment_attestation) : t("claims.no_attestation")),
+            ],
             ownerFact(c),
             [t("common.submitted"), fmtDateTime(c.submitted_at)],
             [t("common.deadline"), deadlineBadge(c.stage_due_at, 48)],
@@ -338,6 +346,33 @@ export async function claimCase(main, id) {
       ),
       h("div", {}, side),
     ),
+  );
+}
+
+/** How the claim is decided: straight through (免申即享, no reviewer) or drawn for the sampled review (抽检). */
+function routeBadges(c) {
+  const badges = [];
+  if (c.straight_through) badges.push(h("span", { class: "badge ok", "data-testid": "straight-through" }, t("claims.straight_through")));
+  else if (c.auto) badges.push(h("span", { class: "badge ok" }, t("claims.auto")));
+  if (c.sampled) badges.push(h("span", { class: "badge warn", "data-testid": "sampled" }, t("claims.sampled")));
+  return badges.length ? h("span", { class: "route-badges" }, badges.flatMap((b) => [" ", b])) : null;
+}
+
+function inReview(c) {
+  return Boolean(CLAIM_REVIEW_ROLE[c.status]);
+}
+
+/** Why a person decides a claim waiting in review (sampled, employment disputed, a fact not confirmed…). */
+function reviewReasons(c) {
+  return inReview(c) ? reasonList(c.manual_review_reasons, "review-reasons") : null;
+}
+
+function reasonList(codes, testid) {
+  if (!(codes || []).length) return null;
+  return h(
+    "ul",
+    { class: "review-reasons", "data-testid": testid },
+    codes.map((code) => h("li", { "data-reason": code }, reviewReasonText(code))),
   );
 }
 
@@ -565,7 +600,7 @@ function history(entries) {
 }
 
 function facts(pairs) {
-  return h("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
+  return h("dl", { class: "facts" }, pairs.filter(Boolean).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
 }
 
 function isOpen(status) {
