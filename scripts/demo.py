@@ -310,11 +310,22 @@ class Walk:
         )
         self.state["claim"] = claim["id"]
         lines.append(f"one tap: {claim['policy_code']} claim {claim['id']} — {claim['status']}, {_yuan(claim)}")
+        if claim.get("straight_through"):
+            lines.append("  its facts carry the provenance its policy asks for: straight to 公示, no reviewer")
+        elif claim.get("manual_review_reasons"):
+            lines.append(f"  a reviewer decides it: {', '.join(claim['manual_review_reasons'])}")
         return "\n".join(lines)
 
     def approvals(self) -> str:
-        claim_id = self.state["claim"]
-        lines = []
+        # A clean claim went straight to 公示; the reviewers decide what waits for them (sampled, or a fact
+        # not confirmed), the one-tap claim first.
+        claims = self.call("talent", "GET", "/api/v1/me/claims")["items"]
+        waiting = sorted((c for c in claims if c["status"] == "accepted"), key=lambda c: c["id"] != self.state["claim"])
+        if not waiting:
+            straight = [c["policy_code"] for c in claims if c.get("straight_through")]
+            return f"nothing waits for a reviewer: {', '.join(straight)} went straight to 公示"
+        claim_id = waiting[0]["id"]
+        lines = [f"{waiting[0]['policy_code']} waits for review: {', '.join(waiting[0]['manual_review_reasons'])}"]
         for officer in ("reviewer.nanhu", "approver.city"):
             self.sign_in_official(officer)
             claim = self.call(
@@ -430,7 +441,7 @@ class Walk:
             ("A partner (hospital) verifies the code", ("code",), self.verify),
             ("免申即享: the auto-granted claim", ("certified",), self.auto_grant),
             ("One-tap claim", ("certified",), self.claim),
-            ("County and city approve the claim", ("claim",), self.approvals),
+            ("What still waits for a reviewer (county, then city)", ("claim",), self.approvals),
             ("The inbox", ("talent",), self.inbox),
             ("A housing round: apply, close, draw", ("certified",), self.housing_round),
             ("Accept the offer: the lease", ("round",), self.lease),
