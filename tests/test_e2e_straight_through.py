@@ -114,10 +114,13 @@ async def _attest(gateway: httpx.AsyncClient, talent_id: str, outcome: str) -> N
     assert response.status_code == 201, response.text
 
 
-async def _talent(gateway: httpx.AsyncClient, attestation: str | None = "confirmed") -> tuple[str, Headers]:
+async def _talent(
+    gateway: httpx.AsyncClient, attestation: str | None = "confirmed", auth: Headers | None = None
+) -> tuple[str, Headers]:
     """A talent of 秀洲 working for employer.demo: the profile stored, employer.demo's attestation (if any) given,
-    then certified tier E on the degree route (which confirms the education): (talent id, headers)."""
-    auth = await talent(gateway)
+    then certified tier E on the degree route (which confirms the education): (talent id, headers). `auth` is a
+    talent already signed in (a browser test's app user); a new one otherwise."""
+    auth = auth or await talent(gateway)
     body = profile(fresh_id_number(REGION), region=REGION)
     body["employer"]["region_code"] = EMPLOYER_REGION
     stored = await gateway.put("/api/v1/me/profile", json=body, headers=auth)
