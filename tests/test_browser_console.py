@@ -91,8 +91,8 @@ class TestSignIn:
     async def test_each_role_sees_only_its_pages(self, console: Page) -> None:
         await sign_in_to_the_console(console, "housing.city")
         nav = console.get_by_role("navigation", name="主导航")
-        await expect(nav.get_by_role("link")).to_have_text(["人才公寓"])
+        await expect(nav.get_by_role("link")).to_have_text(["人才公寓", "我的消息"])
 
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "finance.city")
-        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示"])
+        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示", "我的消息"])
