@@ -161,8 +161,13 @@ class TestPartnerWebhooks:
                 assert event["subject"].startswith("tp_") and event["data"]["pseudonym"] == event["subject"]
                 assert set(event["data"]) == {"pseudonym", "tier", "certified_until", "issuing_city"}
 
-            log = (await gateway.get("/api/v1/partners/deliveries?limit=200", headers=partner)).json()["items"]
-            mine = [d for d in log if d["event_id"] in accepted]
+            # The receiver answers before notify commits the delivery's status: wait for the committed record.
+            async def settled() -> list[dict[str, object]] | None:
+                log = (await gateway.get("/api/v1/partners/deliveries?limit=200", headers=partner)).json()["items"]
+                found = [d for d in log if d["event_id"] in accepted]
+                return found if all(d["status"] != "pending" for d in found) else None
+
+            mine = await eventually(settled, timeout=30, what="every delivery's outcome committed")
             assert len(mine) == len(accepted) and {d["status"] for d in mine} == {"delivered"}
             assert sum(d["attempts"] for d in mine) == len(mine) + 3
         finally:
