@@ -9,7 +9,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import GatewaySettings
 from gateway.exceptions import DevAccountsPresentError
-from gateway.service import DEV_EMPLOYER, DEV_OFFICIALS
+from gateway.service import DEV_EMPLOYER, DEV_OFFICIALS, DEV_PARTNERS
 from jose import jwt
 from pydantic import ValidationError
 
@@ -48,7 +48,7 @@ class TestDevAccounts:
     async def test_a_restart_in_dev_does_not_duplicate_them(self, gateway: Any, start_gateway: Any) -> None:
         await start_gateway()
         rows = await gateway.sql("SELECT count(*) AS n FROM gw_account WHERE is_dev")
-        assert rows[0].n == 11
+        assert rows[0].n == len(DEV_OFFICIALS) + len(DEV_PARTNERS) + 1  # and the dev employer user
         assert (await gateway.sql("SELECT count(*) AS n FROM gw_employer"))[0].n == 1
 
     async def test_outside_dev_start_up_is_refused_while_they_exist(self, gateway: Any, start_gateway: Any) -> None:

@@ -49,6 +49,7 @@ DEV_OFFICIALS: tuple[tuple[str, str, str | None], ...] = (
     ("finance.city", "finance_officer", None),
     ("housing.city", "housing_officer", None),
     ("auditor.city", "auditor", None),
+    ("leader.city", "leader", None),
     ("admin", "admin", None),
 )
 # What talents see of the dev officials on their cases (首问负责制): a display name and an office number.

@@ -33,6 +33,7 @@ ROLES = (
     "finance_officer",
     "housing_officer",
     "auditor",
+    "leader",
     "admin",
     "partner",
 )
