@@ -1,6 +1,6 @@
 """CloudEvents envelope and every event's model for the talent platform."""
 
-from contracts.envelope import CloudEvent
+from contracts.envelope import STRUCTURED_CONTENT_TYPE, CloudEvent
 from contracts.errors import InvalidEvent, UnknownEventType
 from contracts.events import (
     TOPIC_APPLICANT,
@@ -84,6 +84,7 @@ __all__ = [
     "EVENT_TYPES",
     "PARTNER_KINDS",
     "PARTNER_VISIBLE_TYPES",
+    "STRUCTURED_CONTENT_TYPE",
     "TOPICS",
     "TOPIC_APPLICANT",
     "TOPIC_BENEFITS",

@@ -15,6 +15,10 @@ from contracts.errors import InvalidEvent, describe
 # invent an id (breaking deduplication) or a time (misordering history).
 _REQUIRED_ON_THE_WIRE = ("specversion", "id", "source", "type", "time", "data")
 
+# The Kafka `content-type` header of a structured-mode CloudEvent (CloudEvents Kafka protocol binding 1.0):
+# the whole event is the record's value, so there are no `ce_*` headers, which would mean binary mode.
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
 
 def _new_id() -> str:
     return str(uuid.uuid4())
@@ -35,13 +39,14 @@ class CloudEvent(BaseModel):
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     time: AwareDatetime = Field(default_factory=_now)
-    subject: str | None = None
+    # Non-empty or absent (the spec has no null); received events without one are still accepted.
+    subject: str | None = Field(default=None, min_length=1)
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
 
     def to_json(self) -> bytes:
         """Serialise to the CloudEvents JSON format."""
-        return self.model_dump_json().encode()
+        return self.model_dump_json(exclude=None if self.subject is not None else {"subject"}).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Self:

@@ -9,7 +9,7 @@ from collections import Counter as Tally
 from datetime import datetime, timedelta
 from typing import Any
 
-from contracts import CloudEvent, EventData, make_event
+from contracts import STRUCTURED_CONTENT_TYPE, CloudEvent, EventData, make_event
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Table, delete, func, update
 from sqlalchemy import select as select_columns
@@ -40,6 +40,9 @@ class Outbox:
 
     def emit(self, session: AsyncSession, data: EventData, *, subject: str | None) -> CloudEvent:
         event = make_event(data, source=self.source, subject=subject)
+        if subject is not None:
+            # The CloudEvents Kafka binding maps the `partitionkey` extension to the record key: carry both.
+            event = event.model_copy(update={"partitionkey": subject})
         # One INSERT for all of a transaction's events, at its commit (servicekit.bulk): the transaction that
         # writes them never reads the outbox; the relay does, after the commit.
         queue_insert(
@@ -73,16 +76,22 @@ _RELAY_COLUMNS = (
 )
 
 
-def _record(row: Any) -> Record:
-    """A Kafka record of an outbox row (an OutboxEvent or a row of _RELAY_COLUMNS)."""
-    headers = [("ce_type", row.event_type.encode()), ("ce_id", row.event_id.encode())]
+def kafka_headers(row: Any) -> list[tuple[str, bytes]]:
+    """The headers of an outbox row's record: structured-mode CloudEvents, plus what is not part of the event."""
+    # Structured mode: the value is the whole event, so no `ce_*` header (those would declare binary mode).
+    headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
     if row.request_id:
         headers.append((KAFKA_REQUEST_ID_HEADER, row.request_id.encode()))
+    return headers
+
+
+def _record(row: Any) -> Record:
+    """A Kafka record of an outbox row (an OutboxEvent or a row of _RELAY_COLUMNS)."""
     return Record(
         topic=row.topic,
         value=row.payload.encode(),
         key=row.key.encode() if row.key else None,
-        headers=headers,
+        headers=kafka_headers(row),
     )
 
 

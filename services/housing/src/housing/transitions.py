@@ -79,7 +79,7 @@ async def transition_round(
     if move.cancels is not None:
         await cancel(session, move.cancels, round_.id)
     if move.event is not None:
-        outbox.emit(session, move.event(round_id=round_.id, **(facts or {})), subject=None)
+        outbox.emit(session, move.event(round_id=round_.id, **(facts or {})), subject=round_.id)
     await session.flush()
     if move.audit is not None:
         assert actor is not None, f"the round move {action} is audited: name its actor"
