@@ -318,7 +318,7 @@ async def run() -> list[Figure]:
             scan_log = await measure_scan_log(stack, partner, code)
             scan_log_cpu = await scan_log_cpu_us(stack.env["applicant"]["APPLICANT_DATABASE_URL"])
             async with httpx.AsyncClient() as client:
-                jwks = (await client.get(f"{stack.gateway_url}/.well-known/jwks.json")).json()
+                jwks = (await client.get(f"{stack.gateway_url}/.well-known/talent-code/jwks.json")).json()
     finally:
         broker.stop()
     describe("bare FastAPI endpoint", bare)

@@ -2,7 +2,7 @@
 code → partner.hospital verifies it through the gateway → anyone verifies it offline with the published JWKS.
 
 Every service runs as its own process on the real broker; the test talks to the gateway (and, for the
-offline check, reads only the public JWKS document).
+offline check, reads only the public talent-code JWKS document).
 """
 
 from __future__ import annotations
@@ -103,12 +103,12 @@ class TestTalentCodeFromSignInToPartnerVerify:
         wrong_scene = await gateway.post("/api/v1/codes/verify", json={"code": code, "scene": "bank"}, headers=hospital)
         assert wrong_scene.status_code == 403
 
-        # Offline: the gateway's public JWKS is all a partner city needs.
-        jwks = (await gateway.get("/.well-known/jwks.json")).json()
+        # Offline: the gateway's public talent-code key set is all a partner city needs.
+        jwks = (await gateway.get("/.well-known/talent-code/jwks.json")).json()
         token = code.removeprefix("TC1:")
         kid = jws.get_unverified_header(token)["kid"]
         # Exactly as the README's "Verifying a talent code offline" picks the key.
-        [key] = [k for k in jwks["keys"] if k["kid"] == kid and k.get("use") == "talent-code"]
+        [key] = [k for k in jwks["keys"] if k["kid"] == kid]
         claims = json.loads(jws.verify(token, key, algorithms=["ES256"]))
         assert claims["tier"] == "D" and claims["city"] == "330400" and claims["sub"].startswith("tp_")
 

@@ -1,4 +1,4 @@
-"""Signing keys: the JWKS, rotation with the old key still published, sealed storage, talent-code keys."""
+"""Signing keys: the JWKS, rotation with the old key still published, sealed storage, the talent-code key set."""
 
 from __future__ import annotations
 
@@ -95,31 +95,38 @@ class TestRotation:
 
 
 class TestTalentCodeKeys:
-    async def test_the_applicant_code_keys_are_published_beside_the_access_keys(
+    async def test_the_applicant_code_keys_have_their_own_key_set_as_plain_signature_keys(
         self, gateway: Any, upstream: Any
     ) -> None:
-        code_key = TestKeys(kid="code-2026-1").public_jwk
+        code_key = {**TestKeys(kid="code-2026-1").public_jwk, "x-talent-use": "talent-code", "d": "leaked"}
         upstream.state["code_keys"] = [code_key]
         try:
-            keys = (await gateway.client.get("/.well-known/jwks.json")).json()["keys"]
+            response = await gateway.client.get("/.well-known/talent-code/jwks.json")
+            access = (await gateway.client.get("/.well-known/jwks.json")).json()["keys"]
         finally:
             upstream.state.pop("code_keys")
-        by_use = {k["use"]: k for k in keys}
-        assert by_use["talent-code"]["kid"] == "code-2026-1"
-        assert by_use["sig"]["kid"] in gateway.runtime.keyring.kids
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=60"
+        [key] = response.json()["keys"]
+        assert key["kid"] == "code-2026-1" and key["use"] == "sig" and key["alg"] == "ES256"
+        assert "d" not in key and "x-talent-use" not in key, "only the public RFC 7517 members are republished"
+        assert [k["kid"] for k in access] == gateway.runtime.keyring.kids, "the access-token set holds no code key"
 
     async def test_a_code_key_never_verifies_an_access_token(self, gateway: Any, upstream: Any) -> None:
         forger = TestKeys(kid="code-forged")
         upstream.state["code_keys"] = [forger.public_jwk]
         try:
-            await gateway.client.get("/.well-known/jwks.json")
+            await gateway.client.get("/.well-known/talent-code/jwks.json")
             headers = forger.headers("someone", ["admin"])
             response = await gateway.client.get("/api/v1/admin/talents", headers=headers)
         finally:
             upstream.state.pop("code_keys")
         assert response.status_code == 401
 
-    async def test_without_code_keys_only_access_keys_are_listed(self, start_gateway: Any, dead_url: str) -> None:
+    async def test_without_the_applicant_the_code_key_set_is_empty_and_access_keys_still_served(
+        self, start_gateway: Any, dead_url: str
+    ) -> None:
         gw = await start_gateway(applicant_url=dead_url)
+        assert (await gw.client.get("/.well-known/talent-code/jwks.json")).json() == {"keys": []}
         keys = (await gw.client.get("/.well-known/jwks.json")).json()["keys"]
         assert [k["use"] for k in keys] == ["sig"]

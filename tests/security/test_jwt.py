@@ -121,7 +121,7 @@ async def _gateway_signing_key(scene: Scene) -> tuple[str, Key, dict[str, Any]]:
 
 
 async def _talent_code_key(scene: Scene) -> tuple[str, Key]:
-    """The applicant's talent-code signing key (published in the same JWKS, with use=talent-code)."""
+    """The applicant's talent-code signing key (published in its own JWKS, /.well-known/talent-code/jwks.json)."""
     settings = ApplicantSettings(TALENT_ENV="dev", database_url=scene.stack.env["applicant"]["APPLICANT_DATABASE_URL"])
     keyring = CodeKeyRing(code_key_sealer(settings), reload_s=0, lifetime=timedelta(minutes=5))
     database = Database(settings.database_url)

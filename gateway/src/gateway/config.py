@@ -64,7 +64,7 @@ class GatewaySettings(ServiceSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
 
-    # Talent-code keys published by the applicant service, merged into /.well-known/jwks.json.
+    # Talent-code keys of the applicant service, republished at /.well-known/talent-code/jwks.json.
     code_keys_path: str = "/internal/code-keys"
     code_keys_cache_s: float = 60.0
     openapi_cache_s: float = 30.0

@@ -29,9 +29,13 @@ logger = logging.getLogger("gateway.keys")
 
 ALGORITHM = "ES256"
 ACCESS_KEY_USE = "sig"
-# Talent-code keys are published beside the access-token keys with their own `use`, so that a
-# verifier of access tokens (which accepts only use=sig) never accepts a code key, and vice versa.
-CODE_KEY_USE = "talent-code"
+# Talent-code keys are signature keys too (RFC 7517 knows only "sig" and "enc"), so standard JWKS clients use
+# them unmodified. They are kept apart from the access-token keys by living in their own document
+# (/.well-known/talent-code/jwks.json): a verifier of access tokens never sees a code key, and vice versa.
+CODE_KEY_USE = "sig"
+# The members a published EC public key keeps; anything else the applicant stores (private parts, its own marks)
+# stays out of the public document.
+PUBLIC_JWK_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "use", "alg", "key_ops"})
 
 
 @dataclass(frozen=True)
@@ -195,15 +199,12 @@ class CodeKeySource:
 
 
 def _as_code_key(entry: dict[str, Any]) -> dict[str, Any]:
-    public = {k: v for k, v in entry.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}  # never a private part
+    public = {k: v for k, v in entry.items() if k in PUBLIC_JWK_MEMBERS}  # never a private part
     public["use"] = CODE_KEY_USE
     public.setdefault("alg", ALGORITHM)
     return public
 
 
-def merge_jwks(access: dict[str, Any], code_keys: list[dict[str, Any]]) -> dict[str, Any]:
-    """Access-token keys first, then code keys whose kid does not collide with an access key."""
-    keys = list(access["keys"])
-    taken = {k.get("kid") for k in keys}
-    keys += [k for k in code_keys if k.get("kid") and k.get("kid") not in taken]
-    return {"keys": keys}
+def code_jwks(code_keys: list[dict[str, Any]]) -> dict[str, Any]:
+    """The talent-code key set: only ES256 keys with a kid, the shape PyJWT or jose expect."""
+    return {"keys": [k for k in code_keys if k.get("kid") and k.get("alg") == ALGORITHM]}

@@ -11,7 +11,7 @@ from servicekit.db import SessionDep
 
 from gateway import service
 from gateway.dependencies import AuthDep, AuthSessionDep, RoutedService, RuntimeDep, auth_rate_limit
-from gateway.keys import merge_jwks
+from gateway.keys import code_jwks
 from gateway.schemas import Jwks, OtpIssued, OtpRequest, TokenForm, TokenResponse, problem_responses
 
 DOCS_STATIC = "/docs/static"
@@ -55,9 +55,16 @@ async def issue_token(
 
 @keys_router.get("/.well-known/jwks.json", response_model=Jwks)
 async def jwks(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
-    """Public keys: access-token keys (use=sig) and talent-code keys (use=talent-code)."""
+    """The public keys of access tokens, and only those (talent-code keys have their own set)."""
     response.headers["Cache-Control"] = "public, max-age=60"
-    return merge_jwks(runtime.keyring.jwks(), await runtime.code_keys.keys())
+    return runtime.keyring.jwks()
+
+
+@keys_router.get("/.well-known/talent-code/jwks.json", response_model=Jwks)
+async def talent_code_jwks(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
+    """The public keys of talent codes, and only those: verify a code offline with any JWKS client."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return code_jwks(await runtime.code_keys.keys())
 
 
 @docs_router.get("/openapi.json")

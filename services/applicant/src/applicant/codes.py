@@ -8,7 +8,8 @@ Payload (short names keep the QR code small):
     iat   issued at, seconds since the epoch
     exp   expires at, seconds since the epoch (default 5 minutes after iat)
 No name, phone or identity number is in a code. Anyone can check the signature offline with the public
-keys of the JWKS (`GET /internal/code-keys`, merged by the gateway into `/.well-known/jwks.json`).
+keys of the JWKS (`GET /internal/code-keys`, republished by the gateway, alone, at
+`/.well-known/talent-code/jwks.json` for standard JWKS clients such as PyJWT's PyJWKClient or jose).
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ logger = logging.getLogger("applicant.codes")
 PREFIX = "TC1:"
 ALGORITHM = "ES256"
 TOKEN_TYPE = "TC1"  # noqa: S105  (the JWS "typ" header, not a secret)
-# Marks these keys in a merged JWKS, so nobody mistakes them for access-token keys.
-KEY_USE_MARK = {"x-talent-use": "talent-code"}
 MAX_CODE_LENGTH = 2_000
 # Clock skew tolerated between the issuing service and a verifier.
 LEEWAY_S = 5
@@ -58,7 +57,8 @@ def new_code_key(sealer: FieldCipher, now: datetime) -> TalentCodeKey:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     public: dict[str, Any] = jwk.construct(public_pem, ALGORITHM).to_dict()
-    public.update({"kid": kid, "use": "sig", "alg": ALGORITHM, "key_ops": ["verify"], **KEY_USE_MARK})
+    # Plain RFC 7517 members only: the key set of its own, not a mark on the key, keeps codes and access tokens apart.
+    public.update({"kid": kid, "use": "sig", "alg": ALGORITHM, "key_ops": ["verify"]})
     return TalentCodeKey(
         kid=kid,
         private_key_sealed=sealer.encrypt(pem),

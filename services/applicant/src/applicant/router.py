@@ -434,7 +434,7 @@ async def verify_code(
 
 @internal_router.get("/internal/code-keys")
 async def code_keys(keyring: CodeKeysDep, response: Response) -> dict[str, Any]:
-    """The public talent-code keys as a JWKS (the gateway merges it into /.well-known/jwks.json)."""
+    """The public talent-code keys as a JWKS (the gateway republishes it at /.well-known/talent-code/jwks.json)."""
     response.headers["Cache-Control"] = "public, max-age=60"
     return keyring.jwks()
 
