@@ -12,6 +12,7 @@ import { projectPage, roundPage, housingPage } from "./housing.js";
 import { appealsQueue, certificationCase, certificationQueue, claimCase, claimQueue, publicityPage } from "./reviews.js";
 import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
 import { officialInboxPage } from "./officers.js";
+import { insightPage } from "./insight.js";
 import { paymentBatchPage, paymentsPage } from "./payments.js";
 import { api, go } from "./session.js";
 
@@ -31,6 +32,8 @@ const PAGES = [
   { path: "staff", roles: ["employer"], render: staffPage },
   { path: "recommendations", roles: ["employer"], render: recommendationsPage },
   { path: "demands", roles: ["employer"], render: demandsPage },
+  // The city's statistics (统计): a leader's only page; auditors and admins read it too.
+  { path: "insight", roles: ["leader", "auditor", "admin"], render: insightPage },
   // Last, so no role's landing page changes: the official's own messages (notify.officials).
   { path: "inbox", roles: ["county_reviewer", "city_approver", "finance_officer", "housing_officer", "auditor", "admin"], render: officialInboxPage },
 ];
@@ -50,7 +53,8 @@ function visiblePages() {
 }
 
 function route() {
-  return location.hash.replace(/^#\/?/, "");
+  // A page's filters may follow its path (#/insight?region=…): the page reads them itself.
+  return location.hash.replace(/^#\/?/, "").split("?")[0];
 }
 
 function renderChrome(current) {
