@@ -55,6 +55,8 @@ EXTRA_EVENT_TYPES = [
     "talent.benefits.claim.escalated.v1",
     "talent.notify.notification.created.v1",
     "talent.applicant.contact.updated.v1",
+    "talent.applicant.code.verified.v1",
+    "talent.benefits.policy.published.v1",
 ]
 
 
@@ -96,6 +98,17 @@ def test_extension_attributes_survive() -> None:
     assert json.loads(back.to_json())["traceparent"] == wire["traceparent"]
 
 
+def test_an_event_without_a_subject_leaves_it_out_rather_than_sending_null() -> None:
+    event = make_event(_certified(), source="applicant", subject=None)
+    assert "subject" not in json.loads(event.to_json())  # CloudEvents: a non-empty string or absent
+
+
+@pytest.mark.parametrize("received_subject", [{}, {"subject": None}])
+def test_a_received_event_without_a_subject_is_accepted(received_subject: dict[str, None]) -> None:
+    wire = json.loads(make_event(_certified(), source="applicant", subject=None).to_json())
+    assert CloudEvent.from_json(json.dumps({**wire, **received_subject}).encode()).subject is None
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"", b"not json", b"\xff\xfe\x00", b"[1, 2]", b"null", b"{}"],
@@ -115,7 +128,7 @@ def test_from_json_names_a_missing_attribute(attribute: str) -> None:
 
 @pytest.mark.parametrize(
     ("attribute", "value"),
-    [("specversion", "0.3"), ("time", "2025-01-01T00:00:00"), ("data", [1]), ("source", "")],
+    [("specversion", "0.3"), ("time", "2025-01-01T00:00:00"), ("data", [1]), ("source", ""), ("subject", "")],
 )
 def test_from_json_rejects_bad_attributes(attribute: str, value: object) -> None:
     wire = json.loads(make_event(_certified(), source="applicant", subject="t-1").to_json())
