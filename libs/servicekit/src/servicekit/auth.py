@@ -155,10 +155,12 @@ class TokenVerifier:
             try:
                 await self._refresh()
             except (httpx.HTTPError, ValueError) as exc:
-                raise Unauthorized("The token's signing keys cannot be fetched right now.") from exc
+                raise Unauthorized(
+                    "The token's signing keys cannot be fetched right now.", key="auth.keys_unavailable"
+                ) from exc
         key = self._keys.get(kid)
         if key is None:
-            raise Unauthorized("The token was signed with an unknown key.")
+            raise Unauthorized("The token was signed with an unknown key.", key="auth.unknown_key")
         return key
 
     async def verify(self, token: str) -> Principal:
@@ -181,12 +183,14 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as exc:
-            raise Unauthorized("The bearer token is malformed.") from exc
+            raise Unauthorized("The bearer token is malformed.", key="auth.token_malformed") from exc
         if header.get("alg") != ALGORITHM:
-            raise Unauthorized(f"Only {ALGORITHM} tokens are accepted.")
+            raise Unauthorized(
+                f"Only {ALGORITHM} tokens are accepted.", key="auth.algorithm", params={"algorithm": ALGORITHM}
+            )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise Unauthorized("The token has no key id.")
+            raise Unauthorized("The token has no key id.", key="auth.no_key_id")
         key = await self._key_for(kid)
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -198,10 +202,12 @@ class TokenVerifier:
                 options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": self.leeway_s},
             )
         except JWTError as exc:
-            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+            raise Unauthorized(
+                f"The token is not valid: {exc}.", key="auth.token_invalid", params={"reason": str(exc)}
+            ) from exc
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise Unauthorized("The token's roles claim is malformed.")
+            raise Unauthorized("The token's roles claim is malformed.", key="auth.roles_malformed")
         return Principal(
             sub=str(claims["sub"]),
             roles=frozenset(roles),
@@ -220,7 +226,9 @@ async def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("A bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "A bearer token is required.", key="auth.token_required", headers={"WWW-Authenticate": "Bearer"}
+        )
     verifier: TokenVerifier = request.app.state.token_verifier
     return await verifier.verify(credentials.credentials)
 
@@ -236,7 +244,11 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(roles):
-            raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.")
+            raise Forbidden(
+                f"This action needs one of the roles: {', '.join(roles)}.",
+                key="auth.role_required",
+                params={"roles": ", ".join(roles)},
+            )
         return principal
 
     dependency.required_roles = roles  # type: ignore[attr-defined]

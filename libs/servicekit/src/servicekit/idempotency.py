@@ -68,7 +68,9 @@ async def run_idempotent(
     record = await session.get(IdempotencyRecord, (principal.sub, key))
     if record is not None:
         if record.request_hash != fingerprint:
-            raise Conflict("This Idempotency-Key was already used with a different request.")
+            raise Conflict(
+                "This Idempotency-Key was already used with a different request.", key="idempotency.key_reused"
+            )
         return JSONResponse(
             json.loads(record.response_body), status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
         )

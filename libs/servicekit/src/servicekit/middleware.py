@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from servicekit.messages import begin_request, end_request, render
 from servicekit.problems import problem, unexpected_error
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -22,10 +23,26 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _HEADER = REQUEST_ID_HEADER.lower().encode()
+_ACCEPT_LANGUAGE = b"accept-language"
+
+
+def _with_language(headers: list[tuple[bytes, bytes]], locale: str) -> list[tuple[bytes, bytes]]:
+    """Say which language the response's texts are in, and that it varies with Accept-Language (caches)."""
+    names = {k.lower() for k, _ in headers}
+    if b"content-language" not in names:
+        headers.append((b"content-language", locale.encode()))
+    vary = [(i, v) for i, (k, v) in enumerate(headers) if k.lower() == b"vary"]
+    if not vary:
+        headers.append((b"vary", b"Accept-Language"))
+    elif not any(b"accept-language" in v.lower() or v.strip() == b"*" for _, v in vary):
+        i, value = vary[0]
+        headers[i] = (headers[i][0], value + b", Accept-Language")
+    return headers
 
 
 class RequestContextMiddleware:
-    """Accepts or mints X-Request-ID, exposes it to logs and events, echoes it, and records metrics."""
+    """Accepts or mints X-Request-ID, exposes it to logs and events, echoes it, and records metrics; makes the
+    caller's language (Accept-Language) current, and marks responses whose texts were rendered in it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,6 +54,8 @@ class RequestContextMiddleware:
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
         request_id = accept_request_id(incoming)
         token = request_id_var.set(request_id)
+        language = next((v.decode("latin-1") for k, v in scope["headers"] if k == _ACCEPT_LANGUAGE), None)
+        locale_state, locale_token = begin_request(language)
         started = time.perf_counter()
         status = {"code": 500}
 
@@ -46,6 +65,8 @@ class RequestContextMiddleware:
                 status["code"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER]
                 headers.append((_HEADER, request_id.encode()))
+                if locale_state.rendered:
+                    headers = _with_language(headers, locale_state.locale)
                 message["headers"] = headers
             await send(message)
 
@@ -64,6 +85,7 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], route_path, str(status["code"])).inc()
             HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
             request_id_var.reset(token)
+            end_request(locale_token)
 
 
 class BodySizeLimitMiddleware:
@@ -103,7 +125,7 @@ class BodySizeLimitMiddleware:
 
     @staticmethod
     def _detail(limit: int) -> str:
-        return f"The request body is larger than {limit} bytes."
+        return render("problem.body_too_large", {"limit": limit})
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem(413, self._detail(limit), slug="payload-too-large")

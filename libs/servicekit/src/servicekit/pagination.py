@@ -77,7 +77,11 @@ def encode_cursor(position: list[Any]) -> str:
 
 
 def _invalid_cursor() -> Unprocessable:
-    return Unprocessable("The cursor is not one this API issued.", errors=[{"field": "cursor", "message": "invalid"}])
+    return Unprocessable(
+        "The cursor is not one this API issued.",
+        key="problem.invalid_cursor",
+        errors=[{"field": "cursor", "message": "invalid"}],
+    )
 
 
 def decode_cursor(cursor: str) -> list[Any]:

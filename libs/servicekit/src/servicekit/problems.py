@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit.messages import EN, current_locale, has_key, language_headers, render
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://talent.example.org/problems/"
@@ -24,20 +27,33 @@ class ProblemResponse(JSONResponse):
 
 
 class DomainError(Exception):
-    """An expected failure the caller can act on; each subclass fixes its HTTP status."""
+    """An expected failure the caller can act on; each subclass fixes its HTTP status.
+
+    `key` names the detail's message in the catalogues (servicekit.messages) and `params` fill it; the
+    problem is rendered in the caller's language. A subclass fixes its key; `detail` (English) is what logs
+    and `str(exc)` show, and the text sent when an error has no key yet. An `errors` entry may carry its own
+    `key` and `params` instead of (or besides) a `message`.
+    """
 
     status: int = 400
     title: str = "Bad request"
     slug: str = "bad-request"
+    key: str | None = None
 
     def __init__(
         self,
-        detail: str,
+        detail: str | None = None,
         *,
-        errors: Sequence[dict[str, str]] | None = None,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
+        errors: Sequence[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
+        self.key = key or type(self).key
+        self.params = dict(params or {})
+        if detail is None:
+            detail = render(self.key, self.params, EN) if self.key else self.title
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors else None
@@ -96,6 +112,26 @@ _TITLES = {
 }
 
 
+def localized_title(status: int, slug: str | None = None, title: str | None = None) -> str:
+    """A problem's title in the request's language: the slug's own title, else the status's, else `title`."""
+    if slug and has_key(f"title.{slug}"):
+        return render(f"title.{slug}")
+    if (title is None or title == _TITLES.get(status)) and has_key(f"title.{status}"):
+        return render(f"title.{status}")
+    return title or render("title.error")
+
+
+def localized_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """`errors` entries with their keyed messages rendered in the request's language."""
+    out = []
+    for entry in errors:
+        item = {k: v for k, v in entry.items() if k not in {"key", "params"}}
+        if entry.get("key"):
+            item["message"] = render(str(entry["key"]), entry.get("params"), fallback=entry.get("message"))
+        out.append(item)
+    return out
+
+
 def problem(
     status: int,
     detail: str,
@@ -107,10 +143,10 @@ def problem(
     instance: str | None = None,
     **extensions: Any,
 ) -> ProblemResponse:
-    """Build one problem+json response."""
+    """Build one problem+json response; its title is in the request's language (as the detail should be)."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (slug or str(status)),
-        "title": title or _TITLES.get(status, "Error"),
+        "title": localized_title(status, slug, title),
         "status": status,
         "detail": detail,
     }
@@ -119,7 +155,7 @@ def problem(
     if errors:
         body["errors"] = list(errors)
     body.update(extensions)
-    return ProblemResponse(body, status_code=status, headers=headers)
+    return ProblemResponse(body, status_code=status, headers={**language_headers(), **(headers or {})})
 
 
 class ProblemField(BaseModel):
@@ -187,27 +223,41 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "body"
 
 
+def _validation_message(err: Mapping[str, Any]) -> str:
+    # English is pydantic's own message (exact, e.g. a validator's text); other languages come from the
+    # catalogue by error type, with the error's context as parameters.
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", "")) or render("validation.invalid", locale=EN)
+    if kind in {"json_invalid", "extra_forbidden"}:
+        return render(f"validation.{kind}")
+    key = f"validation.{kind}"
+    if current_locale() == EN or not has_key(key):
+        return msg
+    ctx = dict(err.get("ctx") or {})
+    if "error" in ctx:
+        ctx["message"] = str(ctx.pop("error"))
+    return render(key, ctx, fallback=msg)
+
+
 def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors():
-        message = str(err.get("msg", "invalid value"))
         field = _field_path(err.get("loc", ()))
         if err.get("type") == "json_invalid":
-            message, field = "the body is not valid JSON", "body"
-        elif err.get("type") == "extra_forbidden":
-            message = "unknown field"
-        out.append({"field": field, "message": message})
+            field = "body"
+        out.append({"field": field, "message": _validation_message(err)})
     return out
 
 
 async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
+    detail = render(exc.key, exc.params, fallback=exc.detail) if exc.key and has_key(exc.key) else exc.detail
     return problem(
         exc.status,
-        exc.detail,
+        detail,
         title=exc.title,
         slug=exc.slug,
-        errors=exc.errors,
+        errors=localized_errors(exc.errors) if exc.errors else None,
         headers=exc.headers,
         instance=request.url.path,
         **exc.extensions,
@@ -217,10 +267,17 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     errors = validation_errors(exc)
-    if any(e["message"] == "the body is not valid JSON" for e in errors):
-        return problem(400, "The request body is not valid JSON.", slug="malformed-json", errors=errors)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem(400, render("problem.malformed_json"), slug="malformed-json", errors=errors)
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    return problem(422, f"The request is invalid: {summary}", slug="invalid-input", errors=errors)
+    return problem(422, render("problem.invalid_input", {"summary": summary}), slug="invalid-input", errors=errors)
+
+
+def _phrase(status: int) -> str | None:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return None
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -228,19 +285,16 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     headers = dict(exc.headers) if exc.headers else None
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No resource at {request.url.path}."
+        detail = render("problem.no_resource", {"path": request.url.path})
+    elif current_locale() != EN and detail in {_TITLES.get(exc.status_code), _phrase(exc.status_code)}:
+        detail = localized_title(exc.status_code)  # Starlette's stock text ("Method Not Allowed"), translated
     return problem(exc.status_code, detail, headers=headers)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     # Services check their rules first; this is the race they cannot see (two requests at once).
     logger.warning("integrity error on %s %s: %s", request.method, request.url.path, type(exc.__cause__).__name__)
-    return problem(
-        409,
-        "The change conflicts with data stored at the same time (a duplicate or a concurrent update); "
-        "nothing was saved.",
-        slug="conflict",
-    )
+    return problem(409, render("problem.concurrent_change"), slug="conflict")
 
 
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -252,22 +306,18 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
         return await unexpected_error(request, exc)
     # The value itself is never logged: it is the caller's input, perhaps personal data.
     logger.warning("unstorable value on %s %s: SQLSTATE %s", request.method, request.url.path, sqlstate or "?")
-    return problem(
-        422,
-        "A value in the request cannot be stored (a NUL character in a text, or a number out of range).",
-        slug="invalid-input",
-    )
+    return problem(422, render("problem.unstorable_value"), slug="invalid-input")
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> ProblemResponse:
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return problem(503, "The database is busy or unreachable; try again shortly.", headers={"Retry-After": "1"})
+    return problem(503, render("problem.database_unavailable"), headers={"Retry-After": "1"})
 
 
 async def unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
     # The trace goes to the log (redacted), never to the caller.
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(500, "An unexpected error occurred; it has been logged.", slug="internal")
+    return problem(500, render("problem.internal"), slug="internal")
 
 
 def install_problem_handlers(app: FastAPI) -> None:

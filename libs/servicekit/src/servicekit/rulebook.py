@@ -233,7 +233,11 @@ class RuleBook:
         try:
             await session.flush()
         except Exception as exc:  # a concurrent change took this version number first
-            raise Conflict(f"The rule set {name} was changed meanwhile; read it again and retry.") from exc
+            raise Conflict(
+                f"The rule set {name} was changed meanwhile; read it again and retry.",
+                key="problem.rules_changed_meanwhile",
+                params={"name": name},
+            ) from exc
         await audit.record(
             session,
             principal,

@@ -26,8 +26,11 @@ A = TypeVar("A", bound=StrEnum)
 class IllegalTransition(Conflict):
     """The object is in a status from which the action does not lead anywhere."""
 
+    key = "problem.illegal_transition"
+
     def __init__(self, subject: str, status: str, action: str) -> None:
-        super().__init__(f"A {subject} that is {status} cannot be {action}.", status_now=status)
+        params = {"subject": subject, "status": status, "action": action}
+        super().__init__(f"A {subject} that is {status} cannot be {action}.", params=params, status_now=status)
 
 
 @dataclass(frozen=True)
@@ -96,28 +99,39 @@ class ReviewStage(Generic[S]):
 class NotYourStage(Forbidden):
     """The caller does not hold the role that decides the stage the object waits in."""
 
+    key = "problem.not_your_stage"
+
     def __init__(self, subject: str, status: str, stage: str, role: str) -> None:
         super().__init__(
             f"This {subject} is {status}: it awaits the {stage} review, which only a {role} decides; "
-            "you do not hold that role."
+            "you do not hold that role.",
+            params={"subject": subject, "status": status, "stage": stage, "role": role},
         )
 
 
 class SegregationOfDuties(Forbidden):
     """One officer decides one stage of an object only."""
 
+    key = "problem.segregation_of_duties"
+
     def __init__(self, subject: str, stages: Collection[str]) -> None:
         super().__init__(
             f"You already decided the {', '.join(sorted(stages))} stage of this {subject}; one officer decides "
-            "one stage only, so another officer must decide this one."
+            "one stage only, so another officer must decide this one.",
+            params={"subject": subject, "stages": ", ".join(sorted(stages))},
         )
 
 
 class SecondApproverRequired(Conflict):
     """Where two approvals are needed, the second comes from a different officer."""
 
+    key = "problem.second_approver_required"
+
     def __init__(self, subject: str) -> None:
-        super().__init__(f"You already approved this {subject}; a second, different officer must approve it.")
+        super().__init__(
+            f"You already approved this {subject}; a second, different officer must approve it.",
+            params={"subject": subject},
+        )
 
 
 def require_stage_role(subject: str, status: str, review: ReviewStage[S], roles: Collection[str]) -> None:
