@@ -519,6 +519,9 @@ class _OfferFacts(HousingEvent):
     round_id: str
     unit_id: str
     talent_id: str
+    # The unit's number in its project ("3-1201"), so messages name the flat, not its id; optional since
+    # events written before it was added lack it.
+    unit_number: str | None = None
 
 
 class OfferMade(_OfferFacts):
@@ -557,6 +560,7 @@ class LeaseStarted(HousingEvent):
     lease_id: str
     talent_id: str
     unit_id: str
+    unit_number: str | None = None  # as in the offer events
     starts_on: date
     ends_on: date
     monthly_rent_fen: Fen
@@ -570,6 +574,7 @@ class LeaseRenewed(HousingEvent):
     lease_id: str
     talent_id: str
     unit_id: str
+    unit_number: str | None = None  # as in the offer events
     ends_on: date
     monthly_rent_fen: Fen
 
@@ -582,6 +587,7 @@ class LeaseEnded(HousingEvent):
     lease_id: str
     talent_id: str
     unit_id: str
+    unit_number: str | None = None  # as in the offer events
     ended_on: date
     reason: str
 

@@ -131,6 +131,15 @@ async def units_of_project(
     return list((await session.exec(query)).all())
 
 
+async def unit_numbers(session: AsyncSession, unit_ids: Iterable[str]) -> dict[str, str]:
+    """Units' numbers by id: what offer and lease events call a unit in the talent's messages."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return {}
+    rows = await session.exec(select(HousingUnit.id, HousingUnit.number).where(col(HousingUnit.id).in_(ids)))
+    return dict(rows.all())
+
+
 async def locked_units(session: AsyncSession, unit_ids: Sequence[str]) -> list[HousingUnit]:
     # Locked in id order, so two rounds grabbing overlapping units cannot deadlock.
     query = (

@@ -156,7 +156,7 @@ async def transition_offer(
     setattr(offer, move.stamp, now)
     if move.cancels is not None:
         await cancel(session, move.cancels, offer.id)
-    _announce(
+    await _announce(
         session, move, [_Offer(offer.id, offer.round_id, offer.unit_id, offer.talent_id, offer.expires_at)], facts
     )
     return move
@@ -170,21 +170,23 @@ async def make_offers(session: AsyncSession, values: Sequence[dict[str, Any]]) -
         offer["status"] = move.target
     await session.exec(insert(HousingOffer), params=values)
     offers = [_Offer(v["id"], v["round_id"], v["unit_id"], v["talent_id"], v["expires_at"]) for v in values]
-    _announce(session, move, offers, None)
+    await _announce(session, move, offers, None)
 
 
-def _announce(
+async def _announce(
     session: AsyncSession, move: OfferMove, offers: Sequence[_Offer], facts: Mapping[str, Any] | None
 ) -> None:
     if move.starts is not None:
         # New offers: no lapse timer can exist yet, so no look-up (one multi-row INSERT with the commit).
         schedule_many(session, move.starts, ((o.id, o.expires_at, {"round_id": o.round_id}) for o in offers))
+    numbers = await repo.unit_numbers(session, (o.unit_id for o in offers))
     for o in offers:
         # A move that starts the clock says when it runs out.
         clock = {"expires_at": o.expires_at} if move.starts is not None else {}
         event = move.event(
-            offer_id=o.id, round_id=o.round_id, unit_id=o.unit_id, talent_id=o.talent_id, **clock, **(facts or {})
-        )
+            offer_id=o.id, round_id=o.round_id, unit_id=o.unit_id, unit_number=numbers.get(o.unit_id),
+            talent_id=o.talent_id, **clock, **(facts or {}),
+        )  # fmt: skip
         outbox.emit(session, event, subject=o.talent_id)
 
 
@@ -223,11 +225,12 @@ async def transition_lease(
         await schedule(session, move.starts, lease.id, city_midnight(lease.ends_on, catalogue), {})
     if move.cancels is not None:
         await cancel(session, move.cancels, lease.id)
-    outbox.emit(
-        session,
-        move.event(lease_id=lease.id, talent_id=lease.talent_id, unit_id=lease.unit_id, **facts),
-        subject=lease.talent_id,
-    )
+    numbers = await repo.unit_numbers(session, [lease.unit_id])
+    event = move.event(
+        lease_id=lease.id, talent_id=lease.talent_id, unit_id=lease.unit_id,
+        unit_number=numbers.get(lease.unit_id), **facts,
+    )  # fmt: skip
+    outbox.emit(session, event, subject=lease.talent_id)
     await session.flush()
     if move.audit is not None:
         assert actor is not None, f"the lease move {action} is audited: name its actor"
