@@ -100,7 +100,7 @@ class TestAdministratorsRegisterEmployers:
     async def test_only_administrators_see_the_page(self, console: Page) -> None:
         await sign_in_to_the_console(console, "auditor.city")
         nav = console.get_by_role("navigation", name="主导航")
-        await expect(nav.get_by_role("link")).to_have_text(["资金拨付", "公示", "审计日志", "我的消息"])
+        await expect(nav.get_by_role("link")).to_have_text(["资金拨付", "公示", "审计日志", "统计", "我的消息"])
 
 
 class TestAuditorsSeeTheRegistrations:

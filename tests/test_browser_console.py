@@ -96,3 +96,8 @@ class TestSignIn:
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "finance.city")
         await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示", "我的消息"])
+
+        # A leader reads the city's statistics and nothing else (no cases, no inbox).
+        await sign_out_of_the_console(console)
+        await sign_in_to_the_console(console, "leader.city")
+        await expect(nav.get_by_role("link")).to_have_text(["统计"])

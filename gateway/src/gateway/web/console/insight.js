@@ -15,7 +15,7 @@ const FIRST_YEAR = 2024;
 // Measures that are not counts: withheld ones show "—", never "<5" (that sign is for small counts).
 const NOT_A_COUNT = /share|rate|occupancy|p50|p90|_fen$|amount|days|hours|percent|value|target|weight|contribution/;
 // The daily series the page charts, in this order (the first the service knows is shown first).
-const SERIES = ["talents_certified", "claims_submitted", "code_verifications"];
+const SERIES = ["certified", "claims_submitted", "verifications"];
 
 let echartsModule = null;
 async function echarts() {
@@ -121,6 +121,7 @@ function cell(value, key = "count") {
     );
   }
   if (value === undefined) return "—";
+  if (typeof value === "boolean") return t(value ? "common.yes" : "common.no");
   if (typeof value !== "number") return label("insight.value", value);
   if (key.endsWith("_fen")) return fmtMoney(value);
   if (/share|rate|occupancy/.test(key) && value <= 1) return `${numberFormat().format(value * 100)}%`;
@@ -193,7 +194,10 @@ function indexSection(index) {
       "tr",
       {},
       h("th", { scope: "row" }, indicatorName(i)),
-      ["value", "target", "weight", "contribution"].map((k) => h("td", { class: "num" }, cell(i[k], k))),
+      h("td", { class: "num" }, indicatorNumber(i, i.value)),
+      h("td", { class: "num" }, indicatorTarget(i)),
+      h("td", { class: "num" }, cell(i.weight, "weight_share")),
+      h("td", { class: "num" }, cell(i.contribution, "contribution")),
     ),
   );
   return h(
@@ -214,7 +218,22 @@ function indexSection(index) {
   );
 }
 
+/** An indicator's value in its own unit: a share or growth as %, a count as a number. */
+function indicatorNumber(indicator, value) {
+  const unit = /share|growth|rate|occupancy|execution/.test(indicator.source || indicator.key) ? "share" : "count_value";
+  return cell(value, unit);
+}
+
+function indicatorTarget(indicator) {
+  const norm = indicator.normalisation || {};
+  if (indicator.target !== undefined) return indicatorNumber(indicator, indicator.target);
+  if (norm.target !== undefined) return indicatorNumber(indicator, norm.target);
+  if (norm.min !== undefined) return [indicatorNumber(indicator, norm.min), " – ", indicatorNumber(indicator, norm.max)];
+  return "—";
+}
+
 function indicatorName(indicator) {
+  if (indicator.name_zh || indicator.name_en) return lang() === "en" ? indicator.name_en || indicator.name_zh : indicator.name_zh;
   const name = indicator.name;
   if (name && typeof name === "object") return name[lang()] || name["zh-CN"] || name.zh || name.en;
   const known = t(`insight.indicator_name.${indicator.key}`);
@@ -236,14 +255,14 @@ function countTable(caption, column, entries, testid) {
 
 function budgetsTable(budgets) {
   if (!Array.isArray(budgets) || !budgets.length) return h("p", { class: "muted" }, t("insight.no_budgets"));
-  const keys = [...new Set(budgets.flatMap((b) => Object.keys(b)))].filter((k) => k !== "policy" && k !== "year");
+  const keys = [...new Set(budgets.flatMap((b) => Object.keys(b)))].filter((k) => !["policy", "policy_code", "year"].includes(k));
   return table(
     [t("insight.policy"), t("insight.year"), ...keys.map((k) => fieldName("budgets", k))],
     budgets.map((b) =>
       h(
         "tr",
         {},
-        h("th", { scope: "row" }, label("policy", b.policy)),
+        h("th", { scope: "row" }, label("policy", b.policy_code ?? b.policy)),
         h("td", {}, b.year ?? "—"),
         keys.map((k) => h("td", { class: "num" }, cell(b[k], k))),
       ),
@@ -277,7 +296,7 @@ function mapTable(group, key, map) {
   return table(
     [fieldName(group, `${key}_key`), t("insight.count")],
     Object.entries(map).map(([name, value]) =>
-      h("tr", {}, h("th", { scope: "row" }, valueName(key, name)), h("td", { class: "num" }, cell(value, key))),
+      h("tr", {}, h("th", { scope: "row" }, valueName(group, key, name)), h("td", { class: "num" }, cell(value, key))),
     ),
     fieldName(group, key),
   );
@@ -292,7 +311,7 @@ function rowsTable(group, key, rows) {
         "tr",
         {},
         columns.map((c) =>
-          typeof r[c] === "string" ? h("td", {}, valueName(c, r[c])) : h("td", { class: "num" }, cell(r[c], c)),
+          typeof r[c] === "string" ? h("td", {}, valueName(group, c, r[c])) : h("td", { class: "num" }, cell(r[c], c)),
         ),
       ),
     ),
@@ -301,12 +320,12 @@ function rowsTable(group, key, rows) {
 }
 
 /** A dimension's value in words: a region, tier, policy, stage, scene… (the value itself when unknown). */
-function valueName(dimension, value) {
+function valueName(group, dimension, value) {
   if (/region/.test(dimension)) return label("region", value);
   if (/tier/.test(dimension)) return label("insight.tier", value);
   if (/policy/.test(dimension)) return label("policy", value);
   if (/stage/.test(dimension)) return label("stage", value);
-  if (/status/.test(dimension)) return label("claim_status", value);
+  if (/^status$/.test(dimension) && group === "claims") return label("claim_status", value);
   return label("insight.value", value);
 }
 
