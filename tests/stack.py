@@ -169,6 +169,8 @@ def running_stack(
             **common,
             # Every test signs in from 127.0.0.1: the per-IP sign-in limit would throttle the suite itself.
             "GATEWAY_RATE_LIMIT_AUTH_PER_MINUTE": "100000",
+            # A rotated talent-code key reaches /.well-known/talent-code/jwks.json within a second, not a minute.
+            "GATEWAY_CODE_KEYS_CACHE_S": "1",
             "GATEWAY_DATABASE_URL": _database_url("gateway", workdir, stack.databases),
             **{f"GATEWAY_{name.upper()}_URL": url for name, url in stack.service_urls.items()},
             **extra.get("gateway", {}),
