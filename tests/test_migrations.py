@@ -20,6 +20,7 @@ DEPLOYABLES = {
     "applicant": ROOT / "services/applicant/alembic.ini",
     "benefits": ROOT / "services/benefits/alembic.ini",
     "housing": ROOT / "services/housing/alembic.ini",
+    "insight": ROOT / "services/insight/alembic.ini",
     "notify": ROOT / "services/notify/alembic.ini",
     "gateway": ROOT / "gateway/alembic.ini",
 }

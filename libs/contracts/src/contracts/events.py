@@ -313,6 +313,23 @@ class DemandClosed(ApplicantEvent):
     closed_at: AwareDatetime
 
 
+class CodeVerified(ApplicantEvent):
+    """A partner verified a talent code (for the city's statistics): the scene, the kind of partner, the outcome.
+
+    Nothing in it names the talent: no talent id, pseudonym, name or number; the subject is a fresh
+    verification id, so two verifications of one talent cannot be linked."""
+
+    type = "talent.applicant.code.verified.v1"
+
+    scene: str
+    partner_kind: str
+    partner: str  # the partner's client id
+    valid: bool
+    reason: str | None = None
+    tier: Tier | None = None
+    privileges: list[str] = Field(default_factory=list)
+    issuing_city: str = ""
+
 class TalentReinstated(ApplicantEvent):
     """An admin lifted a talent's revocation; partners may receive this.
 
@@ -476,6 +493,16 @@ class ClaimOfficerAssigned(BenefitsEvent):
     stage_due_at: AwareDatetime | None = None
     assigned_at: AwareDatetime
 
+
+class PolicyPublished(BenefitsEvent):
+    """A benefit policy's version came into force: what the city's statistics need of it (its yearly budget)."""
+
+    type = "talent.benefits.policy.published.v1"
+
+    policy_code: str
+    version: int
+    yearly_budget_fen: Fen | None = None
+    published_at: AwareDatetime
 
 # --- housing -----------------------------------------------------------------------------------
 

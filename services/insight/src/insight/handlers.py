@@ -1,0 +1,100 @@
+"""Insight's consumer: every event the statistics read, from the applicant, benefits and housing topics.
+
+One group (`insight.facts`): each handler decodes and calls one function of insight.facts with the event's time.
+The kit's consumer applies an event at most once (its ledger) and the facts are last-writer-wins by event
+time, so duplicates, any order and replays give the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from contracts import CloudEvent, EventData
+from contracts.events import (
+    CertificationDecided,
+    CertificationEscalated,
+    CertificationSubmitted,
+    ClaimDecided,
+    ClaimDisbursed,
+    ClaimEscalated,
+    ClaimPublicized,
+    ClaimSubmitted,
+    CodeVerified,
+    DemandClosed,
+    DemandDeclared,
+    LeaseEnded,
+    LeaseRenewed,
+    LeaseStarted,
+    OfferAccepted,
+    OfferDeclined,
+    OfferLapsed,
+    OfferMade,
+    PolicyPublished,
+    RoundClosed,
+    RoundDrawn,
+    RoundOpened,
+    TalentCertified,
+    TalentExpired,
+    TalentProfileUpdated,
+    TalentRegistered,
+    TalentReinstated,
+    TalentRevoked,
+)
+from servicekit.consumer import Handler
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from insight import facts
+from insight.pseudonyms import Pseudonymiser
+
+Apply = Callable[[AsyncSession, datetime, Any], Awaitable[None]]
+
+
+def fact_handlers(pseudonymise: Pseudonymiser) -> Mapping[type[EventData], Handler]:
+    def timed(apply: Apply) -> Handler:
+        async def handler(session: AsyncSession, event: CloudEvent, data: Any) -> None:
+            await apply(session, event.time, data)
+
+        return handler
+
+    def personal(apply: Callable[[AsyncSession, Pseudonymiser, datetime, Any], Awaitable[None]]) -> Handler:
+        async def handler(session: AsyncSession, event: CloudEvent, data: Any) -> None:
+            await apply(session, pseudonymise, event.time, data)
+
+        return handler
+
+    async def on_code_verified(session: AsyncSession, event: CloudEvent, data: CodeVerified) -> None:
+        # The subject is the verification's own id; an event without one is counted under its event id.
+        await facts.code_verified(session, event.subject or event.id, event.time, data)
+
+    handlers: dict[type[EventData], Handler] = {
+        TalentRegistered: personal(facts.talent_profile),
+        TalentProfileUpdated: personal(facts.talent_profile),
+        CertificationSubmitted: personal(facts.certification_submitted),
+        CertificationDecided: timed(facts.certification_decided),
+        CertificationEscalated: timed(facts.certification_escalated),
+        CodeVerified: on_code_verified,
+        DemandDeclared: timed(facts.demand_event),
+        DemandClosed: timed(facts.demand_event),
+        PolicyPublished: timed(facts.policy_published),
+        RoundOpened: timed(facts.round_event),
+        RoundClosed: timed(facts.round_event),
+        RoundDrawn: timed(facts.round_event),
+        LeaseStarted: timed(facts.lease_event),
+        LeaseRenewed: timed(facts.lease_event),
+        LeaseEnded: timed(facts.lease_event),
+    }
+    for standing in (TalentCertified, TalentRevoked, TalentExpired, TalentReinstated):
+        handlers[standing] = personal(facts.talent_standing)
+    for claim_type, apply in (
+        (ClaimSubmitted, facts.claim_submitted),
+        (ClaimDecided, facts.claim_decided),
+        (ClaimPublicized, facts.claim_publicized),
+        (ClaimDisbursed, facts.claim_disbursed),
+        (ClaimEscalated, facts.claim_escalated),
+    ):
+        handlers[claim_type] = personal(apply)
+    for offer_type in (OfferMade, OfferAccepted, OfferDeclined, OfferLapsed):
+        handlers[offer_type] = timed(facts.offer_event)
+    return handlers

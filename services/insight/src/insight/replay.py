@@ -1,0 +1,87 @@
+"""Rebuilding insight from the topics: `insight replay` reads every event still on the applicant, benefits and
+housing topics and applies it with the worker's own handlers, then stops.
+
+Insight publishes nothing, so unlike the other services' `replay` (which re-publishes their outbox) its replay
+is a read: into an empty database (a new deployment, a lost volume, a change to a read model) it gives the
+same rows the worker built, because the facts are last-writer-wins by event time and the consumer's ledger is
+the worker's (group `insight.facts`): an event the worker already applied is skipped. No consumer-group offset
+is read or committed, so the running worker is not disturbed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from servicekit.consumer import EventConsumer
+from servicekit.db import Database
+from servicekit.kafka import KafkaPublisher
+
+from insight.components import Components
+from insight.config import InsightSettings
+from insight.handlers import fact_handlers
+
+logger = logging.getLogger("insight.replay")
+
+GROUP_ID = "insight.facts"  # the worker's group (main.CONSUMER_GROUP): one ledger for both
+
+
+async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -> int:
+    """Apply every retained event (or those from `since` on) up to the topics' ends now; returns how many were read."""
+    components = Components.from_settings(settings)
+    database = Database(settings.database_url)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
+    consumer = EventConsumer(
+        database,
+        publisher,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=GROUP_ID,
+        handlers=fact_handlers(components.pseudonymise),
+        max_attempts=settings.consumer_max_attempts,
+        retry_backoff_s=settings.consumer_retry_backoff_s,
+        batch_size=settings.consumer_batch_size,
+    )
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+    )
+    read = 0
+    try:
+        await kafka.start()
+        existing = await kafka.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in consumer.topics
+            if topic in existing
+            for partition in sorted(kafka.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return 0
+        kafka.assign(partitions)
+        if since is None:
+            await kafka.seek_to_beginning(*partitions)
+        else:
+            found = await kafka.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+            ends = await kafka.end_offsets(partitions)
+            for tp in partitions:
+                offset = found.get(tp)
+                kafka.seek(tp, offset.offset if offset is not None else ends[tp])
+        # The end of each partition now: events published during the replay are the worker's to apply.
+        ends = await kafka.end_offsets(partitions)
+        pending = {tp for tp in partitions if await kafka.position(tp) < ends[tp]}
+        while pending:
+            batches = await kafka.getmany(*pending, timeout_ms=1000, max_records=settings.consumer_batch_size)
+            for tp, messages in batches.items():
+                messages = [m for m in messages if m.offset < ends[tp]]
+                if messages:
+                    await consumer.handle_batch(messages)
+                    read += len(messages)
+            for tp in list(pending):
+                if await kafka.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        logger.info("replayed %d events into insight", read)
+        return read
+    finally:
+        await kafka.stop()
+        await publisher.stop()
+        await database.dispose()

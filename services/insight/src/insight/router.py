@@ -1,0 +1,42 @@
+"""Insight endpoints (thin: the tables live in queries.py, disclosure control and the summary in service.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from servicekit.db import SessionDep
+
+from insight import service
+from insight.dependencies import ComponentsDep, FiltersDep, ReaderPrincipal
+from insight.schemas import SeriesPublic, SummaryPublic, TablePublic, TablesPublic
+
+router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
+
+
+@router.get("/summary", response_model=SummaryPublic)
+async def get_summary(
+    session: SessionDep, principal: ReaderPrincipal, components: ComponentsDep, filters: FiltersDep
+) -> SummaryPublic:
+    """The city's figures at a glance (talents, claims, budgets, reviews, housing, verifications); small cells null."""
+    return await service.summary(session, components, filters)
+
+
+@router.get("/tables", response_model=TablesPublic)
+async def list_tables(principal: ReaderPrincipal) -> TablesPublic:
+    """The names, dimensions and meaning of every statistics table."""
+    return service.list_tables()
+
+
+@router.get("/breakdowns/{table}", response_model=TablePublic)
+async def get_breakdown(
+    table: str, session: SessionDep, principal: ReaderPrincipal, components: ComponentsDep, filters: FiltersDep
+) -> TablePublic:
+    """One statistics table, cell by cell, optionally for one region or year; small cells null."""
+    return await service.breakdown(session, components, table, filters)
+
+
+@router.get("/series/{metric}", response_model=SeriesPublic)
+async def get_series(
+    metric: str, session: SessionDep, principal: ReaderPrincipal, components: ComponentsDep, filters: FiltersDep
+) -> SeriesPublic:
+    """A daily time series (from/to inclusive, optionally one region); days with few subjects null."""
+    return await service.series(session, components, metric, filters)
