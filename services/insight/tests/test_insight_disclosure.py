@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from itertools import product
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from insight.disclosure import K_ANONYMITY, Published, publish, publish_total
+from insight.disclosure import K_ANONYMITY, publish, publish_total
 
 K = K_ANONYMITY
 
 
-def _groups(published: Published, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[int]]]:
-    """Every group a reader can total (the rows sharing all dimensions but one), with the slice naming it."""
-    dims = published.dimensions
-    groups: list[tuple[dict[str, Any], list[int]]] = []
-    for free in dims:
-        by_rest: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for index, row in enumerate(rows):
-            by_rest[tuple(row[d] for d in dims if d != free)].append(index)
-        for rest, indexes in by_rest.items():
-            groups.append((dict(zip([d for d in dims if d != free], rest, strict=True)), indexes))
-    return groups
+def _equations(dims: list[str], rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, list[dict[str, Any]]]]:
+    """Every equation a reader can solve: a slice's total = the sum of its parts along one more dimension."""
+    slices: list[dict[str, Any]] = []
+    for fixed in product([False, True], repeat=len(dims)):
+        keep = [d for d, f in zip(dims, fixed, strict=True) if f]
+        seen = {tuple(row[d] for d in keep) for row in rows}
+        slices.extend(dict(zip(keep, values, strict=True)) for values in seen)
+    equations = []
+    for total in slices:
+        for free in (d for d in dims if d not in total):
+            parts = [s for s in slices if set(s) == {*total, free} and all(s[d] == v for d, v in total.items())]
+            equations.append((total, free, parts))
+    return equations
 
 
 def _numbers(value: Any) -> list[float]:
@@ -128,6 +130,8 @@ def test_a_total_below_five_or_one_that_exposes_a_lone_cell_is_refused() -> None
     published = publish("t", ["tier", "region"], rows)
     assert published.rows[2]["count"] is None
     assert publish_total(published, rows, where={"tier": "C"}) is None
+    # nor can it be had as the grand total minus tier A
+    assert None in (publish_total(published, rows), publish_total(published, rows, where={"tier": "A"}))
 
 
 def test_a_total_of_another_measure_adds_that_measure() -> None:
@@ -185,18 +189,19 @@ def test_no_published_cell_is_below_five_and_no_total_recovers_a_withheld_cell(
         if shown["count"] is not None:
             assert shown == raw
     assert len(published.suppressed) == sum(hidden)
-    for where, group in _groups(published, rows):
-        withheld = [i for i in group if hidden[i]]
-        hidden_sum = sum(rows[i]["count"] for i in withheld)
-        if withheld and hidden_sum > 0 and not (len(withheld) >= 2 and hidden_sum >= K):
-            # (withheld zeros give nothing away: empty cells are published anyway)
-            # only when nothing else non-zero was left to hide, and then the group's total is refused
-            assert all(hidden[i] or rows[i]["count"] == 0 for i in group)
-            assert publish_total(published, rows, where=where) is None
-    total = publish_total(published, rows)
-    if total is not None:
-        hidden_sum = sum(r["count"] for r, h in zip(rows, hidden, strict=True) if h)
-        assert sum(hidden) != 1 and not 0 < hidden_sum < K
+    for total, _, parts in _equations(dims, rows):
+        shown_total = publish_total(published, rows, where=total)
+        true_total = sum(r["count"] for r in rows if all(r[d] == v for d, v in total.items()))
+        assert shown_total in (None, true_total)
+        assert shown_total is None or not 0 < shown_total < K
+        withheld = [p for p in parts if publish_total(published, rows, where=p) is None]
+        if shown_total is None:
+            # a withheld total cannot be had by adding up its parts
+            assert withheld
+        elif withheld:
+            # nor a withheld part by subtracting the others from the total: two or more, adding up to k or more
+            hidden_sum = sum(r["count"] for r in rows for p in withheld if all(r[d] == v for d, v in p.items()))
+            assert len(withheld) >= 2 and hidden_sum >= K
 
 
 def test_the_same_input_always_withholds_the_same_cells() -> None:

@@ -1,34 +1,40 @@
-"""Statistical disclosure control: what of a count table may be published (k-anonymity on cells).
+"""Statistical disclosure control: what of a count table may be published (k-anonymity on cells and totals).
 
-Every table the insight service shows or exports passes through `publish()`; nothing else decides what a
-reader sees.
+Every table the insight service shows or exports passes through `publish()`, and every total of it through
+`publish_total()`; nothing else decides what a reader sees.
 
-- **Primary suppression.** A cell counting 1 to k-1 people (k = 5) is withheld: its count and every other
-  measure of the row (amounts, shares, percentiles) become `None`. A cell of 0 is published: it says
-  nobody has that combination, which is what the published total already implies, and official statistics
-  publish empty cells the same way.
-- **Complementary suppression.** A reader can subtract the published cells of a group from the group's
-  total (a marginal: the rows sharing every dimension but one). So in every such group that holds a
-  withheld cell, more cells are withheld — the smallest other non-zero ones first, a zero cell only when
-  nothing else is left — until the group holds at least two withheld cells whose counts add up to k or
-  more. Repeated over all groups until nothing changes (a cell withheld for one group opens another).
+A table is read together with its totals: the grand total and the total of every slice (all rows of tier B,
+all rows of tier B in region 330411...). Each total is the sum of the cells or smaller totals one level below
+it along any one dimension — an equation a reader can solve for a single unknown. So:
+
+- **Primary suppression.** A cell or total counting 1 to k-1 people (k = 5) is withheld: a cell's count and
+  every other measure of its row (amounts, shares, percentiles) become `None`, a total is refused. A cell of
+  0 is published: it says nobody has that combination, and official statistics publish empty cells too.
+- **Complementary suppression.** In every equation (a total and the parts along one dimension) the withheld
+  members must never be exactly one: with the total published, at least two parts are withheld and they add
+  up to k or more (two parts of 1 and 1 under a known total would each be 1); with the total withheld, at
+  least one part is. More parts are withheld — the smallest non-zero ones first, ties in a fixed order so the
+  same data always hides the same cells — and when no non-zero part is left the total itself is withheld,
+  which carries the protection one level up (a tier found in one region only cannot be had as the grand
+  total minus the other tiers). Repeated over all equations until nothing changes. Zero cells are never
+  used to hide others: a withheld 0 would be recognised and give its neighbour away.
 - **What is listed.** `suppressed` names each withheld cell by its dimension values, never why: saying
   which cells were primary would tell the reader they hold 1 to k-1 people.
-- **Totals.** `publish_total()` gives a total (the whole table or any slice of it) only when subtracting the
-  published cells from it cannot recover a withheld cell: it is refused when it is itself 1 to k-1, when its
-  slice holds exactly one withheld cell, or when its withheld cells add up to 1 to k-1.
 
-Rows are cells: callers that want an empty combination to be able to hide a neighbour pass it explicitly
-with a count of 0; a combination that is absent is neither published nor used. This protects against the
-subtraction a reader can do with one table and its totals; tables that overlap (the same people counted by
-region in one and by region and tier in another) should be cut from one table with `publish_total` slices.
+Rows are cells; a combination that is absent counts as 0. Two tables that count the same people
+(by region in one, by region and tier in another) are not protected against each other: cut both from one
+table, its slices through `publish_total`. This is the usual hypercube heuristic: it stops every
+subtraction of published figures from a published total; it does not solve all the equations at once
+(interval attacks by linear programming), which a city this size does not publish enough tables for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 K_ANONYMITY = 5
@@ -42,6 +48,8 @@ class Published:
     dimensions: tuple[str, ...]
     rows: list[dict[str, Any]]
     suppressed: list[dict[str, Any]]
+    # The totals (slices of the table, `ALL` where a total runs over a dimension) that are withheld.
+    withheld_totals: frozenset[tuple[Any, ...]] = dataclasses.field(default=frozenset(), repr=False)
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -76,20 +84,37 @@ def _cells(dimensions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list
     return keys
 
 
-def _groups(keys: Sequence[tuple[Any, ...]], width: int) -> list[list[int]]:
-    """Row indexes of every group a reader can total: the rows sharing all dimensions but one."""
-    groups: list[list[int]] = []
-    for free in range(width):
-        by_rest: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for index, key in enumerate(keys):
-            by_rest[key[:free] + key[free + 1 :]].append(index)
-        groups.extend(by_rest.values())
-    return groups
+class _All:
+    """The value of a dimension a total runs over (the `*` of a margin)."""
+
+    def __repr__(self) -> str:
+        return "*"
+
+
+ALL = _All()
+Node = tuple[Any, ...]
 
 
 def _order(value: Any) -> tuple[str, str]:
     # A total order over dimension values of any type, so the same input always hides the same cells.
+    if value is ALL:
+        return ("~", "*")
     return (type(value).__name__, str(value))
+
+
+def _lattice(keys: Sequence[Node], counts: Sequence[int]) -> tuple[dict[Node, int], dict[tuple[Node, int], list[Node]]]:
+    """Every cell and total with its count, and every equation: (total, dimension) → the parts it adds up."""
+    width = len(keys[0]) if keys else 0
+    totals: dict[Node, int] = defaultdict(int)
+    for key, count in zip(keys, counts, strict=True):
+        for mask in product((False, True), repeat=width):
+            totals[tuple(ALL if over else value for value, over in zip(key, mask, strict=True))] += count
+    equations: dict[tuple[Node, int], list[Node]] = defaultdict(list)
+    for node in totals:
+        for position, value in enumerate(node):
+            if value is not ALL:
+                equations[((*node[:position], ALL, *node[position + 1 :]), position)].append(node)
+    return dict(totals), dict(equations)
 
 
 def publish(
@@ -100,7 +125,7 @@ def publish(
     count_field: str = "count",
     k: int = K_ANONYMITY,
 ) -> Published:
-    """Withhold the cells below k and enough neighbours that no total gives them away."""
+    """Withhold the cells and totals below k and enough neighbours that no total gives them away."""
     if k < 1:
         raise ValueError("k must be at least 1")
     dims = tuple(dimensions)
@@ -108,40 +133,42 @@ def publish(
         raise ValueError(f"{count_field!r} cannot be a dimension")
     counts = [_count(row, count_field) for row in rows]
     keys = _cells(dims, rows)
-    hidden = [0 < count < k for count in counts]
-    groups = _groups(keys, len(dims)) if dims else []
+    totals, equations = _lattice(keys, counts)
+    hidden = {node: 0 < count < k for node, count in totals.items()}
 
-    def tie_break(index: int) -> tuple[int, list[tuple[str, str]]]:
-        return counts[index], [_order(v) for v in keys[index]]
+    def tie_break(node: Node) -> tuple[int, list[tuple[str, str]]]:
+        return totals[node], [_order(v) for v in node]
 
-    changed = any(hidden)
+    changed = any(hidden.values())
     while changed:
         changed = False
-        for group in groups:
-            withheld = [i for i in group if hidden[i]]
-            if not withheld:
-                continue
-            while len(withheld) < 2 or sum(counts[i] for i in withheld) < k:
-                shown = [i for i in group if not hidden[i]]
-                if not shown:
-                    break  # the whole group is withheld; publish_total refuses its total
-                nonzero = [i for i in shown if counts[i] > 0]
-                if not nonzero and len(withheld) >= 2:
-                    break  # only zeros are left: hiding them adds nothing to the withheld sum
-                pick = min(nonzero or shown, key=tie_break)
-                hidden[pick] = True
-                withheld.append(pick)
+        for (total, _), parts in equations.items():
+            while True:
+                withheld = [p for p in parts if hidden[p]]
+                if hidden[total]:
+                    if withheld:
+                        break
+                elif not withheld or (len(withheld) >= 2 and sum(totals[p] for p in withheld) >= k):
+                    break
+                candidates = [p for p in parts if not hidden[p] and totals[p] > 0]
+                if candidates:
+                    hidden[min(candidates, key=tie_break)] = True
+                elif not hidden[total]:
+                    hidden[total] = True
+                else:
+                    break  # cannot happen: a withheld total has a non-zero part
                 changed = True
 
     out_rows: list[dict[str, Any]] = []
     suppressed: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        if hidden[index]:
-            out_rows.append({key: (value if key in dims else None) for key, value in row.items()})
+    for key, row in zip(keys, rows, strict=True):
+        if hidden[key]:
+            out_rows.append({field: (value if field in dims else None) for field, value in row.items()})
             suppressed.append({"table": name, **{d: row[d] for d in dims}})
         else:
             out_rows.append(dict(row))
-    return Published(name=name, dimensions=dims, rows=out_rows, suppressed=suppressed)
+    withheld_totals = frozenset(node for node, h in hidden.items() if h and ALL in node)
+    return Published(name=name, dimensions=dims, rows=out_rows, suppressed=suppressed, withheld_totals=withheld_totals)
 
 
 def publish_total(
@@ -151,13 +178,11 @@ def publish_total(
     where: Mapping[str, Any] | None = None,
     field: str | None = None,
     count_field: str = "count",
-    k: int = K_ANONYMITY,
 ) -> Any:
-    """The total of a published table (or of its slice `where` fixes), or None when it would reveal a cell.
+    """The total of a published table (or of the slice `where` fixes), or None when it is withheld.
 
-    `rows` are the same rows `publish()` was given; `field` names the measure to add up (the count by
-    default). The total is refused when it counts 1 to k-1 people, or when the withheld cells of its slice
-    are exactly one or add up to 1 to k-1 people.
+    `rows` are the rows `publish()` was given; `field` names the measure to add up (the count by default).
+    Fixing every dimension names a cell: its value is returned unless the cell is withheld.
     """
     where = dict(where or {})
     unknown = set(where) - set(published.dimensions)
@@ -165,22 +190,17 @@ def publish_total(
         raise ValueError(f"{sorted(unknown)} are not dimensions of {published.name}")
     if len(rows) != len(published.rows):
         raise ValueError("publish_total needs the rows the table was published from")
+    node = tuple(where.get(d, ALL) for d in published.dimensions)
+    if node in published.withheld_totals:
+        return None
     field = field or count_field
-    total_count = 0
-    hidden_count = 0
-    hidden_cells = 0
     total: Any = 0
     for raw, shown in zip(rows, published.rows, strict=True):
         if any(raw[d] != value for d, value in where.items()):
             continue
-        count = _count(raw, count_field)
-        total_count += count
+        if ALL not in node and shown.get(count_field) is None:
+            return None
         value = raw.get(field)
         if value is not None:
             total += value
-        if shown.get(count_field) is None:
-            hidden_cells += 1
-            hidden_count += count
-    if 0 < total_count < k or hidden_cells == 1 or 0 < hidden_count < k:
-        return None
     return total
