@@ -16,6 +16,7 @@ from servicekit.auth import document_roles
 from servicekit.health import health_router
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from servicekit.problems import install_problem_handlers
+from servicekit.tracing import NATIVE_TELEMETRY_OFF, TracingMiddleware, configure_tracing, shutdown_tracing
 
 from gateway.admin import RuntimeTokenVerifier, include_own_routers
 from gateway.config import GatewaySettings, get_settings
@@ -40,11 +41,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        traced = configure_tracing("gateway")
         try:
             await runtime.start()
             yield
         finally:
             await runtime.stop()
+            if traced:
+                shutdown_tracing()
 
     app = FastAPI(
         title="Talent platform API",
@@ -54,6 +58,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,  # /openapi.json is the merged document, served by docs_router
         docs_url=None,
         redoc_url=None,
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -79,6 +84,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: the request's span is current for the proxy, which hands it on to the service.
+    app.add_middleware(TracingMiddleware)
     app.include_router(health_router())
     app.include_router(auth_router)
     app.include_router(keys_router)

@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 from servicekit.context import REQUEST_ID_HEADER, current_request_id
 from servicekit.middleware import client_ip
+from servicekit.tracing import TRACEPARENT, TRACESTATE, httpx_event_hooks, inject
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -45,6 +46,9 @@ HOP_BY_HOP = frozenset(
 _REQUEST_DROP = HOP_BY_HOP | {
     "host",
     REQUEST_ID_HEADER.lower(),
+    # The gateway's own span continues the caller's trace: the service gets that span as its parent.
+    TRACEPARENT,
+    TRACESTATE,
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
@@ -66,7 +70,9 @@ def build_client(settings: GatewaySettings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections, max_keepalive_connections=settings.upstream_max_keepalive
     )
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(
+        timeout=timeout, limits=limits, follow_redirects=False, trust_env=False, event_hooks=httpx_event_hooks()
+    )
 
 
 def _connection_tokens(value: str | None) -> set[str]:
@@ -86,6 +92,9 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     drop = _REQUEST_DROP | _connection_tokens(headers.get("connection"))
     forwarded = [(k, v) for k, v in headers.items() if k not in drop]  # Starlette's names are lower case
     forwarded.append((REQUEST_ID_HEADER, current_request_id() or ""))
+    trace_context: dict[str, str] = {}
+    inject(trace_context)
+    forwarded.extend(trace_context.items())
     prior = headers.get("x-forwarded-for")
     ip = client_ip(request.scope)
     forwarded.append(("X-Forwarded-For", f"{prior}, {ip}" if prior else ip))

@@ -25,6 +25,7 @@ from servicekit.problems import install_problem_handlers, install_problem_openap
 from servicekit.rulebook import RuleBook
 from servicekit.settings import ServiceSettings
 from servicekit.timers import TimerHandler, TimerRunner
+from servicekit.tracing import NATIVE_TELEMETRY_OFF, TracingMiddleware, configure_tracing, shutdown_tracing
 
 logger = logging.getLogger("servicekit.app")
 
@@ -160,6 +161,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before the workers start, so the relay's and consumers' first spans are exported too.
+        traced = configure_tracing(definition.name)
         if definition.rulebook is not None:
             # The rules in force before the first request or event (the package's seed is only version 1).
             await definition.rulebook.load(runtime.database)
@@ -174,12 +177,15 @@ def create_app(
             if definition.rulebook is not None:
                 await definition.rulebook.close()
             await runtime.stop()
+            if traced:
+                shutdown_tracing()
 
     app = FastAPI(
         title=definition.title,
         description=definition.description,
         version=definition.version,
         lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -191,6 +197,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits())
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: the request's span is current for everything inside, its logs included.
+    app.add_middleware(TracingMiddleware)
     app.include_router(health_router())
     # Every operation documents the problem+json answers it may give, so clients and fuzzers can rely on them.
     errors = problem_responses()

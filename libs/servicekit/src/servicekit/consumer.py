@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -23,6 +24,7 @@ from servicekit.context import KAFKA_REQUEST_ID_HEADER, request_id_var
 from servicekit.db import Database, utcnow
 from servicekit.kafka import KafkaPublisher, Record
 from servicekit.models import ProcessedEvent
+from servicekit.tracing import consumer_span
 
 logger = logging.getLogger("servicekit.consumer")
 
@@ -195,7 +197,8 @@ class EventConsumer:
                     current = index
                     token = request_id_var.set(_header(messages[index], KAFKA_REQUEST_ID_HEADER))
                     try:
-                        await handler(session, event, data)
+                        with self._span(messages[index], event):
+                            await handler(session, event, data)
                     finally:
                         request_id_var.reset(token)
                     applied_ids.add(event.id)
@@ -211,6 +214,12 @@ class EventConsumer:
             return len(applied_ids), len(work) - len(applied_ids)
         except Exception as exc:
             raise _BatchFailed(current, exc) from exc
+
+    def _span(self, message: ConsumerRecord[Any, Any], event: CloudEvent) -> AbstractContextManager[Any]:
+        """The "<topic> process" span of one attempt, continuing the trace the message carries."""
+        return consumer_span(
+            topic=message.topic, group=self.group_id, event=event, headers=message.headers, partition=message.partition
+        )
 
     def _ledger_row(self, event: CloudEvent) -> dict[str, Any]:
         return {
@@ -270,7 +279,8 @@ class EventConsumer:
                 return
             for attempt in range(min(first_attempt, self.max_attempts), self.max_attempts + 1):
                 try:
-                    applied = await self.apply(event, handler)
+                    with self._span(message, event):
+                        applied = await self.apply(event, handler)
                     CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()
                     logger.info(
                         "%s: %s %s %s",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.context import current_request_id
+from servicekit.tracing import current_trace_id
 
 # Personal data must never reach logs; the code does not log it, and this catches mistakes.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
@@ -40,6 +41,9 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             entry["request_id"] = request_id
+        trace_id = current_trace_id()
+        if trace_id:
+            entry["trace_id"] = trace_id
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -21,6 +21,7 @@ from servicekit.context import KAFKA_REQUEST_ID_HEADER, current_request_id
 from servicekit.db import Database, utcnow
 from servicekit.kafka import KafkaPublisher, Record
 from servicekit.models import OutboxEvent
+from servicekit.tracing import current_trace_fields, message_trace_headers, publish_spans
 
 logger = logging.getLogger("servicekit.outbox")
 
@@ -43,6 +44,10 @@ class Outbox:
         if subject is not None:
             # The CloudEvents Kafka binding maps the `partitionkey` extension to the record key: carry both.
             event = event.model_copy(update={"partitionkey": subject})
+        trace_fields = current_trace_fields()
+        if trace_fields:
+            # CloudEvents Distributed Tracing: the trace of the request (or event) that caused this one.
+            event = event.model_copy(update=trace_fields)
         # One INSERT for all of a transaction's events, at its commit (servicekit.bulk): the transaction that
         # writes them never reads the outbox; the relay does, after the commit.
         queue_insert(
@@ -82,6 +87,7 @@ def kafka_headers(row: Any) -> list[tuple[str, bytes]]:
     headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
     if row.request_id:
         headers.append((KAFKA_REQUEST_ID_HEADER, row.request_id.encode()))
+    headers += message_trace_headers(row)  # W3C trace context, also as the header consumers look at first
     return headers
 
 
@@ -175,12 +181,14 @@ class OutboxRelay:
                     PENDING.set(0)
                     return 0
                 if not self.database.is_sqlite:
-                    await self.publisher.publish([_record(r) for r in rows])
+                    with publish_spans(rows):
+                        await self.publisher.publish([_record(r) for r in rows])
                     await self._mark_published(session, rows)
                     self._count(rows)
                     return len(rows)
             # SQLite: the single write lock must not be held while the broker is slow or away.
-            await self.publisher.publish([_record(r) for r in rows])
+            with publish_spans(rows):
+                await self.publisher.publish([_record(r) for r in rows])
             async with session.begin():
                 await self._mark_published(session, rows)
             self._count(rows)

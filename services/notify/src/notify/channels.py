@@ -13,6 +13,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from servicekit.tracing import httpx_event_hooks
 
 from notify.config import NotifySettings
 
@@ -56,7 +57,9 @@ class HttpSmsProvider:
 
     async def send(self, phone: str, text: str, *, reference: str) -> None:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
+            async with httpx.AsyncClient(
+                timeout=self.timeout_s, follow_redirects=False, event_hooks=httpx_event_hooks()
+            ) as client:
                 response = await client.post(
                     self.url,
                     json={"to": phone, "text": text, "reference": reference},

@@ -8,12 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 from contracts import EVENT_TYPES, PARTNER_KINDS, PARTNER_VISIBLE_TYPES, CloudEvent, EventData
+from fastapi.responses import JSONResponse
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
+from servicekit.tracing import current_trace_fields
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify import repository as repo
+from notify import signing
 from notify.components import Components
 from notify.exceptions import (
     DeliveryInProgress,
@@ -35,6 +38,7 @@ from notify.schemas import (
     SecretRotation,
     SubscriptionCreate,
     SubscriptionPublic,
+    SubscriptionSecretSet,
     VisibilityUpdate,
 )
 from notify.states import DELIVERY, DeliveryAction, DeliveryStatus, SubscriptionAction
@@ -151,6 +155,20 @@ def _public(subscription: Subscription, event_types: list[str]) -> SubscriptionP
     )
 
 
+def with_standard_secret(answer: Any, secret: str) -> Any:
+    """Add the Standard Webhooks form of the caller's own secret to a create answer.
+
+    Added after the answer is stored for idempotent replays, never inside it: the stored answer is plain JSON
+    in the database, where a secret must not rest. A replay (a JSONResponse) gets it from the replayed body.
+    """
+    standard = signing.standard_secret(secret)
+    if isinstance(answer, JSONResponse):
+        body = json.loads(bytes(answer.body))
+        kept = {k: v for k, v in answer.headers.items() if k.lower() not in {"content-length", "content-type"}}
+        return JSONResponse({**body, "standard_webhooks_secret": standard}, answer.status_code, headers=kept)
+    return SubscriptionSecretSet(**answer.model_dump(), standard_webhooks_secret=standard)
+
+
 async def create_subscription(
     session: AsyncSession, c: Components, principal: Principal, body: SubscriptionCreate
 ) -> SubscriptionPublic:
@@ -221,7 +239,7 @@ async def delete_subscription(session: AsyncSession, c: Components, principal: P
 
 async def rotate_secret(
     session: AsyncSession, c: Components, principal: Principal, subscription_id: str, body: SecretRotation
-) -> SubscriptionPublic:
+) -> SubscriptionSecretSet:
     """The new secret signs from now on; the old one signs too (a second v1=) until the grace period ends."""
     subscription = await _own_subscription(session, principal, subscription_id)
     now = c.clock()
@@ -239,7 +257,8 @@ async def rotate_secret(
         after={"previous_secret_expires_at": subscription.previous_secret_expires_at},
     )
     types = await repo.subscription_types(session, [subscription.id])
-    return _public(subscription, types[subscription.id])
+    public = _public(subscription, types[subscription.id])
+    return SubscriptionSecretSet(**public.model_dump(), standard_webhooks_secret=signing.standard_secret(body.secret))
 
 
 def signing_secrets(c: Components, subscription: Subscription) -> list[str]:
@@ -260,8 +279,15 @@ def partner_event(c: Components, event: CloudEvent, pseudonym: str | None) -> st
     data: dict[str, Any] = {name: event.data[name] for name in allowed if name in event.data}
     if pseudonym is not None:
         data = {"pseudonym": pseudonym, **data}
+    # The trace of notify's handling (CloudEvents Distributed Tracing): each delivery attempt is its child.
     shared = CloudEvent(
-        id=event.id, source=event.source, type=event.type, time=event.time, subject=pseudonym, data=data
+        id=event.id,
+        source=event.source,
+        type=event.type,
+        time=event.time,
+        subject=pseudonym,
+        data=data,
+        **current_trace_fields(),
     )
     return shared.to_json().decode()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from servicekit.db import Database
+from servicekit.tracing import client_span, payload_context, record_http_status
 
 from notify import partners, signing
 from notify import repository as repo
@@ -158,10 +159,15 @@ class DeliveryWorker:
             await check_url(job.url, allow_private=self.settings.allow_private_targets)
             headers = {
                 "Content-Type": "application/cloudevents+json; charset=utf-8",
-                signing.HEADER: signing.sign(job.secrets, job.body),
+                # The delivery id is the Standard Webhooks message id: the same on every retry, so receivers dedupe.
+                **signing.headers(job.secrets, job.delivery_id, job.body),
                 "X-Talent-Delivery": job.delivery_id,
             }
-            response = await client.post(job.url, content=job.body, headers=headers)
+            # A client span per attempt, child of the event's trace; the partner gets it as `traceparent`.
+            parent = payload_context(job.body.decode())
+            with client_span("webhook POST", parent, {"http.request.method": "POST"}) as trace_headers:
+                response = await client.post(job.url, content=job.body, headers={**headers, **trace_headers})
+                record_http_status(response.status_code)
             status_code = response.status_code
             if not response.is_success:
                 error = f"HTTP {status_code}"
