@@ -30,7 +30,9 @@ from gateway.web import mount_web
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 DESCRIPTION = (
     "The public door of the 人才码 talent platform: sign-in (one-time codes, passwords, client credentials), "
-    "tokens and their keys, and every service's API behind one base URL. Errors are RFC 9457 problem+json."
+    "tokens and their keys, and every service's API behind one base URL. Errors are RFC 9457 problem+json. "
+    "The events (Kafka topics and partner webhooks) are described in AsyncAPI 3.0 at "
+    "[/asyncapi.json](/asyncapi.json), readable at [/asyncapi/](/asyncapi/)."
 )
 
 

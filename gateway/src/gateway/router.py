@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
+from contracts.asyncapi import asyncapi_document
 from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -71,6 +73,17 @@ async def talent_code_jwks(runtime: RuntimeDep, response: Response) -> dict[str,
 async def openapi(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """The gateway's OpenAPI document merged with every reachable service's public paths."""
     return JSONResponse(await runtime.openapi.document(request.app.openapi))
+
+
+@cache
+def _asyncapi() -> dict[str, Any]:
+    return asyncapi_document()  # built from the contracts this gateway ships with: the same until a release
+
+
+@docs_router.get("/asyncapi.json")
+async def asyncapi() -> JSONResponse:
+    """The AsyncAPI 3.0 document of the platform's events: Kafka topics, every event type, the partner webhook."""
+    return JSONResponse(_asyncapi(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @docs_router.get("/docs")

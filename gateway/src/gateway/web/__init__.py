@@ -47,8 +47,8 @@ class WebFiles(StaticFiles):
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serve /console/, /app/ and /common/, and redirect / to the talent app."""
-    for name in ("console", "app", "common"):
+    """Serve /console/, /app/, /common/ and /asyncapi/ (the events' reference page); redirect / to the app."""
+    for name in ("console", "app", "common", "asyncapi"):
         app.mount(f"/{name}", WebFiles(directory=WEB_ROOT / name, html=True), name=f"web-{name}")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
