@@ -22,6 +22,7 @@ from notify.schemas import (
     SecretRotation,
     SubscriptionCreate,
     SubscriptionPublic,
+    SubscriptionSecretSet,
     VisibilityUpdate,
 )
 from notify.states import DeliveryStatus
@@ -100,7 +101,7 @@ async def put_preferences(
 # --- partners ----------------------------------------------------------------------------------
 
 
-@partner_router.post("/subscriptions", response_model=SubscriptionPublic, status_code=201)
+@partner_router.post("/subscriptions", response_model=SubscriptionSecretSet, status_code=201)
 async def create_subscription(
     body: SubscriptionCreate,
     session: SessionDep,
@@ -109,7 +110,7 @@ async def create_subscription(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Subscribe a webhook URL to event types your partner kind may see."""
-    return await run_idempotent(
+    answer = await run_idempotent(
         session,
         principal,
         idempotency_key,
@@ -117,6 +118,7 @@ async def create_subscription(
         body=body,
         create=lambda: partners.create_subscription(session, components, principal, body),
     )
+    return partners.with_standard_secret(answer, body.secret)
 
 
 @partner_router.get("/subscriptions", response_model=Page[SubscriptionPublic])
@@ -144,14 +146,14 @@ async def delete_subscription(
     return Response(status_code=204)
 
 
-@partner_router.post("/subscriptions/{subscription_id}/rotate-secret", response_model=SubscriptionPublic)
+@partner_router.post("/subscriptions/{subscription_id}/rotate-secret", response_model=SubscriptionSecretSet)
 async def rotate_secret(
     subscription_id: str,
     body: SecretRotation,
     session: SessionDep,
     principal: PartnerPrincipal,
     components: ComponentsDep,
-) -> SubscriptionPublic:
+) -> SubscriptionSecretSet:
     """Replace the signing secret; the old one keeps signing too during the grace period."""
     return await partners.rotate_secret(session, components, principal, subscription_id, body)
 

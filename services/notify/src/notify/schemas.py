@@ -88,6 +88,14 @@ class SubscriptionPublic(BaseModel):
     updated_at: datetime
 
 
+class SubscriptionSecretSet(SubscriptionPublic):
+    """The answer to creating a subscription or rotating its secret: the only time the secret is echoed."""
+
+    standard_webhooks_secret: str = Field(
+        description="the secret as Standard Webhooks libraries take it: whsec_ + base64 of its UTF-8 bytes"
+    )
+
+
 class DeliveryAttemptPublic(BaseModel):
     attempted_at: datetime
     status_code: int | None
