@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from servicekit.db import SessionDep
 
-from insight import service
+from insight import exports, service
 from insight.dependencies import ComponentsDep, FiltersDep, ReaderPrincipal
 from insight.schemas import SeriesPublic, SummaryPublic, TablePublic, TablesPublic
 
@@ -40,3 +40,16 @@ async def get_series(
 ) -> SeriesPublic:
     """A daily time series (from/to inclusive, optionally one region); days with few subjects null."""
     return await service.series(session, components, metric, filters)
+
+
+@router.get(
+    "/{table}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the table as CSV (UTF-8 with BOM)"}},
+)
+async def export_table(
+    table: str, session: SessionDep, principal: ReaderPrincipal, components: ComponentsDep, filters: FiltersDep
+) -> Response:
+    """One statistics table as CSV for spreadsheets: the JSON table's cells, withheld measures empty."""
+    published, _ = await service.published(session, components, table, filters)
+    return exports.csv_response(published)

@@ -89,4 +89,7 @@ class SummaryPublic(BaseModel):
     reviews: dict[str, dict[str, ReviewStage]] = Field(description="kind (certification, claim) -> stage -> figures")
     housing: HousingSummary
     verifications: VerificationsSummary
+    index: dict[str, Any] = Field(
+        description="人才发展指数: version, value 0–100 and each indicator's value, target, weight and contribution"
+    )
     suppressed: list[dict[str, Any]]

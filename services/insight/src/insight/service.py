@@ -7,9 +7,12 @@ from the state rows (insight.queries) and kept a short while (Components.cache).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from insight import queries
+from insight import index, queries
 from insight.components import Components
 from insight.disclosure import Published, publish, publish_total
 from insight.exceptions import UnknownMetric, UnknownTable
@@ -107,18 +110,61 @@ async def summary(session: AsyncSession, c: Components, filters: Filters) -> Sum
             "verifications",
         ):
             tables[name] = await published(session, c, name, filters)
+        talents = _talents(*tables["talents"])
+        claims = _claims(tables["claims"], tables["claims_by_decision"])
+        housing = _housing(tables["housing_rounds"], tables["housing_offers"], tables["housing_leases"])
         return SummaryPublic(
-            talents=_talents(*tables["talents"]),
-            claims=_claims(tables["claims"], tables["claims_by_decision"]),
+            talents=talents,
+            claims=claims,
             budgets=_budgets(*tables["budgets"]),
             reviews=_reviews(tables["review_times"][0]),
-            housing=_housing(tables["housing_rounds"], tables["housing_offers"], tables["housing_leases"]),
+            housing=housing,
             verifications=_verifications(*tables["verifications"]),
+            index=index.compute(await _index_inputs(session, c, filters, tables, talents, claims, housing)),
             suppressed=[cell for table, _ in tables.values() for cell in table.suppressed],
         )
 
     answer: SummaryPublic = await c.cache.get(("summary", filters), compute)
     return answer
+
+
+async def _index_inputs(
+    session: AsyncSession,
+    c: Components,
+    filters: Filters,
+    tables: dict[str, tuple[Published, Rows]],
+    talents: TalentsSummary,
+    claims: ClaimsSummary,
+    housing: HousingSummary,
+) -> dict[str, float | None]:
+    """The 人才发展指数's inputs (insight.index), each from published figures only, None where one is withheld."""
+    total = talents.total
+    high = [n for t, n in talents.by_tier.items() if t in ("A", "B", "C")]
+    other = [n for t, n in talents.by_tier.items() if t not in ("A", "B", "C")]
+    # A to C together: added up when each is shown, else the total less the other tiers when those are shown
+    # (a sum of withheld slices is never published on its own).
+    high_count: int | None = None
+    if all(n is not None for n in high):
+        high_count = sum(n or 0 for n in high)
+    elif total is not None and all(n is not None for n in other):
+        high_count = total - sum(n or 0 for n in other)
+    since = datetime.now(UTC).date() - timedelta(days=365)
+    recent_rows = await queries.series(session, queries.SERIES["certified"], replace(filters, since=since, until=None))
+    recent = publish_total(publish("series.certified", ("day",), recent_rows, k=c.settings.min_cell), recent_rows)
+    earlier = total - recent if total is not None and recent is not None else None
+    budget_rows = tables["budgets"][1]
+    budget = sum(r["budget_fen"] for r in budget_rows if r["budget_fen"] is not None) or None
+    return {
+        "talents_certified": total,
+        "share_tier_a_to_c": _share(high_count, total),
+        "talents_growth_365d": _share(recent, earlier),
+        "claims_straight_through_share": claims.straight_through_share,
+        "reviews_on_time_share": _share(
+            publish_total(*tables["review_times"], field="on_time"), publish_total(*tables["review_times"])
+        ),
+        "budget_execution_share": _share(publish_total(*tables["budgets"], field="paid_fen"), budget),
+        "housing_occupancy_share": housing.occupancy,
+    }
 
 
 def _talents(table: Published, rows: Rows) -> TalentsSummary:
