@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +28,18 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 SUBSCRIPTIONS = "/api/v1/partners/subscriptions"
 SECRET = "hospital-webhook-secret-1"
 NEW_SECRET = "the-new-secret-of-2027"
+
+
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
+
+
+def documented_parser() -> Callable[[str, bytes, str], bool]:
+    """The `X-Talent-Signature` check exactly as docs/api.md shows partners (the code block is run as written)."""
+    [block] = re.findall(r"```python\n(import hashlib.*?def verify_talent_signature.*?)```", API_DOC.read_text(), re.S)
+    namespace: dict[str, Any] = {}
+    exec(block, namespace)  # noqa: S102  (our own documentation, checked so it cannot drift)
+    parser: Callable[[str, bytes, str], bool] = namespace["verify_talent_signature"]
+    return parser
 
 
 def whsec(secret: str) -> str:
@@ -159,6 +174,13 @@ class TestDeliveriesVerifyWithTheStandardWebhooksPackage:
         assert len(during.headers["webhook-signature"].split(" ")) == 2
         for secret in (created["standard_webhooks_secret"], rotated.json()["standard_webhooks_secret"]):
             assert json.loads(during.body) == Webhook(secret).verify(during.body, during.headers)
+
+        # The documented hand parser keeps both v1= values; a naive dict would keep only the old secret's.
+        header = during.headers["x-talent-signature"]
+        assert all(documented_parser()(header, during.body, secret) for secret in (SECRET, NEW_SECRET))
+        assert not documented_parser()(header, during.body.replace(b'"tier":"C"', b'"tier":"A"'), NEW_SECRET)
+        naive = dict(part.split("=", 1) for part in header.split(","))
+        assert not signing.verify(f"t={naive['t']},v1={naive['v1']}", during.body, NEW_SECRET)
 
         driver.at(driver.components.clock() + timedelta(hours=2))
         await certify(driver, event_of, "t-2")
