@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from contracts import EVENT_TYPES
+from playwright.async_api import Route, async_playwright, expect
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 
 class TestAsyncApiDocument:
@@ -40,3 +46,41 @@ class TestAsyncApiPage:
     async def test_the_address_without_a_slash_leads_to_the_page(self, gateway: Any) -> None:
         response = await gateway.client.get("/asyncapi", follow_redirects=True)
         assert response.status_code == 200 and str(response.url).endswith("/asyncapi/")
+
+
+class TestAsyncApiPageInABrowser:
+    async def test_it_renders_every_channel_and_message_without_a_csp_violation(self, gateway: Any) -> None:
+        if not CHROMIUM.exists():
+            pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+        problems: list[str] = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                context = await browser.new_context(base_url="http://gateway.test")
+                # Every request the page makes is answered by the gateway app in this process, headers and all.
+                await context.route("**/*", lambda route: _answer_from(gateway, route))
+                page = await context.new_page()
+                page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                await page.goto("/asyncapi/")
+                await expect(page.locator("section.channel")).to_have_count(5)  # four topics, the webhook
+                await expect(page.locator("details.message")).to_have_count(len(EVENT_TYPES) + 1)
+                certified = page.locator("#message-talent\\.applicant\\.talent\\.certified\\.v1")
+                await certified.locator("summary").click()
+                await expect(certified.locator("table.fields").last).to_contain_text("certified_until")
+                await expect(certified.locator("pre.example").last).to_contain_text('"specversion": "1.0"')
+                await expect(page.locator("#status")).to_be_hidden()
+            finally:
+                await browser.close()
+        assert problems == []
+
+
+async def _answer_from(gateway: Any, route: Route) -> None:
+    request = route.request
+    if not request.url.startswith("http://gateway.test/"):
+        await route.abort()  # nothing leaves this machine
+        return
+    response = await gateway.client.request(request.method, request.url, headers=await request.all_headers())
+    await route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.content)
