@@ -12,6 +12,7 @@ from contracts import EVENT_TYPES
 from playwright.async_api import Route, async_playwright, expect
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+HAVE_CHROMIUM = CHROMIUM.exists()
 
 
 class TestAsyncApiDocument:
@@ -50,7 +51,7 @@ class TestAsyncApiPage:
 
 class TestAsyncApiPageInABrowser:
     async def test_it_renders_every_channel_and_message_without_a_csp_violation(self, gateway: Any) -> None:
-        if not CHROMIUM.exists():
+        if not HAVE_CHROMIUM:
             pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
         problems: list[str] = []
         async with async_playwright() as playwright:
