@@ -29,7 +29,7 @@ def _primary_key(model: type[SQLModel]) -> str:
 
 async def grouped(session: AsyncSession, statement: Executable) -> list[dict[str, Any]]:
     """Rows of an aggregate query as plain dicts (column label -> value)."""
-    result = await session.execute(statement)
+    result = await session.exec(statement)  # type: ignore[call-overload]
     return [dict(r._mapping) for r in result.all()]
 
 
