@@ -141,7 +141,7 @@ async def _budgets(session: AsyncSession, filters: Filters) -> Rows:
         statement = statement.join(InsightTalent, col(InsightTalent.pseudonym) == col(InsightClaim.pseudonym))
     rows = await repo.grouped(session, statement)
     policies = select(col(InsightPolicyBudget.policy_code), col(InsightPolicyBudget.yearly_budget_fen))
-    budgets: dict[str, int | None] = {code: fen for code, fen in (await session.exec(policies)).all()}
+    budgets = {r["policy_code"]: r["yearly_budget_fen"] for r in await repo.grouped(session, policies)}
     return [
         {
             **r,
