@@ -197,7 +197,7 @@ function claimCard(c, reload) {
           h(
             "li",
             {},
-            h("strong", {}, label("claim_status", e.to_status)),
+            h("strong", {}, historyTitle(e)),
             h("div", { class: "muted" }, fmtDateTime(e.at)),
             e.reason ? h("div", {}, e.reason) : null,
           ),
@@ -206,6 +206,14 @@ function claimCard(c, reload) {
     ),
     actions.length ? h("div", { class: "actions" }, actions) : null,
   );
+}
+
+/** A history entry's title: the status it led to, or for a step that leaves the status where it was (the first
+ * of two city approvals stays 初审通过 until the second) what happened. */
+function historyTitle(entry) {
+  const key = `claim_action.${entry.action}`;
+  const text = t(key);
+  return entry.from_status === entry.to_status && text !== key ? text : label("claim_status", entry.to_status);
 }
 
 /** Straight through (免申即享: approved with no one's review), or for a claim in review why a person looks at

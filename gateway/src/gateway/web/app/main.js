@@ -1,7 +1,7 @@
 // The talent web app: OTP sign-in, then five tabs — code, benefits, housing, inbox, me.
 
 import { ApiError } from "../common/api.js";
-import { initialLang, setLang, t, translatePage } from "../common/i18n.js";
+import { LANGS, initialLang, lang, setLang, t, translatePage } from "../common/i18n.js";
 import { announce, busy, field, h, mount, problemText } from "../common/ui.js";
 import { benefitsPage } from "./benefits.js";
 import { codePage } from "./code.js";
@@ -139,6 +139,7 @@ function signInPage(main) {
     busy(submit, async () => {
       try {
         await api.token({ grant_type: "otp", phone: phone.value.trim(), code: code.value.trim() });
+        await followProfileLocale();
         announce(t("signin.welcome"), "ok");
         go("code");
       } catch (e) {
@@ -148,6 +149,16 @@ function signInPage(main) {
     });
   });
   mount(main, form);
+}
+
+/** The language the talent chose in their profile leads once they sign in (the picker still changes it). */
+async function followProfileLocale() {
+  const profile = await api.get("/api/v1/me/profile").catch(() => null);
+  const wanted = profile && profile.locale;
+  if (!LANGS.includes(wanted) || wanted === lang()) return;
+  document.getElementById("lang").value = await setLang(BASE, wanted);
+  translatePage();
+  document.title = t("app.title");
 }
 
 async function start() {

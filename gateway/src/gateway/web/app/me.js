@@ -152,7 +152,12 @@ function profileForm(profile, reload) {
       try {
         const saved = await api.put("/api/v1/me/profile", body);
         announce(t("me.saved", { masked: saved.id_number_masked }), "ok");
-        await reload();
+        // A new language in the profile is the app's language from now on (the picker's change re-renders).
+        const picker = document.getElementById("lang");
+        if (saved.locale && saved.locale !== lang() && picker) {
+          picker.value = saved.locale;
+          picker.dispatchEvent(new Event("change"));
+        } else await reload();
       } catch (error) {
         if (!showLockedRefusal(form, error)) showError(error);
       }

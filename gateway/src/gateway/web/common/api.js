@@ -1,6 +1,9 @@
 // The public API client both front ends share: bearer tokens kept in sessionStorage (per tab, gone when the
 // tab closes), refreshed with the refresh_token grant shortly before they expire or after a 401, and errors
-// turned into ApiError from RFC 9457 problem+json.
+// turned into ApiError from RFC 9457 problem+json. Every call says the UI language (Accept-Language), so the
+// services word their problems and reasons in it.
+
+import { lang } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, problem, headers) {
@@ -141,7 +144,7 @@ export class Api {
       body = raw;
     }
     if (auth && this.signedIn) headers.Authorization = `Bearer ${this.tokens.access_token}`;
-    if (options.lang) headers["Accept-Language"] = options.lang;
+    headers["Accept-Language"] = options.lang || lang();
     let response;
     try {
       response = await fetch(path, { method, headers, body, cache: "no-store" });

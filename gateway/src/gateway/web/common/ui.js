@@ -56,18 +56,43 @@ export function showError(error) {
 
 const locale = () => (lang() === "en" ? "en-GB" : "zh-CN");
 
-export function fmtDateTime(value) {
-  if (!value) return "—";
-  const date = new Date(value);
-  return Number.isNaN(date.getTime())
-    ? String(value)
-    : date.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+// Every time is shown in the city's time (the services' deadlines, notices and the inbox texts are worded in
+// it), whatever zone the reader's browser is set to, so a card's header and its body always agree.
+export const CITY_TIME_ZONE = "Asia/Shanghai";
+const CITY_OFFSET = "+08:00"; // Asia/Shanghai keeps no daylight saving
+
+function formatter(options) {
+  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: CITY_TIME_ZONE });
 }
 
+/** A time (an ISO string or a Date) in city time: "2 Dec 2026, 19:37" / "2026年12月2日 19:37". */
+export function fmtDateTime(value) {
+  if (!value) return "—";
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : formatter({ dateStyle: "medium", timeStyle: "short" }).format(date);
+}
+
+/** A calendar date ("2026-12-02", shown as it is) or a time's date in city time. */
 export function fmtDate(value) {
   if (!value) return "—";
-  const date = new Date(value.length === 10 ? `${value}T00:00:00` : value);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleDateString(locale(), { dateStyle: "medium" });
+  // A bare date is a day in the city: read at its noon there, so no zone moves it to the day before or after.
+  const date = value instanceof Date ? value : new Date(value.length === 10 ? `${value}T12:00:00${CITY_OFFSET}` : value);
+  return Number.isNaN(date.getTime()) ? String(value) : formatter({ dateStyle: "medium" }).format(date);
+}
+
+/** A time as a datetime-local input's value ("2026-12-02T19:37"), in city time. */
+export function cityInputValue(date) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: CITY_TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(date).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+/** A datetime-local input's value, read as city time, as an ISO instant. */
+export function fromCityInput(value) {
+  return new Date(`${value.length === 16 ? `${value}:00` : value}${CITY_OFFSET}`).toISOString();
 }
 
 /** fen → "¥1,234.00" */

@@ -6,10 +6,12 @@ import { label, t } from "../common/i18n.js";
 import {
   announce,
   busy,
+  cityInputValue,
   deadlineBadge,
   field,
   fmtDateTime,
   fmtMoney,
+  fromCityInput,
   h,
   hexToBytes,
   mount,
@@ -121,7 +123,7 @@ async function roundForm(projects) {
   }
   const name = h("input", { name: "round_name", required: true, maxlength: "200" });
   const inAWeek = new Date(Date.now() + 7 * 86400000);
-  const closes = h("input", { name: "closes_at", type: "datetime-local", required: true, value: localInput(inAWeek) });
+  const closes = h("input", { name: "closes_at", type: "datetime-local", required: true, value: cityInputValue(inAWeek) });
   const boxes = units.map((u) =>
     h(
       "label",
@@ -153,7 +155,7 @@ async function roundForm(projects) {
         const round = await api.post("/api/v1/housing/rounds", {
           name: name.value.trim(),
           unit_ids: unitIds,
-          closes_at: new Date(closes.value).toISOString(),
+          closes_at: fromCityInput(closes.value),
         });
         announce(t("housing.round_opened"), "ok");
         go(`housing/rounds/${round.id}`);
@@ -281,7 +283,7 @@ export async function roundPage(main, id) {
         [t("housing.closes_at"), round.status === ROUND.OPEN ? deadlineBadge(round.closes_at, 24) : fmtDateTime(round.closes_at)],
         [t("housing.units"), round.unit_count],
         [t("housing.applications"), round.application_count],
-        [t("housing.tier_quotas"), Object.keys(round.tier_quotas || {}).length ? JSON.stringify(round.tier_quotas) : "—"],
+        [t("housing.tier_quotas"), Object.keys(round.tier_quotas || {}).length ? Object.entries(round.tier_quotas).map(([tier, n]) => `${label("tier", tier)}: ${n}`).join(" · ") : "—"],
         [t("housing.commitment"), h("span", { class: "mono", "data-testid": "commitment" }, round.seed_commitment || t("housing.after_close"))],
         [t("housing.seed"), h("span", { class: "mono", "data-testid": "seed" }, round.seed || t("housing.after_draw"))],
       ]),
@@ -301,7 +303,7 @@ export async function roundPage(main, id) {
                 {},
                 h("td", {}, row.rank),
                 h("td", { class: "mono" }, row.application_pseudonym),
-                h("td", {}, row.tier),
+                h("td", {}, label("tier", row.tier)),
                 h("td", {}, row.points),
                 h("td", { class: "mono", title: row.lottery_number }, row.lottery_number.slice(0, 16) + "…"),
                 h("td", {}, row.selected ? t("common.yes") : t("common.no")),
@@ -325,9 +327,4 @@ async function verifySeed(seed, commitment, out) {
     out.className = "seed-check bad";
     out.textContent = String(error.message || error);
   }
-}
-
-function localInput(date) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }

@@ -170,7 +170,7 @@ export async function certificationCase(main, id) {
         history(
           (c.decisions || []).map((d) => ({
             at: d.decided_at,
-            title: `${label("stage", d.stage)} · ${label("decision", d.decision)}${d.tier ? ` · ${d.tier}` : ""}`,
+            title: `${label("stage", d.stage)} · ${label("decision", d.decision)}${d.tier ? ` · ${label("tier", d.tier)}` : ""}`,
             actor: d.decided_by,
             reason: d.reason,
           })),
@@ -338,7 +338,11 @@ export async function claimCase(main, id) {
         history(
           (c.history || []).map((e) => ({
             at: e.at,
-            title: `${label("action", e.action)}: ${label("claim_status", e.from_status)} → ${label("claim_status", e.to_status)}`,
+            // A step that keeps the status (the first of two city approvals, an escalation) is named by itself.
+            title:
+              e.from_status === e.to_status
+                ? label("action", e.action)
+                : `${label("action", e.action)}: ${label("claim_status", e.from_status)} → ${label("claim_status", e.to_status)}`,
             actor: e.actor,
             reason: e.reason || (e.reasons || []).map((r) => r.message).join("; "),
           })),

@@ -10,7 +10,7 @@
 
 import { query } from "../common/api.js";
 import { label, t } from "../common/i18n.js";
-import { announce, busy, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
+import { announce, busy, cityInputValue, field, fmtDate, fmtDateTime, h, mount, problemText, select, shortId, table } from "../common/ui.js";
 import { api, go } from "./session.js";
 import { ATTESTATION, ATTESTATION_OUTCOME, ATTESTATION_REVOCABLE, RECOMMENDATION, RECOMMENDATION_WITHDRAWABLE } from "../common/states.js";
 
@@ -228,7 +228,7 @@ function standingCard(a, reload) {
 
 function attestationForm(m, reload) {
   // Not in the future (the service refuses it too); "sv" formats a local date as YYYY-MM-DD.
-  const employedSince = h("input", { name: "employed_since", type: "date", required: true, max: new Date().toLocaleDateString("sv") });
+  const employedSince = h("input", { name: "employed_since", type: "date", required: true, max: cityInputValue(new Date()).slice(0, 10) });
   const position = h("input", { name: "position", maxlength: "100", autocomplete: "off" });
   const months = h("input", { name: "social_insurance_months", type: "number", min: "0", max: "600", required: true, inputmode: "numeric" });
   const radio = `outcome-${shortId(m.talent_id)}`;
