@@ -56,7 +56,7 @@ export async function insightPage(main) {
       countTable(t("insight.claims_by_status"), t("common.status"), statusEntries(summary), "claims-by-status"),
       budgetsTable(summary.budgets),
     ]),
-    section(t("insight.reviews"), [facts(summary.reviews, "reviews")]),
+    section(t("insight.reviews"), [reviewsTable(summary.reviews)]),
     section(t("insight.housing"), [facts(summary.housing, "housing")]),
     section(t("insight.verifications"), [facts(summary.verifications, "verifications")]),
     downloads(Array.isArray(tables) ? tables : tables.items || []),
@@ -165,13 +165,14 @@ function section(title, children) {
 }
 
 function headlines(summary) {
-  const reviews = summary.reviews || {};
   const housing = summary.housing || {};
+  // The share of all reviews decided on time is one of the index's inputs (published figures only).
+  const onTime = (summary.index?.indicators || []).find((i) => i.source === "reviews_on_time_share");
   const items = [
     ["talents_total", t("insight.talents_total"), summary.talents?.total, "count"],
     ["straight_through_share", t("insight.straight_through_share"), summary.claims?.straight_through_share, "share"],
-    ["on_time_share", t("insight.on_time_share"), reviews.on_time_share, "share"],
-    ["occupancy", t("insight.occupancy"), housing.occupancy ?? housing.occupancy_share, "occupancy"],
+    ["on_time_share", t("insight.on_time_share"), onTime ? onTime.value : undefined, "share"],
+    ["occupancy", t("insight.occupancy"), housing.occupancy, "occupancy"],
   ];
   return h(
     "div",
@@ -268,6 +269,31 @@ function budgetsTable(budgets) {
       ),
     ),
     t("insight.budgets"),
+  );
+}
+
+/** Review stages decided, per kind (certification, claim) and stage: how many, on time, p50 and p90 hours. */
+function reviewsTable(reviews) {
+  const rows = Object.entries(reviews || {}).flatMap(([kind, stages]) =>
+    Object.entries(stages || {}).map(([stage, figures]) => ({ kind, stage, ...figures })),
+  );
+  if (!rows.length) return h("p", { class: "muted", "data-testid": "insight-reviews" }, t("insight.no_reviews"));
+  const measures = ["decided", "on_time", "on_time_share", "p50_hours", "p90_hours"];
+  return h(
+    "div",
+    { "data-testid": "insight-reviews" },
+    table(
+      [fieldName("reviews", "kind"), fieldName("reviews", "stage"), ...measures.map((m) => fieldName("reviews", m))],
+      rows.map((r) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, label("insight.value", r.kind)),
+          h("td", {}, label("stage", r.stage)),
+          measures.map((m) => h("td", { class: "num" }, cell(r[m], m))),
+        ),
+      ),
+    ),
   );
 }
 
