@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 from contracts import EVENT_TYPES, PARTNER_VISIBLE_TYPES, TOPICS, CloudEvent, model_for
-from contracts.asyncapi import asyncapi_document
+from contracts.asyncapi import EXAMPLE_WEBHOOK_SECRET, asyncapi_document, example_webhook_body
+from standardwebhooks import Webhook
 
 OFFICIAL_SCHEMA = Path(__file__).parent / "schemas" / "asyncapi" / "3.0.0.json"
 
@@ -109,3 +114,16 @@ def test_the_partner_webhook_is_described_with_both_signature_schemes() -> None:
     resolved(doc, headers).validate(example["headers"])
     resolved(doc, message["payload"]).validate(example["payload"])
     assert "talent_id" not in example["payload"]["data"]  # partners see the pseudonym only
+
+
+def test_the_webhook_examples_signatures_verify_with_the_published_example_secret() -> None:
+    [example] = document()["components"]["messages"]["partnerDelivery"]["examples"]
+    headers, body = example["headers"], example_webhook_body(example["payload"])
+    assert CloudEvent.model_validate(example["payload"]).to_json() == body  # the bytes notify would send
+    timestamp = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    # What a partner's `standardwebhooks` package computes (its verify() also checks the clock, so sign()).
+    webhook = Webhook("whsec_" + base64.b64encode(EXAMPLE_WEBHOOK_SECRET.encode()).decode())
+    assert webhook.sign(headers["webhook-id"], timestamp, body.decode()) == headers["webhook-signature"]
+    t, v1 = headers["X-Talent-Signature"].split(",")
+    signed = t.removeprefix("t=").encode() + b"." + body
+    assert v1 == "v1=" + hmac.new(EXAMPLE_WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()

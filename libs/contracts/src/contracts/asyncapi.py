@@ -6,7 +6,10 @@ serves it at /asyncapi.json (and a readable page at /asyncapi).
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +24,9 @@ DOCUMENT_VERSION = "1.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 HTTP_BINDING_VERSION = "0.3.0"
 _SCHEMAS = "#/components/schemas/"
+# The webhook example is signed with this secret, so a partner can check its verifier against the example.
+EXAMPLE_WEBHOOK_SECRET = "example-secret-do-not-use"  # noqa: S105  (published on purpose; no subscription has it)
+EXAMPLE_WEBHOOK_TIMESTAMP = int(EXAMPLE_TIME.timestamp()) + 2
 
 # The webhook headers, as notify sends them (the Standard Webhooks trio lets the `standardwebhooks`
 # package verify a delivery; X-Talent-Signature is the platform's own, kept for existing partners).
@@ -168,19 +174,28 @@ def _webhook_example() -> dict[str, Any]:
         "datacontenttype": "application/json",
         "data": {name: full[name] for name in allowed},
     }
-    delivery = example_id("delivery")
+    raw = example_webhook_body(body)
+    delivery, t, key = example_id("delivery"), EXAMPLE_WEBHOOK_TIMESTAMP, EXAMPLE_WEBHOOK_SECRET.encode()
+    talent_signature = hmac.new(key, f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
+    standard = hmac.new(key, f"{delivery}.{t}.".encode() + raw, hashlib.sha256).digest()
     return {
         "name": "talent certified, delivered to a hospital",
+        "summary": f"Signed with the secret {EXAMPLE_WEBHOOK_SECRET!r} over the body as compact JSON (UTF-8).",
         "headers": {
             "Content-Type": "application/cloudevents+json; charset=utf-8",
             "X-Talent-Delivery": delivery,
-            "X-Talent-Signature": "t=1768465800,v1=" + "0" * 64,
+            "X-Talent-Signature": f"t={t},v1={talent_signature}",
             "webhook-id": delivery,
-            "webhook-timestamp": "1768465800",
-            "webhook-signature": "v1," + "A" * 43 + "=",
+            "webhook-timestamp": str(t),
+            "webhook-signature": "v1," + base64.b64encode(standard).decode(),
         },
         "payload": body,
     }
+
+
+def example_webhook_body(payload: Mapping[str, Any]) -> bytes:
+    """The bytes the webhook example's signatures cover: compact JSON, as notify sends the event."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def asyncapi_document(*, kafka_host: str = "kafka:9092") -> dict[str, Any]:
@@ -199,7 +214,10 @@ def asyncapi_document(*, kafka_host: str = "kafka:9092") -> dict[str, Any]:
     schemas["WebhookHeaders"] = {
         "type": "object",
         "required": list(WEBHOOK_HEADERS),
-        "properties": copy.deepcopy(dict(WEBHOOK_HEADERS)),
+        "properties": {
+            **copy.deepcopy(dict(WEBHOOK_HEADERS)),
+            "traceparent": {"type": "string", "description": "W3C trace context, when tracing is on."},
+        },
         "additionalProperties": True,
     }
     messages: dict[str, Any] = {event_type: _kafka_message(event_type) for event_type in sorted(EVENT_TYPES)}
