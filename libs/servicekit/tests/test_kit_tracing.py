@@ -31,7 +31,7 @@ from servicekit.logging import JsonFormatter
 from servicekit.models import OutboxEvent
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.testing import TansuBroker
-from servicekit.tracing import consumer_span, extract
+from servicekit.tracing import consumer_span, extract, httpx_event_hooks
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -228,6 +228,27 @@ class TestKafkaSpans:
 
         process = only(spans, SpanKind.CONSUMER)
         assert ids(process)[0] == trace_id and ids(process)[2] == stored_span
+
+
+class TestOutgoingCalls:
+    async def test_an_httpx_client_with_the_kits_hooks_sends_the_current_context(self) -> None:
+        traceparent, _, _ = new_traceparent()
+        sent: list[str | None] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            sent.append(request.headers.get("traceparent"))
+            return httpx.Response(204)
+
+        transport = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(transport=transport, event_hooks=httpx_event_hooks()) as client:
+            token = otel_context.attach(extract({"traceparent": traceparent}))
+            try:
+                await client.get("http://127.0.0.1/partner")
+            finally:
+                otel_context.detach(token)
+            await client.get("http://127.0.0.1/partner")
+
+        assert sent == [traceparent, None]
 
 
 class TestLogs:
