@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from gateway.routes import (
     access_rule,
     resolve_service,
 )
-from gateway.routetable import AccessRule, Operation, derive, table_from_openapi
+from gateway.routetable import AccessRule, Operation, derive, pattern_regex, table_from_openapi
 from servicekit.auth import CurrentPrincipal, Principal, TalentPrincipal, document_roles, require_roles
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -217,3 +218,11 @@ class TestRolesInTheServicesOpenApi:
         merge_service(target, "benefits", service)
         assert target["paths"]["/api/v1/policies"]["get"]["x-public"] is True
         assert target["paths"]["/api/v1/admin/policies"]["post"]["x-roles"] == ["admin"]
+
+
+def test_a_parameter_inside_a_segment_matches_that_one_segment() -> None:
+    csv = re.compile(pattern_regex("/api/v1/insight/{table}.csv") + "$")
+    assert csv.match("/api/v1/insight/talents.csv")
+    assert not csv.match("/api/v1/insight/summary")
+    assert not csv.match("/api/v1/insight/a/b.csv")
+    assert not csv.match("/api/v1/insight/talentsXcsv")

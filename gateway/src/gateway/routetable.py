@@ -86,6 +86,8 @@ def pattern_regex(pattern: str) -> str:
             out += "(?:/.*)?"
         elif part.startswith("{") and part.endswith("}"):
             out += "/[^/]+"
+        elif "{" in part:  # a parameter with a literal around it: /insight/{table}.csv
+            out += "/" + "[^/]+".join(re.escape(literal) for literal in re.split(r"\{[^/{}]+\}", part))
         else:
             out += "/" + re.escape(part)
     return out + "/?"
