@@ -90,6 +90,7 @@ def example_value(schema: dict[str, Any], defs: dict[str, Any], name: str = "") 
         properties = schema.get("properties", {})
         if properties:
             return {key: example_value(sub, defs, key) for key, sub in properties.items()}
+        # A map (today only `provenance`, fact name → source): one entry, keyed by a fact's name.
         extra = schema.get("additionalProperties")
         return {"degree": example_value(extra, defs, "degree")} if isinstance(extra, dict) else {}
     return name or "example"
