@@ -19,7 +19,7 @@ class TestMergedOpenApi:
         document = (await gateway.client.get("/openapi.json")).json()
         paths = document["paths"]
         assert "/api/v1/auth/token" in paths and "/api/v1/auth/otp" in paths
-        assert "/.well-known/jwks.json" in paths
+        assert "/.well-known/jwks.json" in paths and "/.well-known/talent-code/jwks.json" in paths
         assert "get" in paths["/api/v1/policies"]  # from benefits
         assert "put" in paths["/api/v1/me/profile"]  # from applicant
         assert not any(p.startswith("/internal") or p in {"/readyz", "/{path}"} for p in paths)
