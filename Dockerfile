@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# One image for the whole workspace: every deployable (applicant, benefits, housing, notify, gateway)
+# One image for the whole workspace: every deployable (applicant, benefits, housing, notify, insight, gateway)
 # is a console script on PATH; the container's command picks one, e.g. `applicant serve ...`,
 # `applicant worker`, `gateway migrate` (see docker-compose.yml and deploy/k8s/).
 #
@@ -32,6 +32,7 @@ COPY services/applicant/pyproject.toml services/applicant/
 COPY services/benefits/pyproject.toml services/benefits/
 COPY services/housing/pyproject.toml services/housing/
 COPY services/notify/pyproject.toml services/notify/
+COPY services/insight/pyproject.toml services/insight/
 COPY gateway/pyproject.toml gateway/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace
@@ -50,7 +51,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="talent-platform" \
-      org.opencontainers.image.description="人才码 talent-code platform: applicant, benefits, housing, notify, gateway"
+      org.opencontainers.image.description="人才码 talent-code platform: applicant, benefits, housing, notify, insight, gateway"
 
 RUN groupadd --system --gid 10001 talent \
     && useradd --system --uid 10001 --gid talent --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin talent

@@ -14,7 +14,7 @@ setup: ## install uv (from PyPI) and the locked dependencies
 run: setup ## the whole platform on 127.0.0.1 (SQLite + the embedded Tansu broker); Ctrl-C stops it all
 	@echo "人才码 platform (TALENT_ENV=$(TALENT_ENV))"
 	@echo "  gateway     http://127.0.0.1:8000      API docs: http://127.0.0.1:8000/docs"
-	@echo "  services    applicant :8001  benefits :8002  housing :8003  notify :8004"
+	@echo "  services    applicant :8001  benefits :8002  housing :8003  notify :8004  insight :8005"
 	@echo "  broker      127.0.0.1:9092 (Tansu, in memory)      data: ./var/*.db"
 	@APPLICANT_LOG_JSON=false BENEFITS_LOG_JSON=false HOUSING_LOG_JSON=false NOTIFY_LOG_JSON=false GATEWAY_LOG_JSON=false \
 		$(UV) run --frozen honcho start -f Procfile

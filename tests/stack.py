@@ -23,7 +23,7 @@ from servicekit.testing import TansuBroker, create_database, drop_database, free
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SERVICES = ("applicant", "benefits", "housing", "notify")
+SERVICES = ("applicant", "benefits", "housing", "notify", "insight")
 # Shorter waits than production, so the cross-service tests see timers fire within seconds.
 TEST_TIMINGS: dict[str, dict[str, str]] = {
     "benefits": {"BENEFITS_PUBLICITY_PERIOD_S": "2"},

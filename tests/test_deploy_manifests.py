@@ -47,9 +47,9 @@ THIRD_PARTY_COMMANDS: dict[str, set[str | None]] = {
     "postgres": {None, "postgres"},
     "redis": {None, "redis-server"},
 }
-SERVICES = ("applicant", "benefits", "housing", "notify")
+SERVICES = ("applicant", "benefits", "housing", "notify", "insight")
 DEPLOYABLES = (*SERVICES, "gateway")
-PORTS = {"gateway": 8000, "applicant": 8001, "benefits": 8002, "housing": 8003, "notify": 8004}
+PORTS = {"gateway": 8000, "applicant": 8001, "benefits": 8002, "housing": 8003, "notify": 8004, "insight": 8005}
 JWKS_URL = "http://gateway:8000/.well-known/jwks.json"
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 SECRET_LIKE_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH|_KEYS?$|_KEY_")

@@ -27,6 +27,7 @@ class GatewaySettings(ServiceSettings):
     benefits_url: str = "http://127.0.0.1:8002"
     housing_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
+    insight_url: str = "http://127.0.0.1:8005"
     upstream_connect_timeout_s: float = 2.0
     upstream_timeout_s: float = 30.0
     upstream_max_connections: int = 200
@@ -90,7 +91,7 @@ class GatewaySettings(ServiceSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("applicant_url", "benefits_url", "housing_url", "notify_url")
+    @field_validator("applicant_url", "benefits_url", "housing_url", "notify_url", "insight_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
@@ -115,6 +116,7 @@ class GatewaySettings(ServiceSettings):
             "benefits": self.benefits_url,
             "housing": self.housing_url,
             "notify": self.notify_url,
+            "insight": self.insight_url,
         }
 
     @property
