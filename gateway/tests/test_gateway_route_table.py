@@ -48,7 +48,7 @@ class TestTheGeneratedFile:
         )
 
     def test_every_service_it_names_has_an_upstream_url(self) -> None:
-        assert SERVICES == ("applicant", "benefits", "housing", "notify")
+        assert SERVICES == ("applicant", "benefits", "housing", "insight", "notify")
         assert all(f"{service}_url" in GatewaySettings.model_fields for service in SERVICES)
 
     def test_the_gateway_applies_each_operations_own_roles(self) -> None:
