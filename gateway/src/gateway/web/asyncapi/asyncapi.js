@@ -46,7 +46,7 @@ function fieldsTable(schema, resolve, caption) {
   const table = el("table", { class: "fields" }, el("caption", {}, caption));
   table.append(el("tr", {}, el("th", {}, "field"), el("th", {}, "type"), el("th", {}, "required"), el("th", {}, "notes")));
   for (const [name, sub] of Object.entries(schema.properties || {})) {
-    const notes = sub.description || resolve(sub).description || sub.title || "";
+    const notes = sub.description || resolve(sub).description || ""; // pydantic's titles only repeat the name
     table.append(
       el(
         "tr",
@@ -63,7 +63,9 @@ function fieldsTable(schema, resolve, caption) {
 
 function messageBlock(message, resolve) {
   const details = el("details", { class: "message", id: `message-${message.name}` });
-  details.append(el("summary", {}, el("code", {}, message.name), ` — ${message.summary || message.title || ""}`));
+  const summary = el("summary", {}, el("code", {}, message.name), " — ");
+  summary.append(...prose(message.summary || message.title).childNodes);
+  details.append(summary);
   if (message.description) details.append(prose(message.description));
   details.append(fieldsTable(resolve(message.headers), resolve, "Headers"));
   const key = message.bindings && message.bindings.kafka && message.bindings.kafka.key;
