@@ -90,9 +90,7 @@ async def draw_round(
         raise RoundNotFound(round_id)
     if not ROUND.can(round_.status, RoundAction.DRAW):
         hint = "close it first" if round_.status == RoundStatus.OPEN else "it was drawn already"
-        raise RoundStateConflict(
-            f"Only a closed round can be drawn; this one is {round_.status} ({hint}).", round_.status
-        )
+        raise RoundStateConflict(round_.status, key="housing.error.round_not_closed_for_draw", params={"hint": hint})
     assert round_.seed_hex is not None
     applicants = await _load_applicants(session, round_.id)
     ranked = rank_applicants(round_, applicants.values(), catalogue)
@@ -120,7 +118,7 @@ async def draw_round(
             refused = refusals(facts[applicant.talent_id])
             values = updates[applicant.id]
             if refused:
-                values |= application_change(values["status"], ApplicationAction.REFUSE, refused[0][1])
+                values |= application_change(values["status"], ApplicationAction.REFUSE, refused[0][1].english())
                 continue
             unit = pool.take(applicant.preferences, applicant.household_size)
             if unit is None:
@@ -188,8 +186,6 @@ async def results_page(session: AsyncSession, round_id: str, page: PageParams) -
     after = page.position(cursor_int)
     round_ = await round_or_404(session, round_id)
     if round_.status not in RESULTS_PUBLISHED:
-        raise RoundStateConflict(
-            f"The round is {round_.status}: results are published when it is drawn.", round_.status
-        )
+        raise RoundStateConflict(round_.status, key="housing.error.round_results_not_drawn")
     rows = await repo.ranked_page(session, round_.id, after_rank=after[0] if after else 0, limit=page.limit + 1)
     return round_results(round_, keyset_page(rows, page.limit, lambda a: [a.rank]))

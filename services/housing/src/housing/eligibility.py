@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from servicekit.messages import Message
+
 from housing.models import HousingTalent
 from housing.states import TalentStatus
 
@@ -24,54 +26,55 @@ class TalentFacts:
     now: datetime
 
 
-Check = Callable[[TalentFacts], str | None]
+# A check gives the reason it refuses as a message (housing.reason.*, words in data/messages.json), or None.
+Check = Callable[[TalentFacts], Message | None]
 
 
-def _certified(f: TalentFacts) -> str | None:
+def _certified(f: TalentFacts) -> Message | None:
     status = f.talent.status if f.talent else TalentStatus.UNKNOWN
     if status == TalentStatus.CERTIFIED:
         return None
     if status == TalentStatus.REVOKED:
-        return "Your talent certification was revoked."
+        return Message("housing.reason.revoked")
     if status == TalentStatus.EXPIRED:
-        return "Your talent certification has expired; renew it before applying."
-    return "You are not a certified talent yet: talent apartments need a certification (tier A–E)."
+        return Message("housing.reason.expired")
+    return Message("housing.reason.not_certified")
 
 
-def _still_valid(f: TalentFacts) -> str | None:
+def _still_valid(f: TalentFacts) -> Message | None:
     if f.talent is None or f.talent.status != TalentStatus.CERTIFIED or f.talent.certified_until is None:
         return None
     if f.talent.certified_until < f.today:
-        return f"Your talent certification expired on {f.talent.certified_until.isoformat()}."
+        return Message("housing.reason.certification_expired", {"until": f.talent.certified_until.isoformat()})
     return None
 
 
-def _works_in_city(f: TalentFacts) -> str | None:
+def _works_in_city(f: TalentFacts) -> Message | None:
     if f.talent is None or f.talent.works_in_city is None:
-        return "Your profile (employer) has not reached the housing service yet; try again in a moment."
-    return None if f.talent.works_in_city else "Talent apartments are for talents whose employer is in the city."
+        return Message("housing.reason.profile_not_arrived")
+    return None if f.talent.works_in_city else Message("housing.reason.not_working_in_city")
 
 
-def _owns_no_home(f: TalentFacts) -> str | None:
+def _owns_no_home(f: TalentFacts) -> Message | None:
     if f.talent is not None and f.talent.owns_home_in_city:
-        return "You own a home in the city; talent apartments are for talents who do not."
+        return Message("housing.reason.owns_home_in_city")
     return None
 
 
-def _no_lease(f: TalentFacts) -> str | None:
-    return "You already hold a talent-apartment lease." if f.holds_lease else None
+def _no_lease(f: TalentFacts) -> Message | None:
+    return Message("housing.reason.holds_lease") if f.holds_lease else None
 
 
-def _no_voucher(f: TalentFacts) -> str | None:
+def _no_voucher(f: TalentFacts) -> Message | None:
     if f.talent is not None and f.talent.voucher_used:
-        return "You used a housing voucher (人才房票); it excludes a talent apartment."
+        return Message("housing.reason.voucher_used")
     return None
 
 
-def _not_barred(f: TalentFacts) -> str | None:
+def _not_barred(f: TalentFacts) -> Message | None:
     if f.talent is not None and f.talent.barred_until is not None and f.talent.barred_until > f.now:
         until = f.talent.barred_until.date().isoformat()
-        return f"You declined two offers, so you may not apply to rounds until {until}."
+        return Message("housing.reason.barred_after_declines", {"until": until})
     return None
 
 
@@ -86,7 +89,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
-def refusals(facts: TalentFacts) -> list[tuple[str, str]]:
+def refusals(facts: TalentFacts) -> list[tuple[str, Message]]:
     """Every (code, message) that keeps this talent out; empty when eligible."""
     out = []
     for code, check in CHECKS:

@@ -54,7 +54,7 @@ async def add_units(session: AsyncSession, officer: Principal, project_id: str, 
     numbers = [u.number for u in body.units]
     repeated = sorted({n for n in numbers if numbers.count(n) > 1})
     if repeated:
-        raise InvalidHousingRequest("units", f"unit numbers repeat in the request: {', '.join(repeated)}")
+        raise InvalidHousingRequest("units", "housing.invalid.unit_numbers_repeat", {"numbers": ", ".join(repeated)})
     taken = await repo.numbers_taken(session, project.id, numbers)
     if taken:
         raise UnitNumberTaken(taken)
@@ -89,7 +89,7 @@ async def update_unit(session: AsyncSession, officer: Principal, unit_id: str, b
         raise UnitNotFound(unit_id)
     changes = body.model_dump(exclude_none=True)
     if not changes:
-        raise InvalidHousingRequest("body", "name at least one of status, monthly_rent_fen")
+        raise InvalidHousingRequest("body", "housing.invalid.unit_change_empty")
     if unit.status in UNIT_IN_USE:
         raise UnitBusy(unit.number, unit.status)
     before = unit_public(unit).model_dump()

@@ -21,8 +21,6 @@ from housing.states import LEASE, LeaseAction, LeaseStatus
 from housing.transitions import Actor, transition_lease
 from housing.views import lease_public
 
-NO_ACTIVE_LEASE = "You hold no active talent-apartment lease."
-
 
 async def renew_lease(session: AsyncSession, talent_id: str, *, now: datetime | None = None) -> LeasePublic:
     """Extend your active lease by one more term, as often as your tier allows (default: once, tier E)."""
@@ -30,9 +28,9 @@ async def renew_lease(session: AsyncSession, talent_id: str, *, now: datetime | 
     lease = await _active_lease_for_update(session, talent_id)
     allowed = catalogue.renewals_allowed.get(lease.tier, 0)
     if allowed == 0:
-        raise LeaseStateConflict(f"Leases of tier {lease.tier} are not renewable.")
+        raise LeaseStateConflict("housing.error.lease_tier_not_renewable", {"tier": lease.tier})
     if lease.renewals >= allowed:
-        raise LeaseStateConflict(f"This lease was already renewed {lease.renewals} time(s), the most allowed.")
+        raise LeaseStateConflict("housing.error.lease_renewals_used", {"renewals": lease.renewals})
     lease.ends_on = add_years(lease.ends_on, catalogue.lease_term_years)
     lease.renewals += 1
     await transition_lease(session, lease, LeaseAction.RENEW, now or utcnow(), catalogue)
@@ -42,10 +40,10 @@ async def renew_lease(session: AsyncSession, talent_id: str, *, now: datetime | 
 async def _active_lease_for_update(session: AsyncSession, talent_id: str) -> HousingLease:
     lease = await repo.active_lease_of(session, talent_id)
     if lease is None:
-        raise LeaseNotFound(NO_ACTIVE_LEASE)
+        raise LeaseNotFound()
     locked = await repo.locked(session, HousingLease, lease.id)
     if locked is None or locked.status != LeaseStatus.ACTIVE:
-        raise LeaseNotFound(NO_ACTIVE_LEASE)
+        raise LeaseNotFound()
     return locked
 
 
@@ -63,9 +61,9 @@ async def end_lease(
     """An officer ends a lease (eviction, transfer, death...); audited with the reason."""
     lease = await repo.locked(session, HousingLease, lease_id)
     if lease is None:
-        raise LeaseNotFound(f"No lease {lease_id}.")
+        raise LeaseNotFound(lease_id)
     if not LEASE.can(lease.status, LeaseAction.TERMINATE):
-        raise LeaseStateConflict(f"The lease already ended on {lease.ended_on}.")
+        raise LeaseStateConflict("housing.error.lease_already_ended", {"ended_on": str(lease.ended_on)})
     return await _end(session, lease, LeaseAction.TERMINATE, ended_on, utcnow(), actor=officer, reason=reason)
 
 
@@ -93,7 +91,9 @@ async def _end(
     ended_on = ended_on or min(today, lease.ends_on)
     if ended_on < lease.starts_on or ended_on > max(today, lease.ends_on):
         raise InvalidHousingRequest(
-            "ended_on", f"must be between the lease's start {lease.starts_on} and today (or its end {lease.ends_on})"
+            "ended_on",
+            "housing.invalid.ended_on_out_of_range",
+            {"starts_on": lease.starts_on.isoformat(), "ends_on": lease.ends_on.isoformat()},
         )
     await transition_lease(
         session, lease, action, now, catalogue, ended_on=ended_on, reason=reason, actor=actor,

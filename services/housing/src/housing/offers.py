@@ -147,7 +147,7 @@ async def _pass_on(session: AsyncSession, offer: HousingOffer, now: datetime, ca
         for candidate in fitting:
             refused = refusals(facts[candidate.talent_id])
             if refused:
-                transition_application(candidate, ApplicationAction.REFUSE, reason=refused[0][1])
+                transition_application(candidate, ApplicationAction.REFUSE, reason=refused[0][1].english())
                 continue
             expires_at = now + catalogue.offer_validity
             new_offer = HousingOffer(

@@ -57,16 +57,16 @@ async def create_round(
     now = now or utcnow()
     unit_ids = list(dict.fromkeys(body.unit_ids))
     if len(unit_ids) != len(body.unit_ids):
-        raise InvalidHousingRequest("unit_ids", "a unit is listed more than once")
+        raise InvalidHousingRequest("unit_ids", "housing.invalid.unit_listed_twice")
     if body.closes_at <= now:
-        raise InvalidHousingRequest("closes_at", "must be in the future")
+        raise InvalidHousingRequest("closes_at", "housing.invalid.closes_in_past")
     quotas = {tier: count for tier, count in (body.tier_quotas or {}).items() if count > 0}
     if sum(quotas.values()) > len(unit_ids):
-        raise InvalidHousingRequest("tier_quotas", f"reserve at most the round's {len(unit_ids)} units in total")
+        raise InvalidHousingRequest("tier_quotas", "housing.invalid.quotas_above_units", {"units": len(unit_ids)})
     units = await repo.locked_units(session, unit_ids)
     missing = sorted(set(unit_ids) - {u.id for u in units})
     if missing:
-        raise InvalidHousingRequest("unit_ids", f"no such units: {', '.join(missing[:20])}")
+        raise InvalidHousingRequest("unit_ids", "housing.invalid.no_such_units", {"unit_ids": ", ".join(missing[:20])})
     busy = [
         f"unit {u.number} ({u.id}) is {u.status}" + (f" in round {u.round_id}" if u.round_id else "")
         for u in units
@@ -160,13 +160,12 @@ def _check_preferences(body: ApplicationCreate, units: Sequence[HousingUnit], ca
     unknown = [p for p in body.preferred_project_ids if p not in in_round]
     if unknown:
         raise InvalidHousingRequest(
-            "preferred_project_ids", f"these projects have no unit in this round: {', '.join(unknown)}"
+            "preferred_project_ids", "housing.invalid.projects_not_in_round", {"project_ids": ", ".join(unknown)}
         )
     wanted = set(body.preferred_project_ids) or in_round
     if not any(u.project_id in wanted and catalogue.fits(u.unit_type, body.household_size) for u in units):
         raise InvalidHousingRequest(
-            "household_size",
-            f"no unit of this round in the projects you prefer fits a household of {body.household_size}",
+            "household_size", "housing.invalid.household_does_not_fit", {"household_size": body.household_size}
         )
 
 
@@ -181,7 +180,7 @@ async def close_round(
     if round_ is None:
         raise RoundNotFound(round_id)
     if not ROUND.can(round_.status, RoundAction.CLOSE):
-        raise RoundStateConflict(f"The round is already {round_.status}.", round_.status)
+        raise RoundStateConflict(round_.status, key="housing.error.round_already")
     seed = secrets.token_bytes(draw.SEED_BYTES)
     round_.seed_hex = seed.hex()
     round_.seed_commitment = draw.seed_commitment(seed)
