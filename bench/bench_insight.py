@@ -132,6 +132,7 @@ class Insight:
             "INSIGHT_JWKS_URL": jwks_url,
             "INSIGHT_CACHE_TTL_S": "0",
             "INSIGHT_LOG_LEVEL": "WARNING",
+            "TALENT_ENV": "dev",
         }
         self.log = log.open("ab")
         self.process = subprocess.Popen(

@@ -7,9 +7,13 @@ import json
 from importlib import resources
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from insight.index import INDEX_RULES, compute, parse_index, seed_rules
 from servicekit.rulebook import InvalidRules
+
+from .conftest import City, apply
 
 
 def _seed() -> dict[str, Any]:
@@ -121,3 +125,35 @@ def test_a_new_version_with_weights_off_is_a_422_through_the_rulebook() -> None:
         INDEX_RULES.check(document)
     assert refused.value.status == 422
     assert "add up to 1" in json.dumps(refused.value.errors)
+
+
+@pytest.mark.asyncio
+async def test_the_summary_carries_the_index_and_a_new_version_of_the_weights_takes_effect(
+    insight_app: FastAPI, client: httpx.AsyncClient, leader: dict[str, str], test_keys: Any, city: City
+) -> None:
+    await apply(insight_app, city.events)
+    index = (await client.get("/api/v1/insight/summary", headers=leader)).json()["index"]
+    assert index["version"] == 1
+    assert [i["key"] for i in index["indicators"]] == [i.key for i in seed_rules().indicators]
+    stock = index["indicators"][0]
+    # 11 certified talents of a target of 20,000: the contribution is 100 × weight × 11 / 20,000 (re-weighted)
+    assert stock["value"] == 11 and stock["score"] == round(11 / 20000, 4)
+    assert index["value"] == pytest.approx(sum(i["contribution"] or 0 for i in index["indicators"]), abs=0.1)
+
+    document = _seed()
+    document["version"] = 2
+    document["indicators"][0]["normalisation"]["target"] = 11
+    admin = test_keys.headers("admin.city", ["admin"])
+    bad = copy.deepcopy(document)
+    bad["indicators"][0]["weight"] = 0.5
+    refused = await client.put(
+        "/api/v1/admin/rules/insight/index", json={"document": bad, "reason": "x"}, headers=admin
+    )
+    assert refused.status_code == 422
+    changed = await client.put(
+        "/api/v1/admin/rules/insight/index", json={"document": document, "reason": "the 2026 target"}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    index = (await client.get("/api/v1/insight/summary", headers=leader)).json()["index"]
+    assert index["version"] == 2
+    assert index["indicators"][0]["score"] == 1.0

@@ -11,10 +11,11 @@ share of 3 claims would say too much about them) is reported as null and its wei
 indicators that are present, in proportion to their weights, so the index stays on 0-100; the answer says
 which were missing, so a reader knows the figure stands on fewer indicators. No indicator present: no index.
 
-The indicators, targets and weights are a rule document (`data/index.json`, version 1), checked when loaded:
-weights must be positive and add up to 1, sources and keys unique, min below max; a document that fails is
-refused with the field at fault. `INDEX_RULES` is its `servicekit.rulebook` rule set, so the city can publish
-a new version without a release.
+The indicators, targets and weights are a rule document, checked whenever one is stored: weights must be
+positive and add up to 1, sources and keys unique, min below max; a document that fails is refused with a 422
+naming the field. `data/index.json` is version 1 (the seed a migration stores); `INDEX_RULES` is its
+`servicekit.rulebook` rule set, so the city publishes a new version through
+`PUT /api/v1/admin/rules/insight/index` without a release, and the answer names the version it used.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from servicekit.rulebook import RuleSet
+from servicekit.rulebook import RuleBook, RuleSet, Versioned
 
 from insight.disclosure import K_ANONYMITY
 
@@ -150,6 +151,9 @@ def parse_index(document: Mapping[str, Any]) -> IndexRules:
 
 
 INDEX_RULES = RuleSet("index", parse_index, package="insight", seed_file="index.json")
+# Insight's rule sets: the index alone. An administrator publishes a new version through
+# PUT /api/v1/admin/rules/insight/index; the summary reads the version in force (`RULES.get(INDEX_RULES)`).
+RULES = RuleBook("insight", INDEX_RULES)
 
 
 @lru_cache(maxsize=1)
@@ -167,7 +171,7 @@ def _present(value: Any) -> float | None:
 def compute(
     inputs: Mapping[str, float | None],
     *,
-    rules: IndexRules | None = None,
+    rules: IndexRules | Versioned[IndexRules] | None = None,
     bases: Mapping[str, int] | None = None,
     k: int = K_ANONYMITY,
 ) -> dict[str, Any]:
@@ -176,7 +180,10 @@ def compute(
     `inputs` maps each indicator's source to its value; `bases` may give, per source, how many people or
     cases the value was measured over — below k the value is treated as missing, never shown.
     """
-    rules = rules or seed_rules()
+    # The rule book's version number is the one of record; the document's own `version` is its seed's.
+    version = rules.version if rules is not None else None
+    rules = rules.value if isinstance(rules, Versioned) else rules or seed_rules()
+    version = version or rules.version
     bases = bases or {}
     values: dict[str, float | None] = {}
     for indicator in rules.indicators:
@@ -211,7 +218,7 @@ def compute(
     return {
         "name_zh": "人才发展指数",
         "name_en": "Talent development index",
-        "version": rules.version,
+        "version": version,
         "value": round(total, 1) if present_weight > 0 else None,
         "indicators": rows,
         "missing": [row["key"] for row in rows if row["value"] is None],

@@ -9,6 +9,7 @@ from servicekit.auth import KeySource
 from insight.components import Components
 from insight.config import InsightSettings, get_settings
 from insight.handlers import fact_handlers
+from insight.index import RULES
 from insight.router import router
 
 CONSUMER_GROUP = "facts"
@@ -23,6 +24,7 @@ def definition(settings: InsightSettings | None = None) -> ServiceDefinition:
         routers=[router],
         consumers={CONSUMER_GROUP: fact_handlers(components.pseudonymise)},
         state=lambda _: {"components": components},
+        rulebook=RULES,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from servicekit.db import UTCDateTime
+from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel

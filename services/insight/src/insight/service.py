@@ -120,7 +120,10 @@ async def summary(session: AsyncSession, c: Components, filters: Filters) -> Sum
             reviews=_reviews(tables["review_times"][0]),
             housing=housing,
             verifications=_verifications(*tables["verifications"]),
-            index=index.compute(await _index_inputs(session, c, filters, tables, talents, claims, housing)),
+            index=index.compute(
+                await _index_inputs(session, c, filters, tables, talents, claims, housing),
+                rules=index.RULES.get(index.INDEX_RULES),
+            ),
             suppressed=[cell for table, _ in tables.values() for cell in table.suppressed],
         )
 
