@@ -2,6 +2,7 @@
 
 import applicant.employer.models
 import applicant.models  # noqa: F401  (registers the tables)
+import applicant.trust.models
 from servicekit.migrations import run_env
 from sqlmodel import SQLModel
 
