@@ -79,13 +79,11 @@ async def set_visibility(
         raise UnknownPartnerKind(partner_kind)
     for index, event_type in enumerate(body.event_types):
         if event_type not in EVENT_TYPES:
-            raise InvalidField(f"event_types.{index}", f"unknown event type {event_type!r}")
+            raise InvalidField(f"event_types.{index}", "notify.invalid.unknown_event_type", {"event_type": event_type})
         if event_type in c.catalogue.never_for_partners:
-            raise InvalidField(f"event_types.{index}", f"{event_type} carries personal data no partner may receive")
+            raise InvalidField(f"event_types.{index}", "notify.invalid.personal_event_type", {"event_type": event_type})
         if event_type not in shareable_types(c):
-            raise InvalidField(
-                f"event_types.{index}", f"{event_type} has no partner payload defined (data/partners.json)"
-            )
+            raise InvalidField(f"event_types.{index}", "notify.invalid.no_partner_payload", {"event_type": event_type})
     before = sorted(await visible_types(session, c, partner_kind))
     row = await repo.get_visibility(session, partner_kind)
     if row is None:
@@ -140,7 +138,7 @@ async def _check_target(c: Components, url: str) -> None:
     try:
         await check_url(url, allow_private=c.settings.allow_private_targets)
     except InvalidTarget as exc:
-        raise InvalidField("url", str(exc)) from exc
+        raise InvalidField("url", exc.key, exc.params) from exc
 
 
 def _public(subscription: Subscription, event_types: list[str]) -> SubscriptionPublic:
@@ -176,7 +174,7 @@ async def create_subscription(
     event_types = list(dict.fromkeys(body.event_types))
     for index, event_type in enumerate(event_types):
         if event_type not in EVENT_TYPES:
-            raise InvalidField(f"event_types.{index}", f"unknown event type {event_type!r}")
+            raise InvalidField(f"event_types.{index}", "notify.invalid.unknown_event_type", {"event_type": event_type})
     allowed = await visible_types(session, c, kind)
     refused = [event_type for event_type in event_types if event_type not in allowed]
     if refused:

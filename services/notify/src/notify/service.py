@@ -41,7 +41,7 @@ async def list_inbox(
 ) -> Page[NotificationPublic]:
     if category is not None and category not in c.catalogue.categories:
         known = ", ".join(c.catalogue.categories)
-        raise InvalidField("category", f"unknown category {category!r}; one of {known}")
+        raise InvalidField("category", "notify.invalid.unknown_category", {"category": category, "known": known})
     after = page.position(cursor_time, cursor_key)
     rows = await repo.list_inbox(
         session, recipient_id, limit=page.limit, after=after, category=category, unread_only=unread_only
@@ -225,7 +225,7 @@ async def put_preferences(
             preference.quiet_hours_enabled = False
         else:
             if body.quiet_hours.start == body.quiet_hours.end:
-                raise InvalidField("quiet_hours", "start and end must differ")
+                raise InvalidField("quiet_hours", "notify.invalid.quiet_hours_equal")
             preference.quiet_hours_enabled = True
             preference.quiet_hours_start = body.quiet_hours.start
             preference.quiet_hours_end = body.quiet_hours.end
@@ -237,9 +237,10 @@ async def put_preferences(
 def _checked_channels(c: Components, category: str, channels: list[Channel]) -> list[Channel]:
     spec = c.catalogue.categories.get(category)
     if spec is None:
-        raise InvalidField(f"channels.{category}", f"unknown category; one of {', '.join(c.catalogue.categories)}")
+        known = ", ".join(c.catalogue.categories)
+        raise InvalidField(f"channels.{category}", "notify.invalid.unknown_channel_category", {"known": known})
     if "in_app" not in channels:
-        raise InvalidField(f"channels.{category}", "in_app cannot be switched off: the inbox keeps everything")
+        raise InvalidField(f"channels.{category}", "notify.invalid.in_app_locked")
     if spec.critical:
         missing = [channel for channel in spec.default_channels if channel not in channels]
         if missing:

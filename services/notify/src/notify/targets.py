@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
+
+from servicekit.messages import EN, render
 
 
 class InvalidTarget(ValueError):
-    """A webhook URL notify refuses to call; the message says why."""
+    """A webhook URL notify refuses to call; `key` (notify.invalid.url_*) and `params` say why."""
+
+    def __init__(self, key: str, params: Mapping[str, Any] | None = None) -> None:
+        self.key, self.params = key, dict(params or {})
+        super().__init__(render(key, self.params, EN))
 
 
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -40,13 +48,13 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise InvalidTarget(f"not a valid URL: {exc}") from exc
+        raise InvalidTarget("notify.invalid.url_malformed", {"error": str(exc)}) from exc
     if parts.scheme not in {"http", "https"}:
-        raise InvalidTarget("must be an http or https URL")
+        raise InvalidTarget("notify.invalid.url_scheme")
     if not parts.hostname:
-        raise InvalidTarget("must name a host")
+        raise InvalidTarget("notify.invalid.url_no_host")
     if parts.username or parts.password:
-        raise InvalidTarget("must not carry credentials; deliveries are authenticated by their signature")
+        raise InvalidTarget("notify.invalid.url_credentials")
     if allow_private:
         return
     try:
@@ -54,8 +62,8 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except OSError as exc:
-        raise InvalidTarget(f"the host {parts.hostname} does not resolve") from exc
+        raise InvalidTarget("notify.invalid.url_unresolved", {"host": parts.hostname}) from exc
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if _forbidden(address):
-            raise InvalidTarget(f"the host {parts.hostname} resolves to a loopback, private or link-local address")
+            raise InvalidTarget("notify.invalid.url_private", {"host": parts.hostname})
