@@ -14,6 +14,7 @@ from contracts import TalentRevoked
 from fastapi import FastAPI
 from servicekit.calendar import add_working_days
 from servicekit.db import utcnow
+from servicekit.messages import format_datetime
 from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys
 from sqlmodel import col, select, update
@@ -156,7 +157,7 @@ class TestAppeal:
             await session.commit()
         late = await _appeal(client, talent, claim["id"])
         assert late.status_code == 409, late.text
-        assert (rejected_at + timedelta(days=15)).date().isoformat() in late.json()["detail"]
+        assert format_datetime(rejected_at + timedelta(days=15), "en") in late.json()["detail"]  # city time
 
     async def test_stopped_claims_and_automatic_rejections_are_not_appealable(
         self,

@@ -7,7 +7,8 @@ so the catalogues of every service imported into one process merge without clash
 
 Placeholders are `str.format` fields; a format spec names a formatter for values that must read well in
 either language: `{until:datetime}` and `{on:date}` render an aware datetime (or its ISO text, as stored
-in JSON) in city time, `{amount:fen}` renders fen as yuan, `{amount:yuan}` a yuan amount.
+in JSON) in city time, `{amount:fen}` renders fen as yuan, `{amount:yuan}` a yuan amount, and
+`{cause:message}` renders a parameter that is itself a catalogue key.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ class _RequestLocale:
 
     locale: str = DEFAULT_LOCALE
     rendered: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _request: ContextVar[_RequestLocale | None] = ContextVar("servicekit_request_locale", default=None)
@@ -217,7 +217,18 @@ def format_fen(amount: int | str, locale: str | None = None) -> str:
     return format_yuan(Decimal(int(amount)) / 100, locale)
 
 
-_SPECS = {"datetime": format_datetime, "date": format_date, "yuan": format_yuan, "fen": format_fen}
+def format_message(key: str, locale: str | None = None) -> str:
+    """A parameter that is itself a catalogue key (a cause inside a sentence), in the same language."""
+    return render(str(key), None, locale)
+
+
+_SPECS = {
+    "datetime": format_datetime,
+    "date": format_date,
+    "yuan": format_yuan,
+    "fen": format_fen,
+    "message": format_message,
+}
 
 
 class _Formatter(string.Formatter):
@@ -259,6 +270,31 @@ def render(
 def both(key: str, params: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The text in every locale (for payloads stored or sent once, read in either language)."""
     return {loc: render(key, params, loc) for loc in LOCALES}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text kept as key + params (JSON-able: times as ISO text) and rendered when, and in the language in
+    which, it is read — for texts stored now and read later (history lines, reasons)."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def render(self, locale: str | None = None) -> str:
+        return render(self.key, self.params, locale)
+
+    def english(self) -> str:
+        """For logs, audit records and partner events, whose language is fixed."""
+        return render(self.key, self.params, EN)
+
+    def stored(self) -> dict[str, Any]:
+        return {"key": self.key, "params": dict(self.params)}
+
+    @classmethod
+    def from_stored(cls, value: Mapping[str, Any] | None) -> Message | None:
+        if not value or not isinstance(value.get("key"), str):
+            return None
+        return cls(value["key"], dict(value.get("params") or {}))
 
 
 # --- the catalogue check every service's tests run ---------------------------------------------------------
@@ -326,6 +362,7 @@ __all__ = [
     "EN",
     "LOCALES",
     "ZH_CN",
+    "Message",
     "begin_request",
     "both",
     "check_catalogue",
@@ -334,6 +371,7 @@ __all__ = [
     "format_date",
     "format_datetime",
     "format_fen",
+    "format_message",
     "format_yuan",
     "has_key",
     "language_headers",

@@ -61,30 +61,23 @@ async def appeal(session: AsyncSession, principal: Principal, claim_id: str, bod
     if claim is None or claim.talent_id != principal.sub:
         raise ClaimNotFound()
     if claim.status == ClaimStatus.STOPPED:
-        raise NotAppealable(
-            "This claim was stopped by a fact (a revocation, a lease, a used voucher), not rejected by an officer; "
-            "there is no decision to appeal."
-        )
+        raise NotAppealable("stopped")
     if not CLAIM_FLOW.can(claim.status, ClaimAction.APPEAL):
         raise WrongState("appealed", claim.status)
     history = (await repo.history_of([claim.id]))[claim.id]
     rejection = rejection_of(history)
     if rejection is None or rejection.actor == SYSTEM:
-        raise NotAppealable(
-            "The automatic checks rejected this claim (no officer decided it); claim again when the reason is gone."
-        )
+        raise NotAppealable("automatic")
     if any(h.action == APPEALED_WORD for h in history):
-        raise NotAppealable("This claim was appealed once and the appeal was decided; that decision is final.")
+        raise NotAppealable("decided")
     until = rejection.at + APPEAL_WINDOW
     if utcnow() > until:
-        raise AppealTooLate(until.isoformat())
+        raise AppealTooLate(until)
     # The claim takes its period back: a claim filed since for the same period rules the appeal out.
     policy = await get_policy(session, claim.policy_code, claim.policy_version)
     key = period_key(policy.rules.limits, claim.talent_id, claim.policy_code, claim.year)
     if await repo.period_holder(key) is not None:
-        raise NotAppealable(
-            "You have filed another claim of this policy for the same period since; withdraw it to appeal this one."
-        )
+        raise NotAppealable("period_taken")
     claim.period_key = key
     await transition(session, claim, ClaimAction.APPEAL, actor=principal, clock=clock, reason=body.reason)
     await session.flush()
@@ -111,7 +104,7 @@ async def decide_appeal(
             raise AmountNotEditable()
         ceiling = policy.rules.amount.ceiling_fen
         if ceiling is not None and body.amount_fen > ceiling:
-            raise InvalidClaimDetails("amount_fen", f"the ceiling of this policy is {ceiling} fen")
+            raise InvalidClaimDetails("amount_fen", "benefits.details.amount_ceiling", {"ceiling": ceiling})
         claim.amount_fen = body.amount_fen
     if claim.amount_fen is None:
         raise AmountRequired()

@@ -30,9 +30,13 @@ async def headroom_reasons(session: AsyncSession, claim: Claim) -> list[Reason]:
     count, spent = (used.committed_count, used.committed_fen) if used else (0, 0)
     reasons = []
     if budget.yearly_quota is not None and count >= budget.yearly_quota:
-        reasons.append(Reason("quota_exhausted", f"The {claim.year} quota of {budget.yearly_quota} claims is used up."))
+        reasons.append(
+            Reason(
+                "quota_exhausted", "benefits.reason.quota_exhausted", {"year": claim.year, "quota": budget.yearly_quota}
+            )
+        )
     if budget.yearly_budget_fen is not None and spent + (claim.amount_fen or 0) > budget.yearly_budget_fen:
-        reasons.append(Reason("budget_exhausted", f"The {claim.year} budget of this policy is used up."))
+        reasons.append(Reason("budget_exhausted", "benefits.reason.budget_exhausted", {"year": claim.year}))
     return reasons
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from servicekit.db import utcnow
+from servicekit.messages import Message
 from servicekit.timers import ScheduledTimer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,13 +33,16 @@ async def on_end_to_end_deadline(session: AsyncSession, timer: ScheduledTimer) -
 
 
 async def _escalate(session: AsyncSession, claim: Claim, stage: str, due_at: datetime, deadline: str) -> None:
-    what = f"the {stage} stage" if deadline == "stage" else "the end-to-end"
+    if deadline == "stage":
+        note = Message("benefits.history.deadline_passed_stage", {"stage": stage, "due_at": due_at.isoformat()})
+    else:
+        note = Message("benefits.history.deadline_passed_end_to_end", {"due_at": due_at.isoformat()})
     await transition(
         session,
         claim,
         ClaimAction.ESCALATE,
         actor=SYSTEM,
-        reason=f"{what} deadline {due_at.isoformat()} passed",
+        reason=note,
         stage=stage,
         escalation=(due_at, deadline),
     )
@@ -57,5 +61,5 @@ async def on_publicity_end(session: AsyncSession, timer: ScheduledTimer) -> None
         claim,
         ClaimAction.END_PUBLICITY,
         actor=SYSTEM,
-        reason="public notice ended without objection",
+        reason=Message("benefits.history.publicity_ended"),
     )

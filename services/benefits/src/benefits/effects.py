@@ -21,5 +21,5 @@ async def apply_payment_effects(session: AsyncSession, claim: Claim, policy: Pol
         facts.housing_voucher_used = True
         outbox.emit(session, HousingVoucherUsed(talent_id=claim.talent_id, claim_id=claim.id), subject=claim.talent_id)
         await stop_open_claims(
-            session, claim.talent_id, "a housing voucher was used", clock, exclusion="housing_voucher_used"
+            session, claim.talent_id, "benefits.stop.voucher_used", clock, exclusion="housing_voucher_used"
         )

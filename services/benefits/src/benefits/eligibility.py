@@ -49,7 +49,7 @@ async def record_of(
 
 
 def reasons_public(reasons: Sequence[Reason]) -> list[ReasonPublic]:
-    return [ReasonPublic(code=r.code, message=r.message) for r in reasons]
+    return [ReasonPublic(**r.public()) for r in reasons]
 
 
 async def eligibility(session: AsyncSession, talent_id: str, clock: Clock) -> list[EligibilityItem]:

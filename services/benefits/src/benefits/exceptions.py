@@ -3,58 +3,93 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from servicekit import messages
+from servicekit.messages import EN, render
 from servicekit.problems import Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from servicekit.workflow import IllegalTransition
 
 from benefits.rules import Reason
 
+# Every text below is in data/messages.json (zh-CN and en), rendered in the caller's language.
+messages.register_package("benefits")
+
 
 class PolicyNotFound(NotFound):
+    key = "benefits.error.policy_not_found"
+
     def __init__(self, code: str) -> None:
-        super().__init__(f"There is no policy {code!r}; see GET /api/v1/policies.")
+        super().__init__(params={"code": code})
 
 
 class UnknownPolicy(Unprocessable):
+    key = "benefits.error.unknown_policy"
+
     def __init__(self, code: str) -> None:
         super().__init__(
-            f"There is no active policy {code!r}; see GET /api/v1/policies.",
-            errors=[{"field": "policy_code", "message": "unknown or inactive policy"}],
+            params={"code": code},
+            errors=[{"field": "policy_code", "key": "benefits.error.unknown_policy_field"}],
         )
 
 
 class PolicyExists(Conflict):
+    key = "benefits.error.policy_exists"
+
     def __init__(self, code: str) -> None:
-        super().__init__(f"Policy {code!r} already exists; change it with PUT /api/v1/admin/policies/{code}.")
+        super().__init__(params={"code": code})
 
 
 class ClaimNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("There is no such claim, or it is not yours to see.")
+    key = "benefits.error.claim_not_found"
+
+
+def _joined(reasons: Sequence[Reason]) -> str:
+    # Raised while serving the request, so the reasons are rendered in the caller's language here.
+    return " ".join(r.message for r in reasons)
 
 
 class NotEligible(Unprocessable):
     """The talent may not claim the policy; every reason is listed."""
 
+    key = "benefits.error.not_eligible"
+
     def __init__(self, policy_code: str, reasons: Sequence[Reason]) -> None:
         super().__init__(
-            f"You are not eligible for {policy_code}: " + " ".join(r.message for r in reasons),
-            errors=[{"field": "policy_code", "message": r.message} for r in reasons],
-            reasons=[r.as_dict() for r in reasons],
+            render(self.key, {"policy_code": policy_code, "reasons": _english(reasons)}, EN),
+            params={"policy_code": policy_code, "reasons": _joined(reasons)},
+            errors=[{"field": "policy_code", "key": r.key, "params": dict(r.params)} for r in reasons],
+            reasons=[r.public() for r in reasons],
         )
 
 
 class AlreadyClaimed(Conflict):
+    key = "benefits.error.already_claimed"
+
     def __init__(self, policy_code: str, reasons: Sequence[Reason]) -> None:
         super().__init__(
-            f"You cannot claim {policy_code} again: " + " ".join(r.message for r in reasons),
-            reasons=[r.as_dict() for r in reasons],
+            render(self.key, {"policy_code": policy_code, "reasons": _english(reasons)}, EN),
+            params={"policy_code": policy_code, "reasons": _joined(reasons)},
+            reasons=[r.public() for r in reasons],
         )
 
 
+def _english(reasons: Sequence[Reason]) -> str:
+    return " ".join(render(r.key, r.params, EN) for r in reasons)
+
+
 class InvalidClaimDetails(Unprocessable):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    """A detail of the claim that does not fit the policy (benefits.details.* says what)."""
+
+    key = "benefits.error.invalid_details"
+
+    def __init__(self, field: str, message_key: str, params: dict[str, object] | None = None) -> None:
+        message = render(message_key, params)
+        super().__init__(
+            f"{field}: {render(message_key, params, EN)}",
+            params={"field": field, "message": message},
+            errors=[{"field": field, "key": message_key, "params": dict(params or {})}],
+        )
 
 
 class WrongState(IllegalTransition):
@@ -65,90 +100,97 @@ class WrongState(IllegalTransition):
 
 
 class BudgetExhausted(Conflict):
+    key = "benefits.error.budget_exhausted_budget"
+
     def __init__(self, policy_code: str, year: int, what: str) -> None:
-        super().__init__(f"Approving this claim would exceed the {year} {what} of {policy_code}; nothing was approved.")
+        super().__init__(
+            key=f"benefits.error.budget_exhausted_{what}", params={"policy_code": policy_code, "year": year}
+        )
 
 
 class AmountRequired(Unprocessable):
+    key = "benefits.error.amount_required"
+
     def __init__(self) -> None:
-        super().__init__(
-            "This policy's amount is entered by the officer: approve with amount_fen.",
-            errors=[{"field": "amount_fen", "message": "required to approve this claim"}],
-        )
+        super().__init__(errors=[{"field": "amount_fen", "key": "benefits.error.amount_required_field"}])
 
 
 class AmountNotEditable(Unprocessable):
+    key = "benefits.error.amount_not_editable"
+
     def __init__(self) -> None:
-        super().__init__(
-            "This policy's amount comes from the policy or the talent; amount_fen cannot be set by an officer.",
-            errors=[{"field": "amount_fen", "message": "not allowed for this policy"}],
-        )
+        super().__init__(errors=[{"field": "amount_fen", "key": "benefits.error.amount_not_editable_field"}])
 
 
 class PublicityNotOver(Conflict):
-    def __init__(self, until: str) -> None:
-        super().__init__(f"The claim is on public notice (公示) until {until}; it can be paid after that.")
+    key = "benefits.error.publicity_not_over"
+
+    def __init__(self, until: datetime | None) -> None:
+        if until is None:
+            super().__init__(key="benefits.error.publicity_not_over_open")
+        else:
+            super().__init__(params={"until": until.isoformat()})
 
 
 class PaymentReferenceUsed(Conflict):
-    def __init__(self) -> None:
-        super().__init__("This payment_reference was already recorded for another disbursement.")
+    key = "benefits.error.payment_reference_used"
 
 
 class NoReviewQueue(Forbidden):
+    key = "benefits.error.no_review_queue"
+
     def __init__(self, roles: tuple[str, ...]) -> None:
-        super().__init__(f"Only the roles {', '.join(roles)} have a review queue of claims.")
+        super().__init__(params={"roles": ", ".join(roles)})
 
 
 class NotAppealable(Conflict):
     """复议 is open only against an officer's rejection, once, and not once the period is claimed again."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
+    key = "benefits.error.not_appealable_decided"
+
+    def __init__(self, why: str) -> None:
+        """`why`: stopped, automatic, decided or period_taken."""
+        super().__init__(key=f"benefits.error.not_appealable_{why}")
 
 
 class AppealTooLate(Conflict):
-    def __init__(self, until: str) -> None:
-        super().__init__(f"An appeal was possible within 15 days of the rejection, until {until}; that has passed.")
+    key = "benefits.error.appeal_too_late"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(params={"until": until.isoformat()})
 
 
 class AppealNotReturnable(Unprocessable):
+    key = "benefits.error.appeal_not_returnable"
+
     def __init__(self) -> None:
-        super().__init__(
-            "An appeal is decided, not returned: approve overturns the rejection, reject upholds it.",
-            errors=[{"field": "decision", "message": "approve (overturn) or reject (uphold)"}],
-        )
+        super().__init__(errors=[{"field": "decision", "key": "benefits.error.appeal_not_returnable_field"}])
 
 
 class NothingToPay(Conflict):
-    def __init__(self) -> None:
-        super().__init__(
-            "No claim is due for payment: none has ended its public notice (公示) or failed a payment outside an "
-            "open batch. Claims you decided at a review stage are left for another finance officer."
-        )
+    key = "benefits.error.nothing_to_pay"
 
 
 class PaymentBatchNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__("There is no such payment batch; see GET /api/v1/finance/payment-batches.")
+    key = "benefits.error.payment_batch_not_found"
 
 
 class UnreadableResultFile(Unprocessable):
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            f"The result file cannot be read: {message}. Send UTF-8 CSV with the header "
-            "line_ref,status,bank_reference (amount_fen optional).",
-            errors=[{"field": "body", "message": message}],
-        )
+    key = "benefits.error.unreadable_result_file"
+
+    def __init__(self, why: str) -> None:
+        """`why`: not_utf8, empty, header_not_csv or header_lacks (benefits.result_file.*)."""
+        why_key = f"benefits.result_file.{why}"
+        super().__init__(params={"why": why_key}, errors=[{"field": "body", "key": why_key}])
 
 
 class NotCsv(DomainError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
-
-    def __init__(self) -> None:
-        super().__init__("Send the bank's result file as text/csv (UTF-8).")
+    key = "benefits.error.not_csv"
 
 
 class ResultFileTooLarge(PayloadTooLarge):
+    key = "benefits.error.result_file_too_large"
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"A result file may have at most {limit} bytes; split it by line_ref.")
+        super().__init__(params={"limit": limit})

@@ -17,6 +17,7 @@ from contracts import ClaimDecided, ClaimDisbursed, ClaimEscalated, ClaimPublici
 from servicekit import audit, timers
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.messages import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from benefits import budget, renewals, straight_through
@@ -76,7 +77,7 @@ async def transition(
     *,
     actor: Principal | str,
     clock: Clock | None = None,
-    reason: str = "",
+    reason: str | Message = "",
     reasons: Sequence[Reason] = (),
     stage: str | None = None,
     escalation: tuple[datetime, str] | None = None,
@@ -86,7 +87,11 @@ async def transition(
 
     `stage` overrides the stage named in history and event (an escalation names the stage whose
     deadline passed); `escalation` is (the deadline, "stage" or "end_to_end") of an escalation.
+    `reason` is an official's own words, or the system's Message: history keeps its key and params so each
+    reader sees it in their language; audit and events carry its English text (their language is fixed).
     """
+    note = reason if isinstance(reason, Message) else None
+    reason = note.english() if note is not None else str(reason)
     move = CLAIM_FLOW[action]
     new = not move.sources
     from_status = None if new else ClaimStatus(claim.status)
@@ -114,7 +119,8 @@ async def transition(
         to_status=to_status,
         actor=actor_id,
         reason=reason,
-        reasons=[r.as_dict() for r in reasons],
+        reason_message=note.stored() if note is not None else None,
+        reasons=[r.stored() for r in reasons],
     )
     if not new:
         after: dict[str, Any] = {"status": to_status, "amount_fen": claim.amount_fen, "policy": claim.policy_code}
@@ -264,7 +270,7 @@ async def submit_claim(session: AsyncSession, principal: Principal, body: ClaimC
     try:
         amount = compute_amount(policy.rules.amount, policy.rules.limits, situation.facts, body.details, record)
     except InvalidDetails as exc:
-        raise InvalidClaimDetails(exc.field, exc.message) from exc
+        raise InvalidClaimDetails(exc.field, exc.key, exc.params) from exc
     claim = await _file_claim(session, principal.sub, policy, situation, dict(body.details), amount, now, year, clock)
     await _accept_or_reject(session, claim, clock)
     return claim
@@ -345,7 +351,7 @@ async def _file_claim(
     )
     BenefitsRepository.of(session).add_claim(claim)
     action = ClaimAction.RENEW if renewal else ClaimAction.AUTO_GRANT if auto else ClaimAction.FILE
-    reason = f"renewal for {year} of claim {renewal}" if renewal else ""
+    reason = Message("benefits.history.renewal", {"year": year, "claim": renewal}) if renewal else ""
     await transition(session, claim, action, actor=SYSTEM if auto else talent_id, clock=clock, reason=reason)
     return claim
 
@@ -374,7 +380,7 @@ async def _accept_or_reject(session: AsyncSession, claim: Claim, clock: Clock, *
     """The automatic checks (受理): the year's quota and budget still have room for this claim; an accepted
     claim then goes straight through or to review (benefits.straight_through)."""
     reasons = await budget.headroom_reasons(session, claim)
-    claim.reasons = [r.as_dict() for r in reasons]
+    claim.reasons = [r.stored() for r in reasons]
     if reasons:
         await _reject_automatically(session, claim, reasons, clock)
     else:
@@ -383,10 +389,9 @@ async def _accept_or_reject(session: AsyncSession, claim: Claim, clock: Clock, *
 
 
 async def _reject_automatically(session: AsyncSession, claim: Claim, reasons: Sequence[Reason], clock: Clock) -> None:
-    claim.reasons = [r.as_dict() for r in reasons]
-    await transition(
-        session, claim, ClaimAction.REJECT, actor=SYSTEM, clock=clock, reason=reasons[0].message, reasons=reasons
-    )
+    claim.reasons = [r.stored() for r in reasons]
+    first = Message(reasons[0].key, reasons[0].params)
+    await transition(session, claim, ClaimAction.REJECT, actor=SYSTEM, clock=clock, reason=first, reasons=reasons)
 
 
 # --- the talent's later moves --------------------------------------------------------------------
@@ -405,9 +410,8 @@ async def withdraw(session: AsyncSession, principal: Principal, claim_id: str, c
     if not CLAIM_FLOW.can(claim.status, ClaimAction.WITHDRAW):
         raise WrongState("withdrawn", claim.status)
     await budget.release(session, claim)
-    await transition(
-        session, claim, ClaimAction.WITHDRAW, actor=principal, clock=clock, reason="withdrawn by the talent"
-    )
+    withdrawn = Message("benefits.history.withdrawn")
+    await transition(session, claim, ClaimAction.WITHDRAW, actor=principal, clock=clock, reason=withdrawn)
     await session.flush()
     return claim
 
@@ -426,7 +430,7 @@ async def resubmit(
     try:
         amount = compute_amount(policy.rules.amount, policy.rules.limits, situation.facts, details, record)
     except InvalidDetails as exc:
-        raise InvalidClaimDetails(exc.field, exc.message) from exc
+        raise InvalidClaimDetails(exc.field, exc.key, exc.params) from exc
     if policy.rules.amount.basis != "entered_by_officer":
         claim.amount_fen, claim.months = amount.amount_fen, amount.months
     claim.details = details
@@ -442,9 +446,10 @@ async def resubmit(
 
 
 async def stop_open_claims(
-    session: AsyncSession, talent_id: str, reason: str, clock: Clock, *, exclusion: str | None = None
+    session: AsyncSession, talent_id: str, cause: str, clock: Clock, *, exclusion: str | None = None
 ) -> list[Claim]:
-    """A decision by the system: stop the talent's open claims (of policies with this exclusion, or all)."""
+    """A decision by the system: stop the talent's open claims (of policies with this exclusion, or all);
+    `cause` is the catalogue key of what happened (benefits.stop.*)."""
     stopped = []
     for claim in await BenefitsRepository.of(session).open_claims(talent_id):
         if exclusion is not None:
@@ -452,7 +457,8 @@ async def stop_open_claims(
             if exclusion not in policy.rules.eligibility.exclusions:
                 continue
         await budget.release(session, claim)
-        claim.reasons = [Reason(exclusion or "stopped", reason).as_dict()]
-        await transition(session, claim, ClaimAction.STOP, actor=SYSTEM, clock=clock, reason=f"stopped: {reason}")
+        claim.reasons = [Reason(exclusion or "stopped", cause).stored()]
+        stopped_by = Message("benefits.history.stopped", {"cause": cause})
+        await transition(session, claim, ClaimAction.STOP, actor=SYSTEM, clock=clock, reason=stopped_by)
         stopped.append(claim)
     return stopped

@@ -115,7 +115,7 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
         facts.status, facts.status_as_of = TalentFactsStatus.REVOKED, event.time
         facts.updated_at = utcnow()
         await session.flush()
-        await flow.stop_open_claims(session, data.talent_id, "the talent's certification was revoked", clock)
+        await flow.stop_open_claims(session, data.talent_id, "benefits.stop.revoked", clock)
 
     async def on_reinstated(session: AsyncSession, event: CloudEvent, data: TalentReinstated) -> None:
         # The revocation is lifted: the talent stands where applicant says (certified again while the
@@ -146,7 +146,7 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
         await session.flush()
         if not lease.ended:
             await flow.stop_open_claims(
-                session, data.talent_id, "a talent-apartment lease started", clock, exclusion="active_lease"
+                session, data.talent_id, "benefits.stop.lease_started", clock, exclusion="active_lease"
             )
 
     async def on_lease_ended(session: AsyncSession, event: CloudEvent, data: LeaseEnded) -> None:

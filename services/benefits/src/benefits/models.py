@@ -149,8 +149,8 @@ class Claim(SQLModel, table=True):
     officer_id: str | None = Field(default=None, max_length=64, index=True)
     officer_name: str | None = Field(default=None, max_length=100)
     officer_phone: str | None = Field(default=None, max_length=32)
-    # Why the automatic checks said no (a list of {code, message}).
-    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Why the automatic checks said no (a list of {code, message, key, params}: rendered for each reader).
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Approved without a reviewer (benefits.straight_through); or drawn for sampled review; or kept for
     # review for these reason codes (sampled, employment_disputed, fact_not_confirmed:<fact>, ...).
     straight_through: bool = False
@@ -174,7 +174,10 @@ class ClaimHistory(SQLModel, table=True):
     to_status: ClaimStatus = Field(sa_type=StrEnumText(ClaimStatus, 20))
     actor: str = Field(max_length=64)
     reason: str = Field(default="", max_length=2000)
-    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # A system text as {key, params} (servicekit.messages), rendered in each reader's language; `reason` keeps
+    # its English for audit and search. Null for an official's own words.
+    reason_message: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ClaimObjection(SQLModel, table=True):

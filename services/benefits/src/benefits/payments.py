@@ -28,6 +28,7 @@ from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.bulk import queue_insert
 from servicekit.db import utcnow
+from servicekit.messages import Message
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -205,17 +206,17 @@ def _parse(content: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[Payme
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableResultFile("it is not UTF-8") from exc
+        raise UnreadableResultFile("not_utf8") from exc
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise UnreadableResultFile("it is empty") from None
+        raise UnreadableResultFile("empty") from None
     except csv.Error as exc:
-        raise UnreadableResultFile(f"the header is not CSV ({exc})") from exc
+        raise UnreadableResultFile("header_not_csv") from exc
     missing = [c for c in RESULT_COLUMNS if c not in header]
     if missing:
-        raise UnreadableResultFile(f"the header lacks {', '.join(missing)}")
+        raise UnreadableResultFile("header_lacks")
     lines: list[tuple[int, dict[str, str]]] = []
     problems: list[PaymentProblem] = []
     while True:
@@ -312,7 +313,7 @@ async def import_results(
             if problem is not None:
                 problems.append(PaymentProblem(line=r.number, line_ref=r.line.line_ref, problem=problem))
                 continue
-            where = f"payment batch {batch.id}, line {r.line.line_ref}"
+            where = {"batch": batch.id, "line": r.line.line_ref}
             if r.result is PaymentResult.PAID:
                 assert r.bank_reference is not None
                 used.add(r.bank_reference)
@@ -324,7 +325,7 @@ async def import_results(
                     ClaimAction.DISBURSE,
                     actor=principal,
                     clock=clock,
-                    reason=f"payment {r.bank_reference} ({where})",
+                    reason=Message("benefits.history.paid_in_batch", {"reference": r.bank_reference, **where}),
                 )
                 key = (claim.policy_code, claim.policy_version)
                 if key not in policies:
@@ -338,7 +339,7 @@ async def import_results(
                     ClaimAction.FAIL_PAYMENT,
                     actor=principal,
                     clock=clock,
-                    reason=f"the bank refused the payment ({where}); it goes into a later batch",
+                    reason=Message("benefits.history.payment_failed", where),
                 )
                 failed += 1
             applied.append({"line_id": r.line.id, "result": r.result, "bank_reference": r.bank_reference, "at": now})

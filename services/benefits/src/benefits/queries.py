@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servicekit.auth import Principal
+from servicekit.messages import Message
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
 from servicekit.problems import Forbidden
 from servicekit.workflow import queue_statuses
@@ -14,9 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from benefits.exceptions import NoReviewQueue
 from benefits.flow import owned_claim
-from benefits.models import Claim
+from benefits.models import Claim, ClaimHistory
 from benefits.officers import officer_of
 from benefits.repository import BenefitsRepository
+from benefits.rules import reason_text
 from benefits.schemas import ClaimCase, ClaimPublic, HistoryEntry, PublicNotice, ReasonPublic
 from benefits.signals import straight_through_blockers
 from benefits.states import CITY_APPROVER, COUNTY_REVIEWER, FINANCE_OFFICER, REVIEW_STAGES, ClaimStatus
@@ -93,6 +95,13 @@ async def public_notices(session: AsyncSession, page: PageParams) -> Page[Claim]
     return keyset_page(claims, page.limit, _position)
 
 
+def _history_text(entry: ClaimHistory) -> str:
+    """The line's reason in the reader's language: a system text renders from its key (times in city time);
+    an official's own words, and lines stored before messages had keys, read as written."""
+    note = Message.from_stored(entry.reason_message)
+    return note.render() if note is not None else entry.reason
+
+
 async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimPublic]:
     """Claims with their history, in one query for the history of all of them."""
     histories = await BenefitsRepository.of(session).history_of([c.id for c in claims])
@@ -115,7 +124,7 @@ async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[Clai
             publicity_ended=c.publicity_ended_at is not None,
             payment_reference=c.payment_reference,
             disbursed_at=c.disbursed_at,
-            reasons=[ReasonPublic(**r) for r in c.reasons],
+            reasons=[ReasonPublic(**reason_text(r)) for r in c.reasons],
             straight_through=c.straight_through,
             sampled=c.sampled,
             manual_review_reasons=list(c.manual_review_reasons),
@@ -128,8 +137,8 @@ async def to_public(session: AsyncSession, claims: Sequence[Claim]) -> list[Clai
                     from_status=h.from_status,
                     to_status=h.to_status,
                     actor=h.actor,
-                    reason=h.reason,
-                    reasons=[ReasonPublic(**r) for r in h.reasons],
+                    reason=_history_text(h),
+                    reasons=[ReasonPublic(**reason_text(r)) for r in h.reasons],
                 )
                 for h in histories[c.id]
             ],

@@ -92,7 +92,7 @@ async def renew(session: AsyncSession, previous_id: str, year: int, clock: Clock
     talent_id, code = previous.talent_id, previous.policy_code
     row = await repo.current_policy(code)
     if row is None or not row.active:
-        await _refuse(session, previous, year, [Reason("policy_closed", "The policy is no longer offered.")])
+        await _refuse(session, previous, year, [Reason("policy_closed", "benefits.reason.policy_closed")])
         return None
     policy = Policy.of(row)
     situation = await situation_of(session, talent_id)
@@ -107,7 +107,7 @@ async def renew(session: AsyncSession, previous_id: str, year: int, clock: Clock
         try:
             amount = compute_amount(policy.rules.amount, policy.rules.limits, situation.facts, {}, record)
         except InvalidDetails as exc:
-            reasons = [Reason("amount", exc.message)]
+            reasons = [Reason("amount", exc.key, exc.params)]
     if reasons:
         await _refuse(session, previous, year, reasons)
         return None

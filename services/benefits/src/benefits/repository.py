@@ -264,7 +264,8 @@ class BenefitsRepository:
         to_status: str,
         actor: str,
         reason: str = "",
-        reasons: list[dict[str, str]] | None = None,
+        reason_message: dict[str, Any] | None = None,
+        reasons: list[dict[str, Any]] | None = None,
     ) -> None:
         """A history line, sent with the transaction's other queued rows (one INSERT for a whole batch)."""
         queue_insert(
@@ -279,6 +280,7 @@ class BenefitsRepository:
                 "to_status": to_status,
                 "actor": actor,
                 "reason": reason,
+                "reason_message": reason_message,
                 "reasons": reasons or [],
             },
         )

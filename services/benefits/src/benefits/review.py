@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.messages import Message
 from servicekit.workflow import check_second_approver, check_segregation, require_stage_role
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,7 +98,7 @@ async def decide(
             raise AmountNotEditable()
         ceiling = policy.rules.amount.ceiling_fen
         if ceiling is not None and body.amount_fen > ceiling:
-            raise InvalidClaimDetails("amount_fen", f"the ceiling of this policy is {ceiling} fen")
+            raise InvalidClaimDetails("amount_fen", "benefits.details.amount_ceiling", {"ceiling": ceiling})
         claim.amount_fen = body.amount_fen
 
     negative = NEGATIVE_DECISIONS.get(body.decision)
@@ -162,7 +163,7 @@ async def _publicize(session: AsyncSession, claim: Claim, clock: Clock) -> None:
         ClaimAction.PUBLICIZE,
         actor=SYSTEM,
         clock=clock,
-        reason=f"on public notice until {claim.publicized_until.isoformat()}",
+        reason=Message("benefits.history.on_public_notice", {"until": claim.publicized_until.isoformat()}),
     )
 
 
@@ -201,8 +202,7 @@ async def disburse(
     if not CLAIM_FLOW.can(claim.status, ClaimAction.DISBURSE):
         raise WrongState("paid", claim.status)
     if claim.publicity_ended_at is None:
-        until = claim.publicized_until.isoformat() if claim.publicized_until else "its end"
-        raise PublicityNotOver(until)
+        raise PublicityNotOver(claim.publicized_until)
     await _check_segregation(session, principal, claim, "disbursement")
     repo = BenefitsRepository.of(session)
     if await repo.claim_by_payment_reference(body.payment_reference) is not None:
@@ -216,7 +216,7 @@ async def disburse(
         ClaimAction.DISBURSE,
         actor=principal,
         clock=clock,
-        reason=f"payment {body.payment_reference}",
+        reason=Message("benefits.history.paid", {"reference": body.payment_reference}),
     )
     policy = await get_policy(session, claim.policy_code, claim.policy_version)
     await apply_payment_effects(session, claim, policy, clock)

@@ -10,11 +10,12 @@ does not apply. Nothing in the policy data is ever evaluated as code or as SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from contracts import FactSource
+from servicekit.messages import EN, render
 
 from benefits.models import TalentFacts
 from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
@@ -23,13 +24,37 @@ from benefits.states import TalentFactsStatus
 
 @dataclass(frozen=True)
 class Reason:
-    """A "no" with a stable code (for the app to translate) and a sentence."""
+    """A "no": a stable code (for apps and statistics) and a catalogue message (data/messages.json) rendered in
+    the reader's language; stored with its key and params so a stored reason is read in the reader's language."""
 
     code: str
-    message: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, str]:
+    @property
+    def message(self) -> str:
+        """The sentence in the current request's language."""
+        return render(self.key, self.params)
+
+    def public(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+    def stored(self) -> dict[str, Any]:
+        # `message` (English) keeps rows readable as they were before messages had keys.
+        return {
+            "code": self.code,
+            "message": render(self.key, self.params, EN),
+            "key": self.key,
+            "params": dict(self.params),
+        }
+
+
+def reason_text(stored: Mapping[str, Any]) -> dict[str, str]:
+    """A stored reason as the reader sees it: its message rendered in the request's language."""
+    message = str(stored.get("message", ""))
+    if stored.get("key"):
+        message = render(str(stored["key"]), stored.get("params"), fallback=message)
+    return {"code": str(stored.get("code", "")), "message": message}
 
 
 @dataclass(frozen=True)
@@ -64,26 +89,27 @@ EligibilityCheck = Callable[[EligibilityRules, TalentFacts, date, ClaimRecord], 
 
 def _certified(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if facts.status != TalentFactsStatus.CERTIFIED:
-        state = {TalentFactsStatus.REVOKED: "was revoked", TalentFactsStatus.EXPIRED: "has expired"}.get(
-            facts.status, "is not certified yet"
+        key = {TalentFactsStatus.REVOKED: "revoked", TalentFactsStatus.EXPIRED: "expired"}.get(
+            facts.status, "not_certified_yet"
         )
-        return Reason("not_certified", f"Your talent status {state}; benefits need a current certification.")
+        return Reason("not_certified", f"benefits.reason.{key}")
     if facts.certified_until is not None and facts.certified_until < today:
-        return Reason("not_certified", f"Your certification ended on {facts.certified_until.isoformat()}.")
+        return Reason("not_certified", "benefits.reason.certification_ended", {"on": facts.certified_until.isoformat()})
     return None
 
 
 def _tier(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if rules.tiers is not None and facts.tier not in rules.tiers:
-        return Reason(
-            "tier", f"Tier {facts.tier or 'none'} does not qualify; this policy is for tiers {', '.join(rules.tiers)}."
-        )
+        tiers = ", ".join(rules.tiers)
+        if not facts.tier:
+            return Reason("tier", "benefits.reason.no_tier", {"tiers": tiers})
+        return Reason("tier", "benefits.reason.tier", {"tier": facts.tier, "tiers": tiers})
     return None
 
 
 def _degree(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if rules.degrees is not None and facts.degree not in rules.degrees:
-        return Reason("degree", f"This policy is for degrees {', '.join(rules.degrees)}.")
+        return Reason("degree", "benefits.reason.degree", {"degrees": ", ".join(rules.degrees)})
     return None
 
 
@@ -91,9 +117,9 @@ def _age(rules: EligibilityRules, facts: TalentFacts, today: date, record: Claim
     if rules.max_age is None:
         return None
     if facts.birth_date is None:
-        return Reason("profile_missing", "Your date of birth is not known yet; complete your profile.")
+        return Reason("profile_missing", "benefits.reason.birth_date_unknown")
     if years_between(facts.birth_date, today) > rules.max_age:
-        return Reason("age", f"This policy is for people aged {rules.max_age} or under.")
+        return Reason("age", "benefits.reason.age", {"max_age": rules.max_age})
     return None
 
 
@@ -102,41 +128,35 @@ def _graduation(rules: EligibilityRules, facts: TalentFacts, today: date, record
     if rules.max_months_since_graduation is None or record.counted_claims > 0:
         return None
     if facts.graduated_on is None:
-        return Reason("profile_missing", "Your graduation date is not known yet; complete your profile.")
+        return Reason("profile_missing", "benefits.reason.graduation_unknown")
     if months_between(facts.graduated_on, today) > rules.max_months_since_graduation:
-        return Reason(
-            "graduation",
-            f"The first claim must be made within {rules.max_months_since_graduation} months of graduating "
-            f"(you graduated on {facts.graduated_on.isoformat()}).",
-        )
+        params = {"months": rules.max_months_since_graduation, "graduated_on": facts.graduated_on.isoformat()}
+        return Reason("graduation", "benefits.reason.graduation", params)
     return None
 
 
 def _social_insurance(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if facts.social_insurance_months < rules.min_social_insurance_months:
-        return Reason(
-            "social_insurance",
-            f"This policy needs at least {rules.min_social_insurance_months} month(s) of local social insurance "
-            f"(you have {facts.social_insurance_months}).",
-        )
+        params = {"required": rules.min_social_insurance_months, "have": facts.social_insurance_months}
+        return Reason("social_insurance", "benefits.reason.social_insurance", params)
     return None
 
 
 def _works_in_city(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if rules.requires_works_in_city and not facts.works_in_city:
-        return Reason("works_in_city", "This policy is for people whose employer is in the city.")
+        return Reason("works_in_city", "benefits.reason.works_in_city")
     return None
 
 
 def _shortage(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if rules.requires_shortage_catalogue and not facts.employer_in_shortage_catalogue:
-        return Reason("shortage_catalogue", "This policy is for posts in the key-industry shortage catalogue.")
+        return Reason("shortage_catalogue", "benefits.reason.shortage_catalogue")
     return None
 
 
 def _region(rules: EligibilityRules, facts: TalentFacts, today: date, record: ClaimRecord) -> Reason | None:
     if rules.regions is not None and facts.home_region not in rules.regions:
-        return Reason("region", f"This policy is for the regions {', '.join(rules.regions)}.")
+        return Reason("region", "benefits.reason.region", {"regions": ", ".join(rules.regions)})
     return None
 
 
@@ -147,12 +167,8 @@ def _provenance(rules: EligibilityRules, facts: TalentFacts, today: date, record
         if facts.provenance.get(fact, FactSource.SELF_DECLARED) not in sources
     ]
     if unconfirmed:
-        return Reason(
-            "provenance",
-            f"This policy needs {', '.join(unconfirmed)} confirmed ("
-            + "; ".join(f"{f}: {' or '.join(rules.provenance[f])}" for f in unconfirmed)
-            + "); ask your county reviewer or employer to confirm it.",
-        )
+        sources = "; ".join(f"{f}: {' / '.join(rules.provenance[f])}" for f in unconfirmed)
+        return Reason("provenance", "benefits.reason.provenance", {"facts": ", ".join(unconfirmed), "sources": sources})
     return None
 
 
@@ -169,17 +185,11 @@ ELIGIBILITY_CHECKS: tuple[EligibilityCheck, ...] = (
     _provenance,
 )
 
-# Each exclusion a policy may name: the fact that triggers it and what the talent is told.
-EXCLUSIONS: Mapping[str, tuple[Callable[[TalentSituation], bool], str]] = {
-    "owns_home_in_city": (
-        lambda s: bool(s.facts and s.facts.owns_home_in_city),
-        "Not for people who own a home in the city.",
-    ),
-    "active_lease": (lambda s: s.has_active_lease, "Not while you hold a talent-apartment lease."),
-    "housing_voucher_used": (
-        lambda s: bool(s.facts and s.facts.housing_voucher_used),
-        "Not after a housing voucher (人才房票) has been used.",
-    ),
+# Each exclusion a policy may name: the fact that triggers it (the talent is told benefits.reason.<exclusion>).
+EXCLUSIONS: Mapping[str, Callable[[TalentSituation], bool]] = {
+    "owns_home_in_city": lambda s: bool(s.facts and s.facts.owns_home_in_city),
+    "active_lease": lambda s: s.has_active_lease,
+    "housing_voucher_used": lambda s: bool(s.facts and s.facts.housing_voucher_used),
 }
 
 
@@ -189,14 +199,13 @@ def eligibility_reasons(
     """Every reason the talent may not claim under these rules (empty: eligible)."""
     facts = situation.facts
     if facts is None:
-        return [Reason("unknown_talent", "We have no record of your certification or profile yet.")]
+        return [Reason("unknown_talent", "benefits.reason.unknown_talent")]
     reasons = [r for check in ELIGIBILITY_CHECKS if (r := check(rules, facts, today, record)) is not None]
     if not facts.profile_known:
-        reasons.append(Reason("profile_missing", "Your profile has not reached the benefits service yet."))
+        reasons.append(Reason("profile_missing", "benefits.reason.profile_not_arrived"))
     for exclusion in rules.exclusions:
-        applies, message = EXCLUSIONS[exclusion]
-        if applies(situation):
-            reasons.append(Reason(exclusion, message))
+        if EXCLUSIONS[exclusion](situation):
+            reasons.append(Reason(exclusion, f"benefits.reason.{exclusion}"))
     return reasons
 
 
@@ -205,8 +214,6 @@ def excludes(rules: EligibilityRules, exclusion: str) -> bool:
 
 
 # --- limits -----------------------------------------------------------------------------------
-
-PERIOD_WORDS = {"once": "once per person", "yearly": "once a year", "any": "one open claim at a time"}
 
 
 def period_key(limits: ClaimLimits, talent_id: str, policy_code: str, year: int) -> str:
@@ -222,13 +229,11 @@ def limit_reasons(limits: ClaimLimits, record: ClaimRecord) -> list[Reason]:
     """Why another claim would exceed the policy's limits (empty: within them)."""
     reasons = []
     if record.period_taken:
-        reasons.append(
-            Reason("already_claimed", f"You already claimed this policy ({PERIOD_WORDS[limits.frequency]}).")
-        )
+        reasons.append(Reason("already_claimed", f"benefits.reason.already_claimed_{limits.frequency}"))
     if limits.max_claims is not None and record.counted_claims >= limits.max_claims:
-        reasons.append(Reason("max_claims", f"This policy can be claimed at most {limits.max_claims} times."))
+        reasons.append(Reason("max_claims", "benefits.reason.max_claims", {"max_claims": limits.max_claims}))
     if limits.max_months is not None and record.months_used >= limits.max_months:
-        reasons.append(Reason("max_months", f"This policy pays at most {limits.max_months} months."))
+        reasons.append(Reason("max_months", "benefits.reason.max_months", {"max_months": limits.max_months}))
     return reasons
 
 
@@ -238,10 +243,12 @@ def limit_reasons(limits: ClaimLimits, record: ClaimRecord) -> list[Reason]:
 class InvalidDetails(ValueError):
     """The claim's details do not fit the policy (a 422 naming the field)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, key: str, params: Mapping[str, Any] | None = None) -> None:
         self.field = field
-        self.message = message
+        self.key = key
+        self.params = dict(params or {})
+        self.message = render(key, self.params, EN)  # English, for logs; readers get render(key, params)
+        super().__init__(f"{field}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,7 @@ def compute_amount(
     """
     if schedule.basis != "entered_by_talent" and "amount_fen" in details and not estimate:
         # Only a policy whose amount the claimant enters takes one; anywhere else it is a forged amount.
-        raise InvalidDetails("details.amount_fen", "this policy's amount is set by its rules, not by the claim")
+        raise InvalidDetails("details.amount_fen", "benefits.details.amount_set_by_rules")
     if schedule.basis == "entered_by_officer":
         return Amount(None, None)
     if schedule.basis == "entered_by_talent":
@@ -282,17 +289,19 @@ def compute_amount(
         if value is None:
             if estimate:
                 return Amount(None, None)
-            raise InvalidDetails("details.amount_fen", "this policy needs the amount you apply for, in fen")
+            raise InvalidDetails("details.amount_fen", "benefits.details.amount_needed")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InvalidDetails("details.amount_fen", "must be a positive whole number of fen")
+            raise InvalidDetails("details.amount_fen", "benefits.details.amount_positive")
         if schedule.ceiling_fen is not None and value > schedule.ceiling_fen:
-            raise InvalidDetails("details.amount_fen", f"the ceiling of this policy is {schedule.ceiling_fen} fen")
+            raise InvalidDetails(
+                "details.amount_fen", "benefits.details.amount_ceiling", {"ceiling": schedule.ceiling_fen}
+            )
         return Amount(value, None)
     base = _base_value(schedule, facts)
     if base is None:
         if estimate:
             return Amount(None, None)
-        raise InvalidDetails("policy_code", "the policy has no amount for your tier or degree")
+        raise InvalidDetails("policy_code", "benefits.details.no_amount_for_you")
     if schedule.per == "claim":
         return Amount(base, None)
     remaining = schedule.max_months_per_claim
@@ -300,8 +309,8 @@ def compute_amount(
         remaining = min(remaining, max(limits.max_months - record.months_used, 0))
     months = details.get("months", remaining)
     if isinstance(months, bool) or not isinstance(months, int) or months < 1:
-        raise InvalidDetails("details.months", "must be a whole number of months, at least 1")
+        raise InvalidDetails("details.months", "benefits.details.months_whole")
     if months > remaining and not estimate:
-        raise InvalidDetails("details.months", f"at most {remaining} month(s) can be claimed now")
+        raise InvalidDetails("details.months", "benefits.details.months_at_most", {"remaining": remaining})
     months = min(months, remaining)
     return Amount(base * months, months)

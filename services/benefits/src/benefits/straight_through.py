@@ -35,6 +35,7 @@ from typing import Any
 
 from contracts import FactSource
 from servicekit.db import utcnow
+from servicekit.messages import Message
 from servicekit.pagination import Page, PageParams, cursor_key, keyset_page
 from servicekit.sql import insert_ignoring_conflicts
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -214,17 +215,22 @@ async def after_acceptance(session: AsyncSession, claim: Claim, clock: Clock, *,
     )
 
 
-def _approval_note(policy: Policy, day: date, claim: Claim) -> str:
+def _approval_note(policy: Policy, day: date, claim: Claim) -> Message:
     rules = policy.rules.straight_through
     assert rules is not None
-    confirmed = ", ".join(f"{fact} {'/'.join(sources)}" for fact, sources in rules.requires.items()) or "none"
+    confirmed = ", ".join(f"{fact} {'/'.join(sources)}" for fact, sources in rules.requires.items()) or "-"
     assert claim.publicized_until is not None
-    return (
-        f"approved straight through under {policy.code} v{policy.version} (rule straight_through: facts confirmed "
-        f"[{confirmed}], amount {claim.amount_fen} ≤ {rules.max_amount_fen} fen, no blocking signal; sampling draw "
-        f"of {day.isoformat()} at share {rules.sample_share}: not drawn); on public notice until "
-        f"{claim.publicized_until.isoformat()}"
-    )
+    params = {
+        "policy": policy.code,
+        "version": policy.version,
+        "confirmed": confirmed,
+        "amount": claim.amount_fen,
+        "max_amount": rules.max_amount_fen,
+        "day": day.isoformat(),
+        "share": rules.sample_share,
+        "until": claim.publicized_until.isoformat(),
+    }
+    return Message("benefits.history.straight_through", params)
 
 
 async def _policy_of(session: AsyncSession, claim: Claim) -> Policy:
