@@ -77,11 +77,12 @@ async def _bearer_principal(request: Request, runtime: RuntimeDep) -> Principal 
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("The Authorization header must be 'Bearer <access token>'.", headers=_challenge())
+        raise Unauthorized(key="gateway.auth.bearer_format", headers=_challenge())
     try:
         return await runtime.token_verifier.verify(token.strip())
     except Unauthorized as exc:
-        raise Unauthorized(exc.detail, headers=_challenge('error="invalid_token"')) from exc
+        challenge = _challenge('error="invalid_token"')
+        raise Unauthorized(exc.detail, key=exc.key, params=exc.params, headers=challenge) from exc
 
 
 def _challenge(extra: str = "") -> dict[str, str]:
@@ -109,9 +110,9 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
     if rule.public:
         return service
     if principal is None:
-        raise Unauthorized("This resource needs a bearer token from POST /api/v1/auth/token.", headers=_challenge())
+        raise Unauthorized(key="gateway.auth.token_needed", headers=_challenge())
     if rule.roles and not principal.has_any(rule.roles):
-        raise Forbidden(f"This action needs one of the roles: {', '.join(sorted(rule.roles))}.")
+        raise Forbidden(key="auth.role_required", params={"roles": ", ".join(sorted(rule.roles))})
     if service == GATEWAY:
         # The gateway's own operations are answered by its own routers, mounted before the proxy: a path
         # below them that reaches the proxy names no operation (there is no upstream to ask).

@@ -40,20 +40,20 @@ def checked_credit_code(value: str, field: str = "credit_code") -> str:
     try:
         return validate_credit_code(value)
     except InvalidCreditCode as exc:
-        raise InvalidField(field, str(exc)) from exc
+        raise InvalidField(field, "gateway.field.credit_code", {"reason": str(exc)}) from exc
 
 
 def _check_password(username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidField("password", f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidField("password", "gateway.field.password_too_short", {"min_length": MIN_PASSWORD_LENGTH})
     if username.lower() in password.lower():
-        raise InvalidField("password", "a password must not contain the username")
+        raise InvalidField("password", "gateway.field.password_contains_username")
 
 
 def _checked_text(field: str, value: str) -> str:
     text = value.strip()
     if not text or any(ord(c) < 32 for c in text):
-        raise InvalidField(field, "must be a single line of visible text")
+        raise InvalidField(field, "gateway.field.single_line")
     return text
 
 

@@ -17,7 +17,7 @@ def normalize_phone(raw: str) -> str:
     if phone.startswith("00"):
         phone = "+" + phone[2:]
     if not _E164.match(phone):
-        raise InvalidPhone("use the international E.164 format, e.g. +8613800000001")
+        raise InvalidPhone("gateway.phone.e164")
     if phone.startswith("+86") and not _MAINLAND_MOBILE.match(phone):
-        raise InvalidPhone("a mainland China number must be a mobile number: +86 then 11 digits starting 13-19")
+        raise InvalidPhone("gateway.phone.mainland_mobile")
     return phone

@@ -185,17 +185,15 @@ class UpstreamProxy:
             )
         except TimeoutError as exc:
             logger.warning("upstream %s timed out: %s", service, type(exc).__name__)
-            raise GatewayTimeout(f"The {service} service did not answer in time; try again shortly.") from exc
+            raise GatewayTimeout(service) from exc
         except aiohttp.ClientConnectorError as exc:
             logger.warning("upstream %s unreachable: %s", service, type(exc).__name__)
-            raise UpstreamUnavailable(
-                f"The {service} service is unavailable right now; try again shortly.", headers={"Retry-After": "5"}
-            ) from exc
+            raise UpstreamUnavailable(service, headers={"Retry-After": "5"}) from exc
         except aiohttp.ClientError as exc:
             if streamed is not None and streamed.error is not None:
                 raise streamed.error from exc  # the caller's body was refused (413) or the caller went away
             logger.warning("upstream %s failed: %s", service, type(exc).__name__)
-            raise BadGateway(f"The {service} service gave no valid answer; try again shortly.") from exc
+            raise BadGateway(service) from exc
         if _small(upstream, request.method):
             return await _buffered(upstream, service)
         return _streaming(upstream, service)
@@ -213,10 +211,10 @@ async def _buffered(upstream: aiohttp.ClientResponse, service: str) -> Response:
         body = await upstream.read()
     except TimeoutError as exc:
         logger.warning("upstream %s timed out in its response: %s", service, type(exc).__name__)
-        raise GatewayTimeout(f"The {service} service did not answer in time; try again shortly.") from exc
+        raise GatewayTimeout(service) from exc
     except aiohttp.ClientError as exc:
         logger.warning("upstream %s broke off its response: %s", service, type(exc).__name__)
-        raise BadGateway(f"The {service} service gave no valid answer; try again shortly.") from exc
+        raise BadGateway(service) from exc
     finally:
         upstream.release()
     response = Response(status_code=upstream.status)

@@ -66,8 +66,8 @@ DEV_PARTNERS: tuple[tuple[str, str], ...] = (("partner.hospital", "hospital"), (
 DEV_EMPLOYER = ("employer.demo", "91330402MA2B3C4D53", "嘉兴某科技有限公司", "330402")
 DEV_USERNAMES = tuple(u for u, _, _ in DEV_OFFICIALS) + tuple(c for c, _ in DEV_PARTNERS) + (DEV_EMPLOYER[0],)
 
-_WRONG_CREDENTIALS = "The username or password is wrong."
-_WRONG_CLIENT = "The client id or client secret is wrong."
+_WRONG_CREDENTIALS = "gateway.oauth.wrong_credentials"
+_WRONG_CLIENT = "gateway.oauth.wrong_client"
 
 
 class OtpSender(Protocol):
@@ -96,7 +96,7 @@ class HttpOtpSender:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             logger.warning("one-time code delivery failed: %s", type(exc).__name__)
-            raise OtpDeliveryFailed("The code could not be sent right now; try again shortly.") from exc
+            raise OtpDeliveryFailed() from exc
 
 
 @dataclass
@@ -125,13 +125,11 @@ async def request_otp(session: AsyncSession, auth: AuthComponents, raw_phone: st
         since_last = (now - recent[0].created_at).total_seconds()
         if since_last < settings.otp_min_interval_s:
             wait = int(settings.otp_min_interval_s - since_last) + 1
-            raise OtpRateLimited(
-                f"A code was sent to this number moments ago; wait {wait} s before asking again.", wait
-            )
+            raise OtpRateLimited("gateway.otp.too_soon", wait)
     if len(recent) >= settings.otp_max_per_hour:
         opens_at = recent[settings.otp_max_per_hour - 1].created_at + timedelta(hours=1)
         wait = int((opens_at - now).total_seconds()) + 1
-        raise OtpRateLimited(f"Too many codes for this number in the last hour; try again in {wait} s.", wait)
+        raise OtpRateLimited("gateway.otp.hourly_limit", wait)
 
     await repository.supersede_challenges(session, phone_hash, now)
     code = new_otp_code()
@@ -155,23 +153,23 @@ async def grant_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str,
     try:
         phone = normalize_phone(raw_phone)
     except InvalidPhone as exc:
-        raise InvalidRequest(exc.detail) from exc
+        raise InvalidRequest(exc.detail, key=exc.key, params=exc.params) from exc
     phone_hash = auth.hasher.digest("phone", phone)
     now = utcnow()
     challenge = await repository.open_challenge(session, phone_hash, now)
     if challenge is None:
-        raise InvalidGrant("There is no valid code for this phone number; request a new one.")
+        raise InvalidGrant(key="gateway.oauth.no_valid_code")
     max_attempts = auth.settings.otp_max_attempts
     if challenge.attempts >= max_attempts:
-        raise InvalidGrant("Too many wrong codes were entered; request a new code.")
+        raise InvalidGrant(key="gateway.oauth.too_many_wrong_codes")
     if not auth.hasher.matches("otp", f"{challenge.id}:{code.strip()}", challenge.code_hash):
         attempts = await repository.count_attempt(session, challenge.id)
         left = max(0, max_attempts - attempts)
         if left == 0:
-            raise InvalidGrant("The code is wrong, and this code is now locked; request a new one.")
-        raise InvalidGrant(f"The code is wrong; {left} attempt(s) left.", attempts_left=left)
+            raise InvalidGrant(key="gateway.oauth.code_wrong_locked")
+        raise InvalidGrant(key="gateway.oauth.code_wrong", params={"left": left}, attempts_left=left)
     if not await repository.consume_challenge(session, challenge.id, now):
-        raise InvalidGrant("This code has already been used; request a new one.")
+        raise InvalidGrant(key="gateway.oauth.code_used")
 
     account = await repository.get_account_by_phone_hash(session, phone_hash)
     if account is None:
@@ -180,7 +178,7 @@ async def grant_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str,
         session.add(account)
         logger.info("talent account created sub=%s", account.id)
     elif account.disabled_at is not None:
-        raise InvalidGrant("This account is disabled.")
+        raise InvalidGrant(key="gateway.oauth.account_disabled")
     return await _issue(session, auth, account, now)
 
 
@@ -217,7 +215,8 @@ async def grant_password(session: AsyncSession, auth: AuthComponents, username: 
     if account is not None and account.locked_until is not None and account.locked_until > now:
         wait = int((account.locked_until - now).total_seconds()) + 1
         raise InvalidGrant(
-            f"Too many failed sign-ins; this account is locked for {(wait + 59) // 60} more minute(s).",
+            key="gateway.oauth.account_locked",
+            params={"minutes": (wait + 59) // 60},
             headers={"Retry-After": str(wait)},
         )
     valid = await auth.secrets.verify(account.secret_hash if account else None, password)
@@ -231,7 +230,7 @@ async def grant_password(session: AsyncSession, auth: AuthComponents, username: 
                 logger.warning("account locked after repeated failed sign-ins sub=%s", account.id)
             session.add(account)
             await session.flush()
-        raise InvalidGrant(_WRONG_CREDENTIALS)
+        raise InvalidGrant(key=_WRONG_CREDENTIALS)
     account.failed_attempts = 0
     account.locked_until = None
     if account.secret_hash and auth.secrets.needs_rehash(account.secret_hash):
@@ -260,21 +259,19 @@ async def grant_refresh(session: AsyncSession, auth: AuthComponents, token: str)
     now = utcnow()
     row = await repository.get_refresh_token(session, auth.hasher.digest("refresh", token))
     if row is None:
-        raise InvalidGrant("The refresh token is not valid.")
+        raise InvalidGrant(key="gateway.oauth.refresh_invalid")
     if row.revoked_at is not None:
-        raise InvalidGrant("The refresh token has been revoked; sign in again.")
+        raise InvalidGrant(key="gateway.oauth.refresh_revoked")
     if row.rotated_at is not None or not await repository.mark_rotated(session, row.id, now):
         await repository.revoke_family(session, row.family_id, now)
         logger.warning("refresh token reused; family revoked sub=%s family=%s", row.account_id, row.family_id)
-        raise InvalidGrant(
-            "The refresh token was already used; every session of this sign-in has been revoked. Sign in again."
-        )
+        raise InvalidGrant(key="gateway.oauth.refresh_reused")
     if row.expires_at <= now:
-        raise InvalidGrant("The refresh token has expired; sign in again.")
+        raise InvalidGrant(key="gateway.oauth.refresh_expired")
     account = await repository.get_account(session, row.account_id)
     if account is None or not await _may_sign_in(session, account):
         await repository.revoke_family(session, row.family_id, now)
-        raise InvalidGrant("The account of this refresh token can no longer sign in.")
+        raise InvalidGrant(key="gateway.oauth.refresh_account_gone")
     return await _issue(session, auth, account, now, family_id=row.family_id)
 
 
@@ -442,17 +439,19 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidClient("The Basic credentials are malformed.") from exc
+        raise InvalidClient("gateway.oauth.basic_malformed") from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise InvalidClient("The Basic credentials are malformed.")
+        raise InvalidClient("gateway.oauth.basic_malformed")
     return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _required(form: TokenForm, *names: str) -> list[str]:
     missing = [n for n in names if not getattr(form, n)]
     if missing:
-        raise InvalidRequest(f"grant_type={form.grant_type} needs the form fields: {', '.join(missing)}.")
+        raise InvalidRequest(
+            key="gateway.oauth.fields_required", params={"grant_type": form.grant_type, "fields": ", ".join(missing)}
+        )
     return [str(getattr(form, n)) for n in names]
 
 
@@ -461,7 +460,7 @@ async def exchange(
 ) -> TokenResponse:
     """Dispatch a token request on its grant type."""
     if not form.grant_type:
-        raise InvalidRequest("grant_type is required, in a form-encoded body (application/x-www-form-urlencoded).")
+        raise InvalidRequest(key="gateway.oauth.grant_type_required")
     if form.grant_type == "otp":
         phone, code = _required(form, "phone", "code")
         return await grant_otp(session, auth, phone, code)
@@ -473,11 +472,9 @@ async def exchange(
         if basic is None:
             basic = (form.client_id or "", form.client_secret or "")
             if not all(basic):
-                raise InvalidClient("client_id and client_secret are required (form fields or HTTP Basic).")
+                raise InvalidClient("gateway.oauth.client_credentials_required")
         return await grant_client_credentials(session, auth, *basic)
     if form.grant_type == "refresh_token":
         (token,) = _required(form, "refresh_token")
         return await grant_refresh(session, auth, token)
-    raise UnsupportedGrantType(
-        f"grant_type={form.grant_type} is not supported; use otp, password, client_credentials or refresh_token."
-    )
+    raise UnsupportedGrantType(params={"grant_type": form.grant_type})
