@@ -52,6 +52,7 @@ FULL: dict[str, tuple[list[str], dict[str, str]]] = {
     "benefits_autogrant": (["--events", "100000"], {}),
     "benefits_straight_through": (["--talents", "100000"], {}),
     "notify_inbox": (["--duration", "60", "--webhook-events", "2000"], {}),
+    "insight": (["--events", "20000", "--talents", "1700000"], {}),
 }
 
 
