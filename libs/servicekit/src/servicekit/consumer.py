@@ -279,16 +279,16 @@ class EventConsumer:
                 return
             for attempt in range(min(first_attempt, self.max_attempts), self.max_attempts + 1):
                 try:
-                    with self._span(message, event):
+                    with self._span(message, event):  # its log line too carries the trace id
                         applied = await self.apply(event, handler)
-                    CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()
-                    logger.info(
-                        "%s: %s %s %s",
-                        self.group_id,
-                        "applied" if applied else "skipped duplicate",
-                        event.type,
-                        event.id,
-                    )
+                        CONSUMED.labels(self.group_id, "applied" if applied else "duplicate").inc()
+                        logger.info(
+                            "%s: %s %s %s",
+                            self.group_id,
+                            "applied" if applied else "skipped duplicate",
+                            event.type,
+                            event.id,
+                        )
                     return
                 except PoisonMessage as exc:
                     await self._dead_letter(message, str(exc))
