@@ -230,6 +230,7 @@ def test_the_catalogue_check_finds_a_missing_locale_a_placeholder_mismatch_and_a
 
 
 def test_the_kits_own_catalogue_is_complete() -> None:
-    from servicekit import workflow
+    from servicekit import rulebook, workflow
 
-    assert check_catalogue(messages.load_catalogue("servicekit"), exceptions=workflow) == []
+    keys = [f"title.{status}" for status in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)]
+    assert check_catalogue(messages.load_catalogue("servicekit"), exceptions=[workflow, rulebook], keys=keys) == []

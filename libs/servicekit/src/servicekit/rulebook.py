@@ -65,8 +65,10 @@ class Versioned(Generic[T]):
 
 
 class InvalidRules(Unprocessable):
+    key = "problem.rules_invalid"
+
     def __init__(self, name: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(f"The new version of the rule set {name} is not valid.", errors=errors)
+        super().__init__(params={"name": name}, errors=errors)
 
 
 class RuleSet(Generic[T]):
@@ -120,8 +122,10 @@ class RuleDocumentUpdate(BaseModel):
 
 
 class RuleSetNotFound(NotFound):
+    key = "problem.rule_set_not_found"
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"There is no rule set {name} (or no such version of it).")
+        super().__init__(params={"name": name})
 
 
 # At module level: with `from __future__ import annotations`, FastAPI resolves an endpoint's annotations in
