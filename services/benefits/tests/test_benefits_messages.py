@@ -178,3 +178,23 @@ async def test_public_notice_lines_show_city_time_in_the_readers_format(
     await fire_timers(benefits_app, utcnow() + timedelta(hours=2))
     ended = (await client.get(path, headers=talent | ZH)).json()["history"]
     assert ended[-1]["reason"] == "公示期满，无异议"
+
+
+async def test_a_refused_item_of_a_batch_decision_reads_like_the_single_decisions_problem(
+    client: httpx.AsyncClient, talent: Headers, officials: dict[str, Headers]
+) -> None:
+    unknown = str(uuid.uuid4())
+    body = {"claim_ids": [unknown], "decision": "approve", "reason": "ok"}
+    batch = await client.post(
+        "/api/v1/reviews/claims/batch-decisions", json=body, headers=officials["reviewer.nanhu"] | ZH
+    )
+    assert batch.status_code == 200, batch.text
+    [item] = batch.json()["items"]
+    single = await client.post(
+        f"/api/v1/reviews/claims/{unknown}/decisions",
+        json={"decision": "approve", "reason": "ok"},
+        headers=officials["reviewer.nanhu"] | ZH,
+    )
+    assert single.status_code == 404
+    assert item["problem"]["detail"] == single.json()["detail"]
+    assert (item["problem"]["title"], item["problem"]["detail"]) == ("未找到", "没有该申请，或您无权查看。")

@@ -249,9 +249,27 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def localized_detail(exc: DomainError) -> str:
+    """The error's detail in the request's language (its English `detail` when it has no key yet)."""
+    return render(exc.key, exc.params, fallback=exc.detail) if exc.key and has_key(exc.key) else exc.detail
+
+
+def problem_body(exc: DomainError) -> dict[str, Any]:
+    """The problem+json body of `exc` as its handler would send it (e.g. one item of a batch's answer)."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + exc.slug,
+        "title": localized_title(exc.status, exc.slug, exc.title),
+        "status": exc.status,
+        "detail": localized_detail(exc),
+    }
+    if exc.errors:
+        body["errors"] = localized_errors(exc.errors)
+    return body | exc.extensions
+
+
 async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DomainError)
-    detail = render(exc.key, exc.params, fallback=exc.detail) if exc.key and has_key(exc.key) else exc.detail
+    detail = localized_detail(exc)
     return problem(
         exc.status,
         detail,

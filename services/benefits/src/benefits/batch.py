@@ -12,7 +12,7 @@ from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.bulk import discard_queued, send_queued
-from servicekit.problems import PROBLEM_BASE, DomainError
+from servicekit.problems import DomainError, problem_body
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,16 +27,8 @@ def _send_all(session: Session) -> None:
 
 
 def problem_of(exc: DomainError) -> dict[str, Any]:
-    """The problem+json body the single decision's endpoint would have answered with."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + exc.slug,
-        "title": exc.title,
-        "status": exc.status,
-        "detail": exc.detail,
-    }
-    if exc.errors:
-        body["errors"] = exc.errors
-    return body | exc.extensions
+    """The problem+json body the single decision's endpoint would have answered with (in the caller's language)."""
+    return problem_body(exc)
 
 
 async def decide_many(
