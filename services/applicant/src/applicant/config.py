@@ -54,6 +54,13 @@ class ApplicantSettings(ServiceSettings):
     scan_log_batch_size: int = Field(default=200, ge=1, le=1_000)
     scan_log_interval_s: float = Field(default=0.5, gt=0, le=60)
     scan_log_capacity: int = Field(default=20_000, ge=1_000)
+    # Cross-city recognition (applicant.trust): partner cities' code key sets are refetched from their URLs every
+    # `trust_refresh_s`, and on a code with an unknown kid at most once per `trust_refetch_min_s` per city.
+    trust_refresh_s: float = Field(default=3_600.0, gt=0)
+    trust_refetch_min_s: float = Field(default=30.0, ge=0)
+    trust_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # After a rotation the previous trust-list key stays published this long (lists it signed still verify).
+    trust_key_retire_after_s: int = Field(default=7 * 86_400, ge=0)
 
     def body_limits(self) -> dict[str, int]:
         return {DOCUMENTS_PATH: self.document_max_bytes + MULTIPART_ALLOWANCE}

@@ -13,6 +13,7 @@ from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings
 from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
+from applicant.trust.recognition import PartnerKeys
 
 
 async def get_protector(request: Request) -> Protector:
@@ -29,6 +30,11 @@ async def get_code_keys(request: Request) -> CodeKeyRing:
 async def get_scan_recorder(request: Request) -> ScanRecorder:
     recorder: ScanRecorder = request.app.state.scan_recorder
     return recorder
+
+
+async def get_partner_keys(request: Request) -> PartnerKeys:
+    keys: PartnerKeys = request.app.state.partner_keys
+    return keys
 
 
 async def get_document_store(request: Request) -> EncryptedStore:
@@ -52,6 +58,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[ApplicantSettings, Depends(get_settings)]
 DocumentStoreDep = Annotated[EncryptedStore, Depends(get_document_store)]
 ScanRecorderDep = Annotated[ScanRecorder, Depends(get_scan_recorder)]
+PartnerKeysDep = Annotated[PartnerKeys, Depends(get_partner_keys)]
 
 OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]
 CountyReviewerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer"))]

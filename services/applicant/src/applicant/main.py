@@ -23,11 +23,18 @@ from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
+from applicant.trust import routes as trust_routes
+from applicant.trust.recognition import PartnerKeys
 from applicant.validity import EXPIRY_TIMER, expire_certification
 
 
 def code_key_sealer(settings: ApplicantSettings) -> FieldCipher:
     return FieldCipher.from_spec(settings.code_key_encryption_keys.get_secret_value(), associated_data=b"code-key")
+
+
+def trust_list_sealer(settings: ApplicantSettings) -> FieldCipher:
+    # The code keys' sealing keyring, bound to another purpose: a sealed trust-list key cannot pass for a code key.
+    return FieldCipher.from_spec(settings.code_key_encryption_keys.get_secret_value(), associated_data=b"trust-key")
 
 
 def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
@@ -40,7 +47,20 @@ def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
             lifetime=timedelta(seconds=settings.code_lifetime_s),
         ),
         "scan_recorder": ScanRecorder.from_settings(settings),
+        "trust_list_sealer": trust_list_sealer(settings),
+        "partner_keys": PartnerKeys(
+            allow_private=settings.is_dev,
+            refetch_min_s=settings.trust_refetch_min_s,
+            refresh_s=settings.trust_refresh_s,
+            timeout_s=settings.trust_fetch_timeout_s,
+        ),
     }
+
+
+def _partner_keys(runtime: Runtime) -> AbstractAsyncContextManager[PartnerKeys]:
+    """Partner cities' code key sets refresh on a schedule while the process serves."""
+    keys: PartnerKeys = runtime.state["partner_keys"]
+    return keys.running(runtime.database)
 
 
 def _scan_log(runtime: Runtime) -> AbstractAsyncContextManager[ScanRecorder]:
@@ -59,11 +79,11 @@ def definition() -> ServiceDefinition:
         name="applicant",
         title="Applicant service",
         description="Profiles, online certification, talent points and the signed talent code.",
-        routers=[router, attestation_routes.router, demand_routes.router, internal_router],
+        routers=[router, attestation_routes.router, demand_routes.router, trust_routes.router, internal_router],
         timers={EXPIRY_TIMER: expire_certification, STAGE_DEADLINE_TIMER: on_stage_deadline},
         audit=True,
         state=_state,
-        lifespans=[_scan_log, _documents],
+        lifespans=[_scan_log, _documents, _partner_keys],
         rulebook=RULES,
     )
 

@@ -41,6 +41,7 @@ from applicant.dependencies import (
     DocumentStoreDep,
     FamilyMemberId,
     OfficerPrincipal,
+    PartnerKeysDep,
     ProtectorDep,
     ScanRecorderDep,
     SettingsDep,
@@ -425,11 +426,15 @@ async def verify_code(
     database: DatabaseDep,
     keyring: CodeKeysDep,
     recorder: ScanRecorderDep,
+    settings: SettingsDep,
+    partner_keys: PartnerKeysDep,
 ) -> VerifyResult:
-    """Check a scanned talent code; the answer holds only what your scene may see."""
+    """Check a scanned talent code, ours or a partner city's on the trust list; the answer holds only what your
+    scene may see."""
     # A pure read: no unit of work (on SQLite that would take the write lock for every scan); the talent's
-    # read log gets the verification through the scan log, which writes it later in a batch.
-    return await verification.verify(database, keyring, principal, body, recorder)
+    # read log and the statistics event get the verification through the scan log, which writes them later
+    # in a batch.
+    return await verification.verify(database, keyring, principal, body, recorder, settings.issuing_city, partner_keys)
 
 
 @internal_router.get("/internal/code-keys")

@@ -497,7 +497,12 @@ class VerifyResult(BaseModel):
     reason: str | None = Field(
         default=None,
         description="when not valid: malformed, bad_signature, unknown_key, expired, not_yet_valid, unknown_talent, "
-        "revoked, certification_expired, not_certified, tier_changed",
+        "revoked, certification_expired, not_certified, tier_changed; for another city's code also "
+        "untrusted_issuer (not on the trust list) and tier_not_recognised (not in its tier map)",
+    )
+    issuing_city: str | None = Field(default=None, description="the region code of the city that issued the code")
+    mapped_tier: Tier | None = Field(
+        default=None, description="the code's tier in this city's terms (a partner city's tier through its tier map)"
     )
     tier: Tier | None = None
     privileges: list[str] = Field(default_factory=list)

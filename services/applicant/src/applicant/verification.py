@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime
 
 import segno
+from contracts.events import CodeVerified
 from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,11 +16,13 @@ from applicant import access_log, catalogue
 from applicant import repository as repo
 from applicant.clock import end_of_local_day, local_today
 from applicant.codes import CodeClaims, CodeKeyRing, CodeRejected, IssuedCode
+from applicant.events import outbox
 from applicant.exceptions import ProfileRequired, SceneNotAllowed, TalentCodeUnavailable
 from applicant.models import Talent
 from applicant.scan_log import ScanRecorder
 from applicant.schemas import VerifyRequest, VerifyResult
 from applicant.states import TalentStatus
+from applicant.trust.recognition import PartnerKeys, claimed_city
 
 # Why a talent has no code, by status (a certified one whose date has passed counts as expired).
 _NO_CODE = {
@@ -65,15 +69,22 @@ async def verify(
     principal: Principal,
     body: VerifyRequest,
     recorder: ScanRecorder | None = None,
+    issuing_city: str = "",
+    partner_keys: PartnerKeys | None = None,
 ) -> VerifyResult:
     """Signature, lifetime, key, then the talent's current status; the answer carries only the scene's share.
 
     A verification whose code names a talent (valid, or refused for the talent's standing) goes to the
-    talent's read log through `recorder`, which writes it later in a batch: the verify itself writes nothing."""
+    talent's read log through `recorder`, which writes it later in a batch: the verify itself writes nothing.
+    Every verification also brings the recorder its `talent.applicant.code.verified.v1` event for the city's
+    statistics (scene, partner kind, outcome; never the talent), written in the same batch."""
     privileges = catalogue.privileges()
     if not privileges.may_verify(principal.partner_kind, body.scene):
         raise SceneNotAllowed(principal.partner_kind, body.scene)
     now = utcnow()
+    city = claimed_city(body.code)
+    if partner_keys is not None and city is not None and city != issuing_city:
+        return await _verify_foreign(database, partner_keys, principal, body, recorder, city, now)
     talent = None
     try:
         # The code first (a forged or expired one costs no database read), then the holder's standing now.
@@ -81,20 +92,91 @@ async def verify(
         talent = await repo.get_standing_by_pseudonym(database, claims.pseudonym)
         _check_standing(talent, claims, now)
     except CodeRejected as rejected:
-        if talent is not None and recorder is not None:
-            recorder.record(_scan_entry(talent.talent_id, principal, body.scene, rejected.reason, now))
+        if recorder is not None:
+            entry = None
+            if talent is not None:
+                entry = _scan_entry(talent.talent_id, principal, body.scene, rejected.reason, now)
+            recorder.record(entry, _verified_event(principal, body.scene, issuing_city, reason=rejected.reason))
         return VerifyResult(valid=False, reason=rejected.reason)
     assert talent is not None and talent.certified_until is not None  # _check_standing made sure
-    if recorder is not None:
-        recorder.record(_scan_entry(talent.talent_id, principal, body.scene, "valid", now))
     scene = privileges.scenes[body.scene]
+    granted = list(scene.privileges_by_tier.get(claims.tier, ()))
+    if recorder is not None:
+        recorder.record(
+            _scan_entry(talent.talent_id, principal, body.scene, "valid", now),
+            _verified_event(principal, body.scene, issuing_city, tier=claims.tier, privileges=granted),
+        )
     return VerifyResult(
         valid=True,
         tier=claims.tier if "tier" in scene.discloses else None,
-        privileges=list(scene.privileges_by_tier.get(claims.tier, ())),
+        privileges=granted,
         expires_at=claims.expires_at,
         certified_until=talent.certified_until if "certified_until" in scene.discloses else None,
+        issuing_city=issuing_city or None,
+        mapped_tier=claims.tier if "tier" in scene.discloses else None,
     )
+
+
+async def _verify_foreign(
+    database: Database,
+    partner_keys: PartnerKeys,
+    principal: Principal,
+    body: VerifyRequest,
+    recorder: ScanRecorder | None,
+    city: str,
+    now: datetime,
+) -> VerifyResult:
+    """A partner city's code: recognised through the trust list, granted the scene's privileges of the mapped tier.
+
+    It never tells more than a local code would (the same fields, by the same scene rules); it names no talent of
+    ours, so no read-log entry is written, but its statistics event goes out with the code's issuing city and the
+    mapped tier (what the city's cost settlement counts)."""
+    scene = catalogue.privileges().scenes[body.scene]
+    try:
+        foreign = await partner_keys.verify(database, body.code, now)
+    except CodeRejected as rejected:
+        if recorder is not None:
+            named = city if city.isdigit() and len(city) == 6 else ""
+            recorder.record(None, _verified_event(principal, body.scene, named, reason=rejected.reason))
+        return VerifyResult(valid=False, reason=rejected.reason)
+    granted = list(scene.privileges_by_tier.get(foreign.mapped_tier, ()))
+    if recorder is not None:
+        recorder.record(
+            None, _verified_event(principal, body.scene, city, tier=foreign.mapped_tier, privileges=granted)
+        )
+    disclosed = foreign.mapped_tier if "tier" in scene.discloses else None
+    return VerifyResult(
+        valid=True,
+        tier=disclosed,
+        privileges=granted,
+        expires_at=foreign.claims.expires_at,
+        issuing_city=city,
+        mapped_tier=disclosed,
+    )
+
+
+def _verified_event(
+    partner: Principal,
+    scene: str,
+    issuing_city: str,
+    *,
+    reason: str | None = None,
+    tier: str | None = None,
+    privileges: list[str] | None = None,
+) -> dict[str, object]:
+    """The outbox row of one verification's statistics event; its subject is a fresh id, never the talent."""
+    data = CodeVerified(
+        scene=scene,
+        partner_kind=partner.partner_kind or "partner",
+        partner=partner.sub,
+        valid=reason is None,
+        reason=reason,
+        tier=tier,
+        privileges=privileges or [],
+        issuing_city=issuing_city,
+    )
+    _, row = outbox.row(data, subject=str(uuid.uuid4()))
+    return row
 
 
 def _scan_entry(talent_id: str, partner: Principal, scene: str, result: str, at: datetime) -> dict[str, object]:
