@@ -52,7 +52,7 @@ FULL_TALENTS = 1_700_000
 REGIONS = ["330402", "330411", "330421", "330424", "330481", "330482", "330483"]
 TIERS = ["A", "B", "C", "D", "E"]
 TIER_WEIGHTS = [1, 4, 10, 30, 55]
-DEGREES = ["bachelor", "master", "doctor", "other"]
+DEGREES = ["bachelor", "master", "doctor"]
 ROUTES = ["degree", "title", "skill", "programme"]
 POLICIES = ["RENT", "SETTLE", "HOUSE_PURCHASE", "HEALTH_CHECK", "TRANSPORT"]
 TALENT_COLUMNS = [
@@ -92,6 +92,8 @@ CLAIM_COLUMNS = [
     "manual",
     "county_hours",
     "city_hours",
+    "county_escalated",
+    "city_escalated",
 ]
 CLAIM_STATUSES = ["submitted", "county_approved", "city_approved", "publicized", "disbursed", "rejected"]
 
@@ -383,6 +385,8 @@ def city_rows(talents: int, seed: int = 18) -> dict[str, tuple[list[str], Iterat
             status = r.choice(CLAIM_STATUSES)
             amount = r.choice([50_000, 120_000, 500_000, 2_000_000])
             manual = r.random() < 0.4
+            county = r.randrange(4, 150) if manual else None
+            city = r.randrange(4, 150) if manual else None
             yield (
                 f"k{i:035d}",
                 f"tp{r.randrange(talents):012d}",
@@ -394,8 +398,10 @@ def city_rows(talents: int, seed: int = 18) -> dict[str, tuple[list[str], Iterat
                 amount,
                 amount if status == "disbursed" else None,
                 manual,
-                r.randrange(4, 150) if manual else None,
-                r.randrange(4, 150) if manual else None,
+                county,
+                city,
+                county is not None and county > 120,
+                city is not None and city > 120,
             )
 
     def budget_rows() -> Iterator[tuple[Any, ...]]:
