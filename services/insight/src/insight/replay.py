@@ -1,5 +1,5 @@
 """Rebuilding insight from the topics: `insight replay` reads every event still on the applicant, benefits and
-housing topics and applies it with the worker's own handlers, then stops.
+housing topics and applies it with the worker's own handlers, then stops once it has caught up.
 
 Insight publishes nothing, so unlike the other services' `replay` (which re-publishes their outbox) its replay
 is a read: into an empty database (a new deployment, a lost volume, a change to a read model) it gives the
@@ -25,10 +25,11 @@ from insight.handlers import fact_handlers
 logger = logging.getLogger("insight.replay")
 
 GROUP_ID = "insight.facts"  # the worker's group (main.CONSUMER_GROUP): one ledger for both
+IDLE_MS = 1500  # a poll this long that brings nothing, past the ends seen at the start: caught up
 
 
 async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -> int:
-    """Apply every retained event (or those from `since` on) up to the topics' ends now; returns how many were read."""
+    """Apply every retained event (or those from `since` on) until caught up; returns how many were read."""
     components = Components.from_settings(settings)
     database = Database(settings.database_url)
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
@@ -66,19 +67,17 @@ async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -
             for tp in partitions:
                 offset = found.get(tp)
                 kafka.seek(tp, offset.offset if offset is not None else ends[tp])
-        # The end of each partition now: events published during the replay are the worker's to apply.
+        # The ends the partitions had when the replay started, and then until a poll finds nothing more: a
+        # broker may answer end offsets loosely (Tansu reports the last batch, not the last record), so the
+        # replay stops once it has reached those ends *and* the topics have been quiet for IDLE_MS.
         ends = await kafka.end_offsets(partitions)
-        pending = {tp for tp in partitions if await kafka.position(tp) < ends[tp]}
-        while pending:
-            batches = await kafka.getmany(*pending, timeout_ms=1000, max_records=settings.consumer_batch_size)
-            for tp, messages in batches.items():
-                messages = [m for m in messages if m.offset < ends[tp]]
-                if messages:
-                    await consumer.handle_batch(messages)
-                    read += len(messages)
-            for tp in list(pending):
-                if await kafka.position(tp) >= ends[tp]:
-                    pending.discard(tp)
+        while True:
+            batches = await kafka.getmany(timeout_ms=IDLE_MS, max_records=settings.consumer_batch_size)
+            for messages in batches.values():
+                await consumer.handle_batch(messages)
+                read += len(messages)
+            if not batches and all([await kafka.position(tp) >= ends[tp] for tp in partitions]):
+                break
         logger.info("replayed %d events into insight", read)
         return read
     finally:
