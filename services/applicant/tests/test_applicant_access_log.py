@@ -15,9 +15,11 @@ from applicant.config import ApplicantSettings
 from applicant.main import build_app
 from applicant.models import AccessLogEntry
 from applicant.scan_log import ENTRIES, ScanRecorder
+from contracts.events import CodeVerified
 from fastapi import FastAPI
 from servicekit.auth import StaticJwks
 from servicekit.db import Database, utcnow
+from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys, eventually, serve_in_process
 from sqlmodel import col, select
 
@@ -190,9 +192,45 @@ class TestPartnerVerifications:
         assert (await _verify(client, officials, tampered))["valid"] is False
         assert (await _verify(client, officials, "TC1:a.b.c"))["valid"] is False
         recorder = _recorder(applicant_app)
-        assert recorder.queued == 0
+        assert recorder.queued == 2  # the statistics events only (see the next test)
         await recorder.flush()
         assert [e for e in await _log(client, talent) if e["action"] == "code.verify"] == []
+
+    async def test_every_verification_sends_a_statistics_event_that_names_no_talent(
+        self,
+        client: httpx.AsyncClient,
+        talent: dict[str, str],
+        officials: Officials,
+        code: str,
+        applicant_app: FastAPI,
+        applicant_settings: ApplicantSettings,
+    ) -> None:
+        talent_id = await _talent_id(client, talent)
+        assert (await _verify(client, officials, code, "hospital"))["valid"] is True
+        assert (await _verify(client, officials, "TC1:a.b.c", "transit"))["valid"] is False
+        await _recorder(applicant_app).flush()
+
+        database = Database(applicant_settings.database_url)
+        try:
+            async with database.read() as connection:
+                rows = (
+                    await connection.execute(
+                        select(OutboxEvent.key, OutboxEvent.payload).where(OutboxEvent.event_type == CodeVerified.type)
+                    )
+                ).all()
+        finally:
+            await database.dispose()
+        events = sorted((json.loads(payload) for _, payload in rows), key=lambda e: e["data"]["scene"])
+        assert [(e["data"]["scene"], e["data"]["partner_kind"], e["data"]["valid"]) for e in events] == [
+            ("hospital", "hospital", True),
+            ("transit", "transit", False),
+        ]
+        assert events[0]["data"]["tier"] == "D" and events[0]["data"]["issuing_city"] == "330400"
+        assert events[1]["data"]["reason"] and events[1]["data"]["tier"] is None
+        # Each subject is a fresh verification id; nothing in the event names or points at the talent.
+        assert len({key for key, _ in rows}) == 2
+        for _, payload in rows:
+            assert talent_id not in payload and PHONE not in payload and "pseudonym" not in payload
 
 
 class TestWhoSeesWhat:

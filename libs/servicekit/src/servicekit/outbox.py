@@ -40,6 +40,16 @@ class Outbox:
         self.source = source
 
     def emit(self, session: AsyncSession, data: EventData, *, subject: str | None) -> CloudEvent:
+        event, row = self.row(data, subject=subject)
+        # One INSERT for all of a transaction's events, at its commit (servicekit.bulk): the transaction that
+        # writes them never reads the outbox; the relay does, after the commit.
+        queue_insert(session, _OUTBOX_TABLE, row, at_commit=True)
+        session.info["outbox_dirty"] = True
+        return event
+
+    def row(self, data: EventData, *, subject: str | None) -> tuple[CloudEvent, dict[str, Any]]:
+        """The event and its outbox row, for a writer that inserts rows itself (a batched connection-level
+        INSERT with no ORM session, e.g. applicant's scan log); `emit` is the same inside a session."""
         event = make_event(data, source=self.source, subject=subject)
         if subject is not None:
             # The CloudEvents Kafka binding maps the `partitionkey` extension to the record key: carry both.
@@ -48,25 +58,16 @@ class Outbox:
         if trace_fields:
             # CloudEvents Distributed Tracing: the trace of the request (or event) that caused this one.
             event = event.model_copy(update=trace_fields)
-        # One INSERT for all of a transaction's events, at its commit (servicekit.bulk): the transaction that
-        # writes them never reads the outbox; the relay does, after the commit.
-        queue_insert(
-            session,
-            _OUTBOX_TABLE,
-            {
-                "event_id": event.id,
-                "topic": data.topic,
-                "key": subject,
-                "event_type": event.type,
-                "payload": event.to_json().decode(),
-                "request_id": current_request_id(),
-                "created_at": event.time,
-                "published_at": None,
-            },
-            at_commit=True,
-        )
-        session.info["outbox_dirty"] = True
-        return event
+        return event, {
+            "event_id": event.id,
+            "topic": data.topic,
+            "key": subject,
+            "event_type": event.type,
+            "payload": event.to_json().decode(),
+            "request_id": current_request_id(),
+            "created_at": event.time,
+            "published_at": None,
+        }
 
 
 # What the relay reads of a row: plain tuples, not ORM objects (a pass reads up to `batch_size` rows).

@@ -13,6 +13,10 @@ which writes the waiting entries as one multi-row INSERT in a short transaction 
 - Shutdown writes everything queued (`running` leaves through `stop`). A crash loses what was not yet
   written: at most one batch, or `interval_s` of scans (docs/operations.md says why that trade was taken).
 
+Each verification may also bring the outbox row of its `talent.applicant.code.verified.v1` event (the city's
+statistics: scene, partner kind, outcome, never the talent); it is written in the same transaction as the batch's
+read-log entries, so the event goes out exactly when the entry is kept.
+
 `enabled=False` (APPLICANT_SCAN_LOG_ENABLED=false) records nothing: the bench's comparison.
 """
 
@@ -27,6 +31,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 from servicekit.db import Database
+from servicekit.models import OutboxEvent
 from sqlalchemy import insert
 
 from applicant.access_log import TABLE
@@ -42,6 +47,9 @@ QUEUED = Gauge("applicant_scan_log_queued", "Code verifications waiting to be wr
 
 WRITTEN, DROPPED = "written", "dropped"
 _INSERT = insert(TABLE).returning(TABLE.c.id)
+_OUTBOX_INSERT = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
+# One verification: its read-log entry (none when the code named no talent) and its event's outbox row (if any).
+Scan = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
 _RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -59,7 +67,7 @@ class ScanRecorder:
         self.capacity = capacity
         self.written = 0  # this recorder's own counts (the metric is the process's)
         self.dropped = 0
-        self._queue: deque[Mapping[str, Any]] = deque()
+        self._queue: deque[Scan] = deque()
         self._waiting = asyncio.Event()  # set when the queue is not empty (or when stopping)
         self._full = asyncio.Event()  # set when a batch is waiting (or when stopping)
         self._write_lock = asyncio.Lock()  # one batch in flight at a time (the writer's, or a flush's)
@@ -84,14 +92,15 @@ class ScanRecorder:
 
     # --- the verify path: no I/O, no await ---------------------------------------------------------------
 
-    def record(self, values: Mapping[str, Any]) -> None:
-        """Queue one entry (access_log.entry_values); counted as dropped when the queue is full."""
-        if not self.enabled:
+    def record(self, values: Mapping[str, Any] | None, event_row: Mapping[str, Any] | None = None) -> None:
+        """Queue one verification: its read-log entry (access_log.entry_values) and its event's outbox row
+        (Outbox.row); counted as dropped when the queue is full."""
+        if not self.enabled or (values is None and event_row is None):
             return
         if len(self._queue) >= self.capacity:
             self._drop(1)
             return
-        self._queue.append(values)
+        self._queue.append((values, event_row))
         QUEUED.inc()
         if len(self._queue) == 1:
             self._waiting.set()
@@ -193,11 +202,18 @@ class ScanRecorder:
                 return len(batch)
         return 0  # pragma: no cover (the loop always returns)
 
-    async def _insert(self, batch: list[Mapping[str, Any]]) -> None:
+    async def _insert(self, batch: list[Scan]) -> None:
         assert self._database is not None, "the scan log writes only while running (start or running())"
         # A connection-level transaction of its own (no ORM session), one multi-row INSERT … VALUES (…), (…) for
         # the batch: SQLAlchemy's "insertmanyvalues", which it uses for an INSERT … RETURNING given many rows,
         # compiled once and cached (`.values(rows)` would compile a new statement of rows × columns parameters
         # for every batch: ten times the CPU). One round trip; on SQLite one short hold of the write lock.
+        entries = [values for values, _ in batch if values is not None]
+        events = [row for _, row in batch if row is not None]
         async with self._database.engine.begin() as conn:
-            await conn.execute(_INSERT, list(batch))
+            if entries:
+                await conn.execute(_INSERT, entries)
+            if events:
+                await conn.execute(_OUTBOX_INSERT, events)
+        if events:
+            self._database.outbox_signal.set()  # the relay publishes them now, not at its next poll
