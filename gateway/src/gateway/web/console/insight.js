@@ -1,6 +1,8 @@
 // 统计 (insight): the city's talent statistics for leaders, auditors and admins (GET /api/v1/insight/…).
-// Every figure comes from the insight service already disclosure-controlled: a count below 5 arrives as null
-// and is shown as "<5" (a share, amount or percentile that cannot be published as "—"), with a legend.
+// Every figure comes from the insight service already disclosure-controlled: a withheld count arrives as null
+// and is marked 不公布 / "withheld" (a share, amount or percentile that cannot be published as "—"), with a
+// legend. Not "<5": the service also withholds neighbours of a small cell (complementary suppression) so that
+// totals cannot give it away, and never says which is which — a withheld cell may well hold 5 or more.
 // Charts are Apache ECharts (vendored under ./vendor/echarts, loaded only when this page opens), drawn on a
 // canvas with canvas-drawn tooltips, so the page's CSP (no inline styles or scripts) holds.
 
@@ -12,7 +14,7 @@ import { api } from "./session.js";
 const INSIGHT = "/api/v1/insight";
 const TIERS = ["A", "B", "C", "D", "E"];
 const FIRST_YEAR = 2024;
-// Measures that are not counts: withheld ones show "—", never "<5" (that sign is for small counts).
+// Measures that are not counts: withheld ones show "—" (the count of their row says why).
 const NOT_A_COUNT = /share|rate|occupancy|p50|p90|_fen$|amount|days|hours|percent|value|target|weight|contribution/;
 // The daily series the page charts, in this order (the first the service knows is shown first).
 const SERIES = ["certified", "claims_submitted", "verifications"];
@@ -96,12 +98,10 @@ function legend() {
   return h(
     "p",
     { class: "note", "data-testid": "insight-legend" },
-    h("span", { class: "suppressed" }, "<5"),
-    " ",
+    h("span", { class: "suppressed" }, t("insight.withheld")),
     t("insight.legend_small"),
     " ",
     h("span", { class: "suppressed" }, "—"),
-    " ",
     t("insight.legend_withheld"),
   );
 }
@@ -117,7 +117,7 @@ function cell(value, key = "count") {
     return h(
       "span",
       { class: "suppressed", title: t(small ? "insight.legend_small" : "insight.legend_withheld") },
-      small ? "<5" : "—",
+      small ? t("insight.withheld") : "—",
     );
   }
   if (value === undefined) return "—";
