@@ -50,9 +50,15 @@ ENUM_GROUPS = (
 RAW_CODES = sorted({code for group in ENUM_GROUPS for code in CONSOLE_EN[group] if len(code) > 3})
 MESSAGE_GROUPS = sorted(CONSOLE_EN)
 FIRST_OF_TWO = {
-    "app": {"zh-CN": "市级复审：第一位审批人已通过，待第二位审批人", "en": "City review: the first of two approvers approved; waiting for the second"},
-    "console": {"zh-CN": "市级复审：第一位审批人通过（待第二位审批人）", "en": "City review: first of two approvers approved (waiting for the second)"},
-}  # fmt: skip
+    "app": {
+        "zh-CN": "市级复审：第一位审批人已通过，待第二位审批人",
+        "en": "City review: the first of two approvers approved; waiting for the second",
+    },
+    "console": {
+        "zh-CN": "市级复审：第一位审批人通过（待第二位审批人）",
+        "en": "City review: first of two approvers approved (waiting for the second)",
+    },
+}
 
 
 @pytest.fixture
@@ -188,12 +194,14 @@ FIND_RAW = """([codes, groups]) => {
   while (walker.nextNode()) {
     const el = walker.currentNode.parentElement;
     if (!el || el.closest(".mono, pre, code, script, style")) continue;
-    for (const part of walker.currentNode.textContent.split(/[·:：,，;；()（）→—|\\n]+/)) {
-      const text = part.trim();
-      if (!text) continue;
-      if (codes.includes(text) || /^[a-z]+(_[a-z]+)+$/.test(text) || /^[A-Z]+(_[A-Z]+)+$/.test(text) || key.test(text)) {
-        found.add(text);
-      }
+    const text = walker.currentNode.textContent;
+    // A known code anywhere between separators; a code-shaped word or a key as a whole item (sentences may
+    // name CSV columns such as line_ref on purpose).
+    for (const part of text.split(/[·:：,，;；()（）→—|\\n]+/).map((p) => p.trim())) {
+      if (codes.includes(part)) found.add(part);
+    }
+    for (const part of text.split(/[·→|\\n]+/).map((p) => p.trim())) {
+      if (/^[a-z]+(_[a-z]+)+$/.test(part) || /^[A-Z]+(_[A-Z]+)+$/.test(part) || key.test(part)) found.add(part);
     }
   }
   return [...found];
