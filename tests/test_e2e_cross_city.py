@@ -1,0 +1,216 @@
+"""Two cities, one run (互认互通): city A is the normal stack; city B is a second applicant process of its own
+(APPLICANT_ISSUING_CITY=320500, its own database, code keys and broker). A's admin puts B on A's trust list with
+B's key-set URL (loopback); a code B issues verifies at A's gateway with the tier A's map gives it and the
+privileges of that tier; a city not on the list is an untrusted issuer; a tampered code fails its signature;
+when B rotates its keys, A fetches them on the first code with the new kid. A's published trust list verifies
+offline with a standard JOSE library.
+
+B has no gateway of its own: the test calls B's applicant directly, with tokens A's gateway signs (B trusts A's
+gateway key set, as every service of the stack does). The fixtures (`city_b`, `b_client`, `trusted_b`,
+`talent_in_b`, `code_from_b`, `verify_at_a`) are meant to be reused by further two-city steps (revocation seen
+offline, settlement of usage)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwk, jws
+from joserfc import jws as rfc_jws
+from joserfc.jwk import KeySet
+from servicekit.testing import TansuBroker, free_port
+
+from .helpers import Headers, fresh_id_number, official, partner, profile, submit_certification, talent
+from .stack import BIN, Stack, _database_url, wait_ready
+
+CITY_A = "330400"
+CITY_B = "320500"
+# B's tiers as A recognises them: B's E counts as A's D here (a shown difference), B's A is not recognised.
+TIER_MAP = {"B": "B", "C": "C", "D": "D", "E": "D"}
+
+
+@dataclass
+class City:
+    """A second city: its applicant's base URL and process name (in the stack's processes, stopped with it)."""
+
+    code: str
+    url: str
+    process: str
+    broker: TansuBroker
+
+    @property
+    def jwks_url(self) -> str:
+        # B's talent-code key set straight from its applicant (a real city publishes it through its gateway at
+        # /.well-known/talent-code/jwks.json; the document is the same).
+        return f"{self.url}/internal/code-keys"
+
+
+@pytest.fixture(scope="module")
+def city_b(stack: Stack) -> Iterator[City]:
+    """City B: an applicant process with its own city code, database, code-key sealing key and broker."""
+    broker = TansuBroker().start()
+    port = free_port()
+    name = "applicant-city-b"
+    env = {
+        **stack.env["applicant"],
+        "APPLICANT_ISSUING_CITY": CITY_B,
+        "APPLICANT_DATABASE_URL": _database_url(name, stack.workdir, stack.databases),
+        "APPLICANT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "APPLICANT_CODE_KEY_ENCRYPTION_KEYS": "b1:dev-insecure-city-b-code-key-sealing-key",
+        "APPLICANT_PSEUDONYM_KEY": "dev-insecure-city-b-pseudonym-key",
+    }
+    stack.start_process(name, [str(BIN / "applicant"), "serve", "--port", str(port)], env)
+    city = City(code=CITY_B, url=f"http://127.0.0.1:{port}", process=name, broker=broker)
+    try:
+        wait_ready(city.url, process=stack.processes[name])
+        yield city
+    finally:
+        process = stack.processes[name]
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+        broker.stop()
+
+
+@pytest.fixture
+async def b_client(city_b: City) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=city_b.url, timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin_a(gateway: httpx.AsyncClient) -> Headers:
+    return await official(gateway, "admin")
+
+
+@pytest.fixture
+async def trusted_b(gateway: httpx.AsyncClient, admin_a: Headers, city_b: City) -> dict[str, Any]:
+    """B on A's trust list (idempotent PUT, the key set fetched from B's URL): A's view of B."""
+    body = {"name": "苏州市 (city B)", "jwks_url": city_b.jwks_url, "tier_map": TIER_MAP}
+    response = await gateway.put(f"/api/v1/admin/trust/cities/{city_b.code}", json=body, headers=admin_a)
+    assert response.status_code == 200, response.text
+    registered: dict[str, Any] = response.json()
+    return registered
+
+
+async def talent_in_b(gateway: httpx.AsyncClient, b_client: httpx.AsyncClient) -> Headers:
+    """A talent certified (tier E) by city B's own officials' decisions: headers valid at B's applicant."""
+    auth = await talent(gateway)
+    stored = await b_client.put("/api/v1/me/profile", json=profile(fresh_id_number()), headers=auth)
+    assert stored.status_code == 200, stored.text
+    certification_id = await submit_certification(b_client, auth)
+    for username in ("reviewer.nanhu", "approver.city"):
+        decision = await b_client.post(
+            f"/api/v1/reviews/certifications/{certification_id}/decisions",
+            json={"decision": "approve", "tier": "E", "reason": "diploma checked"},
+            headers=await official(gateway, username),
+        )
+        assert decision.status_code == 200, decision.text
+    return auth
+
+
+async def code_from_b(b_client: httpx.AsyncClient, auth: Headers) -> str:
+    issued = await b_client.get("/api/v1/me/code", headers=auth)
+    assert issued.status_code == 200, issued.text
+    code: str = issued.json()["code"]
+    return code
+
+
+async def verify_at_a(gateway: httpx.AsyncClient, code: str, scene: str = "hospital") -> dict[str, Any]:
+    """A partner of city A (the dev hospital or transit) verifies a code at A's gateway."""
+    response = await gateway.post(
+        "/api/v1/codes/verify", json={"code": code, "scene": scene}, headers=await partner(gateway, f"partner.{scene}")
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _claims(code: str) -> dict[str, Any]:
+    segment = code.removeprefix("TC1:").split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return decoded
+
+
+class TestCodeFromCityBVerifiedInCityA:
+    async def test_a_code_b_issued_verifies_at_a_with_the_mapped_tier_and_its_privileges(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any], city_b: City
+    ) -> None:
+        assert trusted_b["jwks"]["keys"] and trusted_b["fetched_at"] is not None
+        code = await code_from_b(b_client, await talent_in_b(gateway, b_client))
+        assert _claims(code)["city"] == CITY_B and _claims(code)["tier"] == "E"
+
+        result = await verify_at_a(gateway, code)
+        assert result["valid"] is True, result
+        assert result["issuing_city"] == CITY_B and result["mapped_tier"] == "D" and result["tier"] == "D"
+        assert result["privileges"] == ["appointment_booking", "green_channel", "health_education", "health_records"]
+        assert set(result) <= {"valid", "tier", "privileges", "expires_at", "issuing_city", "mapped_tier"}
+        # The transit scene sees no tier of a local code, nor of a foreign one.
+        transit = await verify_at_a(gateway, code, scene="transit")
+        assert transit["valid"] is True and "tier" not in transit and "mapped_tier" not in transit
+
+    async def test_a_city_not_on_the_list_is_an_untrusted_issuer(
+        self, gateway: httpx.AsyncClient, trusted_b: dict[str, Any]
+    ) -> None:
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        now = int(time.time())
+        claims = {"sub": "tp_elsewhere", "tier": "A", "city": "310100", "iat": now, "exp": now + 300}
+        signed = jws.sign(claims, jwk.construct(pem, "ES256"), headers={"kid": "sh-1", "typ": "TC1"}, algorithm="ES256")
+        assert await verify_at_a(gateway, "TC1:" + signed) == {
+            "valid": False, "reason": "untrusted_issuer", "privileges": [],
+        }  # fmt: skip
+
+    async def test_a_tampered_code_from_b_fails_its_signature(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any]
+    ) -> None:
+        code = await code_from_b(b_client, await talent_in_b(gateway, b_client))
+        header, _, signature = code.removeprefix("TC1:").split(".")
+        claims = {**_claims(code), "tier": "B"}  # promoted by hand
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        result = await verify_at_a(gateway, f"TC1:{header}.{payload}.{signature}")
+        assert result == {"valid": False, "reason": "bad_signature", "privileges": []}
+
+    async def test_when_b_rotates_its_keys_a_fetches_them_on_the_first_code_with_the_new_kid(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any], admin_a: Headers
+    ) -> None:
+        known = {key["kid"] for key in trusted_b["jwks"]["keys"]}
+        # B's admin rotates B's code key (B trusts the same token issuer as A in this run).
+        rotated = await b_client.post("/api/v1/admin/code-keys/rotate", headers=admin_a)
+        assert rotated.status_code == 200, rotated.text
+        new_kid = rotated.json()["kid"]
+        assert new_kid not in known
+        code = await code_from_b(b_client, await talent_in_b(gateway, b_client))
+        assert jws.get_unverified_header(code.removeprefix("TC1:"))["kid"] == new_kid
+
+        result = await verify_at_a(gateway, code)
+        assert result["valid"] is True and result["issuing_city"] == CITY_B, result
+        [b_now] = [
+            c
+            for c in (await gateway.get("/api/v1/admin/trust/cities", headers=admin_a)).json()
+            if c["city_code"] == CITY_B
+        ]
+        assert new_kid in {key["kid"] for key in b_now["jwks"]["keys"]}
+
+
+class TestPublishedTrustList:
+    async def test_as_trust_list_names_b_and_verifies_offline_with_joserfc(
+        self, gateway: httpx.AsyncClient, trusted_b: dict[str, Any], city_b: City
+    ) -> None:
+        published = (await gateway.get("/api/v1/trust/cities")).json()
+        assert {"city_code": CITY_B, "name": "苏州市 (city B)", "jwks_url": city_b.jwks_url, "tier_map": TIER_MAP} in (
+            published["items"]
+        )
+        key_set = KeySet.import_key_set((await gateway.get("/api/v1/trust/keys")).json())
+        token = rfc_jws.deserialize_compact(published["signed"], key_set, algorithms=["ES256"])
+        payload = json.loads(token.payload)
+        assert payload["iss"] == CITY_A and payload["items"] == published["items"]
