@@ -3,6 +3,7 @@ standard JOSE library, and partner cities' codes verified with their mapped tier
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -12,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from applicant.cli import rotate_trust_list_key
 from applicant.codes import PREFIX
+from applicant.config import ApplicantSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws
@@ -214,6 +217,17 @@ class TestPublishedTrustList:
         assert listed != empty
         assert (await client.delete(f"/api/v1/admin/trust/cities/{CITY_B}", headers=officials.admin)).status_code == 204
         assert version((await client.get("/api/v1/trust/cities")).json()["signed"]) == empty
+
+    async def test_after_a_rotation_the_new_key_signs_and_the_old_one_stays_published(
+        self, client: httpx.AsyncClient, applicant_settings: ApplicantSettings
+    ) -> None:
+        before = (await client.get("/api/v1/trust/keys")).json()["keys"]
+        new_kid = await asyncio.to_thread(rotate_trust_list_key, applicant_settings)
+        after = (await client.get("/api/v1/trust/keys")).json()
+        assert [k["kid"] for k in after["keys"]] == [*(k["kid"] for k in before), new_kid]
+        signed = (await client.get("/api/v1/trust/cities")).json()["signed"]
+        assert jws.get_unverified_header(signed)["kid"] == new_kid
+        rfc_jws.deserialize_compact(signed, KeySet.import_key_set(after), algorithms=["ES256"])
 
 
 class TestForeignCodes:
