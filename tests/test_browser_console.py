@@ -101,3 +101,8 @@ class TestSignIn:
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "leader.city")
         await expect(nav.get_by_role("link")).to_have_text(["统计"])
+
+        # An administrator keeps the employers and the partner cities (互认城市).
+        await sign_out_of_the_console(console)
+        await sign_in_to_the_console(console, "admin")
+        await expect(nav.get_by_role("link")).to_have_text(["公示", "用人单位", "互认城市", "统计", "我的消息"])

@@ -14,6 +14,7 @@ import { recommendationsPage, staffMemberPage, staffPage } from "./staff.js";
 import { officialInboxPage } from "./officers.js";
 import { insightPage } from "./insight.js";
 import { paymentBatchPage, paymentsPage } from "./payments.js";
+import { trustPage } from "./trust.js";
 import { api, go } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -29,6 +30,8 @@ const PAGES = [
   { path: "housing", roles: ["housing_officer"], render: housingPage },
   { path: "audit", roles: ["auditor"], render: auditPage },
   { path: "employers", roles: ["admin"], render: employersPage },
+  // Partner cities whose codes this city recognises (互认互通).
+  { path: "trust", roles: ["admin"], render: trustPage },
   { path: "staff", roles: ["employer"], render: staffPage },
   { path: "recommendations", roles: ["employer"], render: recommendationsPage },
   { path: "demands", roles: ["employer"], render: demandsPage },
