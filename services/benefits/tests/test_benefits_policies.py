@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from benefits.catalogue import load_seed
+from contracts.events import PolicyPublished
+from fastapi import FastAPI
+from servicekit.models import OutboxEvent
+from sqlmodel import col, select
 
 from .conftest import Events, certified, registered
 
@@ -89,6 +94,27 @@ class TestAdministration:
         assert [v["version"] for v in versions.json()["items"]] == [1, 2]
         audit = await client.get("/api/v1/audit/benefits?action=policy.changed", headers=officials["auditor.city"])
         assert audit.json()["items"][0]["reason"] == "2027 price list"
+
+    async def test_each_new_version_publishes_its_budget_for_the_statistics(
+        self, client: httpx.AsyncClient, officials: dict[str, Headers], benefits_app: FastAPI
+    ) -> None:
+        body = _new_policy(budget={"yearly_budget_fen": 5_000_000})
+        assert (await client.post("/api/v1/admin/policies", json=body, headers=officials["admin"])).status_code == 201
+        body = {k: v for k, v in body.items() if k != "code"} | {
+            "budget": {"yearly_budget_fen": 8_000_000},
+            "change_reason": "budget raised",
+        }
+        changed = await client.put("/api/v1/admin/policies/TRANSIT_PASS", json=body, headers=officials["admin"])
+        assert changed.status_code == 200, changed.text
+        async with benefits_app.state.database.sessionmaker() as session:
+            rows = (await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.id)))).all()
+        published = [
+            (row.key, json.loads(row.payload)["data"]) for row in rows if row.event_type == PolicyPublished.type
+        ]
+        assert [(key, d["policy_code"], d["version"], d["yearly_budget_fen"]) for key, d in published] == [
+            ("TRANSIT_PASS", "TRANSIT_PASS", 1, 5_000_000),
+            ("TRANSIT_PASS", "TRANSIT_PASS", 2, 8_000_000),
+        ]
 
     async def test_deactivated_policy_cannot_be_claimed(
         self, client: httpx.AsyncClient, officials: dict[str, Headers], talent: Headers

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contracts.events import PolicyPublished
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from benefits.catalogue import Policy, rules_json
+from benefits.events import outbox
 from benefits.exceptions import PolicyExists, PolicyNotFound
 from benefits.models import BenefitPolicy
 from benefits.repository import BenefitsRepository
@@ -49,6 +51,7 @@ async def create_policy(session: AsyncSession, principal: Principal, body: Polic
         reason=row.change_reason,
     )
     await session.flush()
+    _published(session, row, body)
     return Policy.of(row)
 
 
@@ -71,7 +74,19 @@ async def update_policy(session: AsyncSession, principal: Principal, code: str, 
         reason=body.change_reason,
     )
     await session.flush()
+    _published(session, row, body)
     return Policy.of(row)
+
+
+def _published(session: AsyncSession, row: BenefitPolicy, body: PolicyCreate | PolicyUpdate) -> None:
+    """The version in force, for the city's statistics (insight's budget figures): its yearly budget."""
+    data = PolicyPublished(
+        policy_code=row.code,
+        version=row.version,
+        yearly_budget_fen=body.budget.yearly_budget_fen,
+        published_at=row.created_at,
+    )
+    outbox.emit(session, data, subject=row.code)
 
 
 def _policy_row(
