@@ -1,5 +1,6 @@
 """Talent codes verify with off-the-shelf JWKS clients, exactly as a partner would use them: PyJWT's
-`PyJWKClient` and joserfc, pointed at the gateway's `/.well-known/talent-code/jwks.json`, with no code of ours.
+`PyJWKClient`, joserfc and npm `jose` (vendored; skipped without node), pointed at the gateway's
+`/.well-known/talent-code/jwks.json`, with no code of ours.
 
 The whole platform runs as real processes; the talent is certified through the real endpoints, the code comes
 from `GET /api/v1/me/code`, and the verifiers read nothing but the public key set. The two key sets never
@@ -9,6 +10,9 @@ cross: a code does not verify against the access-token keys, nor an access token
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +28,7 @@ from .stack import Stack
 from .test_e2e_benefits import _certified_talent, _official
 
 CODE_JWKS = "/.well-known/talent-code/jwks.json"
+NODE_VERIFIER = Path(__file__).with_name("verify_talent_code.mjs")
 ACCESS_JWKS = "/.well-known/jwks.json"
 
 
@@ -40,6 +45,20 @@ def _pyjwt_verify(url: str, token: str) -> dict[str, Any]:
     key = jwt.PyJWKClient(url).get_signing_key_from_jwt(token)
     claims: dict[str, Any] = jwt.decode(token, key, algorithms=["ES256"])
     return claims
+
+
+async def _node_jose_verify(url: str, token: str) -> dict[str, Any]:
+    """npm `jose` (vendored, run by node): createRemoteJWKSet + jwtVerify, as a JavaScript partner writes it."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    process = await asyncio.create_subprocess_exec(
+        node, str(NODE_VERIFIER), url, token, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 def _joserfc_verify(document: dict[str, Any], token: str) -> dict[str, Any]:
@@ -103,6 +122,16 @@ class TestTalentCodeKeySetForStandardClients:
             await asyncio.to_thread(_pyjwt_verify, stack.gateway_url + CODE_JWKS, forged)
         with pytest.raises(jose_errors.BadSignatureError):
             _joserfc_verify((await gateway.get(CODE_JWKS)).json(), forged)
+
+    async def test_npm_jose_verifies_the_same_code_and_refuses_it_against_the_access_token_keys(
+        self, gateway: httpx.AsyncClient, stack: Stack, certified: dict[str, str]
+    ) -> None:
+        token = await _fresh_code(gateway, certified)
+        verified = await _node_jose_verify(stack.gateway_url + CODE_JWKS, token)
+        assert verified["ok"] is True, verified
+        assert verified["claims"]["tier"] == "E" and verified["kid"] == jwt.get_unverified_header(token)["kid"]
+        crossed = await _node_jose_verify(stack.gateway_url + ACCESS_JWKS, token)
+        assert crossed == {"ok": False, "code": "ERR_JWKS_NO_MATCHING_KEY"}
 
 
 class TestTheTwoKeySetsNeverCross:

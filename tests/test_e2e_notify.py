@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from contracts import TalentCertified, make_event
 from notify import signing
 from servicekit.testing import eventually
+from standardwebhooks.webhooks import Webhook
 
 from .stack import Stack
 from .test_e2e_registration import PROFILE, resident_id, sign_in_with_otp
@@ -155,11 +156,17 @@ class TestPartnerWebhooks:
             assert all(n == 1 for n in accepted.values()), f"an event was accepted twice: {accepted}"
             assert [status for *_, status in receiver.requests[:3]] == [500, 500, 500]
 
+            # The off-the-shelf Standard Webhooks verifier, with the whsec_ secret the subscribe answer showed.
+            standard = Webhook(response.json()["standard_webhooks_secret"])
+            message_ids: dict[str, set[str]] = {}
             for headers, body, _ in receiver.requests:
                 assert signing.verify(headers["x-talent-signature"], body, SECRET)
+                assert standard.verify(body, headers) == json.loads(body)
+                message_ids.setdefault(json.loads(body)["id"], set()).add(headers["webhook-id"])
                 event = json.loads(body)
                 assert event["subject"].startswith("tp_") and event["data"]["pseudonym"] == event["subject"]
                 assert set(event["data"]) == {"pseudonym", "tier", "certified_until", "issuing_city"}
+            assert all(len(ids) == 1 for ids in message_ids.values()), "webhook-id is the same on every retry"
 
             # The receiver answers before notify commits the delivery's status: wait for the committed record.
             async def settled() -> list[dict[str, object]] | None:
