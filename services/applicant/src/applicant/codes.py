@@ -7,6 +7,8 @@ Payload (short names keep the QR code small):
     city  the issuing city's region code (e.g. "330400")
     iat   issued at, seconds since the epoch
     exp   expires at, seconds since the epoch (default 5 minutes after iat)
+    status  {"status_list": {"idx": n, "uri": "<the status list's URL>"}}: the holder's entry in the revocation
+          status list (applicant.status_list); codes issued before it existed have none
 No name, phone or identity number is in a code. Anyone can check the signature offline with the public
 keys of the JWKS (`GET /internal/code-keys`, republished by the gateway, alone, at
 `/.well-known/talent-code/jwks.json` for standard JWKS clients such as PyJWT's PyJWKClient or jose).
@@ -199,8 +201,11 @@ class CodeKeyRing:
     def jwks(self) -> dict[str, Any]:
         return self._loaded.jwks
 
-    def issue(self, *, pseudonym: str, tier: str, city: str, not_after: datetime) -> IssuedCode:
-        """Sign a fresh code, valid for the configured lifetime but never past `not_after`."""
+    def issue(
+        self, *, pseudonym: str, tier: str, city: str, not_after: datetime, status: dict[str, Any] | None = None
+    ) -> IssuedCode:
+        """Sign a fresh code, valid for the configured lifetime but never past `not_after`; `status` is the
+        code's entry in the revocation status list (the `status` claim, applicant.status_list)."""
         loaded = self._loaded
         if loaded.signing_key is None or loaded.signing_kid is None:
             raise RuntimeError("no usable talent-code signing key: check APPLICANT_CODE_KEY_ENCRYPTION_KEYS")
@@ -213,10 +218,23 @@ class CodeKeyRing:
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
         }
+        if status is not None:
+            claims["status"] = status
         token = jws.sign(
             claims, loaded.signing_key, headers={"kid": loaded.signing_kid, "typ": TOKEN_TYPE}, algorithm=ALGORITHM
         )
         return IssuedCode(code=PREFIX + token, kid=loaded.signing_kid, expires_at=expires_at)
+
+    def sign(self, claims: dict[str, Any], token_type: str) -> str:
+        """A compact JWS of `claims` under the signing key, typed by its header (the status list's
+        `statuslist+jwt`); it lacks a code's claims (tier, city), so it never passes for a code."""
+        loaded = self._loaded
+        if loaded.signing_key is None or loaded.signing_kid is None:
+            raise RuntimeError("no usable talent-code signing key: check APPLICANT_CODE_KEY_ENCRYPTION_KEYS")
+        signed: str = jws.sign(
+            claims, loaded.signing_key, headers={"kid": loaded.signing_kid, "typ": token_type}, algorithm=ALGORITHM
+        )
+        return signed
 
     async def _verifying_key(self, database: Database, kid: str) -> Key | None:
         key = self._loaded.verifying.get(kid)

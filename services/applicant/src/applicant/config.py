@@ -61,6 +61,17 @@ class ApplicantSettings(ServiceSettings):
     trust_fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # After a rotation the previous trust-list key stays published this long (lists it signed still verify).
     trust_key_retire_after_s: int = Field(default=7 * 86_400, ge=0)
+    # The revocation status list for offline verifiers (applicant.status_list). Codes name it by the URL partners
+    # reach it at: `public_base_url` (the gateway's public origin) + /api/v1/codes/status-list. A served list is
+    # rebuilt at the latest `status_list_cache_s` after a change made by another replica (at once after one made
+    # by this process); gates refetch it every `status_list_ttl_s` and trust one for `status_list_valid_s`.
+    public_base_url: str = "http://127.0.0.1:8000"
+    status_list_cache_s: float = Field(default=30.0, gt=0, le=60)
+    status_list_ttl_s: int = Field(default=60, ge=1, le=3_600)
+    status_list_valid_s: int = Field(default=3_600, ge=60, le=7 * 86_400)
+    # The smallest list, in entries (bits): 131 072 = 16 KiB before compression, so a small city's list does not
+    # tell its talent count; larger lists grow by doubling, keeping at least half of the entries unassigned.
+    status_list_min_bits: int = Field(default=131_072, ge=1_024)
 
     def body_limits(self) -> dict[str, int]:
         return {DOCUMENTS_PATH: self.document_max_bytes + MULTIPART_ALLOWANCE}

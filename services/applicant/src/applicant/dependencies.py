@@ -13,6 +13,7 @@ from applicant.codes import CodeKeyRing
 from applicant.config import ApplicantSettings
 from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
+from applicant.status_list import StatusListCache
 from applicant.trust.recognition import PartnerKeys
 
 
@@ -37,6 +38,11 @@ async def get_partner_keys(request: Request) -> PartnerKeys:
     return keys
 
 
+async def get_status_lists(request: Request) -> StatusListCache:
+    cache: StatusListCache = request.app.state.status_list
+    return cache
+
+
 async def get_document_store(request: Request) -> EncryptedStore:
     store: EncryptedStore = request.app.state.documents
     return store
@@ -58,6 +64,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[ApplicantSettings, Depends(get_settings)]
 DocumentStoreDep = Annotated[EncryptedStore, Depends(get_document_store)]
 ScanRecorderDep = Annotated[ScanRecorder, Depends(get_scan_recorder)]
+StatusListDep = Annotated[StatusListCache, Depends(get_status_lists)]
 PartnerKeysDep = Annotated[PartnerKeys, Depends(get_partner_keys)]
 
 OfficerPrincipal = Annotated[Principal, Depends(require_roles("county_reviewer", "city_approver"))]

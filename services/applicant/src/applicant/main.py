@@ -23,6 +23,7 @@ from applicant.router import internal_router, router
 from applicant.rules import RULES
 from applicant.scan_log import ScanRecorder
 from applicant.service import Protector
+from applicant.status_list import StatusListCache, list_uri
 from applicant.trust import routes as trust_routes
 from applicant.trust.recognition import PartnerKeys
 from applicant.validity import EXPIRY_TIMER, expire_certification
@@ -47,6 +48,13 @@ def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
             lifetime=timedelta(seconds=settings.code_lifetime_s),
         ),
         "scan_recorder": ScanRecorder.from_settings(settings),
+        "status_list": StatusListCache(
+            uri=list_uri(settings.public_base_url),
+            cache_s=settings.status_list_cache_s,
+            ttl_s=settings.status_list_ttl_s,
+            valid_s=settings.status_list_valid_s,
+            min_bits=settings.status_list_min_bits,
+        ),
         "trust_list_sealer": trust_list_sealer(settings),
         "partner_keys": PartnerKeys(
             allow_private=settings.is_dev,

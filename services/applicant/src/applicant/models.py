@@ -281,3 +281,16 @@ class AccessLogEntry(SQLModel, table=True):
     scene: str | None = Field(default=None, max_length=40)
     # A verification's outcome: "valid" or the reason it was not (revoked, certification_expired, ...).
     result: str | None = Field(default=None, max_length=40)
+
+
+# --- revocation status list (applicant.status_list) -------------------------------------------------------
+
+
+class TalentStatusIndex(SQLModel, table=True):
+    """A talent's entry in the revocation status list: allocated at random on its first code, never changed."""
+
+    __tablename__ = "talent_status_index"
+
+    talent_id: str = Field(primary_key=True, foreign_key="talent.id", max_length=36)
+    idx: int = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from servicekit.auth import PartnerPrincipal, TalentPrincipal
 from servicekit.db import SessionDep
@@ -24,6 +24,7 @@ from applicant import (
     officers,
     review,
     service,
+    status_list,
     validity,
     verification,
 )
@@ -45,6 +46,7 @@ from applicant.dependencies import (
     ProtectorDep,
     ScanRecorderDep,
     SettingsDep,
+    StatusListDep,
     TalentId,
 )
 from applicant.schemas import (
@@ -393,29 +395,42 @@ async def get_document_for_review(
 
 @router.get("/me/code", response_model=CodePublic)
 async def get_code(
-    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep, response: Response
+    session: SessionDep,
+    principal: TalentPrincipal,
+    keyring: CodeKeysDep,
+    settings: SettingsDep,
+    status_lists: StatusListDep,
+    response: Response,
 ) -> CodePublic:
     """A fresh signed talent code (default 5 minutes) for your QR code; only while you are certified."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
     response.headers.update(NO_STORE)
     return CodePublic(code=issued.code, expires_at=issued.expires_at, kid=issued.kid)
 
 
 @router.get("/me/code.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def get_code_png(
-    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep
+    session: SessionDep,
+    principal: TalentPrincipal,
+    keyring: CodeKeysDep,
+    settings: SettingsDep,
+    status_lists: StatusListDep,
 ) -> Response:
     """The QR image (PNG) of a fresh talent code."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
     return Response(verification.qr_image(issued.code, "png"), media_type="image/png", headers=NO_STORE)
 
 
 @router.get("/me/code.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
 async def get_code_svg(
-    session: SessionDep, principal: TalentPrincipal, keyring: CodeKeysDep, settings: SettingsDep
+    session: SessionDep,
+    principal: TalentPrincipal,
+    keyring: CodeKeysDep,
+    settings: SettingsDep,
+    status_lists: StatusListDep,
 ) -> Response:
     """The QR image (SVG) of a fresh talent code."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city)
+    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
     return Response(verification.qr_image(issued.code, "svg"), media_type="image/svg+xml", headers=NO_STORE)
 
 
@@ -435,6 +450,19 @@ async def verify_code(
     # read log and the statistics event get the verification through the scan log, which writes them later
     # in a batch.
     return await verification.verify(database, keyring, principal, body, recorder, settings.issuing_city, partner_keys)
+
+
+@router.get(
+    "/codes/status-list",
+    response_class=Response,
+    responses={200: {"content": {status_list.MEDIA_TYPE: {}, "application/json": {}}}, 304: {}},
+)
+async def get_status_list(
+    request: Request, database: DatabaseDep, keyring: CodeKeysDep, status_lists: StatusListDep
+) -> Response:
+    """The signed revocation status list (a Status List Token) offline gates check codes against; public."""
+    served = await status_lists.current(database, keyring)
+    return status_list.response(request, served, status_lists.max_age(served))
 
 
 @internal_router.get("/internal/code-keys")

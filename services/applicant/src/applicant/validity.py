@@ -17,7 +17,7 @@ from servicekit.db import utcnow
 from servicekit.timers import ScheduledTimer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import catalogue, certification, points
+from applicant import catalogue, certification, points, status_list
 from applicant import repository as repo
 from applicant.clock import add_years, end_of_local_day, local_today
 from applicant.events import outbox
@@ -156,6 +156,8 @@ async def transition(
             reason=reason,
         )
     outbox.emit(session, _event_of(talent, action, granted_by, issuing_city, reason, now), subject=talent.id)
+    # The revocation status list this process serves is rebuilt once the change commits.
+    status_list.changes.after_commit(session)
     return move
 
 

@@ -12,7 +12,7 @@ from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from applicant import access_log, catalogue
+from applicant import access_log, catalogue, status_list
 from applicant import repository as repo
 from applicant.clock import end_of_local_day, local_today
 from applicant.codes import CodeClaims, CodeKeyRing, CodeRejected, IssuedCode
@@ -22,6 +22,7 @@ from applicant.models import Talent
 from applicant.scan_log import ScanRecorder
 from applicant.schemas import VerifyRequest, VerifyResult
 from applicant.states import TalentStatus
+from applicant.status_list import StatusListCache
 from applicant.trust.recognition import PartnerKeys, claimed_city
 
 # Why a talent has no code, by status (a certified one whose date has passed counts as expired).
@@ -36,8 +37,14 @@ def _is_current(talent: Talent | repo.Standing, now: datetime) -> bool:
     return talent.certified_until is not None and talent.certified_until >= local_today(now)
 
 
-async def issue_code(session: AsyncSession, keyring: CodeKeyRing, talent_id: str, issuing_city: str) -> IssuedCode:
-    """A fresh short-lived code for a certified talent; 409 otherwise."""
+async def issue_code(
+    session: AsyncSession,
+    keyring: CodeKeyRing,
+    talent_id: str,
+    issuing_city: str,
+    status_lists: StatusListCache | None = None,
+) -> IssuedCode:
+    """A fresh short-lived code for a certified talent, naming its entry in `status_lists`' list; 409 otherwise."""
     talent = await repo.get_talent(session, talent_id)
     if talent is None:
         raise ProfileRequired()
@@ -47,11 +54,16 @@ async def issue_code(session: AsyncSession, keyring: CodeKeyRing, talent_id: str
         status = TalentStatus.EXPIRED
     if status != TalentStatus.CERTIFIED or talent.tier is None or talent.certified_until is None:
         raise TalentCodeUnavailable(_NO_CODE.get(status, _NO_CODE[TalentStatus.REGISTERED]))
+    entry = None
+    if status_lists is not None:
+        idx = await status_list.entry_of(session, talent.id, status_lists.min_bits)
+        entry = status_list.status_claim(idx, status_lists.uri)
     return keyring.issue(
         pseudonym=talent.pseudonym,
         tier=talent.tier,
         city=issuing_city,
         not_after=end_of_local_day(talent.certified_until),
+        status=entry,
     )
 
 
