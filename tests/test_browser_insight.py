@@ -143,7 +143,7 @@ class TestTheLeadersStatisticsPage:
         await expect(console.get_by_test_id("csv-note")).to_contain_text("Downloaded")
 
         # The region filter narrows the figures to 南湖区 (kept in the page's address).
-        await console.get_by_label("Region").select_option(NANHU)
+        await console.get_by_label("Region", exact=True).select_option(NANHU)
         await expect(console).to_have_url(f"**/console/#/insight?region={NANHU}")
         await expect(console.get_by_test_id("headline-talents_total")).to_be_visible()
 
