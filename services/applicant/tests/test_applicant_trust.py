@@ -16,6 +16,7 @@ import pytest
 from applicant.cli import rotate_trust_list_key
 from applicant.codes import PREFIX
 from applicant.config import ApplicantSettings
+from applicant.trust.jwks import JwksRefused, fetch_jwks
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws
@@ -298,3 +299,23 @@ class TestForeignCodes:
         city_b.rotate()
         assert (await verify(client, officials, city_b.code()))["reason"] == "unknown_key"
         assert (await verify(client, officials, city_b.code(kid_index=0)))["valid"] is True
+
+
+class TestKeySetUrlsOutsideDev:
+    @pytest.mark.parametrize(
+        ("url", "why"),
+        [
+            ("http://keys.partner.example/jwks.json", "must be https"),
+            ("ftp://keys.partner.example/jwks.json", "must be https"),
+            ("https://user:pw@keys.partner.example/jwks.json", "credentials"),
+            ("https://127.0.0.1/jwks.json", "private or loopback"),
+            ("https://[::1]/jwks.json", "private or loopback"),
+            ("https://[::ffff:10.0.0.1]/jwks.json", "private or loopback"),
+            ("https://169.254.169.254/latest/jwks.json", "private or loopback"),
+            ("https://localhost/jwks.json", "private or loopback"),
+        ],
+    )
+    async def test_only_https_to_public_addresses_is_fetched(self, url: str, why: str) -> None:
+        # Refused before any connection is made: nothing here leaves the machine.
+        with pytest.raises(JwksRefused, match=why):
+            await fetch_jwks(url, allow_private=False, timeout_s=1.0)
