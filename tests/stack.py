@@ -161,6 +161,8 @@ def running_stack(
                 f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",
                 f"{prefix}_KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
                 **TEST_TIMINGS.get(name, {}),
+                # Partners reach the platform at the gateway: applicant names its status list by that origin.
+                **({"APPLICANT_PUBLIC_BASE_URL": stack.gateway_url} if name == "applicant" else {}),
                 **extra.get(name, {}),
             }
             stack.start_process(name, [str(BIN / name), "serve", "--port", str(port)], env)
