@@ -94,8 +94,12 @@ async def admin_a(gateway: httpx.AsyncClient) -> Headers:
 @pytest.fixture
 async def trusted_b(gateway: httpx.AsyncClient, admin_a: Headers, city_b: City) -> dict[str, Any]:
     """B on A's trust list (idempotent PUT, the key set fetched from B's URL): A's view of B."""
+    # B's first key is made on first use: have B make it before A fetches (A's fetch has a timeout of 5 s).
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        assert (await client.get(city_b.jwks_url)).status_code == 200
     body = {"name": "苏州市 (city B)", "jwks_url": city_b.jwks_url, "tier_map": TIER_MAP}
-    response = await gateway.put(f"/api/v1/admin/trust/cities/{city_b.code}", json=body, headers=admin_a)
+    # A fetches B's key set while it answers: on a loaded machine that takes longer than the client's default.
+    response = await gateway.put(f"/api/v1/admin/trust/cities/{city_b.code}", json=body, headers=admin_a, timeout=60.0)
     assert response.status_code == 200, response.text
     registered: dict[str, Any] = response.json()
     return registered
