@@ -67,19 +67,25 @@ class Events:
 
     def __init__(self, app: FastAPI) -> None:
         runtime = app.state.runtime
-        [self.consumer] = [
-            EventConsumer(
-                runtime.database,
-                runtime.publisher,
-                bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
-                group_id=f"benefits.{suffix}",
-                handlers=handlers,
+        # Each event type to the consumer group that handles it (talents; settlement's verifications).
+        self.consumers = {
+            event_type: consumer
+            for consumer in (
+                EventConsumer(
+                    runtime.database,
+                    runtime.publisher,
+                    bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+                    group_id=f"benefits.{suffix}",
+                    handlers=handlers,
+                )
+                for suffix, handlers in runtime.definition.consumers.items()
             )
-            for suffix, handlers in runtime.definition.consumers.items()
-        ]
+            for event_type in consumer.handlers
+        }
 
     async def apply_event(self, event: CloudEvent) -> bool:
-        return await self.consumer.apply(event, self.consumer.handlers[event.type])
+        consumer = self.consumers[event.type]
+        return await consumer.apply(event, consumer.handlers[event.type])
 
     async def apply(self, data: EventData, *, time: datetime | None = None) -> CloudEvent:
         subject = getattr(data, "talent_id", None)

@@ -24,6 +24,8 @@ class BenefitsSettings(ServiceSettings):
     end_to_end_days: int = Field(default=90, ge=1)
     # Local calendar of the city (China Standard Time has no daylight saving): years, ages, working days.
     utc_offset_hours: int = 8
+    # This city's region code: the issuing city of its own codes in settlement (a use whose event names none).
+    city_code: str = Field(default="330400", pattern=r"^[0-9]{6}$")
 
 
 @lru_cache

@@ -194,3 +194,38 @@ class ResultFileTooLarge(PayloadTooLarge):
 
     def __init__(self, limit: int) -> None:
         super().__init__(params={"limit": limit})
+
+
+class SettlementMonthNotEnded(Unprocessable):
+    key = "benefits.error.settlement_month_not_ended"
+
+    def __init__(self, month: str) -> None:
+        super().__init__(params={"month": month}, errors=[{"field": "month", "key": "benefits.error.month_not_ended"}])
+
+
+class SettlementMonthInFuture(Unprocessable):
+    key = "benefits.error.settlement_month_in_future"
+
+    def __init__(self, month: str) -> None:
+        super().__init__(params={"month": month}, errors=[{"field": "month", "key": "benefits.error.month_in_future"}])
+
+
+class SettlementAlreadyIssued(Conflict):
+    key = "benefits.error.settlement_already_issued"
+
+    def __init__(self, month: str) -> None:
+        super().__init__(params={"month": month})
+
+
+class SettlementEarlierMonthOpen(Conflict):
+    key = "benefits.error.settlement_earlier_month_open"
+
+    def __init__(self, month: str, earlier: str) -> None:
+        super().__init__(params={"month": month, "earlier": earlier})
+
+
+class SettlementPriceMissing(Conflict):
+    key = "benefits.error.settlement_price_missing"
+
+    def __init__(self, privileges: Sequence[str], month: str) -> None:
+        super().__init__(params={"privileges": ", ".join(privileges), "month": month})

@@ -28,12 +28,13 @@ from contracts import (
     TalentReinstated,
     TalentRevoked,
 )
+from contracts.events import CodeVerified
 from servicekit.consumer import Handler, with_prepare
 from servicekit.db import utcnow
 from servicekit.timers import TimerHandler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from benefits import deadlines, flow, renewals, signals
+from benefits import deadlines, flow, renewals, settlements, signals
 from benefits.clock import Clock
 from benefits.config import get_settings
 from benefits.models import TalentFacts
@@ -76,8 +77,8 @@ def _apply_profile(facts: TalentFacts, event: CloudEvent, data: TalentRegistered
     return True
 
 
-def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
-    """The consumer groups of the service, bound to the claim flow's clock."""
+def consumers(clock: Clock, city_code: str = "330400") -> dict[str, dict[type[EventData], Handler]]:
+    """The consumer groups of the service, bound to the claim flow's clock (and the city, for settlement)."""
 
     async def on_registered(session: AsyncSession, event: CloudEvent, data: TalentRegistered) -> None:
         facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
@@ -176,6 +177,9 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
         facts = await BenefitsRepository.of(session).get_or_add_facts(data.talent_id)
         signals.take_change_request(facts, data)
 
+    async def on_code_verified(session: AsyncSession, event: CloudEvent, data: CodeVerified) -> None:
+        await settlements.record_use(session, event, data, clock, city_code)
+
     async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
         # A batch's talents in three queries instead of several per event (see BenefitsRepository).
         await BenefitsRepository.of(session).load_talents((str(getattr(data, "talent_id")) for _, data in items))  # noqa: B009
@@ -199,7 +203,10 @@ def consumers(clock: Clock) -> dict[str, dict[type[EventData], Handler]]:
                 ChangeRequestSubmitted: on_change_request,
                 ChangeRequestDecided: on_change_request,
             },
-        )
+        ),
+        # Cost settlement's usage records: a group of its own, so a verification never waits behind a talent's
+        # claims (and the talents' batch loading needs a talent id these events never carry).
+        "settlement": {CodeVerified: on_code_verified},
     }
 
 

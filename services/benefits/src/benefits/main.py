@@ -14,10 +14,13 @@ from benefits.config import BenefitsSettings, get_settings
 from benefits.finance_router import router as finance_router
 from benefits.handlers import consumers, timer_handlers
 from benefits.router import router
+from benefits.rules import RULES
+from benefits.settlement_router import router as settlement_router
 
 
 def definition(settings: BenefitsSettings | None = None) -> ServiceDefinition:
-    clock = Clock.from_settings(settings or get_settings())
+    settings = settings or get_settings()
+    clock = Clock.from_settings(settings)
 
     def state(_: Any) -> Mapping[str, Any]:
         return {"clock": clock}
@@ -26,10 +29,11 @@ def definition(settings: BenefitsSettings | None = None) -> ServiceDefinition:
         name="benefits",
         title="Benefits service",
         description="Policy catalogue, eligibility, one-tap claims, 免申即享 auto-grants, approvals, 公示 and payouts.",
-        routers=[router, finance_router],
-        consumers=consumers(clock),
+        routers=[router, finance_router, settlement_router],
+        consumers=consumers(clock, settings.city_code),
         timers=timer_handlers(clock),
         audit=True,
+        rulebook=RULES,
         state=state,
     )
 

@@ -263,3 +263,54 @@ class SamplingSeed(SQLModel, table=True):
     seed: str = Field(max_length=64)  # hex of 32 random bytes
     commitment: str = Field(max_length=64)  # hex SHA-256 of the seed's bytes
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SettlementUsage(SQLModel, table=True):
+    """One verification of a talent code that granted privileges (benefits.settlements): pseudonymous, it
+    names the partner, scene, issuing city and tier, never the talent."""
+
+    __tablename__ = "settlement_usage"
+    __table_args__ = (Index("ix_settlement_usage_unsettled", "settled_month", "month"),)
+
+    event_id: str = Field(primary_key=True, max_length=100)
+    partner: str = Field(max_length=64)
+    partner_kind: str = Field(max_length=40)
+    scene: str = Field(max_length=40)
+    issuing_city: str = Field(max_length=12)
+    tier: str | None = Field(default=None, max_length=2)
+    # Sorted, comma-joined privilege names: statements count them with one GROUP BY.
+    privileges: str = Field(max_length=1000)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    month: str = Field(max_length=7)  # of occurred_at, in city time (YYYY-MM)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The month whose statement settled this use; empty until then (a late use lands in a later statement).
+    settled_month: str | None = Field(default=None, max_length=7)
+
+
+class SettlementMonth(SQLModel, table=True):
+    """A month whose statements are issued: issued once, never changed."""
+
+    __tablename__ = "settlement_month"
+
+    month: str = Field(primary_key=True, max_length=7)
+    prices_version: int
+    statements: int
+    verifications: int
+    total_fen: int = Field(sa_type=BigInteger)
+    issued_by: str = Field(max_length=64)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SettlementStatement(SQLModel, table=True):
+    """One issued statement (a partner and an issuing city in a month): its canonical document and SHA-256."""
+
+    __tablename__ = "settlement_statement"
+    __table_args__ = (UniqueConstraint("month", "partner", "issuing_city"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    month: str = Field(max_length=7, foreign_key="settlement_month.month")
+    partner: str = Field(max_length=64, index=True)
+    issuing_city: str = Field(max_length=12)
+    total_fen: int = Field(sa_type=BigInteger)
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)

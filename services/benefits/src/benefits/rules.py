@@ -16,9 +16,11 @@ from typing import Any
 
 from contracts import FactSource
 from servicekit.messages import EN, render
+from servicekit.rulebook import RuleBook
 
 from benefits.models import TalentFacts
 from benefits.schemas import AmountSchedule, ClaimLimits, EligibilityRules
+from benefits.settlement_rules import SETTLEMENT_PRICES
 from benefits.states import TalentFactsStatus
 
 
@@ -314,3 +316,8 @@ def compute_amount(
         raise InvalidDetails("details.months", "benefits.details.months_at_most", {"remaining": remaining})
     months = min(months, remaining)
     return Amount(base * months, months)
+
+
+# --- the service's rule book ----------------------------------------------------------------------------
+# Benefit policies keep their own versions (benefit_policy); the other rule sets of the service live here.
+RULES = RuleBook("benefits", SETTLEMENT_PRICES)

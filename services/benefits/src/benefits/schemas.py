@@ -465,3 +465,61 @@ class TalentFactsPublic(BaseModel):
     tier: str | None
     certified_until: date | None
     region_code: str | None
+
+
+# --- cross-city cost settlement (benefits.settlements) ---------------------------------------------------
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class SettlementIssue(BaseModel):
+    """Issue the statements of a month that has ended (city time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM", examples=["2026-11"])
+
+
+class SettlementLinePublic(BaseModel):
+    """One line of a statement: how often a scene's privilege was granted, at what unit price."""
+
+    scene: str
+    privilege: str
+    correction_of: str | None = Field(
+        description="null: use of the statement's month; YYYY-MM: a late use of that (already issued) month"
+    )
+    count: int = Field(description="verifications in the scene that granted the privilege")
+    unit_price_fen: int | None = Field(description="from the price table; null (provisional only): no price yet")
+    amount_fen: int | None = Field(description="count × unit price")
+    prices_version: int
+
+
+class SettlementStatementPublic(BaseModel):
+    """A statement of one partner for the codes of one issuing city in one month.
+
+    Issued: `sha256` is the SHA-256 of the canonical JSON of every field but `id`, `sha256` and `provisional`
+    (keys sorted, no spaces, UTF-8), also recorded in the audit log."""
+
+    id: str | None = Field(description="null while provisional")
+    provisional: bool
+    month: str
+    partner: str = Field(description="the partner's client id")
+    partner_kind: str
+    issuing_city: str = Field(description="region code of the city that issued the codes")
+    currency: str
+    prices_version: int
+    verifications: int = Field(description="qualifying verifications settled here (corrections included)")
+    total_fen: int | None = Field(description="null (provisional only) while a privilege has no price")
+    lines: list[SettlementLinePublic]
+    issued_at: str | None = Field(description="ISO 8601 UTC text, exactly as hashed; null while provisional")
+    sha256: str | None
+
+
+class SettlementsPublic(BaseModel):
+    """A month's statements: issued, or (before issue) provisional figures of what issuing now would give."""
+
+    month: str
+    provisional: bool
+    issued_at: datetime | None
+    issued_by: str | None = Field(default=None, description="shown to finance and admins only")
+    items: list[SettlementStatementPublic]
