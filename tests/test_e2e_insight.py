@@ -94,7 +94,7 @@ async def _certify_in(gateway: httpx.AsyncClient, region: str, reviewer: str) ->
 
 async def _round_with_applications(gateway: httpx.AsyncClient, applicants: Sequence[Headers]) -> str:
     """A housing round of two units, applied for by every one of `applicants`, closed and drawn."""
-    officer = await official(gateway, "housing.officer")
+    officer = await official(gateway, "housing.city")
     project = await gateway.post(
         "/api/v1/housing/projects",
         json={

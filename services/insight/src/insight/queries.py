@@ -71,7 +71,8 @@ def _talent_filters(filters: Filters) -> list[ColumnElement[bool]]:
 def _talents_by(*columns: Any, certified_only: bool = True) -> Query:
     async def query(session: AsyncSession, filters: Filters) -> Rows:
         where = _talent_filters(filters) + ([_CERTIFIED] if certified_only else [])
-        statement = select(*columns, repo.count_distinct(_TALENT).label("count")).where(*where).group_by(*columns)
+        # One row per talent (the pseudonym is the key): a plain COUNT is the number of distinct talents.
+        statement = select(*columns, func.count().label("count")).where(*where).group_by(*columns)
         return await repo.grouped(session, statement)
 
     return query
@@ -414,7 +415,7 @@ async def series(session: AsyncSession, metric: Series, filters: Filters) -> Row
     if filters.region and metric.region is not None:
         where.append(metric.region == filters.region)
     statement = (
-        select(metric.day.label("day"), repo.count_distinct(metric.subject).label("count"))
+        select(metric.day.label("day"), func.count(metric.subject).label("count"))
         .where(*where)
         .group_by(metric.day)
         .order_by(metric.day)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.sql import Executable
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,10 +30,3 @@ async def grouped(session: AsyncSession, statement: Executable) -> list[dict[str
     """Rows of an aggregate query as plain dicts (column label -> value)."""
     result = await session.exec(statement)  # type: ignore[call-overload]
     return [dict(r._mapping) for r in result.all()]
-
-
-def count_distinct(column: Any) -> Any:
-    return func.count(func.distinct(column))
-
-
-__all__ = ["count_distinct", "grouped", "row", "select"]
