@@ -7,7 +7,7 @@ time, so duplicates, any order and replays give the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,11 +42,31 @@ from contracts.events import (
     TalentReinstated,
     TalentRevoked,
 )
-from servicekit.consumer import Handler
+from servicekit.consumer import Handler, with_prepare
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from insight import facts
+from insight.models import (
+    InsightCertification,
+    InsightClaim,
+    InsightDemand,
+    InsightLease,
+    InsightOffer,
+    InsightRound,
+    InsightTalent,
+)
 from insight.pseudonyms import Pseudonymiser
+
+# The state row an event's id field names (a talent's through its pseudonym, below).
+_ROWS_BY_FIELD: dict[str, type[SQLModel]] = {
+    "certification_id": InsightCertification,
+    "claim_id": InsightClaim,
+    "round_id": InsightRound,
+    "offer_id": InsightOffer,
+    "lease_id": InsightLease,
+    "demand_id": InsightDemand,
+}
 
 Apply = Callable[[AsyncSession, datetime, Any], Awaitable[None]]
 
@@ -97,4 +117,21 @@ def fact_handlers(pseudonymise: Pseudonymiser) -> Mapping[type[EventData], Handl
         handlers[claim_type] = personal(apply)
     for offer_type in (OfferMade, OfferAccepted, OfferDeclined, OfferLapsed):
         handlers[offer_type] = timed(facts.offer_event)
-    return handlers
+
+    async def load_batch(session: AsyncSession, items: Sequence[tuple[CloudEvent, EventData]]) -> None:
+        # Every state row the batch will touch, one query per table, into the session: the handlers' look-ups
+        # then find them there instead of asking once per event (the handlers give the same without this).
+        wanted: dict[type[SQLModel], set[str]] = {}
+        for _, data in items:
+            talent_id = getattr(data, "talent_id", None)
+            if talent_id:
+                wanted.setdefault(InsightTalent, set()).add(pseudonymise(str(talent_id)))
+            for name, model in _ROWS_BY_FIELD.items():
+                value = getattr(data, name, None)
+                if value:
+                    wanted.setdefault(model, set()).add(str(value))
+        for model, keys in wanted.items():
+            key = col(next(iter(model.__table__.primary_key.columns)))  # type: ignore[attr-defined]
+            (await session.exec(select(model).where(key.in_(sorted(keys))))).all()
+
+    return with_prepare(load_batch, handlers)
