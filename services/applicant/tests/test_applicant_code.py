@@ -71,7 +71,8 @@ class TestIssueCode:
         code = certified["code"]
         assert code.startswith("TC1:")
         payload = _payload(code)
-        assert set(payload) == {"sub", "tier", "city", "iat", "exp"}
+        assert set(payload) == {"sub", "tier", "city", "iat", "exp", "status"}
+        assert set(payload["status"]["status_list"]) == {"idx", "uri"}  # its entry in the revocation status list
         assert payload["tier"] == "D" and payload["city"] == "330400"
         assert payload["exp"] - payload["iat"] == 300
         talent_id = (await client.get("/api/v1/me/talent", headers=talent)).json()["talent_id"]
