@@ -17,11 +17,14 @@ from applicant.cli import rotate_trust_list_key
 from applicant.codes import PREFIX
 from applicant.config import ApplicantSettings
 from applicant.trust.jwks import JwksRefused, fetch_jwks
+from applicant.trust.recognition import PartnerKeys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 from jose import jwk, jws
 from joserfc import jws as rfc_jws
 from joserfc.jwk import KeySet
+from servicekit.testing import eventually
 
 from .conftest import Officials
 
@@ -299,6 +302,27 @@ class TestForeignCodes:
         city_b.rotate()
         assert (await verify(client, officials, city_b.code()))["reason"] == "unknown_key"
         assert (await verify(client, officials, city_b.code(kid_index=0)))["valid"] is True
+
+
+class TestScheduledRefresh:
+    async def test_partner_key_sets_are_refetched_on_schedule_without_any_code(
+        self, client: httpx.AsyncClient, officials: Officials, city_b: PartnerCityKeys, applicant_app: FastAPI
+    ) -> None:
+        assert (await put_city(client, officials, city_body(city_b))).status_code == 200
+        new_kid = city_b.rotate()
+
+        async def stored_kids() -> set[str]:
+            listed = (await client.get("/api/v1/admin/trust/cities", headers=officials.admin)).json()
+            return {key["kid"] for key in listed[0]["jwks"]["keys"]}
+
+        assert new_kid not in await stored_kids()
+        keys = PartnerKeys(allow_private=True, refetch_min_s=30, refresh_s=0.2, timeout_s=5)
+        async with keys.running(applicant_app.state.database):
+            await eventually(lambda: _has(stored_kids(), new_kid), what="the rotated key stored by the schedule")
+
+
+async def _has(kids: Any, kid: str) -> bool:
+    return kid in await kids
 
 
 class TestKeySetUrlsOutsideDev:
