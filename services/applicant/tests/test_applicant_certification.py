@@ -71,7 +71,9 @@ class TestSubmitCertification:
             "/api/v1/me/certifications", json=certification_body(route="programme"), headers=talent
         )
         assert response.status_code == 422
-        assert response.json()["errors"] == [{"field": "programme_code", "message": "required for the programme route"}]
+        assert response.json()["errors"] == [
+            {"field": "programme_code", "message": "the programme route needs the code of the talent programme"}
+        ]
 
     async def test_unknown_route_tier_or_field_is_422(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
         await register(client, talent)

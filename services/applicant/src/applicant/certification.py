@@ -17,7 +17,6 @@ from servicekit import audit, timers
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
-from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import catalogue, documents, facts, officers
@@ -25,7 +24,13 @@ from applicant import repository as repo
 from applicant.clock import add_city_working_days
 from applicant.employer import recommendations
 from applicant.events import outbox
-from applicant.exceptions import CertificationConflict, CertificationNotFound, ProfileRequired, UnknownDocuments
+from applicant.exceptions import (
+    CertificationConflict,
+    CertificationNotFound,
+    InvalidProfile,
+    ProfileRequired,
+    UnknownDocuments,
+)
 from applicant.models import Certification, CertificationDecision, CertificationEvidence, Document, TalentProfile
 from applicant.schemas import (
     ApplicantSummary,
@@ -53,10 +58,7 @@ from applicant.states import (
 
 def _check_route(route: str, programme_code: str | None) -> None:
     if catalogue.routes()[route].requires_programme_code and not programme_code:
-        raise Unprocessable(
-            "programme_code: the programme route needs the code of the talent programme",
-            errors=[{"field": "programme_code", "message": "required for the programme route"}],
-        )
+        raise InvalidProfile("programme_code", "applicant.invalid.programme_code_required")
 
 
 # The route on which a certification cites an employer's 举荐 (applicant.employer.recommendations).
@@ -66,15 +68,12 @@ RECOMMENDATION_ROUTE = "employer_recommendation"
 def _check_recommendation_given(route: str, recommendation_id: str | None) -> None:
     """The employer_recommendation route needs the recommendation it relies on; no other route takes one."""
     if route == RECOMMENDATION_ROUTE and recommendation_id is None:
-        message = "required for the employer_recommendation route: a recommendation your employer filed"
+        problem = "applicant.invalid.recommendation_required"
     elif route != RECOMMENDATION_ROUTE and recommendation_id is not None:
-        message = "only the employer_recommendation route cites a recommendation"
+        problem = "applicant.invalid.recommendation_not_taken"
     else:
         return
-    raise Unprocessable(
-        f"recommendation_id: {message} (GET /api/v1/me/recommendations)",
-        errors=[{"field": "recommendation_id", "message": message}],
-    )
+    raise InvalidProfile("recommendation_id", problem)
 
 
 async def _add_evidence(session: AsyncSession, certification: Certification, items: list[EvidenceItem]) -> None:
@@ -109,11 +108,12 @@ async def submit(session: AsyncSession, talent_id: str, body: CertificationCreat
     if profile is None or talent is None:
         raise ProfileRequired()
     if talent.status == TalentStatus.REVOKED:
-        raise CertificationConflict("Your talent status was revoked; you cannot apply for certification.")
+        raise CertificationConflict(key="applicant.error.certification_own_status_revoked")
     open_one = await repo.open_certification_of(session, talent_id)
     if open_one is not None:
         raise CertificationConflict(
-            f"Certification {open_one.id} is still {open_one.status}; wait for its decision (or resubmit it)."
+            key="applicant.error.certification_open",
+            params={"certification_id": open_one.id, "status": open_one.status},
         )
     _check_route(body.route, body.programme_code)
     _check_recommendation_given(body.route, body.recommendation_id)
@@ -148,7 +148,7 @@ async def resubmit(
     certification = await _own(session, talent_id, certification_id)
     if not CERTIFICATION_FLOW.can(certification.status, CertificationAction.RESUBMIT):
         raise CertificationConflict(
-            f"Only a returned certification can be resubmitted; this one is {certification.status}."
+            key="applicant.error.certification_not_returned", params={"status": certification.status}
         )
     programme_code = body.programme_code or certification.programme_code
     _check_route(certification.route, programme_code)

@@ -17,7 +17,7 @@ from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_after, keyset_page
-from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+from servicekit.problems import Conflict, Forbidden, NotFound
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +26,7 @@ from applicant import repository as repo
 from applicant.clock import local_today
 from applicant.employer import attestations
 from applicant.events import outbox
-from applicant.exceptions import ProfileRequired
+from applicant.exceptions import InvalidProfile, ProfileRequired
 from applicant.models import Certification, ChangeRequest, ChangeRequestEvidence, Talent, TalentProfile
 from applicant.schemas import (
     ChangeDecisionCreate,
@@ -50,17 +50,20 @@ SUBJECT = "change request"
 
 
 class ChangeRequestNotFound(NotFound):
+    key = "applicant.error.change_request_not_found"
+
     def __init__(self, change_request_id: str) -> None:
-        super().__init__(f"No change request {change_request_id} that you may see.")
+        super().__init__(params={"change_request_id": change_request_id})
 
 
 class ChangeRequestConflict(Conflict):
     """A change request that cannot be made now (nothing locked, one already open)."""
 
+    key = "applicant.error.change_request_open"
+
 
 class OwnChangeRequest(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("You cannot decide a change request of your own profile.")
+    key = "applicant.error.own_change_request"
 
 
 # --- the talent's side ----------------------------------------------------------------------------------------
@@ -73,20 +76,15 @@ async def submit(session: AsyncSession, talent_id: str, body: ChangeRequestCreat
     if profile is None or talent is None:
         raise ProfileRequired()
     if not (await facts.locks_of(session, talent)).facts:
-        raise ChangeRequestConflict(
-            "Your profile is not locked: change it directly with PUT /api/v1/me/profile.", status_now=talent.status
-        )
+        raise ChangeRequestConflict(key="applicant.error.change_request_not_locked", status_now=talent.status)
     open_one = await _open_request_of(session, talent_id)
     if open_one is not None:
-        raise ChangeRequestConflict(f"Change request {open_one.id} is still waiting for its decision.")
+        raise ChangeRequestConflict(params={"change_request_id": open_one.id})
     before = facts.values_of(profile)
     wanted = facts.check_values(body.changes.given(), profile.birth_date, local_today())
     changes = {name: wanted[name] for name in facts.changed(before, wanted)}
     if not changes:
-        raise Unprocessable(
-            "changes: nothing would change; give the new values of the facts to change",
-            errors=[{"field": "changes", "message": "no fact differs from your profile"}],
-        )
+        raise InvalidProfile("changes", "applicant.invalid.nothing_changes")
     documents = await _evidence_documents(session, talent_id, [e.document_id for e in body.evidence])
     request = ChangeRequest(
         id=str(uuid.uuid4()),

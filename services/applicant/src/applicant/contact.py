@@ -6,12 +6,14 @@ import re
 import zoneinfo
 from functools import lru_cache
 
+from applicant.exceptions import FieldRefusal
+
 # Mainland mobile numbers: +86 1[3-9] and nine more digits; elsewhere any E.164 number (8 to 15 digits).
 _MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
-class InvalidContact(ValueError):
+class InvalidContact(FieldRefusal):
     """A phone number or time zone that cannot be used."""
 
 
@@ -19,9 +21,9 @@ def normalise_phone(phone: str) -> str:
     """Return the E.164 form (spaces and dashes dropped), or raise InvalidContact saying what is wrong."""
     compact = re.sub(r"[\s\-()]", "", phone)
     if not _E164.match(compact):
-        raise InvalidContact("a phone number is written in E.164 form: +, the country code, then the number")
+        raise InvalidContact("applicant.invalid.phone_e164")
     if compact.startswith("+86") and not _MAINLAND_MOBILE.match(compact):
-        raise InvalidContact("a mainland China mobile number is +86 followed by 11 digits starting 13-19")
+        raise InvalidContact("applicant.invalid.phone_mainland")
     return compact
 
 
@@ -32,5 +34,5 @@ def _time_zones() -> frozenset[str]:
 
 def validate_time_zone(name: str) -> str:
     if name not in _time_zones():
-        raise InvalidContact(f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai, Europe/Berlin)")
+        raise InvalidContact("applicant.invalid.time_zone", {"name": name})
     return name

@@ -12,7 +12,6 @@ from contracts import TalentProfileUpdated
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import repository as repo
@@ -33,20 +32,17 @@ async def correct_identity(
         raise TalentNotFound(talent_id)
     wanted = body.changes.model_dump(exclude_none=True)
     if not wanted:
-        raise Unprocessable(
-            "changes: give at least one of name, id_type, id_number, birth_date",
-            errors=[{"field": "changes", "message": "nothing to correct"}],
-        )
+        raise InvalidProfile("changes", "applicant.invalid.nothing_to_correct")
     id_type = wanted.get("id_type", profile.id_type)
     birth_date = wanted.get("birth_date", profile.birth_date)
     old_number = protector.cipher.decrypt(profile.id_number_ciphertext)
     try:
         number = validate_identity(id_type, wanted.get("id_number", old_number), birth_date)
     except InvalidIdentity as exc:
-        raise InvalidProfile("changes.id_number", str(exc)) from exc
+        raise InvalidProfile("changes.id_number", exc) from exc
     today = utcnow().date()
     if birth_date > today.replace(year=today.year - MINIMUM_AGE):
-        raise InvalidProfile("changes.birth_date", f"a talent must be at least {MINIMUM_AGE} years old")
+        raise InvalidProfile("changes.birth_date", "applicant.invalid.too_young", {"years": MINIMUM_AGE})
     id_hash = protector.identity_hash(id_type, number)
     holder = await repo.get_profile_by_id_hash(session, id_hash)
     if holder is not None and holder.talent_id != talent_id:
@@ -66,10 +62,7 @@ async def correct_identity(
     }
     fields = [name for name in before if before[name] != after[name]]
     if not fields:
-        raise Unprocessable(
-            "changes: the identity already has these values",
-            errors=[{"field": "changes", "message": "nothing would change"}],
-        )
+        raise InvalidProfile("changes", "applicant.invalid.identity_unchanged")
     now = utcnow()
     profile.name = after["name"]
     profile.id_type = id_type

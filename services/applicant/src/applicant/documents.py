@@ -35,7 +35,6 @@ from servicekit.db import utcnow
 from servicekit.idempotency import run_idempotent
 from servicekit.objectstore import CHUNK_SIZE, EncryptedStore, LocalDiskStore, ObjectStore, S3Store, StreamCipher
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
-from servicekit.problems import Unprocessable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import access_log
@@ -46,6 +45,7 @@ from applicant.exceptions import (
     DocumentInUse,
     DocumentNotFound,
     DocumentTooLarge,
+    InvalidUpload,
     ProfileRequired,
     UnknownDocuments,
     UnsupportedDocumentType,
@@ -143,13 +143,10 @@ async def receive(upload: UploadFile, max_bytes: int) -> Received:
             head += chunk[: _SNIFF_BYTES - len(head)]
         digest.update(chunk)
     if size == 0:
-        raise Unprocessable("file: the file is empty", errors=[{"field": "file", "message": "empty file"}])
+        raise InvalidUpload("file", "applicant.invalid.file_empty")
     content_type = sniff(head)
     if content_type is None:
-        raise UnsupportedDocumentType(
-            "Only PDF, JPEG and PNG files are accepted (judged by their contents, not their name); "
-            "scan or export the document in one of these formats."
-        )
+        raise UnsupportedDocumentType()
     return Received(upload, clean_file_name(upload.filename), content_type, size, digest.hexdigest())
 
 
@@ -204,10 +201,7 @@ async def upload(
             raise ProfileRequired()
         if stored != received.size or digest.hexdigest() != received.sha256:
             # The spooled file changed between the two passes: what was sealed is not what was checked.
-            raise Unprocessable(
-                "file: the upload changed while it was read; send it again",
-                errors=[{"field": "file", "message": "changed while read"}],
-            )
+            raise InvalidUpload("file", "applicant.invalid.file_changed")
         session.add(document)
         await session.flush()
         recorded = True
@@ -268,15 +262,11 @@ async def delete_mine(session: AsyncSession, talent_id: str, document_id: str) -
     ]
     if open_certifications:
         certification = open_certifications[0]
-        raise DocumentInUse(
-            f"Certification {certification.id} ({certification.status}) cites this document; "
-            "it can be deleted once that certification is decided."
-        )
+        raise DocumentInUse(params={"certification_id": certification.id, "status": certification.status})
     open_requests = await repo.submitted_change_requests_citing(session, document_id)
     if open_requests:
         raise DocumentInUse(
-            f"Change request {open_requests[0].id} (submitted) cites this document; "
-            "it can be deleted once that request is decided."
+            key="applicant.error.document_cited_by_change_request", params={"change_request_id": open_requests[0].id}
         )
     await repo.detach_document(session, document_id)
     await session.delete(document)
@@ -322,9 +312,7 @@ async def open_stream(store: EncryptedStore, document: Document) -> AsyncIterato
         first = await anext(stream, b"")
     except (CipherError, LookupError) as exc:
         logger.error("document %s (object %s) does not open: %s", document.id, document.object_key, exc)
-        raise DocumentDamaged(
-            f"Document {document.id} cannot be read back intact; the operators have been told."
-        ) from exc
+        raise DocumentDamaged(document.id) from exc
     return _rest(document, first, stream)
 
 

@@ -86,13 +86,10 @@ def _jsonable(value: Any) -> Any:
 class LockedFields(Conflict):
     """A profile update that changes locked fields: each is named, with how it can still change."""
 
+    key = "applicant.error.locked_fields"
+
     def __init__(self, errors: list[dict[str, str]]) -> None:
-        names = ", ".join(e["field"] for e in errors)
-        super().__init__(
-            f"These fields are locked: {names}. Decision facts change through POST /api/v1/me/change-requests; "
-            "identity fields only through an administrator's identity correction.",
-            errors=errors,
-        )
+        super().__init__(params={"names": ", ".join(e["field"] for e in errors)}, errors=errors)
 
 
 @dataclass(frozen=True)
@@ -140,18 +137,14 @@ def refuse_locked_changes(
     """Raise LockedFields naming every locked field the update changes; returns the locked facts that change
     at once (benefit-removing) and must be recorded as such."""
     errors = [
-        {"field": name, "message": "locked since your first certification submission; ask an administrator"}
-        for name in identity_changed
-        if locks.identity
+        {"field": name, "key": "applicant.invalid.locked_identity"} for name in identity_changed if locks.identity
     ]
     at_once: list[str] = []
     for name in changed(facts_before, facts_after) if locks.facts else ():
         if applies_at_once(name, facts_before[name], facts_after[name]):
             at_once.append(name)
         else:
-            errors.append(
-                {"field": name, "message": "locked while you are certified or under review; request a change"}
-            )
+            errors.append({"field": name, "key": "applicant.invalid.locked_fact"})
     if errors:
         raise LockedFields(errors)
     return at_once
@@ -162,24 +155,24 @@ def check_values(values: Mapping[str, Any], birth_date: date, today: date) -> di
     InvalidProfile names the field."""
     checked = dict(values)
     if "region_code" in values and not reference.is_known_region(values["region_code"]):
-        raise InvalidProfile("region_code", f"{values['region_code']} is not a region this platform serves")
+        raise InvalidProfile("region_code", "applicant.invalid.unknown_region", {"region_code": values["region_code"]})
     if "employer" in values:
         employer = dict(values["employer"])
         try:
             employer["credit_code"] = validate_credit_code(employer["credit_code"])
         except InvalidIdentity as exc:
-            raise InvalidProfile("employer.credit_code", str(exc)) from exc
+            raise InvalidProfile("employer.credit_code", exc) from exc
         if not reference.is_known_region(employer["region_code"]):
             raise InvalidProfile(
-                "employer.region_code", f"{employer['region_code']} is not a region this platform serves"
+                "employer.region_code", "applicant.invalid.unknown_region", {"region_code": employer["region_code"]}
             )
         checked["employer"] = employer
     if "education" in values:
         graduated_on = date.fromisoformat(str(values["education"]["graduated_on"]))
         if graduated_on > today:
-            raise InvalidProfile("education.graduated_on", "cannot be in the future")
+            raise InvalidProfile("education.graduated_on", "applicant.invalid.in_the_future")
         if graduated_on <= birth_date:
-            raise InvalidProfile("education.graduated_on", "must be after birth_date")
+            raise InvalidProfile("education.graduated_on", "applicant.invalid.after_birth_date")
     return checked
 
 

@@ -8,6 +8,8 @@ from datetime import date
 from servicekit.identifiers import CREDIT_ALPHABET, InvalidCreditCode
 from servicekit.identifiers import validate_credit_code as _validate_credit_code
 
+from applicant.exceptions import FieldRefusal
+
 _RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_CHECK = "10X98765432"
 _RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
@@ -20,8 +22,8 @@ _PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
 _CREDIT_ALPHABET = CREDIT_ALPHABET
 
 
-class InvalidIdentity(ValueError):
-    """An identity number or code that fails its format or check character."""
+class InvalidIdentity(FieldRefusal):
+    """An identity number or code that fails its format or check character (an applicant.invalid.* key)."""
 
 
 def normalise(number: str) -> str:
@@ -37,7 +39,7 @@ def birth_date_of_resident_id(number: str) -> date:
     try:
         return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError as exc:
-        raise InvalidIdentity("the birth date inside the identity number is not a real date") from exc
+        raise InvalidIdentity("applicant.invalid.id_birth_date_not_real") from exc
 
 
 def validate_identity(id_type: str, number: str, birth_date: date | None = None) -> str:
@@ -45,28 +47,26 @@ def validate_identity(id_type: str, number: str, birth_date: date | None = None)
     number = normalise(number)
     if id_type == "resident_id":
         if not _RESIDENT_ID.match(number):
-            raise InvalidIdentity("a resident identity number has 17 digits followed by a digit or X")
+            raise InvalidIdentity("applicant.invalid.resident_id_form")
         if resident_check_char(number[:17]) != number[17]:
-            raise InvalidIdentity("the check digit of the resident identity number is wrong")
+            raise InvalidIdentity("applicant.invalid.resident_id_check")
         embedded = birth_date_of_resident_id(number)
         if birth_date is not None and embedded != birth_date:
-            raise InvalidIdentity("the birth date inside the identity number does not match birth_date")
+            raise InvalidIdentity("applicant.invalid.id_birth_date_mismatch")
         return number
     if id_type == "foreign_permanent_id":
         if len(number) == 18 and number.startswith("9") and _RESIDENT_ID.match(number):
             if resident_check_char(number[:17]) != number[17]:
-                raise InvalidIdentity("the check digit of the permanent residence identity number is wrong")
+                raise InvalidIdentity("applicant.invalid.permanent_id_check")
             return number
         if _FOREIGN_OLD.match(number):
             return number
-        raise InvalidIdentity(
-            "a permanent residence identity number has 18 characters starting with 9, or 15 (3 letters, 12 digits)"
-        )
+        raise InvalidIdentity("applicant.invalid.permanent_id_form")
     if id_type == "passport":
         if not _PASSPORT.match(number):
-            raise InvalidIdentity("a passport number has 5 to 20 letters and digits")
+            raise InvalidIdentity("applicant.invalid.passport_form")
         return number
-    raise InvalidIdentity(f"unknown identity document type {id_type!r}")
+    raise InvalidIdentity("applicant.invalid.unknown_id_type", {"id_type": id_type})
 
 
 def validate_credit_code(code: str) -> str:
@@ -74,7 +74,9 @@ def validate_credit_code(code: str) -> str:
     try:
         return _validate_credit_code(code)
     except InvalidCreditCode as exc:
-        raise InvalidIdentity(str(exc)) from exc
+        # The kit's two refusals, told apart by the only thing they differ in: which check failed.
+        check = "check character" in str(exc)
+        raise InvalidIdentity(f"applicant.invalid.credit_code_{'check' if check else 'form'}") from exc
 
 
 def mask(number: str) -> str:

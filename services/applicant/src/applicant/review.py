@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from servicekit.auth import Principal
 from servicekit.pagination import Page, PageParams, cursor_key, cursor_time, keyset_page
-from servicekit.problems import Unprocessable
 from servicekit.workflow import (
     ReviewStage,
     check_second_approver,
@@ -24,7 +23,7 @@ from applicant import repository as repo
 from applicant.certification import for_review, keyset_position, transition
 from applicant.changes import confirm_certified_facts
 from applicant.employer import attestations
-from applicant.exceptions import CertificationConflict, CertificationNotFound
+from applicant.exceptions import CertificationConflict, CertificationNotFound, InvalidProfile
 from applicant.models import Certification, CertificationDecision
 from applicant.schemas import CertificationForReview, DecisionCreate, ReviewFilter
 from applicant.states import (
@@ -107,21 +106,17 @@ async def decide(
     review = REVIEW_STAGES.get(status)
     if review is None:
         raise CertificationConflict(
-            f"This certification is {certification.status}; decisions are taken only on submitted (county review) "
-            "or county_approved (city review) certifications."
+            key="applicant.error.certification_not_decidable", params={"status": certification.status}
         )
     require_stage_role(SUBJECT, status, review, principal.roles)
     if body.decision in REFUSALS and not body.reason:
-        raise Unprocessable(
-            f"reason: a decision to {body.decision} needs a reason the talent can act on",
-            errors=[{"field": "reason", "message": f"required to {body.decision}"}],
-        )
+        raise InvalidProfile("reason", "applicant.invalid.reason_required", {"decision": body.decision})
     decisions = await repo.decisions_of(session, [certification.id])
     check_segregation(SUBJECT, principal.sub, [(d.decided_by, d.stage) for d in decisions], review.stage)
     check_second_approver(SUBJECT, principal.sub, _deciders(certification, decisions, review.stage))
     talent = await repo.get_talent(session, certification.talent_id)
     if talent is None or talent.status == TalentStatus.REVOKED:
-        raise CertificationConflict("The talent's status was revoked; the certification cannot go on.")
+        raise CertificationConflict(key="applicant.error.certification_talent_revoked")
 
     action = _action_of(certification, status, review, body, decisions, principal.sub)
     await officers.take_if_unowned(session, principal, certification)  # 首问负责制: deciding first makes the owner

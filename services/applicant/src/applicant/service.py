@@ -85,17 +85,17 @@ def _check_profile(body: ProfileUpdate, today: date) -> _CheckedProfile:
     try:
         number = validate_identity(body.id_type, body.id_number, body.birth_date)
     except InvalidIdentity as exc:
-        raise InvalidProfile("id_number", str(exc)) from exc
+        raise InvalidProfile("id_number", exc) from exc
     try:
         phone = normalise_phone(body.phone) if body.phone else None
     except InvalidContact as exc:
-        raise InvalidProfile("phone", str(exc)) from exc
+        raise InvalidProfile("phone", exc) from exc
     try:
         validate_time_zone(body.time_zone)
     except InvalidContact as exc:
-        raise InvalidProfile("time_zone", str(exc)) from exc
+        raise InvalidProfile("time_zone", exc) from exc
     if body.birth_date > today.replace(year=today.year - MINIMUM_AGE):
-        raise InvalidProfile("birth_date", f"a talent must be at least {MINIMUM_AGE} years old")
+        raise InvalidProfile("birth_date", "applicant.invalid.too_young", {"years": MINIMUM_AGE})
     facts.check_values(body.model_dump(mode="json", include=set(facts.FACTS)), body.birth_date, today)
     return _CheckedProfile(id_number=number, phone=phone)
 
@@ -337,18 +337,18 @@ async def add_family_member(
     try:
         number = validate_identity(body.id_type, body.id_number, body.birth_date)
     except InvalidIdentity as exc:
-        raise InvalidProfile("id_number", str(exc)) from exc
+        raise InvalidProfile("id_number", exc) from exc
     if body.birth_date > utcnow().date():
-        raise InvalidProfile("birth_date", "cannot be in the future")
+        raise InvalidProfile("birth_date", "applicant.invalid.in_the_future")
     id_hash = protector.identity_hash(body.id_type, number)
     if id_hash == profile.id_number_hash:
-        raise InvalidProfile("id_number", "this is your own identity number, not a family member's")
+        raise InvalidProfile("id_number", "applicant.invalid.own_identity_number")
     members = await repo.list_family(session, talent_id)
     if any(m.id_number_hash == id_hash for m in members):
-        raise FamilyConflict("This person is already one of your family members.")
+        raise FamilyConflict()
     limit = catalogue.family_limits().get(body.relation, 0)
     if Counter(m.relation for m in members)[body.relation] >= limit:
-        raise FamilyConflict(f"You can register at most {limit} family member(s) as {body.relation}.")
+        raise FamilyConflict(key="applicant.error.family_limit", params={"limit": limit, "relation": body.relation})
     member = FamilyMember(
         id=str(uuid.uuid4()),
         talent_id=talent_id,

@@ -53,7 +53,7 @@ async def revoke(session: AsyncSession, principal: Principal, talent_id: str, re
     if talent is None:
         raise TalentNotFound(talent_id)
     if not TALENT_FLOW.can(talent.status, TalentAction.REVOKE):
-        raise CertificationConflict("This talent's status is already revoked.")
+        raise CertificationConflict(key="applicant.error.talent_already_revoked")
     open_one = await repo.open_certification_of(session, talent.id)
     if open_one is not None:
         await certification.transition(
@@ -75,7 +75,7 @@ async def reinstate(session: AsyncSession, principal: Principal, talent_id: str,
     if talent is None:
         raise TalentNotFound(talent_id)
     if not TALENT_FLOW.can(talent.status, TalentAction.REINSTATE):
-        raise CertificationConflict(f"This talent is {talent.status}, not revoked; there is nothing to reinstate.")
+        raise CertificationConflict(key="applicant.error.talent_not_revoked", params={"status": talent.status})
     await transition(session, talent, TalentAction.REINSTATE, actor=principal, reason=reason)
     await session.flush()
     return talent

@@ -27,9 +27,9 @@ from applicant.trust.recognition import PartnerKeys, claimed_city
 
 # Why a talent has no code, by status (a certified one whose date has passed counts as expired).
 _NO_CODE = {
-    TalentStatus.REGISTERED: "You have a code once you are certified; apply with POST /api/v1/me/certifications.",
-    TalentStatus.EXPIRED: "Your certification has expired; apply again to get a code.",
-    TalentStatus.REVOKED: "Your talent status was revoked; no code can be issued.",
+    TalentStatus.REGISTERED: "applicant.error.no_code_registered",
+    TalentStatus.EXPIRED: "applicant.error.no_code_expired",
+    TalentStatus.REVOKED: "applicant.error.no_code_revoked",
 }
 
 
@@ -53,7 +53,7 @@ async def issue_code(
     if status == TalentStatus.CERTIFIED and not _is_current(talent, now):
         status = TalentStatus.EXPIRED
     if status != TalentStatus.CERTIFIED or talent.tier is None or talent.certified_until is None:
-        raise TalentCodeUnavailable(_NO_CODE.get(status, _NO_CODE[TalentStatus.REGISTERED]))
+        raise TalentCodeUnavailable(key=_NO_CODE.get(status, _NO_CODE[TalentStatus.REGISTERED]))
     entry = None
     if status_lists is not None:
         idx = await status_list.entry_of(session, talent.id, status_lists.min_bits)

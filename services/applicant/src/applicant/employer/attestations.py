@@ -56,8 +56,10 @@ _BASIS = "attestation:"
 
 
 class AttestationNotFound(NotFound):
+    key = "applicant.error.attestation_not_found"
+
     def __init__(self, attestation_id: str) -> None:
-        super().__init__(f"No attestation {attestation_id} of yours.")
+        super().__init__(params={"attestation_id": attestation_id})
 
 
 # --- the employer's side -------------------------------------------------------------------------------------
@@ -112,9 +114,9 @@ async def attest(
 
 def _check_dates(body: AttestationCreate, profile: TalentProfile) -> None:
     if body.employed_since > local_today():
-        raise InvalidProfile("employed_since", "cannot be in the future")
+        raise InvalidProfile("employed_since", "applicant.invalid.in_the_future")
     if body.employed_since < add_years(profile.birth_date, MINIMUM_WORKING_AGE):
-        raise InvalidProfile("employed_since", f"cannot be before the talent's {MINIMUM_WORKING_AGE}th birthday")
+        raise InvalidProfile("employed_since", "applicant.invalid.before_working_age", {"age": MINIMUM_WORKING_AGE})
 
 
 def _matching(body: AttestationCreate, profile: TalentProfile) -> tuple[list[str], list[str]]:

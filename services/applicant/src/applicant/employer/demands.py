@@ -45,11 +45,9 @@ def options() -> DemandOptions:
 
 def _check(body: DemandCreate) -> None:
     if body.shortage_category not in catalogue.shortage_categories():
-        raise InvalidDemand(
-            "shortage_category", "not a key industry of the shortage catalogue (GET /api/v1/demands/options)"
-        )
+        raise InvalidDemand("shortage_category", "applicant.invalid.not_a_shortage_category")
     if body.salary_band is not None and body.salary_band not in {b.code for b in catalogue.salary_bands()}:
-        raise InvalidDemand("salary_band", "not a salary band (GET /api/v1/demands/options)")
+        raise InvalidDemand("salary_band", "applicant.invalid.not_a_salary_band")
 
 
 async def declare(session: AsyncSession, caller: EmployerCaller, body: DemandCreate) -> Demand:
@@ -57,7 +55,7 @@ async def declare(session: AsyncSession, caller: EmployerCaller, body: DemandCre
     is not in the catalogues)."""
     _check(body)
     if not caller.region_code:
-        raise InvalidDemand("region_code", "your employer account has no region; ask an administrator to set it")
+        raise InvalidDemand("region_code", "applicant.invalid.employer_without_region")
     demand = Demand(
         id=str(uuid.uuid4()),
         employer_credit_code=caller.credit_code,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends
 from servicekit.auth import Principal, require_roles
-from servicekit.problems import Forbidden
+
+from applicant.exceptions import NoEmployerInToken
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ async def current_employer(principal: Annotated[Principal, Depends(require_roles
     claims = principal.claims
     employer_id, credit_code, name = claims.get("employer_id"), claims.get("credit_code"), claims.get("employer_name")
     if not (isinstance(employer_id, str) and isinstance(credit_code, str) and isinstance(name, str)):
-        raise Forbidden("This token names no employer; sign in with an employer account.")
+        raise NoEmployerInToken()
     return EmployerCaller(
         user=principal.sub, employer_id=employer_id, credit_code=credit_code, name=name, region_code=principal.region
     )

@@ -44,9 +44,7 @@ async def file(session: AsyncSession, caller: EmployerCaller, body: Recommendati
     await staff_profile(session, caller.credit_code, body.talent_id)
     filed = await _filed_one(session, body.talent_id, caller.credit_code)
     if filed is not None:
-        raise RecommendationConflict(
-            f"Your recommendation {filed.id} of this talent is still filed; withdraw it first to file another."
-        )
+        raise RecommendationConflict(params={"recommendation_id": filed.id})
     now = utcnow()
     recommendation = Recommendation(
         id=str(uuid.uuid4()),
@@ -75,7 +73,7 @@ async def withdraw(session: AsyncSession, caller: EmployerCaller, recommendation
         return
     if not RECOMMENDATION_FLOW.can(recommendation.status, RecommendationAction.WITHDRAW):
         raise RecommendationConflict(
-            f"Certification {recommendation.certification_id} cites this recommendation; it can no longer be withdrawn."
+            key="applicant.error.recommendation_cited", params={"certification_id": recommendation.certification_id}
         )
     await transition(session, recommendation, RecommendationAction.WITHDRAW, actor=caller.as_principal())
     await session.flush()
@@ -103,19 +101,21 @@ async def cite(
     naming the field."""
     recommendation = await session.get(Recommendation, recommendation_id)
     if recommendation is None or recommendation.talent_id != certification.talent_id:
-        raise InvalidRecommendationCitation("recommendation_id", f"no recommendation {recommendation_id} of yours")
-    if recommendation.employer_credit_code != profile.employer_credit_code:
         raise InvalidRecommendationCitation(
-            "recommendation_id", "filed by an employer your profile no longer names; ask your employer for a new one"
+            "recommendation_id", "applicant.invalid.no_such_recommendation", {"recommendation_id": recommendation_id}
         )
+    if recommendation.employer_credit_code != profile.employer_credit_code:
+        raise InvalidRecommendationCitation("recommendation_id", "applicant.invalid.recommendation_other_employer")
     if not RECOMMENDATION_FLOW.can(recommendation.status, RecommendationAction.CITE):
+        status = {"status": recommendation.status}
         raise RecommendationConflict(
-            f"recommendation_id: the recommendation is {recommendation.status}; only a filed one can be cited.",
-            errors=[{"field": "recommendation_id", "message": f"the recommendation is {recommendation.status}"}],
+            key="applicant.error.recommendation_not_citable",
+            params=status,
+            errors=[{"field": "recommendation_id", "key": "applicant.invalid.recommendation_status", "params": status}],
         )
     if _better(certification.claimed_tier, than=recommendation.claimed_tier):
         raise InvalidRecommendationCitation(
-            "claimed_tier", f"your employer recommends tier {recommendation.claimed_tier} at best"
+            "claimed_tier", "applicant.invalid.tier_above_recommendation", {"tier": recommendation.claimed_tier}
         )
     await transition(
         session, recommendation, RecommendationAction.CITE, actor=certification.talent_id, certification=certification

@@ -8,28 +8,32 @@ from typing import Any
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.problems import Conflict, NotFound, Unprocessable
+from servicekit.problems import Conflict, NotFound
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from applicant.exceptions import InvalidProfile
 from applicant.trust.jwks import JwksRefused, check_url, fetch_jwks, validate_jwks
 from applicant.trust.models import PartnerCity
 from applicant.trust.schemas import TrustCityPublic, TrustCityUpdate
 
 
 class OwnCityRefused(Conflict):
+    key = "applicant.error.own_city"
+
     def __init__(self, city_code: str) -> None:
-        super().__init__(f"{city_code} is this platform's own city; its codes are local, not a partner's.")
+        super().__init__(params={"city_code": city_code})
 
 
 class PartnerCityNotFound(NotFound):
+    key = "applicant.error.partner_city_not_found"
+
     def __init__(self, city_code: str) -> None:
-        super().__init__(f"No partner city {city_code} is on the trust list.")
+        super().__init__(params={"city_code": city_code})
 
 
-class InvalidKeySet(Unprocessable):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+class InvalidKeySet(InvalidProfile):
+    """A key set or key-set URL refused (JwksRefused), named by its field."""
 
 
 def _summary(city: PartnerCity) -> dict[str, Any]:
@@ -84,7 +88,7 @@ async def put_city(
     try:
         check_url(body.jwks_url, allow_private=allow_private)
     except JwksRefused as exc:
-        raise InvalidKeySet("jwks_url", str(exc)) from None
+        raise InvalidKeySet("jwks_url", exc) from None
     now = utcnow()
     fetched_at = None
     try:
@@ -94,7 +98,7 @@ async def put_city(
             key_set = await fetch_jwks(body.jwks_url, allow_private=allow_private, timeout_s=fetch_timeout_s)
             fetched_at = now
     except JwksRefused as exc:
-        raise InvalidKeySet("jwks", str(exc)) from None
+        raise InvalidKeySet("jwks", exc) from None
     city = await session.get(PartnerCity, city_code)
     before = _summary(city) if city is not None else None
     values = {

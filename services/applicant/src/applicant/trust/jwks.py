@@ -14,6 +14,8 @@ import httpx
 from jose import jwk
 from jose.exceptions import JOSEError
 
+from applicant.exceptions import FieldRefusal
+
 MAX_KEYS = 20
 MAX_JWKS_BYTES = 64 * 1024
 # Members a private EC or RSA/oct key would carry: a key set that holds one was pasted from the wrong file.
@@ -21,41 +23,41 @@ PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 PUBLIC_MEMBERS = ("kty", "crv", "x", "y", "kid", "use", "alg", "key_ops")
 
 
-class JwksRefused(ValueError):
-    """A key set or key-set URL we do not accept; the message says why (no key material in it)."""
+class JwksRefused(FieldRefusal):
+    """A key set or key-set URL we do not accept; the key says why (no key material in its params)."""
 
 
 def validate_jwks(value: Any) -> dict[str, Any]:
     """The key set reduced to its public members, or JwksRefused: every key EC P-256, `use: sig`, a kid, no
     private member, ES256 if it names an algorithm."""
     if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
-        raise JwksRefused('a JWKS is an object {"keys": [...]}')
+        raise JwksRefused("applicant.invalid.jwks_shape")
     keys = value["keys"]
     if not 1 <= len(keys) <= MAX_KEYS:
-        raise JwksRefused(f"a JWKS holds 1 to {MAX_KEYS} keys")
+        raise JwksRefused("applicant.invalid.jwks_key_count", {"max_keys": MAX_KEYS})
     cleaned: list[dict[str, Any]] = []
     kids: set[str] = set()
     for index, key in enumerate(keys):
-        where = f"keys[{index}]"
+        where = {"where": f"keys[{index}]"}
         if not isinstance(key, dict):
-            raise JwksRefused(f"{where} is not an object")
+            raise JwksRefused("applicant.invalid.jwk_not_object", where)
         if PRIVATE_MEMBERS & key.keys():
-            raise JwksRefused(f"{where} holds private key material; publish only the public key")
+            raise JwksRefused("applicant.invalid.jwk_private", where)
         if key.get("kty") != "EC" or key.get("crv") != "P-256":
-            raise JwksRefused(f"{where} is not an EC P-256 key")
+            raise JwksRefused("applicant.invalid.jwk_not_p256", where)
         if key.get("use") != "sig":
-            raise JwksRefused(f'{where} is not a signing key ("use": "sig")')
+            raise JwksRefused("applicant.invalid.jwk_not_signing", where)
         if key.get("alg", "ES256") != "ES256":
-            raise JwksRefused(f"{where} is not an ES256 key")
+            raise JwksRefused("applicant.invalid.jwk_not_es256", where)
         kid = key.get("kid")
         if not isinstance(kid, str) or not 1 <= len(kid) <= 100 or kid in kids:
-            raise JwksRefused(f"{where} needs a kid of its own (1 to 100 characters)")
+            raise JwksRefused("applicant.invalid.jwk_kid", where)
         kids.add(kid)
         public = {name: key[name] for name in PUBLIC_MEMBERS if name in key}
         try:
             jwk.construct(public, "ES256")
         except (JOSEError, ValueError, TypeError):
-            raise JwksRefused(f"{where} is not a usable EC P-256 public key") from None
+            raise JwksRefused("applicant.invalid.jwk_unusable", where) from None
         cleaned.append(public)
     return {"keys": cleaned}
 
@@ -75,13 +77,13 @@ def check_url(url: str, *, allow_private: bool) -> None:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError:
-        raise JwksRefused("the key-set URL is malformed") from None
+        raise JwksRefused("applicant.invalid.jwks_url_malformed") from None
     if parts.scheme not in {"http", "https"} or (parts.scheme != "https" and not allow_private):
-        raise JwksRefused("the key-set URL must be https" if not allow_private else "the key-set URL must be http(s)")
+        raise JwksRefused(f"applicant.invalid.jwks_url_not_{'http' if allow_private else 'https'}")
     if not parts.hostname:
-        raise JwksRefused("the key-set URL has no host")
+        raise JwksRefused("applicant.invalid.jwks_url_no_host")
     if parts.username or parts.password:
-        raise JwksRefused("the key-set URL may not carry credentials")
+        raise JwksRefused("applicant.invalid.jwks_url_credentials")
 
 
 async def _check_addresses(url: str) -> None:
@@ -91,10 +93,10 @@ async def _check_addresses(url: str) -> None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except OSError:
-        raise JwksRefused("the key-set URL's host does not resolve") from None
+        raise JwksRefused("applicant.invalid.jwks_url_unresolved") from None
     for info in infos:
         if _forbidden(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])):
-            raise JwksRefused("the key-set URL points at a private or loopback address")
+            raise JwksRefused("applicant.invalid.jwks_url_private")
 
 
 async def fetch_jwks(url: str, *, allow_private: bool, timeout_s: float) -> dict[str, Any]:
@@ -108,16 +110,16 @@ async def fetch_jwks(url: str, *, allow_private: bool, timeout_s: float) -> dict
             client.stream("GET", url, headers={"Accept": "application/json"}) as response,
         ):
             if response.status_code != 200:
-                raise JwksRefused(f"the key-set URL answered {response.status_code}")
+                raise JwksRefused("applicant.invalid.jwks_url_status", {"status": response.status_code})
             body = b""
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
-                    raise JwksRefused("the key set is larger than 64 KiB")
+                    raise JwksRefused("applicant.invalid.jwks_too_large")
     except httpx.HTTPError as exc:
-        raise JwksRefused(f"the key set could not be fetched ({type(exc).__name__})") from None
+        raise JwksRefused("applicant.invalid.jwks_fetch_failed", {"error": type(exc).__name__}) from None
     try:
         document = json.loads(body)
     except ValueError:
-        raise JwksRefused("the key-set URL did not answer JSON") from None
+        raise JwksRefused("applicant.invalid.jwks_not_json") from None
     return validate_jwks(document)
