@@ -70,7 +70,8 @@ class TestAdministratorsKeepTheTrustList:
         await console.get_by_label("密钥集地址").fill("https://talent.nantong.example/jwks.json")
         await console.get_by_label("密钥集（JWKS）").fill(_key_set(with_private=True))
         await console.get_by_role("button", name="保存").click()
-        await expect(console.get_by_test_id("trust-problem")).to_contain_text("private key")
+        # In the console's language (zh-CN): the applicant answers in the caller's Accept-Language.
+        await expect(console.get_by_test_id("trust-problem")).to_contain_text("私钥")
         await expect(console.locator(f'tr[data-city="{CITY}"]')).to_have_count(0)
 
     async def test_only_administrators_see_the_page(self, console: Page) -> None:
