@@ -15,7 +15,7 @@ from benefits.states import ObjectionStatus, PaymentBatchStatus, PaymentResult, 
 
 
 class BenefitPolicy(SQLModel, table=True):
-    """One version of a policy; versions are never changed, a change is a new version."""
+    """One version of a policy; its rules are never changed, a change is a new version."""
 
     __tablename__ = "benefit_policy"
     __table_args__ = (Index("ix_benefit_policy_current", "code", "current"),)
@@ -33,6 +33,9 @@ class BenefitPolicy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str = Field(default="seed", max_length=64)
     change_reason: str = Field(default="", max_length=2000)
+    # When this version was announced to the city's statistics (talent.benefits.policy.published.v1); null
+    # until then, e.g. a seeded version, which the worker announces at start-up (policies.announce_unannounced).
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TalentFacts(SQLModel, table=True):

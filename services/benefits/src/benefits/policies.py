@@ -51,7 +51,7 @@ async def create_policy(session: AsyncSession, principal: Principal, body: Polic
         reason=row.change_reason,
     )
     await session.flush()
-    _published(session, row, body)
+    _published(session, row)
     return Policy.of(row)
 
 
@@ -74,19 +74,36 @@ async def update_policy(session: AsyncSession, principal: Principal, code: str, 
         reason=body.change_reason,
     )
     await session.flush()
-    _published(session, row, body)
+    _published(session, row)
     return Policy.of(row)
 
 
-def _published(session: AsyncSession, row: BenefitPolicy, body: PolicyCreate | PolicyUpdate) -> None:
-    """The version in force, for the city's statistics (insight's budget figures): its yearly budget."""
+async def announce_unannounced(session: AsyncSession) -> list[str]:
+    """Announce every current version never announced (the seeded ones): the codes announced.
+
+    Run by the worker at start-up; a version is announced once, in the transaction that marks it, so a restart
+    or a second worker announces nothing again.
+    """
+    rows = await BenefitsRepository.of(session).unannounced_policies()
+    for row in rows:
+        _published(session, row)
+    return [row.code for row in rows]
+
+
+def _published(session: AsyncSession, row: BenefitPolicy) -> None:
+    """The version in force, for the city's statistics (insight's budget figures): its yearly budget.
+
+    `published_at` is the version's creation, not the announcement's: insight keeps the newest version by it,
+    so a late announcement of an older version never overrides a newer one.
+    """
     data = PolicyPublished(
         policy_code=row.code,
         version=row.version,
-        yearly_budget_fen=body.budget.yearly_budget_fen,
+        yearly_budget_fen=Policy.of(row).rules.budget.yearly_budget_fen,
         published_at=row.created_at,
     )
     outbox.emit(session, data, subject=row.code)
+    row.announced_at = utcnow()
 
 
 def _policy_row(

@@ -135,6 +135,17 @@ class BenefitsRepository:
             query = query.where(col(BenefitPolicy.auto_grant).is_(True))
         return list((await self.session.exec(query.order_by(col(BenefitPolicy.code)))).all())
 
+    async def unannounced_policies(self) -> list[BenefitPolicy]:
+        """Current versions never announced to the statistics, locked so two workers starting together do not
+        both announce one (PostgreSQL; SQLite has one writer anyway)."""
+        query = (
+            select(BenefitPolicy)
+            .where(col(BenefitPolicy.current).is_(True), col(BenefitPolicy.announced_at).is_(None))
+            .order_by(col(BenefitPolicy.code))
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.exec(query)).all())
+
     async def policy_fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever a policy version is added or changes `current` or `active`: count, newest, two sums."""
         query = select(
