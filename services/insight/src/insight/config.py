@@ -23,6 +23,9 @@ class InsightSettings(ServiceSettings):
     min_cell: int = 5
     # Answers are computed from the state rows at query time (GROUP BY); this long they are reused.
     cache_ttl_s: float = 2.0
+    # The worker recomputes the stored city-wide summary after applied batches at most this often (seconds):
+    # a summary read without filters is at most about this old, and costs one row (insight.snapshots).
+    snapshot_interval_s: float = 5.0
 
 
 @lru_cache

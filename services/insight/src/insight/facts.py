@@ -248,9 +248,11 @@ async def claim_escalated(
 
 
 async def policy_published(session: AsyncSession, at: datetime, data: PolicyPublished) -> None:
+    # Ordered by the version's own time, not the event's: benefits announces a seeded version when its worker
+    # first starts, possibly after a newer version's event, and the newer version must still win.
     budget = await repo.row(session, InsightPolicyBudget, data.policy_code)
-    if newer(budget.published_at, at):
-        budget.yearly_budget_fen, budget.published_at = data.yearly_budget_fen, at
+    if newer(budget.published_at, data.published_at):
+        budget.yearly_budget_fen, budget.published_at = data.yearly_budget_fen, data.published_at
 
 
 # --- housing -----------------------------------------------------------------------------------------------

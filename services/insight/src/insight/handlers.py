@@ -71,7 +71,11 @@ _ROWS_BY_FIELD: dict[str, type[SQLModel]] = {
 Apply = Callable[[AsyncSession, datetime, Any], Awaitable[None]]
 
 
-def fact_handlers(pseudonymise: Pseudonymiser) -> Mapping[type[EventData], Handler]:
+def fact_handlers(
+    pseudonymise: Pseudonymiser, on_applied: Callable[[AsyncSession], None] | None = None
+) -> Mapping[type[EventData], Handler]:
+    """The handlers of every fact; `on_applied` is told each batch's session (the worker's snapshot keeper)."""
+
     def timed(apply: Apply) -> Handler:
         async def handler(session: AsyncSession, event: CloudEvent, data: Any) -> None:
             await apply(session, event.time, data)
@@ -134,4 +138,14 @@ def fact_handlers(pseudonymise: Pseudonymiser) -> Mapping[type[EventData], Handl
             key = col(next(iter(model.__table__.primary_key.columns)))  # type: ignore[attr-defined]
             (await session.exec(select(model).where(key.in_(sorted(keys))))).all()
 
+    if on_applied is not None:
+        handlers = {data_type: _telling(on_applied, handler) for data_type, handler in handlers.items()}
     return with_prepare(load_batch, handlers)
+
+
+def _telling(on_applied: Callable[[AsyncSession], None], handler: Handler) -> Handler:
+    async def told(session: AsyncSession, event: CloudEvent, data: Any) -> None:
+        on_applied(session)
+        await handler(session, event, data)
+
+    return told

@@ -12,11 +12,12 @@ certification ids are case numbers, not personal data.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from servicekit.db import UTCDateTime
 from servicekit.rulebook import RuleVersion as RuleVersion
 from servicekit.sql import StrEnumText
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from insight.states import DemandStatus, LeaseStatus, OfferStatus, RoundStatus
@@ -166,3 +167,16 @@ class InsightDemand(SQLModel, table=True):
     declared_on: date | None = None
     status: DemandStatus = Field(default=DemandStatus.OPEN, sa_type=StrEnumText(DemandStatus, 10))
     status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InsightSnapshot(SQLModel, table=True):
+    """An answer computed ahead by the worker (the city-wide summary), so a read costs one row at any city size.
+
+    It holds only what a reader would be shown (published cells, totals, the index), never a state row.
+    """
+
+    __tablename__ = "insight_snapshot"
+
+    name: str = Field(primary_key=True, max_length=40)
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    as_of: datetime = Field(sa_type=UTCDateTime)

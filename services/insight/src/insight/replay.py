@@ -18,6 +18,7 @@ from servicekit.consumer import EventConsumer
 from servicekit.db import Database
 from servicekit.kafka import KafkaPublisher
 
+from insight import snapshots
 from insight.components import Components
 from insight.config import InsightSettings
 from insight.handlers import fact_handlers
@@ -79,6 +80,9 @@ async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -
             if not batches and all([await kafka.position(tp) >= ends[tp] for tp in partitions]):
                 break
         logger.info("replayed %d events into insight", read)
+        # The stored summary, from the rebuilt rows (a running worker also recomputes it after its batches).
+        async with database.transaction() as session:
+            await snapshots.refresh_summary(session, components)
         return read
     finally:
         await kafka.stop()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from email.utils import format_datetime
+
 from fastapi import APIRouter, Response
 from servicekit.db import SessionDep
 
-from insight import exports, service
+from insight import exports, service, snapshots
 from insight.dependencies import ComponentsDep, FiltersDep, ReaderPrincipal
 from insight.schemas import SeriesPublic, SummaryPublic, TablePublic, TablesPublic
 
@@ -14,10 +16,17 @@ router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
 
 @router.get("/summary", response_model=SummaryPublic)
 async def get_summary(
-    session: SessionDep, principal: ReaderPrincipal, components: ComponentsDep, filters: FiltersDep
+    response: Response,
+    session: SessionDep,
+    principal: ReaderPrincipal,
+    components: ComponentsDep,
+    filters: FiltersDep,
 ) -> SummaryPublic:
     """The city's figures at a glance (talents, claims, budgets, reviews, housing, verifications); small cells null."""
-    return await service.summary(session, components, filters)
+    answer, as_of = await snapshots.summary(session, components, filters)
+    if as_of is not None:  # the worker's snapshot: how fresh it is
+        response.headers["Last-Modified"] = format_datetime(as_of, usegmt=True)
+    return answer
 
 
 @router.get("/tables", response_model=TablesPublic)
