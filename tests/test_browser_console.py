@@ -95,14 +95,14 @@ class TestSignIn:
 
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "finance.city")
-        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示", "我的消息"])
+        await expect(nav.get_by_role("link")).to_have_text(["政策申领审核", "资金拨付", "公示", "成本结算", "我的消息"])
 
         # A leader reads the city's statistics and nothing else (no cases, no inbox).
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "leader.city")
         await expect(nav.get_by_role("link")).to_have_text(["统计"])
 
-        # An administrator keeps the employers and the partner cities (互认城市).
+        # An administrator keeps the employers, the partner cities (互认城市) and cost settlement (成本结算).
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "admin")
-        await expect(nav.get_by_role("link")).to_have_text(["公示", "用人单位", "互认城市", "统计", "我的消息"])
+        await expect(nav.get_by_role("link")).to_have_text(["公示", "用人单位", "互认城市", "统计", "成本结算", "我的消息"])

@@ -8,7 +8,8 @@ offline with a standard JOSE library.
 B has no gateway of its own: the test calls B's applicant directly, with tokens A's gateway signs (B trusts A's
 gateway key set, as every service of the stack does). The fixtures (`city_b`, `b_client`, `trusted_b`,
 `talent_in_b`, `code_from_b`, `verify_at_a`) are meant to be reused by further two-city steps (revocation seen
-offline, settlement of usage)."""
+offline, settlement of usage). A's use of B's code is settled on A's statement for issuing city B (provisional
+figures of the running month: a month is issued only once it has ended)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,10 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws
 from joserfc import jws as rfc_jws
 from joserfc.jwk import KeySet
-from servicekit.testing import TansuBroker, free_port
+from servicekit.testing import TansuBroker, eventually, free_port
 
 from .helpers import Headers, fresh_id_number, official, partner, profile, submit_certification, talent
 from .stack import BIN, Stack, _database_url, wait_ready
+from .test_e2e_status_list import FakeClock, offline_gate
 
 CITY_A = "330400"
 CITY_B = "320500"
@@ -66,6 +69,8 @@ def city_b(stack: Stack) -> Iterator[City]:
         "APPLICANT_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "APPLICANT_CODE_KEY_ENCRYPTION_KEYS": "b1:dev-insecure-city-b-code-key-sealing-key",
         "APPLICANT_PSEUDONYM_KEY": "dev-insecure-city-b-pseudonym-key",
+        # B's codes name B's own revocation status list (B's origin; a real city's is its gateway).
+        "APPLICANT_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     stack.start_process(name, [str(BIN / "applicant"), "serve", "--port", str(port)], env)
     city = City(code=CITY_B, url=f"http://127.0.0.1:{port}", process=name, broker=broker)
@@ -218,3 +223,91 @@ class TestPublishedTrustList:
         token = rfc_jws.deserialize_compact(published["signed"], key_set, algorithms=["ES256"])
         payload = json.loads(token.payload)
         assert payload["iss"] == CITY_A and payload["items"] == published["items"]
+
+
+def _city_month() -> str:
+    return (datetime.now(UTC) + timedelta(hours=8)).strftime("%Y-%m")
+
+
+def _client_id(headers: Headers) -> str:
+    """The partner's client id: the `sub` of the token A's gateway gave it (a statement's `partner`)."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    return str(json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["sub"])
+
+
+class TestUsageInASettledForB:
+    async def test_a_code_from_b_used_in_a_is_on_as_statement_for_issuing_city_b(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any], admin_a: Headers
+    ) -> None:
+        month = _city_month()
+        finance = await official(gateway, "finance.city")
+        hospital = await partner(gateway, "partner.hospital")
+        hospital_id = _client_id(hospital)
+
+        async def statement_for_b() -> dict[str, Any] | None:
+            answer = await gateway.get(f"/api/v1/settlements?month={month}", headers=finance)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["provisional"] is True  # the month is running: figures so far
+            found = [s for s in answer.json()["items"] if (s["partner"], s["issuing_city"]) == (hospital_id, CITY_B)]
+            return found[0] if found else None
+
+        before = await statement_for_b()
+        code = await code_from_b(b_client, await talent_in_b(gateway, b_client))
+        assert (await verify_at_a(gateway, code))["privileges"]  # granted: a use to settle
+
+        async def counted() -> dict[str, Any] | None:
+            now = await statement_for_b()
+            return now if now and now["verifications"] > (before["verifications"] if before else 0) else None
+
+        statement = await eventually(counted, timeout=60, what="the use settled on A's statement for B")
+        # A's hospital only verifies in its scene: every privilege it granted to a B code counts once per use.
+        privileges = {"appointment_booking", "green_channel", "health_education", "health_records"}
+        assert {line["privilege"] for line in statement["lines"]} == privileges
+        prices = (await gateway.get("/api/v1/admin/rules/benefits/settlement_prices", headers=admin_a)).json()
+        for line in statement["lines"]:
+            assert line["scene"] == "hospital" and line["count"] == statement["verifications"]
+            in_force = [p for p in prices["document"]["prices"] if p["privilege"] == line["privilege"]]
+            in_force = [p for p in in_force if p["valid_from"] <= f"{month}-01"] or in_force
+            assert line["unit_price_fen"] == max(in_force, key=lambda p: p["valid_from"])["price_fen"]
+            assert line["amount_fen"] == line["count"] * line["unit_price_fen"]
+        assert statement["total_fen"] == sum(line["amount_fen"] for line in statement["lines"])
+
+        # The hospital reads its own statements only; the running month cannot be issued yet.
+        own = (await gateway.get(f"/api/v1/settlements?month={month}", headers=hospital)).json()
+        assert own["items"] and {s["partner"] for s in own["items"]} == {hospital_id}
+        early = await gateway.post("/api/v1/finance/settlements", json={"month": month}, headers=finance)
+        assert early.status_code == 422, early.text
+
+
+class TestRevocationInBSeenOfflineInA:
+    async def test_a_gate_in_a_refuses_bs_code_once_b_revokes_its_holder_and_bs_list_says_so(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any], city_b: City,
+        admin_a: Headers,
+    ) -> None:  # fmt: skip
+        auth = await talent_in_b(gateway, b_client)
+        code = await code_from_b(b_client, auth)
+        entry = _claims(code)["status"]["status_list"]
+        assert entry["uri"] == f"{city_b.url}/api/v1/codes/status-list"
+        # A gate of city A trusting B's key set (the URL on A's trust list): B's code names B's list.
+        seen: list[str] = []
+        clock = FakeClock()
+        with httpx.Client(timeout=10.0, event_hooks={"request": [lambda r: seen.append(str(r.url))]}) as http:
+            gate = offline_gate.OfflineGate({CITY_B: trusted_b["jwks_url"]}, http=http, clock=clock)
+            accepted = gate.check(code)
+            assert (accepted.accepted, accepted.city, accepted.tier) == (True, CITY_B, "E")
+
+            talent_id = (await b_client.get("/api/v1/me/talent", headers=auth)).json()["talent_id"]
+            revoked = await b_client.post(
+                f"/api/v1/admin/talents/{talent_id}/revoke", json={"reason": "失信"}, headers=admin_a
+            )
+            assert revoked.status_code == 200, revoked.text
+
+            def refused_after_a_refresh() -> bool:
+                clock.now += 60  # the gate's next refresh is due
+                return bool(gate.check(code).reason == "revoked")
+
+            await eventually(
+                refused_after_a_refresh, timeout=70.0, interval=0.5, what="B's revocation seen offline in A"
+            )
+        assert all(url.startswith(city_b.url) for url in seen)  # B's key set and B's list, nothing of A's API
+        assert not any("/codes/verify" in url for url in seen)

@@ -15,6 +15,7 @@ import { officialInboxPage } from "./officers.js";
 import { insightPage } from "./insight.js";
 import { paymentBatchPage, paymentsPage } from "./payments.js";
 import { trustPage } from "./trust.js";
+import { settlementsPage } from "./settlements.js";
 import { api, go } from "./session.js";
 
 const BASE = new URL(".", import.meta.url).pathname;
@@ -37,6 +38,8 @@ const PAGES = [
   { path: "demands", roles: ["employer"], render: demandsPage },
   // The city's statistics (统计): a leader's only page; auditors and admins read it too.
   { path: "insight", roles: ["leader", "auditor", "admin"], render: insightPage },
+  // Cross-city cost settlement (成本结算): monthly statements per partner and issuing city.
+  { path: "settlements", roles: ["finance_officer", "admin"], render: settlementsPage },
   // Last, so no role's landing page changes: the official's own messages (notify.officials).
   { path: "inbox", roles: ["county_reviewer", "city_approver", "finance_officer", "housing_officer", "auditor", "admin"], render: officialInboxPage },
 ];
