@@ -469,7 +469,7 @@ class TalentFactsPublic(BaseModel):
 
 # --- cross-city cost settlement (benefits.settlements) ---------------------------------------------------
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"  # years 2000-2099
 
 
 class SettlementIssue(BaseModel):
