@@ -3,6 +3,7 @@ exactly, immutable and hashed once issued, late uses as corrections, provisional
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -192,6 +193,19 @@ class TestStatements:
         assert correction["correction_of"] == month_of(earlier) and correction["count"] == 1
         answer = await client.get(f"/api/v1/settlements?month={month_of(earlier)}", headers=officials["admin"])
         assert answer.json()["items"] == first["items"]  # the issued month is unchanged
+
+    async def test_two_officers_issuing_a_month_at_once_issue_it_once(
+        self, client: httpx.AsyncClient, events: Events, officials: dict[str, Headers]
+    ) -> None:
+        at = month_start(1)
+        for n in range(5):
+            await use(events, verified("transit"), at + timedelta(minutes=n))
+        answers = await asyncio.gather(
+            issue(client, officials["finance.city"], month_of(at)), issue(client, officials["admin"], month_of(at))
+        )
+        assert sorted(a.status_code for a in answers) == [201, 409]
+        shown = (await client.get(f"/api/v1/settlements?month={month_of(at)}", headers=officials["admin"])).json()
+        assert [s["verifications"] for s in shown["items"]] == [5]
 
     async def test_months_are_issued_in_order(
         self, client: httpx.AsyncClient, events: Events, officials: dict[str, Headers]
