@@ -26,6 +26,7 @@ from applicant.service import Protector
 from applicant.status_list import StatusListCache, list_uri
 from applicant.trust import routes as trust_routes
 from applicant.trust.recognition import PartnerKeys
+from applicant.trust.status import PartnerStatusLists
 from applicant.validity import EXPIRY_TIMER, expire_certification
 
 
@@ -61,6 +62,11 @@ def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
             refetch_min_s=settings.trust_refetch_min_s,
             refresh_s=settings.trust_refresh_s,
             timeout_s=settings.trust_fetch_timeout_s,
+            status_lists=PartnerStatusLists(
+                allow_private=settings.is_dev,
+                refetch_min_s=settings.trust_refetch_min_s,
+                timeout_s=settings.trust_fetch_timeout_s,
+            ),
         ),
     }
 

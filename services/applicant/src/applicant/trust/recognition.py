@@ -26,6 +26,7 @@ from sqlmodel import select
 from applicant.codes import ALGORITHM, LEEWAY_S, MAX_CODE_LENGTH, PREFIX, CodeClaims, CodeRejected, _claims
 from applicant.trust.jwks import JwksRefused, fetch_jwks
 from applicant.trust.models import PartnerCity
+from applicant.trust.status import PartnerStatusLists
 
 logger = logging.getLogger("applicant.trust")
 
@@ -53,8 +54,18 @@ class PartnerKeys:
     from a city's key-set URL on an unknown kid at most once per `refetch_min_s` per city, and every
     `refresh_s` for all cities by `running()`. A failed fetch keeps the stored keys."""
 
-    def __init__(self, *, allow_private: bool, refetch_min_s: float, refresh_s: float, timeout_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        refetch_min_s: float,
+        refresh_s: float,
+        timeout_s: float,
+        status_lists: PartnerStatusLists | None = None,
+    ) -> None:
         self.allow_private = allow_private
+        # The issuing cities' revocation lists, read when a code names its entry (None: codes' status not read).
+        self.status_lists = status_lists
         self.refetch_min_s = refetch_min_s
         self.refresh_s = refresh_s
         self.timeout_s = timeout_s
@@ -168,4 +179,8 @@ class PartnerKeys:
         mapped = json.loads(city.tier_map).get(claims.tier)
         if mapped is None:
             raise CodeRejected("tier_not_recognised")
+        if self.status_lists is not None:
+            # Checked with this city's keys only: another trusted city cannot speak for its codes' status.
+            trusted = city
+            await self.status_lists.check(trusted, payload.get("status"), lambda k: self._key(trusted, k), moment)
         return ForeignCode(claims=claims, mapped_tier=mapped)
