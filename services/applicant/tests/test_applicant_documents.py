@@ -500,7 +500,11 @@ async def test_require_owned_returns_the_talents_documents_and_names_every_other
         with pytest.raises(UnknownDocuments) as named:
             await documents.require_owned(session, talent_id, [theirs["id"]], field="evidence.{i}.document_id")
         assert named.value.errors == [
-            {"field": "evidence.0.document_id", "message": f"no document {theirs['id']} of yours"}
+            {
+                "field": "evidence.0.document_id",
+                "key": "applicant.invalid.not_your_document",
+                "params": {"document_id": theirs["id"]},
+            }
         ]
 
 
