@@ -51,13 +51,18 @@ class City:
         self.list_requests = 0
         self.signer: Any = None  # another city's key signing this city's list (a forgery), or None
         self.typ = "statuslist+jwt"
+        self.rotated: list[dict[str, Any]] = []  # public keys published after registration
         self.sub: str | None = None  # a `sub` other than the list's URI, or None
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/jwks.json":
-                    status, body, kind = 200, json.dumps({"keys": [owner.public]}).encode(), "application/json"
+                    status, body, kind = (
+                        200,
+                        json.dumps({"keys": [owner.public, *owner.rotated]}).encode(),
+                        "application/json",
+                    )
                 else:
                     owner.list_requests += 1
                     status, body, kind = (503, b"down", "text/plain") if owner.failing else owner.list_response()
@@ -112,7 +117,7 @@ class City:
             tier_map=json.dumps({"B": "B"}),
         )
 
-    def key_of(self, kid: str) -> Any:
+    async def key_of(self, kid: str) -> Any:
         return jwk.construct(self.public, "ES256") if kid == self.kid else None
 
     def close(self) -> None:
@@ -200,6 +205,16 @@ class TestOnlyTheIssuingCitySpeaks:
         city_b.signer = (city_c.private, city_c.kid)  # C, trusted for its own codes, forges B's "nothing revoked"
         answer = await verify(client, officials, city_b.code(5))
         assert (answer["valid"], answer["reason"]) == (False, "status_unavailable")
+
+    async def test_a_list_signed_by_the_citys_freshly_rotated_key_makes_us_fetch_its_key_set_once(
+        self, client: httpx.AsyncClient, officials: Officials, city_b: City
+    ) -> None:
+        await register(client, officials, city_b)
+        new_kid = f"{CITY_B}-rotated"
+        new_private, new_public = _key(new_kid)
+        city_b.rotated, city_b.signer = [new_public], (new_private, new_kid)
+        answer = await verify(client, officials, city_b.code(5))  # the code under the old key, the list the new
+        assert answer["valid"] is True, answer
 
     async def test_a_status_uri_on_another_origin_is_never_fetched(
         self, client: httpx.AsyncClient, officials: Officials, city_b: City, city_c: City

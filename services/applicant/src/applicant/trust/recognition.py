@@ -3,7 +3,7 @@ signature verifies under that city's published keys, the code is within its life
 of ours through the city's tier map (data). Partner key sets refresh on a schedule and, bounded, on an unknown kid.
 
 A foreign code names no talent of ours: there is no standing to check here (the partner city's own status list
-carries its revocations) and no read-log entry to write."""
+carries its revocations: applicant.trust.status reads it) and no read-log entry to write."""
 
 from __future__ import annotations
 
@@ -141,6 +141,16 @@ class PartnerKeys:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _city_key(self, database: Database, city: PartnerCity, kid: str) -> tuple[PartnerCity | None, Key | None]:
+        """The city's key `kid`; an unknown kid may be the partner's freshly rotated key: its key set is refetched,
+        at most once per refetch_min_s per city, so a stream of forged kids cannot turn verifies into fetches."""
+        key = self._key(city, kid)
+        may_refetch = time.monotonic() - self._last_fetch.get(city.city_code, float("-inf")) >= self.refetch_min_s
+        if key is None and may_refetch and await self.refresh(database, city.city_code):
+            refreshed = await self._city(database, city.city_code)
+            return refreshed, None if refreshed is None else self._key(refreshed, kid)
+        return city, key
+
     async def verify(self, database: Database, code: str, now: datetime | None = None) -> ForeignCode:
         """A partner city's code checked: trusted issuer, key, signature, lifetime, mapped tier; or CodeRejected."""
         token = code[len(PREFIX) :]
@@ -155,13 +165,7 @@ class PartnerKeys:
         city = None if city_code is None else await self._city(database, city_code)
         if city is None or city_code is None:
             raise CodeRejected("untrusted_issuer")
-        key = self._key(city, kid)
-        # An unknown kid may be the partner's freshly rotated key: refetch its key set, at most once per
-        # refetch_min_s per city, so a stream of forged kids cannot turn verifies into fetches.
-        may_refetch = time.monotonic() - self._last_fetch.get(city_code, float("-inf")) >= self.refetch_min_s
-        if key is None and may_refetch and await self.refresh(database, city_code):
-            city = await self._city(database, city_code)
-            key = None if city is None else self._key(city, kid)
+        city, key = await self._city_key(database, city, kid)
         if city is None:
             raise CodeRejected("untrusted_issuer")
         if key is None:
@@ -182,5 +186,9 @@ class PartnerKeys:
         if self.status_lists is not None:
             # Checked with this city's keys only: another trusted city cannot speak for its codes' status.
             trusted = city
-            await self.status_lists.check(trusted, payload.get("status"), lambda k: self._key(trusted, k), moment)
+
+            async def key_of(list_kid: str) -> Key | None:
+                return (await self._city_key(database, trusted, list_kid))[1]
+
+            await self.status_lists.check(trusted, payload.get("status"), key_of, moment)
         return ForeignCode(claims=claims, mapped_tier=mapped)

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,7 +92,9 @@ def _decode_bits(lst: str) -> bytes:
     return bits
 
 
-def read_token(token: str, uri: str, key_of: Callable[[str], Key | None], now: datetime) -> tuple[bytes, int, float]:
+async def read_token(
+    token: str, uri: str, key_of: Callable[[str], Awaitable[Key | None]], now: datetime
+) -> tuple[bytes, int, float]:
     """(bitstring, exp, ttl) of a Status List Token verified under `key_of` (the issuing city's keys)."""
     try:
         header = jws.get_unverified_header(token)
@@ -101,7 +103,7 @@ def read_token(token: str, uri: str, key_of: Callable[[str], Key | None], now: d
     kid = header.get("kid")
     if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE or not isinstance(kid, str):
         raise StatusListRefused("not an ES256 statuslist+jwt with a kid")
-    key = key_of(kid)
+    key = await key_of(kid)  # may refetch the city's key set once (a list signed by a freshly rotated key)
     if key is None:
         raise StatusListRefused("signed by a key the city does not publish")
     try:
@@ -132,7 +134,9 @@ class PartnerStatusLists:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.fetches = 0  # fetch attempts by this process (tests read it)
 
-    async def check(self, city: PartnerCity, status: Any, key_of: Callable[[str], Key | None], now: datetime) -> None:
+    async def check(
+        self, city: PartnerCity, status: Any, key_of: Callable[[str], Awaitable[Key | None]], now: datetime
+    ) -> None:
         """Nothing when the code has no status claim or its bit is 0; CodeRejected otherwise."""
         entry = status_entry(status)
         if entry is None:
@@ -150,7 +154,9 @@ class PartnerStatusLists:
         if bit_at(bits, idx):
             raise CodeRejected("revoked")
 
-    async def _bits(self, city_code: str, uri: str, key_of: Callable[[str], Key | None], now: datetime) -> bytes | None:
+    async def _bits(
+        self, city_code: str, uri: str, key_of: Callable[[str], Awaitable[Key | None]], now: datetime
+    ) -> bytes | None:
         slot = (city_code, uri)
         held = self._held.get(slot)
         if held is not None and time.monotonic() < held.fresh_until:
@@ -162,7 +168,7 @@ class PartnerStatusLists:
             # A failing list is retried at most once per refetch_min_s, so verifies cannot become a fetch flood.
             if time.monotonic() - self._failed_at.get(slot, float("-inf")) >= self.refetch_min_s:
                 try:
-                    bits, exp, ttl = read_token(await self._fetch(uri), uri, key_of, now)
+                    bits, exp, ttl = await read_token(await self._fetch(uri), uri, key_of, now)
                 except StatusListRefused as exc:
                     self._failed_at[slot] = time.monotonic()
                     logger.warning("partner city %s: status list not refreshed: %s", city_code, exc)
