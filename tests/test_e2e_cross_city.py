@@ -311,3 +311,25 @@ class TestRevocationInBSeenOfflineInA:
             )
         assert all(url.startswith(city_b.url) for url in seen)  # B's key set and B's list, nothing of A's API
         assert not any("/codes/verify" in url for url in seen)
+
+
+class TestRevocationInBRefusedByAsVerify:
+    async def test_as_verify_answers_revoked_once_b_revokes_the_holder_and_bs_list_says_so(
+        self, gateway: httpx.AsyncClient, b_client: httpx.AsyncClient, trusted_b: dict[str, Any], admin_a: Headers
+    ) -> None:
+        auth = await talent_in_b(gateway, b_client)
+        code = await code_from_b(b_client, auth)
+        assert (await verify_at_a(gateway, code))["valid"] is True  # A has read B's list: the bit is 0
+
+        talent_id = (await b_client.get("/api/v1/me/talent", headers=auth)).json()["talent_id"]
+        revoked = await b_client.post(
+            f"/api/v1/admin/talents/{talent_id}/revoke", json={"reason": "失信"}, headers=admin_a
+        )
+        assert revoked.status_code == 200, revoked.text
+
+        async def refused_at_a() -> bool:
+            answer = await verify_at_a(gateway, code)
+            return bool(answer["valid"] is False and answer["reason"] == "revoked" and not answer.get("privileges"))
+
+        # A keeps B's list for its ttl (B's default: 60 s), then reads the one with the bit set.
+        await eventually(refused_at_a, timeout=180.0, interval=2.0, what="B's revocation refused by A's verify")
