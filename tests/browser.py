@@ -125,9 +125,9 @@ async def official_headers(gateway: httpx.AsyncClient, username: str) -> dict[st
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def certify(gateway: httpx.AsyncClient, talent_token: str) -> None:
+async def certify(gateway: httpx.AsyncClient, talent_token: str) -> str:
     """Profile (a master's graduate of half a year ago, working in 南湖区), certification by degree for tier E,
-    approved by the county and the city; returns once the talent is certified."""
+    approved by the county and the city; returns the identity number (a form re-asks it) once certified."""
     talent = {"Authorization": f"Bearer {talent_token}"}
     today = datetime.now(UTC).date()
     birth = date(today.year - 26, 5, 17)
@@ -168,6 +168,7 @@ async def certify(gateway: httpx.AsyncClient, talent_token: str) -> None:
         return answer.status_code == 200 and answer.json()["status"] == "certified"
 
     await eventually(certified, timeout=20)
+    return str(profile["id_number"])
 
 
 async def auto_granted_claim(gateway: httpx.AsyncClient, talent_token: str) -> dict[str, Any]:
