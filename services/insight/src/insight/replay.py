@@ -26,7 +26,16 @@ from insight.handlers import fact_handlers
 logger = logging.getLogger("insight.replay")
 
 GROUP_ID = "insight.facts"  # the worker's group (main.CONSUMER_GROUP): one ledger for both
-IDLE_MS = 1500  # a poll this long that brings nothing, past the ends seen at the start: caught up
+IDLE_MS = 1500  # how long one poll waits for records before the replay checks whether it has caught up
+
+
+async def _caught_up(kafka: AIOKafkaConsumer, partition: TopicPartition, listed_end: int) -> bool:
+    """At or past both the end listed at the start and the high watermark of the last fetch."""
+    position = await kafka.position(partition)
+    highwater = kafka.highwater(partition)
+    if highwater is None:  # never fetched: only an empty partition has nothing to wait for
+        return listed_end == 0 and position >= listed_end
+    return position >= listed_end and position >= highwater
 
 
 async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -> int:
@@ -68,16 +77,17 @@ async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -
             for tp in partitions:
                 offset = found.get(tp)
                 kafka.seek(tp, offset.offset if offset is not None else ends[tp])
-        # The ends the partitions had when the replay started, and then until a poll finds nothing more: a
-        # broker may answer end offsets loosely (Tansu reports the last batch, not the last record), so the
-        # replay stops once it has reached those ends *and* the topics have been quiet for IDLE_MS.
+        # Caught up means: past the end each partition had when the replay started, and at the high watermark
+        # the last fetch reported. Both are needed: Tansu answers ListOffsets with the base offset of the last
+        # batch, not the end of it, so the listed end alone would stop a replay before the last batch's
+        # records; the fetch's high watermark is exact. A slow poll on a busy machine never ends the replay.
         ends = await kafka.end_offsets(partitions)
         while True:
             batches = await kafka.getmany(timeout_ms=IDLE_MS, max_records=settings.consumer_batch_size)
             for messages in batches.values():
                 await consumer.handle_batch(messages)
                 read += len(messages)
-            if not batches and all([await kafka.position(tp) >= ends[tp] for tp in partitions]):
+            if not batches and all([await _caught_up(kafka, tp, ends[tp]) for tp in partitions]):
                 break
         logger.info("replayed %d events into insight", read)
         # The stored summary, from the rebuilt rows (a running worker also recomputes it after its batches).
