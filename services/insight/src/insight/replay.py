@@ -31,8 +31,8 @@ IDLE_MS = 1500  # how long one poll waits for records before the replay checks w
 
 async def _caught_up(kafka: AIOKafkaConsumer, partition: TopicPartition, listed_end: int) -> bool:
     """At or past both the end listed at the start and the high watermark of the last fetch."""
-    position = await kafka.position(partition)
-    highwater = kafka.highwater(partition)
+    position: int = await kafka.position(partition)
+    highwater: int | None = kafka.highwater(partition)
     if highwater is None:  # never fetched: only an empty partition has nothing to wait for
         return listed_end == 0 and position >= listed_end
     return position >= listed_end and position >= highwater
