@@ -105,4 +105,6 @@ class TestSignIn:
         # An administrator keeps the employers, the partner cities (互认城市) and cost settlement (成本结算).
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "admin")
-        await expect(nav.get_by_role("link")).to_have_text(["公示", "用人单位", "互认城市", "统计", "成本结算", "我的消息"])
+        await expect(nav.get_by_role("link")).to_have_text(
+            ["公示", "用人单位", "互认城市", "统计", "成本结算", "我的消息"]
+        )

@@ -80,4 +80,6 @@ class TestAdministratorsKeepTheTrustList:
         await expect(nav.get_by_role("link", name="互认城市")).to_have_count(0)
         await sign_out_of_the_console(console)
         await sign_in_to_the_console(console, "admin")
-        await expect(nav.get_by_role("link")).to_have_text(["公示", "用人单位", "互认城市", "统计", "成本结算", "我的消息"])
+        await expect(nav.get_by_role("link")).to_have_text(
+            ["公示", "用人单位", "互认城市", "统计", "成本结算", "我的消息"]
+        )

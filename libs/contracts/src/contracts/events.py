@@ -330,6 +330,7 @@ class CodeVerified(ApplicantEvent):
     privileges: list[str] = Field(default_factory=list)
     issuing_city: str = ""
 
+
 class TalentReinstated(ApplicantEvent):
     """An admin lifted a talent's revocation; partners may receive this.
 
@@ -503,6 +504,7 @@ class PolicyPublished(BenefitsEvent):
     version: int
     yearly_budget_fen: Fen | None = None
     published_at: AwareDatetime
+
 
 # --- housing -----------------------------------------------------------------------------------
 
