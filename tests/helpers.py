@@ -31,6 +31,7 @@ OFFICIALS = {
     "finance_officer": "finance.city",
     "housing_officer": "housing.city",
     "auditor": "auditor.city",
+    "leader": "leader.city",
     "admin": "admin",
 }
 PARTNERS = {"hospital": "partner.hospital", "transit": "partner.transit"}

@@ -58,12 +58,21 @@ def _definitions() -> dict[str, ServiceDefinition]:
     from applicant.main import definition as applicant
     from benefits.main import definition as benefits
     from housing.main import definition as housing
+    from insight.config import InsightSettings
+    from insight.main import definition as insight
     from notify.config import NotifySettings
     from notify.main import definition as notify
 
-    # Only the routers are read; notify's definition wants settings to build its components.
+    # Only the routers are read; notify's and insight's definitions want settings to build their components.
     notify_settings = NotifySettings(TALENT_ENV="dev", database_url="sqlite+aiosqlite://")
-    return {"applicant": applicant(), "benefits": benefits(), "housing": housing(), "notify": notify(notify_settings)}
+    insight_settings = InsightSettings(TALENT_ENV="dev", database_url="sqlite+aiosqlite://")
+    return {
+        "applicant": applicant(),
+        "benefits": benefits(),
+        "housing": housing(),
+        "notify": notify(notify_settings),
+        "insight": insight(insight_settings),
+    }
 
 
 def service_operations() -> list[Operation]:
