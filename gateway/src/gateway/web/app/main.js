@@ -60,6 +60,7 @@ async function render() {
   const main = document.getElementById("main");
   const path = route().split("?")[0];
   if (!api.signedIn && !PUBLIC[path]) {
+    renders += 1; // a page still loading (signed out meanwhile) must not paint over the sign-in form
     renderTabs("");
     return signInPage(main);
   }

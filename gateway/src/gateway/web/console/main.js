@@ -94,6 +94,7 @@ async function render() {
   const main = document.getElementById("main");
   let path = route();
   if (!api.signedIn) {
+    renders += 1; // a page still loading (signed out meanwhile) must not paint over the sign-in form
     renderChrome("");
     return signInPage(main);
   }
