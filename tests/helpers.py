@@ -42,6 +42,9 @@ DEV_EMPLOYER_NAME = "嘉兴某科技有限公司"
 ROLES = ("talent", *OFFICIALS, "employer", "partner")
 # How long a test waits out the gateway's sign-in rate limit (per client address) before giving up.
 SIGN_IN_PATIENCE_S = 90.0
+# How long a test waits for an event to travel outbox → Kafka → a consumer before calling it lost: seconds on a
+# quiet machine, much longer on two cores running several stacks (a wait ends as soon as its condition holds).
+EVENT_PATIENCE_S = float(os.environ.get("EVENT_WAIT_TIMEOUT_S", "120"))
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _numbers = itertools.count(1)
@@ -263,7 +266,7 @@ async def auto_granted_claim(gateway: httpx.AsyncClient, auth: Headers) -> dict[
         items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/claims", headers=auth)).json()["items"]
         return [c for c in items if c["auto"]]
 
-    claims: list[dict[str, Any]] = await eventually(auto_claims, timeout=30)
+    claims: list[dict[str, Any]] = await eventually(auto_claims, timeout=EVENT_PATIENCE_S)
     return claims[0]
 
 
@@ -274,5 +277,5 @@ async def first_notification(gateway: httpx.AsyncClient, auth: Headers) -> dict[
         items: list[dict[str, Any]] = (await gateway.get("/api/v1/me/inbox", headers=auth)).json()["items"]
         return items
 
-    items: list[dict[str, Any]] = await eventually(inbox, timeout=30)
+    items: list[dict[str, Any]] = await eventually(inbox, timeout=EVENT_PATIENCE_S)
     return items[0]

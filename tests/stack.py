@@ -98,7 +98,7 @@ def _database_url(name: str, workdir: Path, created: list[str]) -> str:
 
 # How long a process may take to answer /readyz: a minute on a quiet machine; a busy one (a few stacks starting
 # at once on two cores) needs more, so STACK_READY_TIMEOUT_S can say how long.
-READY_TIMEOUT_S = float(os.environ.get("STACK_READY_TIMEOUT_S", "180"))
+READY_TIMEOUT_S = float(os.environ.get("STACK_READY_TIMEOUT_S", "480"))
 
 
 def wait_ready(url: str, timeout: float = READY_TIMEOUT_S, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -255,7 +255,7 @@ async def _housing_offer(gateway: httpx.AsyncClient, officer: Headers, talent: H
         )
         return response.status_code == 201
 
-    await eventually(applied, timeout=30, interval=0.2)
+    await eventually(applied, timeout=helpers.EVENT_PATIENCE_S, interval=0.2)
     for step in ("close", "draw"):
         response = await gateway.post(f"/api/v1/housing/rounds/{round_id}/{step}", headers=officer)
         assert response.status_code == 200, response.text
@@ -270,7 +270,7 @@ async def _first_delivery(gateway: httpx.AsyncClient, scene: Scene) -> str:
         items = (await gateway.get("/api/v1/partners/deliveries", headers=scene.transit)).json()["items"]
         return next((d["id"] for d in items if d["status"] == "delivered"), None)
 
-    return str(await eventually(delivered, timeout=30, interval=0.2))
+    return str(await eventually(delivered, timeout=helpers.EVENT_PATIENCE_S, interval=0.2))
 
 
 @pytest.fixture
