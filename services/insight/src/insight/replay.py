@@ -33,8 +33,8 @@ async def _caught_up(kafka: AIOKafkaConsumer, partition: TopicPartition, listed_
     """At or past both the end listed at the start and the high watermark of the last fetch."""
     position: int = await kafka.position(partition)
     highwater: int | None = kafka.highwater(partition)
-    if highwater is None:  # never fetched: only an empty partition has nothing to wait for
-        return listed_end == 0 and position >= listed_end
+    if highwater is None:  # no fetch answered yet: a listed end of 0 may still hide one batch (Tansu lists its base)
+        return False
     return position >= listed_end and position >= highwater
 
 
