@@ -48,9 +48,8 @@ MAX_CODE_LENGTH = 2_000
 LEEWAY_S = 5
 
 
-def new_code_key(sealer: FieldCipher, now: datetime) -> TalentCodeKey:
-    """Generate a P-256 key pair for codes; the private half is sealed before it is stored."""
-    kid = f"tc-{now:%Y%m%d}-{secrets.token_hex(4)}"
+def sealed_key_pair(sealer: FieldCipher, kid: str) -> tuple[str, dict[str, Any]]:
+    """A fresh P-256 signing key: its private half sealed for storage, its public half as a plain RFC 7517 JWK."""
     private = ec.generate_private_key(ec.SECP256R1())
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -61,9 +60,16 @@ def new_code_key(sealer: FieldCipher, now: datetime) -> TalentCodeKey:
     public: dict[str, Any] = jwk.construct(public_pem, ALGORITHM).to_dict()
     # Plain RFC 7517 members only: the key set of its own, not a mark on the key, keeps codes and access tokens apart.
     public.update({"kid": kid, "use": "sig", "alg": ALGORITHM, "key_ops": ["verify"]})
+    return sealer.encrypt(pem), public
+
+
+def new_code_key(sealer: FieldCipher, now: datetime) -> TalentCodeKey:
+    """Generate a P-256 key pair for codes; the private half is sealed before it is stored."""
+    kid = f"tc-{now:%Y%m%d}-{secrets.token_hex(4)}"
+    sealed, public = sealed_key_pair(sealer, kid)
     return TalentCodeKey(
         kid=kid,
-        private_key_sealed=sealer.encrypt(pem),
+        private_key_sealed=sealed,
         public_jwk=json.dumps(public, sort_keys=True),
         created_at=now,
     )

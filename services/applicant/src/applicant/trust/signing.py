@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws
 from servicekit.crypto import FieldCipher
 from servicekit.db import utcnow
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from applicant.codes import sealed_key_pair
 from applicant.trust.models import TrustListKey
 
 logger = logging.getLogger("applicant.trust")
@@ -30,17 +29,9 @@ TOKEN_TYPE = "trust-list+jwt"  # noqa: S105  (the JWS "typ" header, not a secret
 def new_trust_key(sealer: FieldCipher, now: datetime) -> TrustListKey:
     """A fresh P-256 key pair for the trust list; the private half sealed before it is stored."""
     kid = f"tl-{now:%Y%m%d}-{secrets.token_hex(4)}"
-    private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    public: dict[str, Any] = jwk.construct(public_pem, ALGORITHM).to_dict()
-    public.update({"kid": kid, "use": "sig", "alg": ALGORITHM, "key_ops": ["verify"]})
+    sealed, public = sealed_key_pair(sealer, kid)
     return TrustListKey(
-        kid=kid, private_key_sealed=sealer.encrypt(pem), public_jwk=json.dumps(public, sort_keys=True), created_at=now
+        kid=kid, private_key_sealed=sealed, public_jwk=json.dumps(public, sort_keys=True), created_at=now
     )
 
 
