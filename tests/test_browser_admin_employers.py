@@ -94,7 +94,7 @@ class TestAdministratorsRegisterEmployers:
         await console.get_by_label("统一社会信用代码").fill("91330402MA2B3C4D53")
         await console.get_by_label("初始密码").fill(PASSWORD)
         await console.get_by_role("button", name="登记", exact=True).click()
-        await expect(problem).to_contain_text("already registered")
+        await expect(problem).to_contain_text("已注册")  # the console asks in Chinese
         await expect(console.get_by_role("heading", name="登记用人单位")).to_be_visible()
 
     async def test_only_administrators_see_the_page(self, console: Page) -> None:

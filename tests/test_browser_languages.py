@@ -34,6 +34,7 @@ from .browser import (
     sign_out_of_the_console,
     unique_phone,
 )
+from .helpers import EVENT_PATIENCE_S
 from .stack import Stack
 
 CITY = ZoneInfo("Asia/Shanghai")
@@ -111,10 +112,19 @@ class TestFirstOfTwoCityApprovals:
         await sign_in_to_the_app(utc_app, unique_phone())
         token = await app_access_token(utc_app)
         await certify(gateway, token)
-        filed = await gateway.post(
-            "/api/v1/me/claims",
-            json={"policy_code": "STARTUP_FUNDING", "details": {"amount_fen": 200_000_000}},
-            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"h6-{token[-12:]}"},
+
+        async def filed_once_benefits_knows_the_certification() -> httpx.Response | None:
+            # Benefits learns of the certification from its event; until then the claim is refused as not certified.
+            answer = await gateway.post(
+                "/api/v1/me/claims",
+                json={"policy_code": "STARTUP_FUNDING", "details": {"amount_fen": 200_000_000}},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"h6-{token[-12:]}"},
+            )
+            refused_as_not_yet_certified = answer.status_code == 422 and "not_certified" in answer.text
+            return None if refused_as_not_yet_certified else answer
+
+        filed = await eventually(
+            filed_once_benefits_knows_the_certification, timeout=EVENT_PATIENCE_S, interval=0.5, what="claim filed"
         )
         assert filed.status_code == 201, filed.text
         claim_id = filed.json()["id"]

@@ -152,6 +152,7 @@ def make_settings(gateway_database_url: str, upstream: UpstreamServer) -> Settin
             "benefits_url": upstream.url,
             "housing_url": upstream.url,
             "notify_url": upstream.url,
+            "insight_url": upstream.url,
             # Cheap argon2 keeps seeding the dev accounts fast; production uses the defaults.
             "argon2_time_cost": 1,
             "argon2_memory_kib": 64,
