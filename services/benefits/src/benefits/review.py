@@ -175,6 +175,10 @@ async def object_to(
     if claim is None:
         raise ClaimNotFound()
     if not CLAIM_FLOW.can(claim.status, ClaimAction.OBJECT) or claim.publicity_ended_at is not None:
+        # Only a claim on public notice is anyone's business: to others, one that is not does not exist (its
+        # status would say that a stranger applied for what, and how far the case got).
+        if claim.talent_id != principal.sub and not officer_can_see(principal, claim):
+            raise ClaimNotFound()
         raise WrongState("objected to (objections are taken only during its public notice)", claim.status)
     objection = ClaimObjection(
         id=str(uuid.uuid4()), claim_id=claim.id, raised_by=principal.sub, reason=body.reason, raised_at=utcnow()
