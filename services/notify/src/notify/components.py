@@ -8,6 +8,7 @@ from datetime import datetime
 
 from servicekit.crypto import FieldCipher
 from servicekit.db import utcnow
+from servicekit.safe_http import Resolver, system_resolver
 
 from notify import catalogue as catalogue_module
 from notify.catalogue import Catalogue
@@ -27,6 +28,8 @@ class Components:
     sms: SmsSender
     mailer: SmtpMailer | None
     clock: Callable[[], datetime] = field(default=utcnow)
+    # How partners' webhook host names are resolved, when they subscribe and for each delivery's connection.
+    resolver: Resolver = field(default=system_resolver)
 
     @classmethod
     def from_settings(cls, settings: NotifySettings) -> Components:

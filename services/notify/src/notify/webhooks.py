@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpcore
 import httpx
 from servicekit.db import Database
+from servicekit.safe_http import UnsafeUrl, pinned_client
 from servicekit.tracing import client_span, payload_context, record_http_status
 
 from notify import partners, signing
@@ -26,7 +28,7 @@ from notify import repository as repo
 from notify.components import Components
 from notify.models import Delivery, DeliveryAttempt
 from notify.states import DeliveryAction, DeliveryStatus, SubscriptionStatus
-from notify.targets import InvalidTarget, check_url
+from notify.targets import InvalidTarget, check_form, refusal
 from notify.transitions import transition_delivery
 
 logger = logging.getLogger("notify.webhooks")
@@ -42,8 +44,9 @@ class Job:
 
 
 class DeliveryWorker:
-    def __init__(self, components: Components) -> None:
+    def __init__(self, components: Components, *, connector: httpcore.AsyncNetworkBackend | None = None) -> None:
         self.c = components
+        self.connector = connector  # how TCP connections are opened; None: the real network (tests stand one in)
         self.settings = components.settings
         self.in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -58,10 +61,13 @@ class DeliveryWorker:
         return timedelta(seconds=delay / 2 + secrets.SystemRandom().uniform(0, delay / 2))
 
     def client(self) -> httpx.AsyncClient:
+        """Pinned: each connection goes to an address checked when it was made (no redirects, no proxies)."""
         limit = self.settings.delivery_max_in_flight
-        return httpx.AsyncClient(
+        return pinned_client(
+            allow_private=self.settings.allow_private_targets,
+            resolver=lambda host, port: self.c.resolver(host, port),  # the components' resolver at each connection
+            connector=self.connector,
             timeout=self.settings.delivery_timeout_s,
-            follow_redirects=False,  # a redirect could point anywhere, including inside the network
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             headers={"User-Agent": "talent-notify-webhooks/1"},
         )
@@ -156,7 +162,8 @@ class DeliveryWorker:
         status_code: int | None = None
         error: str | None = None
         try:
-            await check_url(job.url, allow_private=self.settings.allow_private_targets)
+            # The form only: the host's addresses are checked by the client at connect time, where they are used.
+            check_form(job.url)
             headers = {
                 "Content-Type": "application/cloudevents+json; charset=utf-8",
                 # The delivery id is the Standard Webhooks message id: the same on every retry, so receivers dedupe.
@@ -173,6 +180,8 @@ class DeliveryWorker:
                 error = f"HTTP {status_code}"
         except InvalidTarget as exc:
             error = f"refused target: {exc}"
+        except UnsafeUrl as exc:
+            error = f"refused target: {refusal(exc)}"
         except httpx.TimeoutException:
             error = f"timed out after {self.settings.delivery_timeout_s:g}s"
         except httpx.HTTPError as exc:
