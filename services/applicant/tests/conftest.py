@@ -20,6 +20,11 @@ applicant_databases, applicant_settings, applicant_app, client, settings_overrid
 talent_id, talent = talent_fixtures()  # talent: headers of a freshly signed-in talent
 
 
+def verified_talent(keys: TestKeys, talent_id: str, phone: str) -> dict[str, str]:
+    """Headers of a talent who signed in with `phone`: the gateway's token vouches for it (OpenID claims)."""
+    return keys.headers(talent_id, ["talent"], phone_number=phone, phone_number_verified=True)
+
+
 def resident_id(birth: str = "19950307", region: str = "330402", sequence: str = "123") -> str:
     """A valid 居民身份证 number for the given birth date (YYYYMMDD)."""
     first17 = f"{region}{birth}{sequence}"

@@ -23,11 +23,17 @@ from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys, eventually, serve_in_process
 from sqlmodel import col, select
 
-from .conftest import Officials, certify, register, resident_id, submit
+from .conftest import Officials, certify, register, resident_id, submit, verified_talent
 
 LOG = "/api/v1/me/access-log"
 AUDIT = "/api/v1/audit/applicant/access-log"
 PHONE = "+8613712345678"
+
+
+@pytest.fixture
+def talent(test_keys: TestKeys, talent_id: str) -> dict[str, str]:
+    """The talents here signed in with PHONE: their tokens vouch for it, so their profiles may name it."""
+    return verified_talent(test_keys, talent_id, PHONE)
 
 
 async def _log(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from servicekit.models import OutboxEvent
 from servicekit.testing import TestKeys
 from sqlmodel import select
 
-from .conftest import profile_body, resident_id
+from .conftest import profile_body, resident_id, verified_talent
 
 
 async def _rows(app: FastAPI, model: Any) -> list[Any]:
@@ -166,14 +166,55 @@ def _contact_events(events: list[Any]) -> list[dict[str, Any]]:
 
 
 class TestContactDetails:
-    async def test_phone_and_time_zone_are_stored_and_returned(
-        self, client: httpx.AsyncClient, talent: dict[str, str]
+    async def test_the_sign_in_phone_is_stored_and_returned_masked(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str
     ) -> None:
+        talent = verified_talent(test_keys, talent_id, "+8613800000001")
         body = profile_body(phone="+86 138-0000-0001", time_zone="Europe/Berlin")
         response = await client.put("/api/v1/me/profile", json=body, headers=talent)
         assert response.status_code == 200, response.text
-        assert response.json()["phone"] == "+8613800000001"
+        assert response.json()["phone"] == "+86138****0001"
         assert response.json()["time_zone"] == "Europe/Berlin"
+        again = await client.get("/api/v1/me/profile", headers=talent)
+        assert again.json()["phone"] == "+86138****0001" and "+8613800000001" not in again.text
+
+    async def test_the_profile_takes_the_sign_in_phone_without_being_given_one(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str
+    ) -> None:
+        talent = verified_talent(test_keys, talent_id, "+8613800000001")
+        response = await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        assert response.json()["phone"] == "+86138****0001"
+
+    async def test_the_phone_is_sealed_at_rest_like_the_identity_number(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str, applicant_app: FastAPI
+    ) -> None:
+        talent = verified_talent(test_keys, talent_id, "+8613800000001")
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        [profile] = await _rows(applicant_app, TalentProfile)
+        assert profile.phone_ciphertext is not None and "13800000001" not in profile.phone_ciphertext
+        assert applicant_app.state.protector.phone_cipher.decrypt(profile.phone_ciphertext) == "+8613800000001"
+        assert profile.phone_masked == "+86138****0001"
+
+    async def test_a_phone_nobody_proved_is_refused(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str, talent: dict[str, str]
+    ) -> None:
+        signed_in = verified_talent(test_keys, talent_id, "+8613800000001")
+        for headers in (signed_in, talent):  # another number than the sign-in one; a token that vouches for none
+            response = await client.put(
+                "/api/v1/me/profile", json=profile_body(phone="+8613900000009"), headers=headers
+            )
+            assert response.status_code == 422, response.text
+            [error] = response.json()["errors"]
+            assert error["field"] == "phone" and "one-time code" in error["message"], error
+
+    async def test_a_token_without_the_phone_keeps_the_stored_one(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str, talent: dict[str, str]
+    ) -> None:
+        await client.put(
+            "/api/v1/me/profile", json=profile_body(), headers=verified_talent(test_keys, talent_id, "+8613800000001")
+        )
+        response = await client.put("/api/v1/me/profile", json=profile_body(owns_home_in_city=True), headers=talent)
+        assert response.json()["phone"] == "+86138****0001"
 
     async def test_time_zone_defaults_to_shanghai(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
         response = await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
@@ -187,10 +228,13 @@ class TestContactDetails:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "phone"
 
-    async def test_international_phone_is_accepted(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
+    async def test_international_phone_is_accepted(
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str
+    ) -> None:
+        talent = verified_talent(test_keys, talent_id, "+4915112345678")
         response = await client.put("/api/v1/me/profile", json=profile_body(phone="+4915112345678"), headers=talent)
         assert response.status_code == 200
-        assert response.json()["phone"] == "+4915112345678"
+        assert response.json()["phone"] == "+49151****5678"
 
     async def test_unknown_time_zone_is_422(self, client: httpx.AsyncClient, talent: dict[str, str]) -> None:
         response = await client.put("/api/v1/me/profile", json=profile_body(time_zone="Mars/Olympus"), headers=talent)
@@ -198,9 +242,10 @@ class TestContactDetails:
         assert response.json()["errors"][0]["field"] == "time_zone"
 
     async def test_contact_event_is_sealed_with_the_contact_keyring(
-        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+        self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str, applicant_app: FastAPI
     ) -> None:
-        await client.put("/api/v1/me/profile", json=profile_body(phone="+8613900000002"), headers=talent)
+        talent = verified_talent(test_keys, talent_id, "+8613900000002")
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
         events = await _rows(applicant_app, OutboxEvent)
         [contact] = _contact_events(events)
         assert "+8613900000002" not in json.dumps(contact) and "zhang.san" not in json.dumps(contact)
@@ -209,6 +254,8 @@ class TestContactDetails:
         assert keyring.decrypt(contact["phone_sealed"]) == "+8613900000002"
         assert keyring.decrypt(contact["email_sealed"]) == "zhang.san@example.org"
         assert contact["time_zone"] == "Asia/Shanghai"
+        # The other events (read by every consumer, partners' fan-out included) carry no phone at all.
+        assert all("13900000002" not in e.payload for e in events)
 
     async def test_no_contact_event_when_only_other_fields_change(
         self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
@@ -217,11 +264,18 @@ class TestContactDetails:
         await client.put("/api/v1/me/profile", json=profile_body(owns_home_in_city=True), headers=talent)
         assert len(_contact_events(await _rows(applicant_app, OutboxEvent))) == 1
 
-    async def test_phone_change_emits_contact_updated(
-        self, client: httpx.AsyncClient, talent: dict[str, str], applicant_app: FastAPI
+    async def test_the_verified_phone_arriving_emits_contact_updated(
+        self,
+        client: httpx.AsyncClient,
+        test_keys: TestKeys,
+        talent_id: str,
+        talent: dict[str, str],
+        applicant_app: FastAPI,
     ) -> None:
         await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
-        await client.put("/api/v1/me/profile", json=profile_body(phone="+8613700000003"), headers=talent)
+        signed_in = verified_talent(test_keys, talent_id, "+8613700000003")
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=signed_in)
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=signed_in)  # unchanged: no event
         contacts = _contact_events(await _rows(applicant_app, OutboxEvent))
         assert [c["phone_sealed"] is not None for c in contacts] == [False, True]
 

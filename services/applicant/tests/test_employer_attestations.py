@@ -16,7 +16,7 @@ from servicekit.testing import TestKeys
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from .conftest import Officials, certify, profile_body, register, resident_id, submit
+from .conftest import Officials, certify, profile_body, register, resident_id, submit, verified_talent
 
 STAFF = "/api/v1/employer/staff"
 ATTESTATIONS = "/api/v1/employer/attestations"
@@ -28,6 +28,12 @@ CODE = "91330402MA2B3C4D53"
 OTHER_CODE = "91330402MA2B3C4D66"
 OTHER_EMPLOYER = {"name": "嘉兴另一家公司", "credit_code": OTHER_CODE, "region_code": "330402"}
 PHONE = "+8613712345678"
+
+
+@pytest.fixture
+def talent(test_keys: TestKeys, talent_id: str) -> dict[str, str]:
+    """The talents here signed in with PHONE: their tokens vouch for it, so their profiles may name it."""
+    return verified_talent(test_keys, talent_id, PHONE)
 
 
 def _employer_headers(keys: TestKeys, user: str, code: str, name: str) -> dict[str, str]:

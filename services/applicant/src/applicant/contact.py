@@ -6,6 +6,8 @@ import re
 import zoneinfo
 from functools import lru_cache
 
+from servicekit.auth import Principal
+
 from applicant.exceptions import FieldRefusal
 
 # Mainland mobile numbers: +86 1[3-9] and nine more digits; elsewhere any E.164 number (8 to 15 digits).
@@ -36,3 +38,10 @@ def validate_time_zone(name: str) -> str:
     if name not in _time_zones():
         raise InvalidContact("applicant.invalid.time_zone", {"name": name})
     return name
+
+
+def verified_phone(principal: Principal) -> str | None:
+    """The phone the talent proved with a one-time code at sign-in, as the gateway's token vouches for it
+    (the OpenID Connect claims `phone_number` and `phone_number_verified`)."""
+    phone = principal.claims.get("phone_number")
+    return phone if isinstance(phone, str) and principal.claims.get("phone_number_verified") is True else None

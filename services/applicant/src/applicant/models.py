@@ -52,7 +52,9 @@ class TalentProfile(SQLModel, table=True):
     id_number_masked: str = Field(max_length=40)
     birth_date: date
     email: str | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=16)
+    # The verified sign-in phone (the gateway's `phone_number` claim), sealed like the identity number.
+    phone_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    phone_masked: str | None = Field(default=None, max_length=24)
     locale: str = Field(default="zh-CN", max_length=10)
     time_zone: str = Field(default="Asia/Shanghai", max_length=64)
     region_code: str = Field(max_length=12)

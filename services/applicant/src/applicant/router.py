@@ -29,6 +29,7 @@ from applicant import (
     verification,
 )
 from applicant.codes import rotate_code_keys
+from applicant.contact import verified_phone
 from applicant.dependencies import (
     AdminPrincipal,
     AuditorPrincipal,
@@ -98,7 +99,7 @@ async def put_profile(
     body: ProfileUpdate, session: SessionDep, principal: TalentPrincipal, protector: ProtectorDep
 ) -> ProfilePublic:
     """Create or replace your profile (the first one registers you)."""
-    profile = await service.put_profile(session, principal.sub, body, protector)
+    profile = await service.put_profile(session, principal.sub, body, protector, verified_phone(principal))
     return await service.profile_public(session, profile)
 
 

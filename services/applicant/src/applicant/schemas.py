@@ -66,7 +66,11 @@ class ProfileUpdate(_Strict):
     id_number: str = Field(min_length=5, max_length=30)
     birth_date: date
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, max_length=24, description="E.164, e.g. +8613800000001")
+    phone: str | None = Field(
+        default=None,
+        max_length=24,
+        description="optional: the phone you signed in with (E.164); the profile always holds that verified phone",
+    )
     locale: Locale = "zh-CN"
     time_zone: str = Field(default="Asia/Shanghai", max_length=64, description="IANA time zone")
     region_code: str = Field(min_length=6, max_length=12, description="where the talent lives or works")
@@ -94,7 +98,7 @@ class ProfilePublic(BaseModel):
     id_number_masked: str
     birth_date: date
     email: str | None
-    phone: str | None
+    phone: str | None = Field(description="your verified sign-in phone, masked (+86138****0001)")
     locale: Locale
     time_zone: str
     region_code: str

@@ -36,8 +36,8 @@ from applicant.identity import InvalidIdentity, mask, mask_name, validate_credit
 from applicant.models import FamilyMember, Talent, TalentProfile
 from applicant.schemas import Education, Employer, FamilyMemberCreate, FamilyMemberPublic, ProfilePublic, ProfileUpdate
 
-# The fields whose change notify must learn about (ContactUpdated).
-CONTACT_FIELDS = ("email", "phone", "locale", "time_zone")
+# The fields whose change notify must learn about (ContactUpdated), besides the sealed phone.
+CONTACT_FIELDS = ("email", "locale", "time_zone")
 
 MINIMUM_AGE = 16
 
@@ -52,6 +52,8 @@ class Protector:
     issuing_city: str
     # Seals contact details for notify (same keyring there, as NOTIFY_CONTACT_KEYS).
     contact_cipher: FieldCipher
+    # Seals the verified phone at rest: the identity keyring, bound to the "phone" field.
+    phone_cipher: FieldCipher
 
     @classmethod
     def from_settings(cls, settings: ApplicantSettings) -> Protector:
@@ -61,10 +63,19 @@ class Protector:
             pseudonym_key=derive_key(settings.pseudonym_key.get_secret_value()),
             issuing_city=settings.issuing_city,
             contact_cipher=FieldCipher.from_spec(settings.contact_keys.get_secret_value(), associated_data=b"contact"),
+            phone_cipher=FieldCipher.from_spec(
+                settings.id_encryption_keys.get_secret_value(), associated_data=b"phone"
+            ),
         )
 
     def seal_contact(self, value: str | None) -> str | None:
         return None if value is None else self.contact_cipher.encrypt(value)
+
+    def open_phone(self, profile: TalentProfile | None) -> str | None:
+        """The profile's verified phone in clear, for sealing it again for notify; never for a response."""
+        if profile is None or profile.phone_ciphertext is None:
+            return None
+        return self.phone_cipher.decrypt(profile.phone_ciphertext)
 
     def identity_hash(self, id_type: str, number: str) -> str:
         return keyed_hash(self.hash_key, f"{id_type}:{number}")
@@ -80,16 +91,23 @@ class _CheckedProfile:
     phone: str | None
 
 
-def _check_profile(body: ProfileUpdate, today: date) -> _CheckedProfile:
-    """Validate what pydantic cannot; returns the normalised identity number and phone."""
+def _check_profile(body: ProfileUpdate, today: date, verified_phone: str | None) -> _CheckedProfile:
+    """Validate what pydantic cannot; returns the normalised identity number and the verified phone.
+
+    The phone is the one the talent proved with a one-time code at sign-in (the gateway's claim); a phone
+    in the body is only accepted when it is that one, so a number nobody proved never reaches an SMS."""
     try:
         number = validate_identity(body.id_type, body.id_number, body.birth_date)
     except InvalidIdentity as exc:
         raise InvalidProfile("id_number", exc) from exc
-    try:
-        phone = normalise_phone(body.phone) if body.phone else None
-    except InvalidContact as exc:
-        raise InvalidProfile("phone", exc) from exc
+    phone = _verified(verified_phone)
+    if body.phone:
+        try:
+            declared = normalise_phone(body.phone)
+        except InvalidContact as exc:
+            raise InvalidProfile("phone", exc) from exc
+        if declared != phone:
+            raise InvalidProfile("phone", "applicant.invalid.phone_unverified")
     try:
         validate_time_zone(body.time_zone)
     except InvalidContact as exc:
@@ -98,6 +116,18 @@ def _check_profile(body: ProfileUpdate, today: date) -> _CheckedProfile:
         raise InvalidProfile("birth_date", "applicant.invalid.too_young", {"years": MINIMUM_AGE})
     facts.check_values(body.model_dump(mode="json", include=set(facts.FACTS)), body.birth_date, today)
     return _CheckedProfile(id_number=number, phone=phone)
+
+
+def _verified(phone: str | None) -> str | None:
+    try:
+        return normalise_phone(phone) if phone else None
+    except InvalidContact:
+        return None
+
+
+def mask_phone(phone: str) -> str:
+    """+86138****0001: the country code and the first digits, four hidden, the last four."""
+    return phone[:-8] + "****" + phone[-4:]
 
 
 async def profile_facts(session: AsyncSession, profile: TalentProfile, issuing_city: str) -> dict[str, Any]:
@@ -149,11 +179,12 @@ def _contact(profile: TalentProfile | None) -> tuple[Any, ...] | None:
 
 
 async def put_profile(
-    session: AsyncSession, talent_id: str, body: ProfileUpdate, protector: Protector
+    session: AsyncSession, talent_id: str, body: ProfileUpdate, protector: Protector, verified_phone: str | None = None
 ) -> TalentProfile:
-    """Create or replace the caller's profile; the first one registers the talent."""
+    """Create or replace the caller's profile; the first one registers the talent. `verified_phone` is the
+    sign-in phone the gateway vouches for; without one the profile keeps the phone it had."""
     now = utcnow()
-    checked = _check_profile(body, now.date())
+    checked = _check_profile(body, now.date(), verified_phone)
     number = checked.id_number
     id_hash = protector.identity_hash(body.id_type, number)
     holder = await repo.get_profile_by_id_hash(session, id_hash)
@@ -167,6 +198,8 @@ async def put_profile(
         session.add(talent)
     profile = await repo.get_profile(session, talent_id)
     contact_before = _contact(profile)
+    phone_before = protector.open_phone(profile)
+    phone = checked.phone or phone_before
     values: dict[str, Any] = {
         "name": body.name,
         "id_type": body.id_type,
@@ -174,7 +207,6 @@ async def put_profile(
         "id_number_masked": mask(number),
         "birth_date": body.birth_date,
         "email": str(body.email) if body.email else None,
-        "phone": checked.phone,
         "locale": body.locale,
         "time_zone": body.time_zone,
         "region_code": body.region_code,
@@ -202,6 +234,9 @@ async def put_profile(
             setattr(profile, field, value)
         if not identity_same:
             profile.id_number_ciphertext = protector.cipher.encrypt(number)
+    if phone != phone_before:
+        profile.phone_ciphertext = protector.phone_cipher.encrypt(phone) if phone else None
+        profile.phone_masked = mask_phone(phone) if phone else None
     await session.flush()
     # A talent who names another employer no longer stands on the old one's attestation.
     await attestations.lapse_other_employers(session, talent_id, profile.employer_credit_code)
@@ -229,13 +264,13 @@ async def put_profile(
             TalentProfileUpdated(talent_id=talent_id, region_code=body.region_code, locale=body.locale, **facts_now),
             subject=talent_id,
         )
-    if _contact(profile) != contact_before:
+    if _contact(profile) != contact_before or phone != phone_before:
         outbox.emit(
             session,
             ContactUpdated(
                 talent_id=talent_id,
                 email_sealed=protector.seal_contact(profile.email),
-                phone_sealed=protector.seal_contact(profile.phone),
+                phone_sealed=protector.seal_contact(phone),
                 locale=body.locale,
                 time_zone=profile.time_zone,
             ),
@@ -303,7 +338,7 @@ def to_public(profile: TalentProfile) -> ProfilePublic:
         id_number_masked=profile.id_number_masked,
         birth_date=profile.birth_date,
         email=profile.email,
-        phone=profile.phone,
+        phone=profile.phone_masked,
         locale=profile.locale,
         time_zone=profile.time_zone,
         region_code=profile.region_code,
