@@ -8,7 +8,7 @@ from typing import Any
 
 from servicekit import messages
 from servicekit.messages import EN, render
-from servicekit.problems import Conflict, Forbidden, NotFound, Unprocessable
+from servicekit.problems import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 
 messages.register_package("notify")
 
@@ -82,3 +82,14 @@ class UnknownPartnerKind(NotFound):
 
 class UnknownPseudonym(Exception):
     """An event for partners arrived before the talent's pseudonym did; the consumer retries it."""
+
+
+class NotTheGateway(Forbidden):
+    """An internal endpoint called with anything but the gateway's own service token."""
+
+    key = "notify.error.not_the_gateway"
+
+
+class SmsUnavailable(ServiceUnavailable):
+    slug = "sms-unavailable"
+    key = "notify.error.sms_unavailable"

@@ -10,6 +10,7 @@ from notify.components import Components
 from notify.config import NotifySettings, get_settings
 from notify.handlers import inbox_handlers, partner_handlers, timer_handlers
 from notify.officials import official_handlers, official_timers
+from notify.one_time_codes import internal_router
 from notify.router import admin_router, official_router, partner_router, router
 from notify.webhooks import DeliveryWorker
 
@@ -20,7 +21,7 @@ def definition(settings: NotifySettings | None = None) -> ServiceDefinition:
         name="notify",
         title="Notify service",
         description="Inbox, SMS, e-mail and signed partner webhooks.",
-        routers=[router, official_router, partner_router, admin_router],
+        routers=[router, official_router, partner_router, admin_router, internal_router],
         # Separate groups: a partner fan-out that retries never holds up anyone's inbox.
         # The officials' inbox is a group of its own too (notify.officials).
         consumers={
