@@ -70,6 +70,7 @@ class Runtime:
         self.database = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.publisher = KafkaPublisher(
             settings.kafka_bootstrap_servers,
+            security=settings.kafka_security,
             enable_idempotence=settings.kafka_enable_idempotence,
             client_id=settings.kafka_client_id or definition.name,
         )
@@ -89,6 +90,7 @@ class Runtime:
                 self.database,
                 self.publisher,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                security=settings.kafka_security,
                 group_id=f"{definition.name}.{suffix}",
                 handlers=handlers,
                 max_attempts=settings.consumer_max_attempts,
@@ -114,6 +116,7 @@ class Runtime:
                 topics,
                 partitions=self.settings.kafka_topic_partitions,
                 replication_factor=self.settings.kafka_topic_replication_factor,
+                security=self.settings.kafka_security,
             )
         except Exception as exc:  # the relay and consumers retry on their own; do not block start-up
             logger.warning("could not ensure topics yet: %s", exc)

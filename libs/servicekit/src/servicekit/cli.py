@@ -52,6 +52,8 @@ def run_cli(
 
     settings = settings_factory()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    if args.command in {"serve", "worker", "replay"}:
+        settings.refuse_unauthenticated_bus()
     if args.command in {"migrate", "serve"} and not getattr(args, "no_migrate", False):
         upgrade(alembic_ini, settings.database_url)
     if args.command == "serve":
@@ -69,7 +71,11 @@ def run_cli(
 
 async def _replay(settings: ServiceSettings, since: datetime, until: datetime) -> None:
     database = Database(settings.database_url)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers,
+        security=settings.kafka_security,
+        enable_idempotence=settings.kafka_enable_idempotence,
+    )
     try:
         count = await replay(database, publisher, since=since, until=until)
         print(f"re-published {count} events created in [{since.isoformat()}, {until.isoformat()})")

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from servicekit.bulk import queue_insert
 from servicekit.context import KAFKA_REQUEST_ID_HEADER, request_id_var
 from servicekit.db import Database, utcnow
-from servicekit.kafka import KafkaPublisher, Record
+from servicekit.kafka import PLAINTEXT, KafkaPublisher, KafkaSecurity, Record, new_consumer
 from servicekit.models import ProcessedEvent
 from servicekit.tracing import consumer_span
 
@@ -93,6 +93,7 @@ class EventConsumer:
         bootstrap_servers: str,
         group_id: str,
         handlers: Mapping[type[EventData], Handler],
+        security: KafkaSecurity = PLAINTEXT,
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
         consumer_config: Mapping[str, Any] | None = None,
@@ -102,6 +103,7 @@ class EventConsumer:
         self.database = database
         self.publisher = publisher
         self.bootstrap_servers = bootstrap_servers
+        self.security = security
         self.group_id = group_id
         self.handlers = {data_type.type: handler for data_type, handler in handlers.items()}
         self.topics: Sequence[str] = sorted({data_type.topic for data_type in handlers})
@@ -121,8 +123,9 @@ class EventConsumer:
     async def run(self) -> None:
         """Consume until cancelled, reconnecting when the broker goes away."""
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
+            consumer = new_consumer(
+                self.bootstrap_servers,
+                self.security,
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",

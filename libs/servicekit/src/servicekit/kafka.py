@@ -1,4 +1,9 @@
-"""The Kafka producer shared by the outbox relay and the dead-letter path."""
+"""The Kafka producer shared by the outbox relay and the dead-letter path, and the one place Kafka clients are built.
+
+Every producer, consumer and admin client of the kit and the services is made by `new_producer`,
+`new_consumer` or `new_admin`, which apply the service's `KafkaSecurity` (SASL/SCRAM and TLS), so no client
+can reach the broker without the credentials the service was given.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,86 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+from pydantic import SecretStr
 
 logger = logging.getLogger("servicekit.kafka")
+
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+SaslMechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How a service's Kafka clients authenticate (SASL/SCRAM) and encrypt (TLS); built from its settings."""
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+    # CA bundle that signed the brokers' certificates (None: the system's trust store).
+    ssl_cafile: str | None = None
+    # A client certificate and key, for brokers that also want mutual TLS (required with protocol SSL).
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.uses_sasl and not (self.username and self.password and self.password.get_secret_value()):
+            raise ValueError(f"Kafka security protocol {self.protocol} needs a SASL username and password")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("a Kafka client certificate needs its key (ssl_certfile and ssl_keyfile together)")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def authenticates(self) -> bool:
+        """The broker learns who the client is: SCRAM, or a client certificate over TLS."""
+        return self.uses_sasl or (self.protocol == "SSL" and self.ssl_certfile is not None)
+
+    def client_options(self) -> dict[str, Any]:
+        """The aiokafka keyword arguments for this security (the same for producers, consumers and admins)."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.uses_sasl:
+            assert self.password is not None  # checked in __post_init__
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password.get_secret_value(),
+            )
+        if self.uses_tls:
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        return options
+
+
+PLAINTEXT = KafkaSecurity()
+
+
+def new_producer(bootstrap_servers: str, security: KafkaSecurity, **options: Any) -> AIOKafkaProducer:
+    """An (unstarted) producer that authenticates as `security` says."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **security.client_options(), **options)
+
+
+def new_consumer(bootstrap_servers: str, security: KafkaSecurity, **options: Any) -> AIOKafkaConsumer:
+    """An (unstarted) consumer that authenticates as `security` says."""
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **security.client_options(), **options)
+
+
+def new_admin(bootstrap_servers: str, security: KafkaSecurity, **options: Any) -> AIOKafkaAdminClient:
+    """An (unstarted) admin client that authenticates as `security` says."""
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **security.client_options(), **options)
 
 
 @dataclass(frozen=True)
@@ -29,13 +108,14 @@ class KafkaPublisher:
         self,
         bootstrap_servers: str,
         *,
+        security: KafkaSecurity = PLAINTEXT,
         enable_idempotence: bool = False,
         client_id: str | None = None,
         request_timeout_ms: int = 15_000,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security
         self._kwargs = {
-            "bootstrap_servers": bootstrap_servers,
             "enable_idempotence": enable_idempotence,
             "acks": "all",
             "client_id": client_id,
@@ -48,7 +128,7 @@ class KafkaPublisher:
     async def _ensure_started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(**self._kwargs)
+                producer = new_producer(self.bootstrap_servers, self.security, **self._kwargs)
                 try:
                     await producer.start()
                 except BaseException:
@@ -75,10 +155,19 @@ class KafkaPublisher:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Sequence[str], *, partitions: int = 3, replication_factor: int = 1
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
-    """Create topics that do not exist yet, so consumers can subscribe before the first event."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    """Create topics that do not exist yet, so consumers can subscribe before the first event.
+
+    With per-service ACLs a service may create only its own topics; the others' are made by their owners or
+    up front by the operator, and a refusal here is only logged.
+    """
+    admin = new_admin(bootstrap_servers, security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.kafka import KafkaSecurity, SaslMechanism, SecurityProtocol
+
+logger = logging.getLogger("servicekit.settings")
 
 # Values that show a secret was never set for real; refused unless TALENT_ENV=dev.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "dev-secret", "dev-password"})
@@ -24,6 +29,10 @@ class PlaceholderSecretError(ValueError):
     """A secret still holds a placeholder value outside the dev environment."""
 
 
+class UnauthenticatedBusError(RuntimeError):
+    """A service would talk to Kafka without authenticating, outside the dev environment."""
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service reads; subclasses set `env_prefix` (e.g. ``APPLICANT_``)."""
 
@@ -40,6 +49,16 @@ class ServiceSettings(BaseSettings):
     # Tansu (the embedded broker) does not support the idempotent producer; Apache Kafka does.
     kafka_enable_idempotence: bool = False
     kafka_client_id: str | None = None
+    # How every Kafka client of the service authenticates and encrypts (servicekit.kafka.KafkaSecurity).
+    # Outside TALENT_ENV=dev `serve`, `worker` and `replay` refuse to start unless the broker learns who the
+    # service is (SASL_SSL with SCRAM; see docs/operations.md, "The event bus").
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
     # Topics the services create when missing; on a real cluster use 3 replicas (or create them up front).
     # Tansu answers a group join only after half the session timeout; a shorter one speeds up dev and tests.
     kafka_consumer_session_timeout_ms: int = 10_000
@@ -74,6 +93,45 @@ class ServiceSettings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The one security object every Kafka client of this service is built with."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+    def refuse_unauthenticated_bus(self) -> None:
+        """Start-up check of the commands that talk to Kafka: outside dev, anonymous clients are refused.
+
+        An anonymous client is what the red team used to forge a certification; a broker that lets the
+        services in without credentials lets anyone in. SASL without TLS is allowed but logged loudly: SCRAM
+        never sends the password, but the events (personal data) cross the network in clear.
+        """
+        if self.is_dev:
+            return
+        security = self.kafka_security
+        prefix = str(type(self).model_config.get("env_prefix") or "").upper()
+        if not security.authenticates:
+            raise UnauthenticatedBusError(
+                f"{prefix}KAFKA_SECURITY_PROTOCOL={security.protocol} lets the service reach Kafka without "
+                f"credentials, refused with TALENT_ENV={self.environment}: set {prefix}KAFKA_SECURITY_PROTOCOL="
+                f"SASL_SSL with {prefix}KAFKA_SASL_USERNAME and {prefix}KAFKA_SASL_PASSWORD "
+                "(or run with TALENT_ENV=dev)"
+            )
+        if not security.uses_tls:
+            logger.warning(
+                "%sKAFKA_SECURITY_PROTOCOL=%s: the service authenticates, but events cross the network "
+                "unencrypted; use SASL_SSL",
+                prefix,
+                security.protocol,
+            )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
         if self.environment == "dev":
@@ -84,4 +142,10 @@ class ServiceSettings(BaseSettings):
                 raise PlaceholderSecretError(
                     f"{name} holds a placeholder secret; set a real value or run with TALENT_ENV=dev"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> ServiceSettings:
+        # Raises on SASL without credentials or a certificate without its key, whatever the environment.
+        _ = self.kafka_security
         return self

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(args[1:])
     settings = get_settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    settings.refuse_unauthenticated_bus()
     upgrade(ALEMBIC_INI, settings.database_url)
     count = asyncio.run(rebuild(settings, since=options.since))
     print(f"read {count} events from the topics into the insight database")

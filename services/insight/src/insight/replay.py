@@ -16,7 +16,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database
-from servicekit.kafka import KafkaPublisher
+from servicekit.kafka import KafkaPublisher, new_consumer
 
 from insight import snapshots
 from insight.components import Components
@@ -42,19 +42,24 @@ async def rebuild(settings: InsightSettings, *, since: datetime | None = None) -
     """Apply every retained event (or those from `since` on) until caught up; returns how many were read."""
     components = Components.from_settings(settings)
     database = Database(settings.database_url)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap_servers,
+        security=settings.kafka_security,
+        enable_idempotence=settings.kafka_enable_idempotence,
+    )
     consumer = EventConsumer(
         database,
         publisher,
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        security=settings.kafka_security,
         group_id=GROUP_ID,
         handlers=fact_handlers(components.pseudonymise),
         max_attempts=settings.consumer_max_attempts,
         retry_backoff_s=settings.consumer_retry_backoff_s,
         batch_size=settings.consumer_batch_size,
     )
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+    kafka = new_consumer(
+        settings.kafka_bootstrap_servers, settings.kafka_security, group_id=None, enable_auto_commit=False
     )
     read = 0
     try:
