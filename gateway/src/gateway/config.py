@@ -55,8 +55,9 @@ class GatewaySettings(ServiceSettings):
     otp_max_attempts: int = 5
     otp_min_interval_s: int = 60
     otp_max_per_hour: int = 5
-    # Where codes are sent outside dev: POST {"phone", "code", "expires_in"} (e.g. the notify service's SMS hook).
-    otp_delivery_url: str | None = None
+    # Outside dev, codes go out as SMS through notify: POST {notify_url}{otp_delivery_path} with a token of the
+    # gateway's own (dev returns the code as `dev_code` instead).
+    otp_delivery_path: str = "/internal/sms/one-time-codes"
 
     # Officials' passwords and partners' client secrets (argon2id).
     password_max_failures: int = 5

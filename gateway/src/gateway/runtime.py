@@ -16,7 +16,7 @@ from gateway.keys import CodeKeySource, KeyRing, ensure_signing_key
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import UpstreamProxy, build_client
 from gateway.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, build_rate_limiter
-from gateway.service import AuthComponents, DiscardingOtpSender, HttpOtpSender, OtpSender
+from gateway.service import AuthComponents, DiscardingOtpSender, NotifyOtpSender, OtpSender
 from gateway.tokens import TokenIssuer
 
 logger = logging.getLogger("gateway.runtime")
@@ -43,10 +43,16 @@ class GatewayRuntime:
             "read": Limit(settings.rate_limit_read_per_minute),
             "write": Limit(settings.rate_limit_write_per_minute),
         }
+        issuer = TokenIssuer(
+            self.keyring,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_s=settings.access_token_ttl_s,
+        )
         otp_sender: OtpSender = (
-            HttpOtpSender(self.client, settings.otp_delivery_url)
-            if settings.otp_delivery_url and not settings.is_dev
-            else DiscardingOtpSender()
+            DiscardingOtpSender()
+            if settings.is_dev
+            else NotifyOtpSender(self.client, settings.notify_url + settings.otp_delivery_path, issuer)
         )
         self.auth = AuthComponents(
             settings=settings,
@@ -57,12 +63,7 @@ class GatewayRuntime:
                 memory_kib=settings.argon2_memory_kib,
                 parallelism=settings.argon2_parallelism,
             ),
-            issuer=TokenIssuer(
-                self.keyring,
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                ttl_s=settings.access_token_ttl_s,
-            ),
+            issuer=issuer,
             otp_sender=otp_sender,
         )
         self._reload_task: asyncio.Task[None] | None = None
@@ -78,8 +79,6 @@ class GatewayRuntime:
                 await service.refuse_dev_accounts(session, self.settings.environment)
             await ensure_signing_key(session, self.key_sealer)
         await self.reload_keys()
-        if not self.settings.is_dev and not self.settings.otp_delivery_url:
-            logger.warning("GATEWAY_OTP_DELIVERY_URL is not set: one-time codes are not delivered to anyone")
         self._reload_task = asyncio.create_task(self._reload_keys_periodically(), name="gateway:key-reload")
 
     def _new_verifier(self) -> TokenVerifier:

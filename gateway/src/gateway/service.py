@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 
 import httpx
 from servicekit.db import utcnow
+from servicekit.messages import current_locale
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import repository
@@ -75,26 +76,33 @@ class OtpSender(Protocol):
 
 
 class DiscardingOtpSender:
-    """Dev (the code is returned as `dev_code`) or no delivery configured: the code goes nowhere."""
+    """Dev: the code is returned as `dev_code` and goes nowhere else."""
 
     async def send(self, phone: str, code: str, expires_in: int) -> None:
         return None
 
 
-class HttpOtpSender:
-    """Hands the code to an SMS hook (e.g. the notify service) over HTTP."""
+class NotifyOtpSender:
+    """Outside dev: the code goes out through notify's SMS channel (its internal endpoint), the gateway
+    presenting a short token of its own, in the caller's language."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, issuer: TokenIssuer) -> None:
         self._client = client
         self._url = url
+        self._issuer = issuer
 
     async def send(self, phone: str, code: str, expires_in: int) -> None:
+        token = self._issuer.service_token("notify", utcnow())
         try:
             response = await self._client.post(
-                self._url, json={"phone": phone, "code": code, "expires_in": expires_in}, timeout=5.0
+                self._url,
+                json={"phone": phone, "code": code, "expires_in": expires_in, "locale": current_locale()},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10.0,
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
+            # The exception's text may hold the URL, never the phone or the code: only its kind is logged.
             logger.warning("one-time code delivery failed: %s", type(exc).__name__)
             raise OtpDeliveryFailed() from exc
 
@@ -275,6 +283,13 @@ async def grant_refresh(session: AsyncSession, auth: AuthComponents, token: str)
     return await _issue(session, auth, account, now, family_id=row.family_id)
 
 
+def _sign_in_phone(auth: AuthComponents, account: Account) -> str | None:
+    """A talent's phone, proved by the one-time code that created the account: its token vouches for it."""
+    if account.kind != AccountKind.talent or not account.phone_ciphertext or not account.phone_hash:
+        return None
+    return auth.phone_sealer.open(account.phone_ciphertext, associated=account.phone_hash).decode()
+
+
 async def _issue(
     session: AsyncSession,
     auth: AuthComponents,
@@ -300,7 +315,9 @@ async def _issue(
         )
     await session.flush()
     return TokenResponse(
-        access_token=auth.issuer.access_token(account, now, await _employer_of(session, account)),
+        access_token=auth.issuer.access_token(
+            account, now, await _employer_of(session, account), phone=_sign_in_phone(auth, account)
+        ),
         expires_in=auth.settings.access_token_ttl_s,
         refresh_token=refresh,
         scope=scope_for(account),
