@@ -7,6 +7,7 @@ from contracts.events import (
     TOPIC_BENEFITS,
     TOPIC_HOUSING,
     TOPIC_NOTIFY,
+    TOPIC_OWNERS,
     TOPICS,
     ApplicantEvent,
     BenefitsEvent,
@@ -65,6 +66,7 @@ from contracts.registry import (
     dead_letter_topic,
     make_event,
     model_for,
+    ownership_problem,
     parse_data,
     topic_for,
 )
@@ -90,6 +92,7 @@ __all__ = [
     "TOPIC_BENEFITS",
     "TOPIC_HOUSING",
     "TOPIC_NOTIFY",
+    "TOPIC_OWNERS",
     "ApplicantEvent",
     "AttestationOutcome",
     "BenefitsEvent",
@@ -150,6 +153,7 @@ __all__ = [
     "dead_letter_topic",
     "make_event",
     "model_for",
+    "ownership_problem",
     "parse_data",
     "topic_for",
 ]

@@ -7,7 +7,9 @@ ignored, so old consumers still read new events. Anything breaking is a new type
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -19,6 +21,11 @@ TOPIC_BENEFITS = "talent.benefits"
 TOPIC_HOUSING = "talent.housing"
 TOPIC_NOTIFY = "talent.notify"
 TOPICS: tuple[str, ...] = (TOPIC_APPLICANT, TOPIC_BENEFITS, TOPIC_HOUSING, TOPIC_NOTIFY)
+# The one service that publishes on each topic, by the `source` it stamps on its events (its Outbox's name).
+# Consumers believe an event only if it arrived on its type's topic from that topic's owner.
+TOPIC_OWNERS: Mapping[str, str] = MappingProxyType(
+    {TOPIC_APPLICANT: "applicant", TOPIC_BENEFITS: "benefits", TOPIC_HOUSING: "housing", TOPIC_NOTIFY: "notify"}
+)
 
 _TYPE_NAME = re.compile(r"^talent(\.[a-z][a-z0-9_]*)+\.v[0-9]+$")
 

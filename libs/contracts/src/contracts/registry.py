@@ -9,7 +9,14 @@ from pydantic import ValidationError
 
 from contracts.envelope import CloudEvent
 from contracts.errors import InvalidEvent, UnknownEventType, describe
-from contracts.events import ClaimDisbursed, EventData, TalentCertified, TalentReinstated, TalentRevoked
+from contracts.events import (
+    TOPIC_OWNERS,
+    ClaimDisbursed,
+    EventData,
+    TalentCertified,
+    TalentReinstated,
+    TalentRevoked,
+)
 
 
 def _concrete(base: type[EventData]) -> Iterator[type[EventData]]:
@@ -73,6 +80,24 @@ def parse_data(event: CloudEvent) -> EventData:
         return model.model_validate(event.data)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid data for {event.type}: {describe(exc)}") from exc
+
+
+def ownership_problem(event: CloudEvent, topic: str) -> str | None:
+    """Why `event` cannot have come from the service that owns `topic`, or None when it can.
+
+    A topic's owner (TOPIC_OWNERS) stamps its own name as `source` and publishes only types under its topic,
+    so anything else on that topic was forged or misrouted, whoever could write to it. Topics the contracts do
+    not declare (the kit tests' private ones) have no owner to check against.
+    """
+    owner = TOPIC_OWNERS.get(topic)
+    if owner is None:
+        return None
+    problems = []
+    if event.source != owner:
+        problems.append(f"source {event.source[:80]!r} is not {owner!r}")
+    if not event.type.startswith(topic + "."):
+        problems.append(f"type {event.type[:120]!r} is not published on {topic}")
+    return f"not from the owner of {topic}: {'; '.join(problems)}" if problems else None
 
 
 def dead_letter_topic(group_id: str) -> str:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from contracts import CloudEvent, EventData, InvalidEvent, dead_letter_topic, parse_data
+from contracts import CloudEvent, EventData, InvalidEvent, dead_letter_topic, ownership_problem, parse_data
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -178,6 +179,9 @@ class EventConsumer:
         for index, message in enumerate(messages):
             try:
                 event = CloudEvent.from_json(message.value)
+                refusal = ownership_problem(event, message.topic)
+                if refusal is not None:  # the one-by-one path refuses it
+                    raise _BatchFailed(-1, InvalidEvent(refusal))
                 handler = self.handlers.get(event.type)
                 if handler is not None:
                     work.append((index, event, handler, parse_data(event)))
@@ -276,6 +280,11 @@ class EventConsumer:
             except InvalidEvent as exc:
                 await self._dead_letter(message, f"not a CloudEvent: {exc}")
                 return
+            refusal = ownership_problem(event, message.topic)
+            if refusal is not None:
+                # Forged or misrouted: no retry makes it true, and the handler must never see it.
+                await self._dead_letter(message, f"refused, {refusal} (event {event.id[:80]})", outcome="refused_owner")
+                return
             handler = self.handlers.get(event.type)
             if handler is None:
                 CONSUMED.labels(self.group_id, "ignored").inc()
@@ -320,15 +329,21 @@ class EventConsumer:
                 if not self.database.is_sqlite:
                     session.add(ProcessedEvent(**self._ledger_row(event)))
             return True
-        except IntegrityError:
+        except IntegrityError as exc:
             # A replica in the same group applied it concurrently (rebalance); then it is a duplicate.
             async with self.database.sessionmaker() as session:
                 if await session.get(ProcessedEvent, (self.group_id, event.id)) is not None:
                     return False
+            _raise_if_no_retry_can_fix(exc)
+            raise
+        except DBAPIError as exc:
+            _raise_if_no_retry_can_fix(exc)
             raise
 
-    async def _dead_letter(self, message: ConsumerRecord[Any, Any], reason: str) -> None:
-        CONSUMED.labels(self.group_id, "dead_lettered").inc()
+    async def _dead_letter(
+        self, message: ConsumerRecord[Any, Any], reason: str, *, outcome: str = "dead_lettered"
+    ) -> None:
+        CONSUMED.labels(self.group_id, outcome).inc()
         logger.error(
             "%s: dead-lettering %s[%d]@%d: %s", self.group_id, message.topic, message.partition, message.offset, reason
         )
@@ -340,6 +355,39 @@ class EventConsumer:
         await self.publisher.publish(
             [Record(topic=self.dead_letter_topic, value=message.value or b"", key=message.key, headers=headers)]
         )
+
+
+# A value the database quotes back in its message ("invalid input syntax for type integer: "…"") may be personal.
+_QUOTED = re.compile(r'"[^"]*"')
+# SQLSTATE 23505 / SQLite's UNIQUE and PRIMARY KEY: another writer got there first, and a retry sees its row.
+_UNIQUE_VIOLATIONS = {"23505", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+
+
+def _raise_if_no_retry_can_fix(exc: DBAPIError) -> None:
+    """Turn a database error that the same event will always cause into a PoisonMessage (dead-lettered at once).
+
+    Data the database cannot store (too long, wrong representation: DataError) and constraints other than
+    uniqueness (not null, check, foreign key) fail the same way on every attempt. A uniqueness violation may be
+    a concurrent writer; it, and connection losses, timeouts and deadlocks (OperationalError), stay retried.
+    """
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(exc, IntegrityError):
+        if code in _UNIQUE_VIOLATIONS or str(exc.orig).startswith("UNIQUE constraint failed"):
+            return
+    # SQLSTATE class 22, data exception: asyncpg's arrive as a plain DBAPIError, not as DataError.
+    elif not (isinstance(exc, DataError) or str(code).startswith("22")):
+        return
+    # The driver's own message, not str(exc): that one carries the statement's parameters.
+    message = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    message = _QUOTED.sub('"…"', message.split(">: ", 1)[-1])[:300]
+    # asyncpg names the table, column and constraint apart from the message; names are never personal data.
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    names = [
+        f"{n}={getattr(cause, n)}" for n in ("table_name", "column_name", "constraint_name") if getattr(cause, n, None)
+    ]
+    where = f" [{', '.join(names)}]" if names else ""
+    kind = f"{type(exc).__name__} {code}" if code else type(exc).__name__
+    raise PoisonMessage(f"invalid for the database ({kind}): {message}{where}") from exc
 
 
 def _header(message: ConsumerRecord[Any, Any], name: str) -> str | None:
