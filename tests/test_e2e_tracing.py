@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 from servicekit.testing import TansuBroker, eventually
 
+from .helpers import EVENT_PATIENCE_S
 from .stack import SERVICES, Stack, running_stack
 from .test_e2e_notify import FlakyReceiver, certify_through_applicant, token
 
@@ -116,16 +117,24 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
-def traced_stack(broker: TansuBroker, otlp: OtlpReceiver) -> Iterator[Stack]:
-    """A stack of its own whose every process exports its spans to the test's receiver."""
+def traced_stack(otlp: OtlpReceiver) -> Iterator[Stack]:
+    """A stack of its own, on a broker of its own, whose every process exports its spans to the test's receiver.
+
+    On the session's broker its consumers would join the shared stack's consumer groups ("benefits", …) and the
+    certification's event could be taken by the shared stack's consumer, which exports no spans here.
+    """
+    broker = TansuBroker().start()
     tracing = {
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp.url,
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # flush within a fraction of a second, not the default 5 s
         "NO_PROXY": "127.0.0.1,localhost",
     }
-    with running_stack(broker, extra_env={name: tracing for name in [*SERVICES, "gateway"]}) as running:
-        yield running
+    try:
+        with running_stack(broker, extra_env={name: tracing for name in [*SERVICES, "gateway"]}) as running:
+            yield running
+    finally:
+        broker.stop()
 
 
 def chain(spans: list[ReceivedSpan], start: ReceivedSpan) -> list[ReceivedSpan]:
@@ -157,12 +166,21 @@ class TestOneTrace:
 
             wanted = {"gateway", "applicant", "benefits", "housing", "notify"}
 
+            missing: list[str] = []
+
             def every_process_reported() -> bool:
                 services = {s.service for s in otlp.of_trace(trace_id)}
                 webhook_sent = any(s.service == "notify" and s.name == "webhook POST" for s in otlp.of_trace(trace_id))
-                return wanted <= services and webhook_sent and bool(receiver.requests)
+                missing[:] = sorted(wanted - services)
+                missing.extend(
+                    what for what, done in (("webhook span", webhook_sent), ("delivery", receiver.requests)) if not done
+                )
+                return not missing
 
-            await eventually(every_process_reported, timeout=120, interval=0.2, what="spans from five services")
+            try:
+                await eventually(every_process_reported, timeout=EVENT_PATIENCE_S, interval=0.2, what="five services")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; still missing: {missing}") from exc
         finally:
             await receiver.stop()
 
