@@ -9,22 +9,16 @@ any other destination before a socket exists, and records every destination it w
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ipaddress
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from servicekit.safe_http import UnsafeUrl, check_url, is_forbidden, pinned_client
-from servicekit.testing_network import LoopbackOnlyNetwork, ScriptedResolver
+from servicekit.safe_http import Network, UnsafeUrl, check_url, is_forbidden, pinned_client
+from servicekit.testing_network import Certificates, LoopbackOnlyNetwork, ScriptedResolver
 
 PUBLIC = "93.184.216.34"  # a stand-in: LoopbackOnlyNetwork never lets a packet go there
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -97,7 +91,7 @@ class TestPinning:
         network = LoopbackOnlyNetwork()
         network.route(PUBLIC, inside.port, partner.port)  # the public address is "the partner", via loopback
         url = f"http://partner.example:{inside.port}/hooks"
-        async with pinned_client(allow_private=False, resolver=resolver, connector=network) as client:
+        async with pinned_client(allow_private=False, network=Network(resolver, network)) as client:
             response = await client.get(url)
             assert response.text == "partner"
             # The partner closed the connection: a new one resolves again, gets 127.0.0.1 and is refused.
@@ -123,7 +117,7 @@ class TestPinning:
         self, answer: list[str]
     ) -> None:
         network = LoopbackOnlyNetwork()
-        async with pinned_client(allow_private=False, resolver=ScriptedResolver([answer]), connector=network) as client:
+        async with pinned_client(allow_private=False, network=Network(ScriptedResolver([answer]), network)) as client:
             with pytest.raises(UnsafeUrl) as refused:
                 await client.get("http://partner.example/hooks")
         assert (refused.value.reason, refused.value.params) == ("private", {"host": "partner.example"})
@@ -132,7 +126,7 @@ class TestPinning:
     async def test_an_address_in_the_url_is_checked_without_asking_the_resolver(self, inside: Server) -> None:
         resolver = ScriptedResolver([[PUBLIC]])
         network = LoopbackOnlyNetwork()
-        async with pinned_client(allow_private=False, resolver=resolver, connector=network) as client:
+        async with pinned_client(allow_private=False, network=Network(resolver, network)) as client:
             for host in ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "169.254.169.254"]:
                 with pytest.raises(UnsafeUrl):
                     await client.get(f"http://{host}:{inside.port}/")
@@ -142,7 +136,7 @@ class TestPinning:
         async def no_such_name(host: str, port: int) -> list[str]:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-        async with pinned_client(allow_private=False, resolver=no_such_name, connector=LoopbackOnlyNetwork()) as client:
+        async with pinned_client(allow_private=False, network=Network(no_such_name, LoopbackOnlyNetwork())) as client:
             with pytest.raises(UnsafeUrl) as refused:
                 await client.get("https://nowhere.example/keys")
         assert refused.value.reason == "unresolved"
@@ -151,7 +145,7 @@ class TestPinning:
         network = LoopbackOnlyNetwork()
         network.route(PUBLIC, 80, partner.port)  # PUBLIC_V6 has no route: the stand-in network refuses it
         resolver = ScriptedResolver([[PUBLIC_V6, PUBLIC]])
-        async with pinned_client(allow_private=False, resolver=resolver, connector=network) as client:
+        async with pinned_client(allow_private=False, network=Network(resolver, network)) as client:
             assert (await client.get("http://partner.example/")).text == "partner"
         assert network.asked == [(PUBLIC_V6, 80), (PUBLIC, 80)]
 
@@ -159,59 +153,9 @@ class TestPinning:
 # --- https: the name stays the TLS server name and the certificate's ---------------------------
 
 
-@dataclass
-class Certificates:
-    ca_pem: bytes
-    server_context: ssl.SSLContext
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.ca_pem.decode())
-
-
-def _certificates(tmp_path: Path, name: str) -> Certificates:
-    """A test CA and a server certificate it signed for `name` (and nothing else: no address)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "safe_http test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "server.pem", tmp_path / "server.key"
-    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert_file, key_file)
-    return Certificates(ca.public_bytes(serialization.Encoding.PEM), server_context)
-
-
 @pytest.fixture
-def certificates(tmp_path: Path) -> Iterator[Certificates]:
-    yield _certificates(tmp_path, "partner.example")
+def certificates() -> Certificates:
+    return Certificates.for_name("partner.example")
 
 
 class TestHttps:
@@ -224,7 +168,7 @@ class TestHttps:
             network.route(PUBLIC, 443, server.port)
             resolver = ScriptedResolver([[PUBLIC], ["127.0.0.1"]])
             async with pinned_client(
-                allow_private=False, resolver=resolver, connector=network, verify=certificates.client_context()
+                allow_private=False, network=Network(resolver, network, certificates.client_context())
             ) as client:
                 response = await client.get("https://partner.example/keys")
         finally:
@@ -235,18 +179,15 @@ class TestHttps:
         assert server.sni == ["partner.example"]  # what arrived in the TLS handshake
         assert server.host_headers() == ["partner.example"]
 
-    async def test_the_certificate_is_checked_against_the_name_not_the_address(self, tmp_path: Path) -> None:
+    async def test_the_certificate_is_checked_against_the_name_not_the_address(self) -> None:
         # A certificate for another name, served from the checked address: refused by the TLS check.
-        other = _certificates(tmp_path, "other.example")
+        other = Certificates.for_name("other.example")
         server = await Server(tls=other.server_context).start()
         try:
             network = LoopbackOnlyNetwork()
             network.route(PUBLIC, 443, server.port)
             async with pinned_client(
-                allow_private=False,
-                resolver=ScriptedResolver([[PUBLIC]]),
-                connector=network,
-                verify=other.client_context(),
+                allow_private=False, network=Network(ScriptedResolver([[PUBLIC]]), network, other.client_context())
             ) as client:
                 with pytest.raises(httpx.ConnectError, match="certificate"):
                     await client.get("https://partner.example/keys")
@@ -282,9 +223,11 @@ class TestDevAndTheEarlyCheck:
         assert refused.value.reason == reason
 
     async def test_the_early_check_uses_the_resolver_it_is_given(self) -> None:
-        await check_url("https://partner.example/", allow_private=False, resolver=ScriptedResolver([[PUBLIC]]))
+        await check_url("https://partner.example/", allow_private=False, network=Network(ScriptedResolver([[PUBLIC]])))
         with pytest.raises(UnsafeUrl):
-            await check_url("https://partner.example/", allow_private=False, resolver=ScriptedResolver([["10.1.1.1"]]))
+            await check_url(
+                "https://partner.example/", allow_private=False, network=Network(ScriptedResolver([["10.1.1.1"]]))
+            )
 
     @pytest.mark.parametrize(
         ("address", "forbidden"),

@@ -19,6 +19,7 @@ import pytest
 from contracts import TalentCertified
 from notify.models import Delivery, DeliveryAttempt
 from notify.webhooks import DeliveryWorker
+from servicekit.safe_http import Network
 from servicekit.testing import TestKeys
 from servicekit.testing_network import LoopbackOnlyNetwork, ScriptedResolver
 from sqlmodel import select
@@ -70,20 +71,22 @@ async def inside() -> AsyncIterator[InsideService]:
 @dataclass
 class Scene:
     driver: Any
+    resolver: ScriptedResolver  # the test writes its script: what the partner's name answers, in turn
     network: LoopbackOnlyNetwork
     url: str  # the partner's webhook URL: its name, on the port the inside service listens on
 
 
 @pytest.fixture
 async def scene(driver: Any, receiver: Any, inside: InsideService) -> AsyncIterator[Scene]:
-    """The driver's webhook worker on a loopback-only network where PUBLIC (on the URL's port) is the receiver."""
+    """Notify on a loopback-only network where PUBLIC (on the URL's port) is the receiver."""
     assert not driver.components.settings.allow_private_targets
-    network = LoopbackOnlyNetwork()
+    resolver, network = ScriptedResolver([]), LoopbackOnlyNetwork()
     network.route(PUBLIC, inside.port, receiver.port)
-    worker = DeliveryWorker(driver.components, connector=network)
+    driver.components.network = Network(resolver, network)
+    worker = DeliveryWorker(driver.components)
     async with worker.client() as http:
         driver.worker, driver.http = worker, http
-        yield Scene(driver, network, f"http://partner.example:{inside.port}/hooks/talent")
+        yield Scene(driver, resolver, network, f"http://partner.example:{inside.port}/hooks/talent")
 
 
 async def subscribe_and_certify(client: httpx.AsyncClient, test_keys: TestKeys, scene: Scene, event_of: Any) -> None:
@@ -113,13 +116,12 @@ class TestDeliveriesConnectWhereTheyChecked:
     ) -> None:
         # Subscribing checks the name; the delivery's connection checks it once more; a third lookup would be
         # the platform's loopback, as a name that rebinds between a check and a connection answers.
-        resolver = ScriptedResolver([[PUBLIC], [PUBLIC], ["127.0.0.1"]])
-        scene.driver.components.resolver = resolver
+        scene.resolver.script = [[PUBLIC], [PUBLIC], ["127.0.0.1"]]
         await subscribe_and_certify(client, test_keys, scene, event_of)
         assert await scene.driver.deliver_webhooks() == 1
         delivery, attempts = await the_delivery(scene)
         assert (delivery.status, delivery.last_status_code) == ("delivered", 200), [a.error for a in attempts]
-        assert resolver.asked == [("partner.example", inside.port)] * 2
+        assert scene.resolver.asked == [("partner.example", inside.port)] * 2
         assert scene.network.asked == [(PUBLIC, inside.port)]
         assert inside.connections == []
         [received] = receiver.received
@@ -141,7 +143,7 @@ class TestDeliveriesConnectWhereTheyChecked:
         inside: InsideService,
         rebound: list[str],
     ) -> None:
-        scene.driver.components.resolver = ScriptedResolver([[PUBLIC], rebound])
+        scene.resolver.script = [[PUBLIC], rebound]
         await subscribe_and_certify(client, test_keys, scene, event_of)
         assert await scene.driver.deliver_webhooks() == 1
         delivery, [attempt] = await the_delivery(scene)

@@ -6,7 +6,8 @@ Checking the name's addresses and then letting the HTTP client resolve it again 
 short TTL can answer a public address to the check and 127.0.0.1 or 169.254.169.254 to the connection (DNS
 rebinding). So the check lives in the connection step: `PinnedTransport` resolves the name once per
 connection, refuses it if any answer is not public, and connects to the addresses it checked, while the Host
-header and TLS (SNI and the certificate's name check) stay those of the name.
+header and TLS (SNI and the certificate's name check) stay those of the name. `pinned_client` is the way to
+call such a URL; `check_url` is only the early, explained refusal when one is registered.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -112,8 +114,21 @@ async def resolve(host: str, port: int, *, allow_private: bool, resolver: Resolv
     return [str(address) for address in addresses]
 
 
+@dataclass(frozen=True)
+class Network:
+    """The means of partner calls: how names are resolved, how TCP connections are opened, which TLS roots are
+    trusted. The real ones by default; tests stand in a scripted resolver and a loopback-only connector."""
+
+    resolver: Resolver = system_resolver
+    connector: httpcore.AsyncNetworkBackend | None = None  # None: httpcore's own (anyio) sockets
+    verify: ssl.SSLContext | bool = True  # True: the usual roots (certifi, or SSL_CERT_FILE / SSL_CERT_DIR)
+
+
+REAL_NETWORK = Network()
+
+
 async def check_url(
-    url: str, *, allow_private: bool, schemes: Collection[str] = WEB_SCHEMES, resolver: Resolver = system_resolver
+    url: str, *, allow_private: bool, schemes: Collection[str] = WEB_SCHEMES, network: Network = REAL_NETWORK
 ) -> None:
     """The URL's form, and outside dev its host's present addresses: an early, explained refusal (when a partner
     registers it). It proves nothing about a later connection; PinnedTransport checks each one again."""
@@ -122,27 +137,21 @@ async def check_url(
         return
     assert parts.hostname is not None  # parse_url refuses a URL without one
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    await resolve(parts.hostname, port, allow_private=False, resolver=resolver)
+    await resolve(parts.hostname, port, allow_private=False, resolver=network.resolver)
 
 
-class PinnedNetwork(httpcore.AsyncNetworkBackend):
+class PinnedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's connection step with the check inside it: resolve once, check, connect to what was checked.
 
     httpcore asks for a connection to the URL's host name and then starts TLS with that same name as
     `server_hostname`, so only the TCP destination changes: SNI, the certificate check and the Host header are
-    the name's. `connector` opens the TCP connections (tests stand a loopback-only network in for it).
+    the name's.
     """
 
-    def __init__(
-        self,
-        *,
-        allow_private: bool,
-        resolver: Resolver = system_resolver,
-        connector: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
+    def __init__(self, *, allow_private: bool, network: Network = REAL_NETWORK) -> None:
         self.allow_private = allow_private
-        self.resolver = resolver
-        self.connector = connector or httpcore.AnyIOBackend()
+        self.resolver = network.resolver
+        self.connector = network.connector or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -173,44 +182,26 @@ class PinnedNetwork(httpcore.AsyncNetworkBackend):
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport on a PinnedNetwork. No proxy: a proxy would resolve the name itself, unchecked."""
+    """httpx's transport on a PinnedBackend. No proxy: a proxy would resolve the name itself, unchecked."""
 
     def __init__(
-        self,
-        *,
-        allow_private: bool,
-        resolver: Resolver = system_resolver,
-        connector: httpcore.AsyncNetworkBackend | None = None,
-        verify: ssl.SSLContext | bool = True,
-        limits: httpx.Limits | None = None,
+        self, *, allow_private: bool, network: Network = REAL_NETWORK, limits: httpx.Limits | None = None
     ) -> None:
         limits = limits or DEFAULT_LIMITS
-        # Not super().__init__(): it builds a pool on httpcore's own network, the one thing to replace here.
+        # Not super().__init__(): it builds a pool on httpcore's own network backend, the one thing replaced here.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
+            ssl_context=httpx.create_ssl_context(verify=network.verify),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PinnedNetwork(allow_private=allow_private, resolver=resolver, connector=connector),
+            network_backend=PinnedBackend(allow_private=allow_private, network=network),
         )
 
 
 def pinned_client(
-    *,
-    allow_private: bool,
-    resolver: Resolver = system_resolver,
-    connector: httpcore.AsyncNetworkBackend | None = None,
-    verify: ssl.SSLContext | bool = True,
-    limits: httpx.Limits | None = None,
-    **options: Any,
+    *, allow_private: bool, network: Network = REAL_NETWORK, limits: httpx.Limits | None = None, **options: Any
 ) -> httpx.AsyncClient:
     """An httpx client for URLs outsiders chose: pinned connections, no redirects (a redirect could point
     anywhere), no proxies or .netrc from the environment. UnsafeUrl (not an httpx error) when refused."""
-    transport = PinnedTransport(
-        allow_private=allow_private,
-        resolver=resolver,
-        connector=connector,
-        verify=verify,
-        limits=limits,
-    )
+    transport = PinnedTransport(allow_private=allow_private, network=network, limits=limits)
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, **options)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from servicekit.crypto import FieldCipher
 from servicekit.db import utcnow
-from servicekit.safe_http import Resolver, system_resolver
+from servicekit.safe_http import REAL_NETWORK, Network
 
 from notify import catalogue as catalogue_module
 from notify.catalogue import Catalogue
@@ -28,8 +28,9 @@ class Components:
     sms: SmsSender
     mailer: SmtpMailer | None
     clock: Callable[[], datetime] = field(default=utcnow)
-    # How partners' webhook host names are resolved, when they subscribe and for each delivery's connection.
-    resolver: Resolver = field(default=system_resolver)
+    # How partners' webhook hosts are reached (resolver, connections, TLS roots): when they subscribe and for
+    # each delivery's connection. Tests stand in a loopback-only one.
+    network: Network = field(default=REAL_NETWORK)
 
     @classmethod
     def from_settings(cls, settings: NotifySettings) -> Components:

@@ -136,7 +136,7 @@ def _partner_kind(principal: Principal) -> str:
 
 async def _check_target(c: Components, url: str) -> None:
     try:
-        await check_url(url, allow_private=c.settings.allow_private_targets, resolver=c.resolver)
+        await check_url(url, allow_private=c.settings.allow_private_targets, network=c.network)
     except InvalidTarget as exc:
         raise InvalidField("url", exc.key, exc.params) from exc
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from servicekit.messages import EN, render
-from servicekit.safe_http import Resolver, UnsafeUrl, parse_url, system_resolver
+from servicekit.safe_http import REAL_NETWORK, Network, UnsafeUrl, parse_url
 from servicekit.safe_http import check_url as check_safe_url
 
 
@@ -34,7 +34,7 @@ def check_form(url: str) -> None:
         raise refusal(exc) from exc
 
 
-async def check_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+async def check_url(url: str, *, allow_private: bool, network: Network = REAL_NETWORK) -> None:
     """Raise InvalidTarget unless `url` is an absolute http(s) URL whose host resolves only to public addresses.
 
     Resolving (not only parsing) is what stops a name that points at 127.0.0.1 or 169.254.169.254 when a partner
@@ -42,6 +42,6 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver = syste
     pinned client), since the name may answer differently by then.
     """
     try:
-        await check_safe_url(url, allow_private=allow_private, resolver=resolver)
+        await check_safe_url(url, allow_private=allow_private, network=network)
     except UnsafeUrl as exc:
         raise refusal(exc) from exc

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpcore
 import httpx
 from servicekit.db import Database
 from servicekit.safe_http import UnsafeUrl, pinned_client
@@ -44,9 +43,8 @@ class Job:
 
 
 class DeliveryWorker:
-    def __init__(self, components: Components, *, connector: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(self, components: Components) -> None:
         self.c = components
-        self.connector = connector  # how TCP connections are opened; None: the real network (tests stand one in)
         self.settings = components.settings
         self.in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,8 +63,7 @@ class DeliveryWorker:
         limit = self.settings.delivery_max_in_flight
         return pinned_client(
             allow_private=self.settings.allow_private_targets,
-            resolver=lambda host, port: self.c.resolver(host, port),  # the components' resolver at each connection
-            connector=self.connector,
+            network=self.c.network,
             timeout=self.settings.delivery_timeout_s,
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             headers={"User-Agent": "talent-notify-webhooks/1"},
