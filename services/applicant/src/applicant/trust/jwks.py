@@ -1,18 +1,16 @@
 """A partner city's talent-code key set: what we accept of it (EC P-256 signing keys, public members only), and
-fetching it from its URL (http(s) only; outside dev never a loopback, private or link-local host)."""
+fetching it from its URL (http(s) only; outside dev https only, and never a loopback, private or link-local host:
+servicekit.safe_http's rule, checked on the connection it is fetched over)."""
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
-import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from jose import jwk
 from jose.exceptions import JOSEError
+from servicekit.safe_http import REAL_NETWORK, Network, UnsafeUrl, parse_url, pinned_client
 
 from applicant.exceptions import FieldRefusal
 
@@ -62,51 +60,32 @@ def validate_jwks(value: Any) -> dict[str, Any]:
     return {"keys": cleaned}
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    # The same rule as notify's webhook targets: only globally routable addresses, IPv4 inside IPv6 judged as itself.
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded is not None and _forbidden(embedded):
-            return True
-    return not address.is_global or address.is_loopback or address.is_private or address.is_link_local
+def refusal(exc: UnsafeUrl, *, allow_private: bool) -> JwksRefused:
+    """The kit's refusal of a key-set (or status-list) URL in applicant's words."""
+    if exc.reason == "scheme":
+        return JwksRefused(f"applicant.invalid.jwks_url_not_{'http' if allow_private else 'https'}")
+    return JwksRefused(f"applicant.invalid.jwks_url_{exc.reason}")
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
     """The URL's form: absolute http(s), a host, no credentials; outside dev https only."""
     try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        raise JwksRefused("applicant.invalid.jwks_url_malformed") from None
-    if parts.scheme not in {"http", "https"} or (parts.scheme != "https" and not allow_private):
-        raise JwksRefused(f"applicant.invalid.jwks_url_not_{'http' if allow_private else 'https'}")
-    if not parts.hostname:
-        raise JwksRefused("applicant.invalid.jwks_url_no_host")
-    if parts.username or parts.password:
-        raise JwksRefused("applicant.invalid.jwks_url_credentials")
+        parse_url(url, schemes={"http", "https"} if allow_private else {"https"})
+    except UnsafeUrl as exc:
+        raise refusal(exc, allow_private=allow_private) from None
 
 
-async def _check_addresses(url: str) -> None:
-    """Resolving, not only parsing, is what stops a name that points at 127.0.0.1 or 169.254.169.254."""
-    parts = urlsplit(url)
-    assert parts.hostname is not None
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError:
-        raise JwksRefused("applicant.invalid.jwks_url_unresolved") from None
-    for info in infos:
-        if _forbidden(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])):
-            raise JwksRefused("applicant.invalid.jwks_url_private")
+async def fetch_jwks(
+    url: str, *, allow_private: bool, timeout_s: float, network: Network = REAL_NETWORK
+) -> dict[str, Any]:
+    """GET the key set (no redirects, at most 64 KiB) and validate it; JwksRefused on any failure.
 
-
-async def fetch_jwks(url: str, *, allow_private: bool, timeout_s: float) -> dict[str, Any]:
-    """GET the key set (no redirects, at most 64 KiB) and validate it; JwksRefused on any failure."""
+    Outside dev the host's addresses are checked on the connection itself, which goes to an address checked.
+    """
     check_url(url, allow_private=allow_private)
-    if not allow_private:
-        await _check_addresses(url)
     try:
         async with (
-            httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client,
+            pinned_client(allow_private=allow_private, network=network, timeout=timeout_s) as client,
             client.stream("GET", url, headers={"Accept": "application/json"}) as response,
         ):
             if response.status_code != 200:
@@ -116,6 +95,8 @@ async def fetch_jwks(url: str, *, allow_private: bool, timeout_s: float) -> dict
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
                     raise JwksRefused("applicant.invalid.jwks_too_large")
+    except UnsafeUrl as exc:
+        raise refusal(exc, allow_private=allow_private) from None
     except httpx.HTTPError as exc:
         raise JwksRefused("applicant.invalid.jwks_fetch_failed", {"error": type(exc).__name__}) from None
     try:

@@ -21,6 +21,7 @@ from jose import jwk, jws
 from jose.backends.base import Key
 from jose.exceptions import JOSEError
 from servicekit.db import Database, utcnow
+from servicekit.safe_http import REAL_NETWORK, Network
 from sqlmodel import select
 
 from applicant.codes import ALGORITHM, LEEWAY_S, MAX_CODE_LENGTH, PREFIX, CodeClaims, CodeRejected, _claims
@@ -62,8 +63,10 @@ class PartnerKeys:
         refresh_s: float,
         timeout_s: float,
         status_lists: PartnerStatusLists | None = None,
+        network: Network = REAL_NETWORK,
     ) -> None:
         self.allow_private = allow_private
+        self.network = network  # key sets are fetched over pinned connections (servicekit.safe_http)
         # The issuing cities' revocation lists, read when a code names its entry (None: codes' status not read).
         self.status_lists = status_lists
         self.refetch_min_s = refetch_min_s
@@ -102,7 +105,9 @@ class PartnerKeys:
         if city is None:
             return False
         try:
-            key_set = await fetch_jwks(city.jwks_url, allow_private=self.allow_private, timeout_s=self.timeout_s)
+            key_set = await fetch_jwks(
+                city.jwks_url, allow_private=self.allow_private, timeout_s=self.timeout_s, network=self.network
+            )
         except JwksRefused as exc:
             logger.warning("partner city %s: key set not refreshed, stored keys kept: %s", city_code, exc)
             return False

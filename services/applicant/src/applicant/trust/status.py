@@ -30,10 +30,11 @@ import httpx
 from jose import jws
 from jose.backends.base import Key
 from jose.exceptions import JOSEError
+from servicekit.safe_http import REAL_NETWORK, Network, UnsafeUrl, pinned_client
 
 from applicant.codes import ALGORITHM, CodeRejected
 from applicant.status_list import MEDIA_TYPE, TOKEN_TYPE, bit_at
-from applicant.trust.jwks import JwksRefused, _check_addresses, check_url
+from applicant.trust.jwks import JwksRefused, check_url
 from applicant.trust.models import PartnerCity
 
 logger = logging.getLogger("applicant.trust")
@@ -125,8 +126,11 @@ async def read_token(
 class PartnerStatusLists:
     """The partner cities' status lists this process has read, by (city, uri)."""
 
-    def __init__(self, *, allow_private: bool, refetch_min_s: float, timeout_s: float) -> None:
+    def __init__(
+        self, *, allow_private: bool, refetch_min_s: float, timeout_s: float, network: Network = REAL_NETWORK
+    ) -> None:
         self.allow_private = allow_private
+        self.network = network  # the lists are fetched over pinned connections (servicekit.safe_http)
         self.refetch_min_s = refetch_min_s
         self.timeout_s = timeout_s
         self._held: dict[tuple[str, str], _Held] = {}
@@ -184,14 +188,9 @@ class PartnerStatusLists:
     async def _fetch(self, uri: str) -> str:
         """GET the token (no redirects, at most 64 KiB), as `application/statuslist+jwt` or its JSON wrapping."""
         self.fetches += 1
-        if not self.allow_private:
-            try:
-                await _check_addresses(uri)
-            except JwksRefused:
-                raise StatusListRefused("the list's host is not a public address") from None
         try:
             async with (
-                httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client,
+                pinned_client(allow_private=self.allow_private, network=self.network, timeout=self.timeout_s) as client,
                 client.stream("GET", uri, headers={"Accept": MEDIA_TYPE}) as response,
             ):
                 if response.status_code != 200:
@@ -201,6 +200,9 @@ class PartnerStatusLists:
                     body += chunk
                     if len(body) > MAX_TOKEN_BYTES:
                         raise StatusListRefused("larger than 64 KiB")
+        except UnsafeUrl as exc:
+            # Checked on the connection itself: unresolved, or not only public addresses.
+            raise StatusListRefused(f"the list's host is refused ({exc.reason})") from None
         except httpx.HTTPError as exc:
             raise StatusListRefused(type(exc).__name__) from None
         text = body.decode("ascii", "replace").strip()
