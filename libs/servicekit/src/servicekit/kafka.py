@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.structs import RecordMetadata
 from pydantic import SecretStr
 
 logger = logging.getLogger("servicekit.kafka")
@@ -137,11 +138,72 @@ class KafkaPublisher:
                 self._producer = producer
             return self._producer
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Send every record and wait for all acknowledgements; order is kept per partition."""
+    async def publish(self, records: Sequence[Record]) -> list[RecordMetadata]:
+        """Send every record and wait for all acknowledgements; order is kept per partition.
+
+        Returns each record's acknowledgement (partition, offset), in the order of `records`."""
         producer = await self._ensure_started()
         futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records]
-        await asyncio.gather(*futures)
+        return list(await asyncio.gather(*futures))
+
+    async def high_watermarks(
+        self, partitions: Collection[TopicPartition], *, timeout: float = 10.0
+    ) -> dict[TopicPartition, int]:
+        """The exact end offset (high watermark) of each partition; one that did not answer in time is left out.
+
+        Read from fetch responses, not ListOffsets: Tansu answers ListOffsets(latest) with the base offset of
+        the partition's last batch (0 for a one-batch partition)."""
+        marks, _ = await self._probe(partitions, (), timeout)
+        return marks
+
+    async def topic_ends(self, topics: Collection[str], *, timeout: float = 10.0) -> dict[str, int]:
+        """Per topic, how many records it has ever held (the sum of its partitions' end offsets); 0 for a topic
+        the broker does not have. A topic of which a partition did not answer in time is left out."""
+        marks, partitions_of = await self._probe((), topics, timeout)
+        ends: dict[str, int] = {}
+        for topic in topics:
+            wanted = partitions_of.get(topic, set())
+            if all(tp in marks for tp in wanted):
+                ends[topic] = sum(marks[tp] for tp in wanted)
+        return ends
+
+    async def _probe(
+        self, partitions: Collection[TopicPartition], topics: Collection[str], timeout: float
+    ) -> tuple[dict[TopicPartition, int], dict[str, set[TopicPartition]]]:
+        consumer = new_consumer(
+            self.bootstrap_servers,
+            self.security,
+            client_id=self._kwargs["client_id"],
+            request_timeout_ms=self._kwargs["request_timeout_ms"],
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=50,
+        )
+        try:
+            await asyncio.wait_for(consumer.start(), timeout)
+            partitions_of: dict[str, set[TopicPartition]] = {}
+            if topics:
+                existing = await asyncio.wait_for(consumer.topics(), timeout)  # all of the broker's topics
+                for topic in topics:
+                    numbers = consumer.partitions_for_topic(topic) if topic in existing else None
+                    partitions_of[topic] = {TopicPartition(topic, n) for n in numbers or ()}
+            wanted = set(partitions).union(*partitions_of.values())
+            if not wanted:
+                return {}, partitions_of
+            consumer.assign(list(wanted))
+            # Near the end (Tansu: the last batch's start), so a fetch returns little besides the watermark.
+            await asyncio.wait_for(consumer.seek_to_end(*wanted), timeout)
+            marks: dict[TopicPartition, int] = {}
+            deadline = asyncio.get_running_loop().time() + timeout
+            while len(marks) < len(wanted) and asyncio.get_running_loop().time() < deadline:
+                await consumer.getmany(timeout_ms=200)
+                for tp in wanted:
+                    mark = consumer.highwater(tp)
+                    if mark is not None:
+                        marks[tp] = mark
+            return marks, partitions_of
+        finally:
+            await _stop_consumer(consumer)
 
     async def check(self, timeout: float = 2.0) -> None:
         """Raise if the broker cannot be reached (used by /readyz)."""
@@ -152,6 +214,17 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka 0.14 (no group) awaits a task it has just cancelled: one that never ran, when the consumer
+        # stops right after its start, raises CancelledError here. Only a cancellation of ours goes on.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 async def ensure_topics(

@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter as Tally
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiokafka import TopicPartition
+from aiokafka.structs import RecordMetadata
 from contracts import STRUCTURED_CONTENT_TYPE, CloudEvent, EventData, make_event
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Table, delete, func, update
@@ -27,6 +30,12 @@ logger = logging.getLogger("servicekit.outbox")
 
 PUBLISHED = Counter("outbox_published_total", "Events the relay published to Kafka", ["topic"])
 PENDING = Gauge("outbox_pending", "Outbox rows not yet published (as of the last relay pass)")
+BROKER_MEMORY_LOST = Counter(
+    "outbox_broker_memory_lost_total", "Times the relay found the broker had lost records it had acknowledged"
+)
+REPUBLISHED = Counter(
+    "outbox_republished_total", "Retained events marked for publishing again after the broker lost its memory"
+)
 
 # Any constant works; it only has to be the same for every replica of a service (each has its own database).
 _RELAY_LOCK_KEY = 0x7A1E_0B0C
@@ -108,6 +117,10 @@ class OutboxRelay:
     On PostgreSQL several replicas may run: a transaction-scoped advisory lock elects one relay per
     pass (so per-subject order holds), and the rows are locked FOR UPDATE SKIP LOCKED while they are
     published. On SQLite there is a single writer, and the write lock is not held while the broker answers.
+
+    A broker that lost its memory (the embedded Tansu keeps everything in memory; a kill -9 and a restart
+    leave it empty) is found by `check_broker_memory`, every `check_every_s` and first thing after a failed
+    pass: then the whole retained window is published again (see there).
     """
 
     def __init__(
@@ -119,6 +132,7 @@ class OutboxRelay:
         poll_interval_s: float = 0.05,
         retention: timedelta = timedelta(days=14),
         prune_every_s: float = 3600.0,
+        check_every_s: float = 15.0,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -126,6 +140,13 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.retention = retention
         self.prune_every_s = prune_every_s
+        self.check_every_s = check_every_s
+        # Per partition, the end of the log as this relay last saw it acknowledged (highest offset + 1).
+        self._written: dict[TopicPartition, int] = {}
+        # When to look next; 0 = at once: at start (the broker may have restarted empty while this process was
+        # down) and after a failed pass (when it answers again, it may be a new, empty broker).
+        self._next_check = 0.0
+        self._loss_suspected = False  # an acknowledgement below the remembered end was seen
 
     async def run(self) -> None:
         backoff = self.poll_interval_s
@@ -135,6 +156,9 @@ class OutboxRelay:
             # Cleared before the pass, not after it: a commit that lands during the pass sets it again,
             # so its rows are picked up at once instead of after a whole poll interval.
             self.database.outbox_signal.clear()
+            if loop.time() >= self._next_check:
+                checked = await self._check_quietly()
+                self._next_check = loop.time() + (self.check_every_s if checked else min(self.check_every_s, 1.0))
             try:
                 published = await self.publish_pending()
                 backoff = self.poll_interval_s
@@ -145,6 +169,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 logger.warning("outbox relay pass failed, will retry: %s", exc)
+                self._next_check = 0.0
                 published = 0
                 backoff = min(backoff * 2, 5.0)
                 await asyncio.sleep(backoff)
@@ -159,7 +184,7 @@ class OutboxRelay:
         while True:
             count = await self._publish_batch()
             total += count
-            if count < self.batch_size:
+            if count < self.batch_size or self._loss_suspected:  # check first (see _remember)
                 return total
 
     async def _publish_batch(self) -> int:
@@ -183,13 +208,13 @@ class OutboxRelay:
                     return 0
                 if not self.database.is_sqlite:
                     with publish_spans(rows):
-                        await self.publisher.publish([_record(r) for r in rows])
+                        self._remember(await self.publisher.publish([_record(r) for r in rows]))
                     await self._mark_published(session, rows)
                     self._count(rows)
                     return len(rows)
             # SQLite: the single write lock must not be held while the broker is slow or away.
             with publish_spans(rows):
-                await self.publisher.publish([_record(r) for r in rows])
+                self._remember(await self.publisher.publish([_record(r) for r in rows]))
             async with session.begin():
                 await self._mark_published(session, rows)
             self._count(rows)
@@ -203,6 +228,87 @@ class OutboxRelay:
         contiguous = last - first + 1 == len(ids)
         condition = col(OutboxEvent.id).between(first, last) if contiguous else col(OutboxEvent.id).in_(ids)
         await session.exec(update(OutboxEvent).where(condition).values(published_at=utcnow()))
+
+    def _remember(self, acknowledged: Sequence[RecordMetadata]) -> None:
+        for ack in acknowledged:
+            tp = TopicPartition(ack.topic, ack.partition)
+            end = self._written.get(tp, 0)
+            if ack.offset < end:
+                # Offsets only grow on a broker that keeps its log: this one went back. Check at once (the
+                # witness keeps the old end, so the check finds it) instead of at the next interval.
+                self._loss_suspected = True
+                self._next_check = 0.0
+            self._written[tp] = max(end, ack.offset + 1)
+
+    async def _check_quietly(self) -> bool:
+        """Run the check; False if the broker could not answer it (it is tried again soon)."""
+        try:
+            await self.check_broker_memory()
+            self._loss_suspected = False
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # broker away or frozen: publishing goes on (or fails and backs off) meanwhile
+            logger.info("broker memory check not possible now: %s", exc)
+            return False
+
+    async def check_broker_memory(self) -> int:
+        """Publish the retained window again if the broker lost records; returns how many rows were marked.
+
+        Lost means: a partition's exact end offset (its high watermark, from a fetch) is below the end this
+        relay was acknowledged at; end offsets never go back on a broker that keeps its log. A process that
+        has published nothing yet (just started) compares instead, per topic, the sum of the end offsets with
+        the number of retained published rows: every one of them was acknowledged on that topic once.
+
+        After a memory loss nothing can be proven consumed (consumer offsets went with the log, and the
+        consumers' ledgers are in other databases), so every retained published row is marked unpublished and
+        the ordinary relay passes send them again, in id order and in batches, before anything newer.
+        Consumers drop what they had applied (their ledger). Marking is durable: a relay that dies half-way
+        carries on after its restart. Rows pruned after the retention period cannot come back.
+        """
+        if self._written:
+            witness = dict(self._written)
+            marks = await self.publisher.high_watermarks(witness)
+            lost = sorted(
+                f"{tp.topic}[{tp.partition}] {marks[tp]} < {end}"
+                for tp, end in witness.items()
+                if tp in marks and marks[tp] < end
+            )
+        else:
+            retained = await self._published_per_topic()
+            if not retained:
+                return 0
+            ends = await self.publisher.topic_ends(list(retained))
+            lost = sorted(f"{t}: {ends[t]} < {n} records" for t, n in retained.items() if t in ends and ends[t] < n)
+        if not lost:
+            return 0
+        marked = await self._mark_retained_unpublished()
+        self._written.clear()
+        BROKER_MEMORY_LOST.inc()
+        REPUBLISHED.inc(marked)
+        logger.warning(
+            "the broker lost acknowledged records (%s); publishing the %d retained events again",
+            "; ".join(lost),
+            marked,
+        )
+        self.database.outbox_signal.set()
+        return marked
+
+    async def _published_per_topic(self) -> dict[str, int]:
+        async with self.database.sessionmaker() as session:
+            query = (
+                select_columns(col(OutboxEvent.topic), func.count())
+                .where(col(OutboxEvent.published_at).is_not(None))
+                .group_by(col(OutboxEvent.topic))
+            )
+            return {str(topic): int(count) for topic, count in (await session.exec(query)).all()}  # type: ignore[call-overload]
+
+    async def _mark_retained_unpublished(self) -> int:
+        async with self.database.transaction() as session:
+            result: Any = await session.exec(
+                update(OutboxEvent).where(col(OutboxEvent.published_at).is_not(None)).values(published_at=None)
+            )
+            return int(result.rowcount or 0)
 
     def _count(self, rows: list[Any]) -> None:
         for topic, count in Tally(row.topic for row in rows).items():
