@@ -438,6 +438,15 @@ async def freeze_broker(stack: Stack, seconds: float, log: FaultLog) -> None:
     log.note(f"broker SIGSTOP {seconds:.0f}s + SIGCONT", seconds)
 
 
+async def kill_and_restart_broker(stack: Stack, log: FaultLog) -> None:
+    """kill -9 the broker and start it again on its port, empty: Tansu keeps records, topics and committed
+    offsets in memory. The relays find the loss and publish their retained outbox again (servicekit.outbox)."""
+    started = time.perf_counter()
+    await asyncio.to_thread(stack.broker.kill)
+    await asyncio.to_thread(stack.broker.restart)
+    log.note("broker kill -9 + empty restart", time.perf_counter() - started)
+
+
 # --------------------------------------------------------------------------------------------------- invariants
 
 
