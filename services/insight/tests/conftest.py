@@ -133,7 +133,9 @@ class City:
     def emit(self, data: EventData, *, subject: str | None = None, hours: float | None = None) -> CloudEvent:
         step = next(self._clock)
         at = self.start + timedelta(minutes=step) + timedelta(hours=hours or 0)
-        event = CloudEvent(source="test", type=data.type, subject=subject, time=at, data=data.model_dump(mode="json"))
+        # From the service that owns the event's topic ("talent.<owner>.…"): consumers refuse anyone else's.
+        owner = data.type.split(".")[1]
+        event = CloudEvent(source=owner, type=data.type, subject=subject, time=at, data=data.model_dump(mode="json"))
         self.events.append(event)
         return event
 

@@ -4,6 +4,13 @@ Each function takes the event's time (`at`) and its data, keeps only the fields 
 name, number, phone, e-mail or talent id: a talent becomes a pseudonym here) and changes a group of facts only
 when `at` is not older than the time of the fact the row holds. So an event that arrives late, twice or in a
 replay changes nothing that a newer one set. Functions flush nothing themselves; the consumer commits.
+
+Two rules keep the rows independent of the order events arrive in (a replay across partitions applies a
+talent's events in any order):
+- every group of facts has its own time, and an event writes only the groups it carries a value for (a
+  revocation sets the status, never the tier it does not name);
+- two events of one instant (one transaction may stamp several) are ordered by their values (`supersedes`),
+  never by which arrived last.
 """
 
 from __future__ import annotations
@@ -81,8 +88,21 @@ def _hours(start: datetime | None, end: datetime | None) -> int | None:
 
 
 def newer(held: datetime | None, at: datetime) -> bool:
-    """True when a fact of time `at` may replace the one held (none held, or not older)."""
+    """True when a time `at` may replace the one held (none held, or not older): for facts that are times."""
     return held is None or at >= held
+
+
+def supersedes(held_at: datetime | None, held: tuple[object, ...], at: datetime, value: tuple[object, ...]) -> bool:
+    """True when a fact `value` of time `at` replaces the `held` one of time `held_at`: none held, a newer
+    time, or the same time and a value that sorts at or after the held one (so a tie ends the same whichever
+    event came first; a repeat of the held fact changes nothing)."""
+    if held_at is None or at > held_at:
+        return True
+    return at == held_at and _rank(value) >= _rank(held)
+
+
+def _rank(values: tuple[object, ...]) -> tuple[tuple[bool, str], ...]:
+    return tuple((v is not None, str(v)) for v in values)
 
 
 # --- talents -----------------------------------------------------------------------------------------------
@@ -94,25 +114,26 @@ async def talent_profile(
     talent = await repo.row(session, InsightTalent, pseudonymise(data.talent_id))
     if isinstance(data, TalentRegistered) and talent.registered_on is None:
         talent.registered_on = local_day(data.registered_at)
-    if not newer(talent.profile_at, at):
-        return
-    talent.profile_at = at
-    if data.region_code is not None:
-        talent.region_code = data.region_code
-    talent.degree = data.degree
-    talent.shortage = data.employer_in_shortage_catalogue
+    # The region is its own group: an update without one says nothing about it.
+    if data.region_code is not None and supersedes(talent.region_at, (talent.region_code,), at, (data.region_code,)):
+        talent.region_code, talent.region_at = data.region_code, at
+    profile = (data.degree, data.employer_in_shortage_catalogue)
+    if supersedes(talent.profile_at, (talent.degree, talent.shortage), at, profile):
+        talent.degree, talent.shortage = profile
+        talent.profile_at = at
 
 
 async def certification_submitted(
     session: AsyncSession, pseudonymise: Pseudonymiser, at: datetime, data: CertificationSubmitted
 ) -> None:
     talent = await repo.row(session, InsightTalent, pseudonymise(data.talent_id))
-    if newer(talent.route_at, at):
+    if supersedes(talent.route_at, (talent.route,), at, (data.route,)):
         talent.route, talent.route_at = data.route, at
     case = await repo.row(session, InsightCertification, data.certification_id)
-    case.region_code, case.route = data.region_code, data.route
     # A returned case is submitted again: the review of the latest submission is what counts.
-    if newer(case.submitted_at, at):
+    submission = (data.region_code, data.route)
+    if supersedes(case.submitted_at, (case.region_code, case.route), at, submission):
+        case.region_code, case.route = submission
         case.submitted_at = at
     _certification_status(case, at, "submitted")
     stage_hours(case)
@@ -139,7 +160,7 @@ async def certification_escalated(session: AsyncSession, at: datetime, data: Cer
 
 
 def _certification_status(case: InsightCertification, at: datetime, status: str | None) -> None:
-    if status and newer(case.status_at, at):
+    if status and supersedes(case.status_at, (case.status,), at, (status,)):
         case.status, case.status_at = status, at
 
 
@@ -150,19 +171,25 @@ async def talent_standing(
     data: TalentCertified | TalentRevoked | TalentExpired | TalentReinstated,
 ) -> None:
     talent = await repo.row(session, InsightTalent, pseudonymise(data.talent_id))
-    if not newer(talent.status_at, at):
-        return
-    talent.status_at = at
+    tier: str | None = None
     if isinstance(data, TalentCertified):
-        talent.status, talent.tier, talent.certified_on = "certified", data.tier, local_day(at)
-        talent.region_code = talent.region_code or data.region_code
+        status, tier = "certified", data.tier
+        # The certification's region stands in only while no profile event named one.
+        if talent.region_at is None and supersedes(talent.certified_at, (talent.region_code,), at, (data.region_code,)):
+            talent.region_code = data.region_code
+        if newer(talent.certified_at, at):
+            talent.certified_on, talent.certified_at = local_day(at), at
     elif isinstance(data, TalentRevoked):
-        talent.status = "revoked"
+        status = "revoked"
     elif isinstance(data, TalentExpired):
-        talent.status = "expired"
+        status = "expired"
     else:
-        talent.status = str(data.status)
-        talent.tier = data.tier if data.tier is not None else talent.tier
+        status, tier = str(data.status), data.tier
+    if supersedes(talent.status_at, (talent.status,), at, (status,)):
+        talent.status, talent.status_at = status, at
+    # Only an event that names a tier sets it (a revocation or expiry keeps the tier last held).
+    if tier is not None and supersedes(talent.tier_at, (talent.tier,), at, (tier,)):
+        talent.tier, talent.tier_at = tier, at
 
 
 # --- claims ------------------------------------------------------------------------------------------------
@@ -180,12 +207,12 @@ async def _claim(session: AsyncSession, pseudonymise: Pseudonymiser, claim_id: s
 
 
 def _claim_status(claim: InsightClaim, at: datetime, status: str) -> None:
-    if newer(claim.status_at, at):
+    if supersedes(claim.status_at, (claim.status,), at, (status,)):
         claim.status, claim.status_at = status, at
 
 
 def _claim_amount(claim: InsightClaim, at: datetime, amount_fen: int | None) -> None:
-    if amount_fen is not None and newer(claim.amount_at, at):
+    if amount_fen is not None and supersedes(claim.amount_at, (claim.amount_fen,), at, (amount_fen,)):
         claim.amount_fen, claim.amount_at = amount_fen, at
 
 
@@ -251,7 +278,7 @@ async def policy_published(session: AsyncSession, at: datetime, data: PolicyPubl
     # Ordered by the version's own time, not the event's: benefits announces a seeded version when its worker
     # first starts, possibly after a newer version's event, and the newer version must still win.
     budget = await repo.row(session, InsightPolicyBudget, data.policy_code)
-    if newer(budget.published_at, data.published_at):
+    if supersedes(budget.published_at, (budget.yearly_budget_fen,), data.published_at, (data.yearly_budget_fen,)):
         budget.yearly_budget_fen, budget.published_at = data.yearly_budget_fen, data.published_at
 
 
@@ -266,7 +293,7 @@ async def round_event(session: AsyncSession, at: datetime, data: RoundOpened | R
     else:
         round_.application_count = max(round_.application_count, data.application_count)
         status = RoundStatus.CLOSED if isinstance(data, RoundClosed) else RoundStatus.DRAWN
-    if newer(round_.status_at, at):
+    if supersedes(round_.status_at, (round_.status,), at, (status,)):
         round_.status, round_.status_at = status, at
 
 
@@ -282,8 +309,9 @@ async def offer_event(
     session: AsyncSession, at: datetime, data: OfferMade | OfferAccepted | OfferDeclined | OfferLapsed
 ) -> None:
     offer = await repo.row(session, InsightOffer, data.offer_id, round_id=data.round_id)
-    if newer(offer.status_at, at):
-        offer.status, offer.status_at = _OFFER_STATUS[type(data)], at
+    status = _OFFER_STATUS[type(data)]
+    if supersedes(offer.status_at, (offer.status,), at, (status,)):
+        offer.status, offer.status_at = status, at
 
 
 async def lease_event(session: AsyncSession, at: datetime, data: LeaseStarted | LeaseRenewed | LeaseEnded) -> None:
@@ -293,9 +321,9 @@ async def lease_event(session: AsyncSession, at: datetime, data: LeaseStarted | 
         lease.ends_on = lease.ends_on if lease.ends_on and lease.ends_on > data.ends_on else data.ends_on
     elif isinstance(data, LeaseRenewed):
         lease.ends_on = data.ends_on if lease.ends_on is None or data.ends_on > lease.ends_on else lease.ends_on
-    if newer(lease.status_at, at):
-        lease.status = LeaseStatus.ENDED if isinstance(data, LeaseEnded) else LeaseStatus.ACTIVE
-        lease.status_at = at
+    status = LeaseStatus.ENDED if isinstance(data, LeaseEnded) else LeaseStatus.ACTIVE
+    if supersedes(lease.status_at, (lease.status,), at, (status,)):
+        lease.status, lease.status_at = status, at
 
 
 # --- verifications and demand ------------------------------------------------------------------------------
@@ -319,9 +347,12 @@ async def code_verified(session: AsyncSession, verification_id: str, at: datetim
 
 async def demand_event(session: AsyncSession, at: datetime, data: DemandDeclared | DemandClosed) -> None:
     demand = await repo.row(session, InsightDemand, data.demand_id)
-    demand.region_code, demand.shortage_category, demand.posts = data.region_code, data.shortage_category, data.count
     if isinstance(data, DemandDeclared):
         demand.declared_on = local_day(data.declared_at)
-    if newer(demand.status_at, at):
-        demand.status = DemandStatus.CLOSED if isinstance(data, DemandClosed) else DemandStatus.OPEN
+    status = DemandStatus.CLOSED if isinstance(data, DemandClosed) else DemandStatus.OPEN
+    held = (demand.status, demand.region_code, demand.shortage_category, demand.posts)
+    latest = (status, data.region_code, data.shortage_category, data.count)
+    # Region, category and posts as the latest event says them, with its status.
+    if supersedes(demand.status_at, held, at, latest):
+        demand.status, demand.region_code, demand.shortage_category, demand.posts = latest
         demand.status_at = at

@@ -30,8 +30,11 @@ class InsightTalent(SQLModel, table=True):
     __table_args__ = (Index("ix_insight_talent_status_tier", "status", "tier"),)
 
     pseudonym: str = Field(primary_key=True, max_length=64)
-    # Profile facts (TalentRegistered / TalentProfileUpdated).
+    # The region of the latest profile event that named one (an update may leave it out), else of the latest
+    # certification while no profile event is known.
     region_code: str | None = Field(default=None, max_length=12)
+    region_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Profile facts (TalentRegistered / TalentProfileUpdated).
     degree: str | None = Field(default=None, max_length=12)
     shortage: bool = False
     registered_on: date | None = None
@@ -39,11 +42,16 @@ class InsightTalent(SQLModel, table=True):
     # The route of the talent's latest certification application.
     route: str | None = Field(default=None, max_length=30)
     route_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Standing (certified, revoked, expired, reinstated): status, tier, the day of the last certification.
+    # Standing: the status of the latest of certified, revoked, expired, reinstated.
     status: str = Field(default="registered", max_length=20)
-    tier: str | None = Field(default=None, max_length=2)
-    certified_on: date | None = None
     status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The tier of the latest event that named one (certified, reinstated with a tier): a revocation that is
+    # newer than the certification keeps it, whichever of the two arrives first.
+    tier: str | None = Field(default=None, max_length=2)
+    tier_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The day of the latest certification.
+    certified_on: date | None = None
+    certified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class InsightCertification(SQLModel, table=True):
