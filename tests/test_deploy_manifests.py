@@ -39,11 +39,12 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 INIT_SQL = DEPLOY / "postgres" / "init-databases.sql"
+BUS_SETUP = DEPLOY / "kafka" / "setup-bus.sh"
 
 OUR_IMAGE = "registry.example.org/talent/platform"
 # Third-party images by repository, with the commands their own entrypoint accepts (None: the default).
 THIRD_PARTY_COMMANDS: dict[str, set[str | None]] = {
-    "apache/kafka": {None},
+    "apache/kafka": {None, "bash"},  # bash: the bus setup script (deploy/kafka/setup-bus.sh)
     "postgres": {None, "postgres"},
     "redis": {None, "redis-server"},
 }
@@ -52,7 +53,8 @@ DEPLOYABLES = (*SERVICES, "gateway")
 PORTS = {"gateway": 8000, "applicant": 8001, "benefits": 8002, "housing": 8003, "notify": 8004, "insight": 8005}
 JWKS_URL = "http://gateway:8000/.well-known/jwks.json"
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
-SECRET_LIKE_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH|_KEYS?$|_KEY_")
+# AUTH, but not Kafka's KAFKA_AUTHORIZER_CLASS_NAME (a class name).
+SECRET_LIKE_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH(?!ORIZER_CLASS)|_KEYS?$|_KEY_")
 PLACEHOLDER_MARK = "insecure-replace-me"
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -216,6 +218,10 @@ def compose_environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def compose_argv(service: dict[str, Any]) -> list[str]:
+    entrypoint = service.get("entrypoint")
+    if entrypoint is not None and not is_ours(service.get("image", "")):
+        # A third-party image running a script of ours (kafka-setup): the entrypoint is what runs.
+        return shlex.split(entrypoint) if isinstance(entrypoint, str) else [str(part) for part in entrypoint]
     command = service.get("command")
     if command is None:
         return dockerfile_cmd() if is_ours(service.get("image", "")) else []
@@ -476,7 +482,11 @@ class TestComposeFile:
             assert any("8000:8000" in str(p) for _, s in running for p in s.get("ports", [])), "the public door"
 
     def test_kafka_runs_in_kraft_mode_and_postgres_creates_every_database(self) -> None:
-        kafka = [s for s in compose_services().values() if image_repository(s.get("image", "")) == "apache/kafka"]
+        kafka = [
+            s
+            for s in compose_services().values()
+            if image_repository(s.get("image", "")) == "apache/kafka" and "entrypoint" not in s
+        ]
         assert len(kafka) == 1
         environment = compose_environment(kafka[0])
         assert set(environment["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
@@ -622,7 +632,9 @@ class TestKubernetesManifests:
                 assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{where}: resources.{bound}"
 
     def test_kafka_runs_in_kraft_mode_and_postgres_creates_every_database(self) -> None:
-        (kafka,) = [c for _, c in all_containers() if image_repository(c["image"]) == "apache/kafka"]
+        (kafka,) = [
+            c for _, c in all_containers() if image_repository(c["image"]) == "apache/kafka" and not c.get("command")
+        ]
         environment = {v["name"]: v.get("value", "") for v in kafka["env"]}
         assert set(environment["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
         assert not any("ZOOKEEPER" in variable for variable in environment)
@@ -679,3 +691,154 @@ class TestSecrets:
         environment = {name: value for name, (_, value) in k8s_environment(container).items()}
         with pytest.raises(ValidationError, match="placeholder"):
             load_settings(script, environment)
+
+
+# --- the event bus (issue 15): SASL_SSL, one SCRAM user per service, ACLs from the contracts ---------------
+
+
+def bus_grants() -> set[tuple[str, str, str, str, str]]:
+    """Every `allow principal operation resource-type name [pattern]` line of deploy/kafka/setup-bus.sh."""
+    grants = set()
+    for line in BUS_SETUP.read_text().splitlines():
+        if line.startswith("allow "):
+            principal, operation, resource, name, *pattern = shlex.split(line, comments=True)[1:]
+            grants.add((principal, operation, resource, name, pattern[0] if pattern else "literal"))
+    return grants
+
+
+def bus_words(command: str) -> list[list[str]]:
+    """The arguments of each `user` or `topic` line of the setup script."""
+    lines = BUS_SETUP.read_text().splitlines()
+    return [shlex.split(line, comments=True)[1:] for line in lines if line.startswith(f"{command} ")]
+
+
+@cache
+def consumer_groups() -> dict[str, dict[str, set[str]]]:
+    """Service -> consumer group id -> the topics its handlers consume, from each service's definition."""
+    groups: dict[str, dict[str, set[str]]] = {}
+    with mock.patch.dict(os.environ, {"TALENT_ENV": "dev"}):
+        for script in SERVICES:
+            definition = importlib.import_module(f"{script}.main").definition()
+            groups[script] = {
+                f"{definition.name}.{suffix}": {data_type.topic for data_type in handlers}
+                for suffix, handlers in definition.consumers.items()
+            }
+    return groups
+
+
+def expected_grants(script: str) -> tuple[set[str], set[str]]:
+    """(topics the service must be able to write, topics it must be able to read), from the contracts."""
+    from contracts import TOPIC_OWNERS, dead_letter_topic
+
+    owned = {topic for topic, owner in TOPIC_OWNERS.items() if owner == script}
+    dead_letters = {dead_letter_topic(group) for group in consumer_groups()[script]}
+    consumed = set().union(*consumer_groups()[script].values()) if consumer_groups()[script] else set()
+    return owned | dead_letters, consumed
+
+
+def granted(script: str, operation: str, resource: str = "topic") -> set[str]:
+    return {
+        name for principal, op, kind, name, _ in bus_grants() if (principal, op, kind) == (script, operation, resource)
+    }
+
+
+class TestEventBus:
+    @pytest.mark.parametrize("script", SERVICES)
+    def test_each_service_writes_exactly_its_own_topic_and_dead_letters(self, script: str) -> None:
+        must_write, _ = expected_grants(script)
+        assert granted(script, "Write") == must_write
+
+    @pytest.mark.parametrize("script", SERVICES)
+    def test_each_service_reads_exactly_the_topics_its_consumers_consume(self, script: str) -> None:
+        _, must_read = expected_grants(script)
+        assert granted(script, "Read") == must_read
+        groups = {
+            (name, pattern) for p, op, kind, name, pattern in bus_grants() if (p, op, kind) == (script, "Read", "group")
+        }
+        assert groups == ({(f"{script}.", "prefixed")} if consumer_groups()[script] else set())
+
+    def test_no_service_may_write_a_topic_another_service_owns(self) -> None:
+        from contracts import TOPIC_OWNERS
+
+        for principal, operation, kind, name, pattern in bus_grants():
+            assert pattern == "literal" or kind == "group", f"{principal}: a prefixed {kind} grant on {name}"
+            assert operation in {"Read", "Write"}, f"{principal}: {operation} on {name} (only Read and Write)"
+            assert kind in {"topic", "group"}, f"{principal}: a {kind} grant"
+            if operation == "Write":
+                owner = TOPIC_OWNERS.get(name)
+                assert owner in {None, principal}, f"{principal} may write {name}, which {owner} owns"
+                assert owner == principal or name.startswith(f"{principal}."), f"{principal} may write {name}"
+
+    def test_every_service_is_a_user_and_every_topic_exists_before_the_services(self) -> None:
+        users = {words[0] for words in bus_words("user")}
+        assert users == {*SERVICES, "operator"}
+        topics = {words[0] for words in bus_words("topic")}
+        for script in SERVICES:
+            must_write, must_read = expected_grants(script)
+            assert must_write | must_read <= topics, f"{script}: {sorted((must_write | must_read) - topics)}"
+
+    @pytest.mark.parametrize("where", ["compose", "k8s"])
+    def test_every_service_authenticates_to_the_bus_as_itself_over_tls(self, where: str) -> None:
+        for script in SERVICES:
+            if where == "compose":
+                environments = [
+                    {k: interpolate(v) for k, v in compose_environment(s).items()}
+                    for s in our_compose_services().values()
+                    if compose_argv(s)[0] == script
+                ]
+            else:
+                environments = [
+                    with_stand_ins(k8s_environment(c)) for _, c in our_containers() if k8s_argv(c)[0] == script
+                ]
+            assert environments, f"{where}: nothing runs {script}"
+            for environment in environments:
+                settings = load_settings(script, environment)
+                security = settings.kafka_security
+                assert (security.protocol, security.username) == ("SASL_SSL", script), f"{where}: {script}"
+                assert security.sasl_mechanism.startswith("SCRAM-") and security.ssl_cafile, f"{where}: {script}"
+                settings.refuse_unauthenticated_bus()  # what `serve`, `worker` and `replay` check at start
+
+    def test_compose_gives_each_service_and_the_bus_setup_the_same_password(self) -> None:
+        setup = compose_services()["kafka-setup"]
+        assert setup.get("network_mode") == "service:kafka", "the setup reaches the loopback-only LOCAL listener"
+        assert compose_argv(setup) == ["bash", "/opt/talent/setup-bus.sh"]
+        assert any(str(v).startswith("./deploy/kafka/setup-bus.sh:/opt/talent/setup-bus.sh") for v in setup["volumes"])
+        setup_environment = compose_environment(setup)
+        for name, service in our_compose_services().items():
+            script = compose_argv(service)[0]
+            if script in SERVICES:
+                password = compose_environment(service)[f"{script.upper()}_KAFKA_SASL_PASSWORD"]
+                assert password == setup_environment[f"KAFKA_PASSWORD_{script.upper()}"], name
+                after = service.get("depends_on", {}).get("kafka-setup", {}).get("condition")
+                if compose_argv(service)[1] in {"serve", "worker"}:
+                    assert after == "service_completed_successfully", f"{name} starts before the bus's ACLs"
+
+    def test_k8s_gives_each_service_and_the_bus_setup_the_same_password(self) -> None:
+        (setup,) = [c for _, c in all_containers() if c["name"] == "bus-setup"]
+        references = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in setup["env"]}
+        for script in SERVICES:
+            assert references[f"KAFKA_PASSWORD_{script.upper()}"] == {
+                "name": f"{script}-secrets",
+                "key": f"{script.upper()}_KAFKA_SASL_PASSWORD",
+            }
+        (script_text,) = named("ConfigMap", "kafka-bus-setup")["data"].values()
+        assert script_text == BUS_SETUP.read_text(), "deploy/k8s/backing/kafka.yaml repeats deploy/kafka/setup-bus.sh"
+
+    @pytest.mark.parametrize("where", ["compose", "k8s"])
+    def test_the_broker_is_sasl_ssl_on_the_network_and_denies_what_no_acl_allows(self, where: str) -> None:
+        if where == "compose":
+            environment = compose_environment(compose_services()["kafka"])
+        else:
+            (kafka,) = [c for _, c in all_containers() if c["name"] == "kafka"]
+            environment = {v["name"]: v.get("value", "") for v in kafka["env"]}
+        protocols = dict(pair.split(":", 1) for pair in environment["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+        for listener in environment["KAFKA_LISTENERS"].split(","):
+            name, _, address = listener.partition("://")
+            if protocols[name] != "SASL_SSL":
+                assert address.startswith("127.0.0.1:"), f"{where}: {listener} is {protocols[name]} on the network"
+        assert set(environment["KAFKA_SASL_ENABLED_MECHANISMS"].split(",")) <= {"SCRAM-SHA-256", "SCRAM-SHA-512"}
+        assert environment["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+        assert environment["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+        assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        super_users = set(environment["KAFKA_SUPER_USERS"].split(";"))
+        assert not super_users & {f"User:{s}" for s in SERVICES}, "no service is a super user"
