@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from servicekit.auth import document_roles
+from servicekit.hardening import NoStoreMiddleware, NulCharacterMiddleware, UrlLengthLimitMiddleware
 from servicekit.health import health_router
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from servicekit.problems import install_problem_handlers
@@ -75,7 +76,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.readiness_checks = checks
 
     install_problem_handlers(app)
+    app.add_middleware(NulCharacterMiddleware)  # inside the body limit: it reads bodies that limit bounds
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits())
+    # Inside CORS, so that a browser may read these refusals too.
+    app.add_middleware(UrlLengthLimitMiddleware, max_bytes=settings.max_url_bytes)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

@@ -17,6 +17,7 @@ from servicekit.audit import audit_router
 from servicekit.auth import HttpJwks, KeySource, TokenVerifier, document_roles
 from servicekit.consumer import EventConsumer, Handler
 from servicekit.db import Database
+from servicekit.hardening import NoStoreMiddleware, NulCharacterMiddleware, UrlLengthLimitMiddleware
 from servicekit.health import health_router
 from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -198,7 +199,10 @@ def create_app(
         setattr(app.state, name, value)
     app.state.readiness_checks = {"database": runtime.database.ping, "broker": runtime.check_broker}
     install_problem_handlers(app)
+    app.add_middleware(NulCharacterMiddleware)  # inside the body limit: it reads bodies that limit bounds
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits=settings.body_limits())
+    app.add_middleware(UrlLengthLimitMiddleware, max_bytes=settings.max_url_bytes)
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the request's span is current for everything inside, its logs included.
     app.add_middleware(TracingMiddleware)

@@ -78,6 +78,8 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = 200
     consumer_retry_backoff_s: float = 0.2
     max_body_bytes: int = 1_048_576
+    # Longer URLs (path and query) are refused with a 414 problem (servicekit.hardening).
+    max_url_bytes: int = 8192
     log_level: str = "INFO"
     log_json: bool = True
 
