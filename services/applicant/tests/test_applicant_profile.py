@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -194,6 +195,28 @@ class TestContactDetails:
         assert profile.phone_ciphertext is not None and "13800000001" not in profile.phone_ciphertext
         assert applicant_app.state.protector.phone_cipher.decrypt(profile.phone_ciphertext) == "+8613800000001"
         assert profile.phone_masked == "+86138****0001"
+
+    async def test_a_rotated_keyring_seals_the_phone_again_on_the_next_save(
+        self,
+        client: httpx.AsyncClient,
+        test_keys: TestKeys,
+        talent_id: str,
+        applicant_app: FastAPI,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        talent = verified_talent(test_keys, talent_id, "+8613800000001")
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        settings: ApplicantSettings = applicant_app.state.settings
+        rotated = FieldCipher.from_spec(
+            "v2:" + "n" * 32 + "," + settings.id_encryption_keys.get_secret_value(), associated_data=b"phone"
+        )
+        monkeypatch.setattr(
+            applicant_app.state, "protector", dataclasses.replace(applicant_app.state.protector, phone_cipher=rotated)
+        )
+        await client.put("/api/v1/me/profile", json=profile_body(), headers=talent)
+        [profile] = await _rows(applicant_app, TalentProfile)
+        assert profile.phone_ciphertext.startswith("v2:")
+        assert rotated.decrypt(profile.phone_ciphertext) == "+8613800000001"
 
     async def test_a_phone_nobody_proved_is_refused(
         self, client: httpx.AsyncClient, test_keys: TestKeys, talent_id: str, talent: dict[str, str]

@@ -234,7 +234,10 @@ async def put_profile(
             setattr(profile, field, value)
         if not identity_same:
             profile.id_number_ciphertext = protector.cipher.encrypt(number)
-    if phone != phone_before:
+    # A new phone, or one sealed with a key the keyring has since put behind a newer one, is sealed again.
+    if phone != phone_before or (
+        profile.phone_ciphertext and protector.phone_cipher.needs_rotation(profile.phone_ciphertext)
+    ):
         profile.phone_ciphertext = protector.phone_cipher.encrypt(phone) if phone else None
         profile.phone_masked = mask_phone(phone) if phone else None
     await session.flush()
