@@ -625,6 +625,16 @@ class TestKubernetesManifests:
         target = port["targetPort"]
         assert port["port"] == PORTS[script] and (ports[target] if isinstance(target, str) else target) == PORTS[script]
 
+    def test_the_gateway_is_scraped_on_an_internal_port_the_service_does_not_expose(self) -> None:
+        (workload,) = workloads_running("gateway", "serve")
+        (container,) = [c for c in pod_spec(workload)["containers"] if runs(k8s_argv(c), "gateway", "serve")]
+        namespace = parse_command(k8s_argv(container))
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) == namespace.metrics_port != namespace.port
+        assert namespace.metrics_port in {p["containerPort"] for p in container["ports"]}
+        exposed = {p["port"] for p in named("Service", "gateway")["spec"]["ports"]}
+        assert namespace.metrics_port not in exposed, "the public door serves no metrics"
+
     def test_every_container_has_resource_requests_and_limits(self) -> None:
         for where, container in all_containers():
             resources = container.get("resources", {})

@@ -25,6 +25,7 @@ from gateway import employers, service
 from gateway.config import GatewaySettings
 from gateway.keys import rotate_signing_keys
 from gateway.main import ALEMBIC_INI, create_app
+from gateway.metrics import start_metrics_listener
 from gateway.runtime import GatewayRuntime
 from gateway.schemas import EmployerCreate
 
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate the database on start")
+    serve.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on this internal port (never publish it)"
+    )
+    serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's address")
     commands.add_parser("migrate", help="migrate the database to the latest revision")
     commands.add_parser("rotate-keys", help="add a new signing key; the current one stays published until it retires")
     official = commands.add_parser("create-official", help="create an official's account (password from a prompt)")
@@ -71,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in {"migrate", "serve"} and not getattr(args, "no_migrate", False):
         upgrade(ALEMBIC_INI, settings.database_url)
     if args.command == "serve":
+        if args.metrics_port is not None:
+            start_metrics_listener(args.metrics_host, args.metrics_port)
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
     elif args.command == "rotate-keys":
         key = _with_session(

@@ -93,7 +93,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the request's span is current for the proxy, which hands it on to the service.
     app.add_middleware(TracingMiddleware)
-    app.include_router(health_router())
+    # The public door serves no metrics: `gateway serve --metrics-port` serves them on an internal port.
+    app.include_router(health_router(metrics=False))
     app.include_router(auth_router)
     app.include_router(keys_router)
     app.include_router(docs_router)

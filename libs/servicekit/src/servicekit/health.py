@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router() -> APIRouter:
+def health_router(*, metrics: bool = True) -> APIRouter:
+    """`metrics=False` for a public listener: the metrics are then served on an internal port only."""
     router = APIRouter(tags=["health"], include_in_schema=False)
 
     @router.get("/healthz")
@@ -39,9 +40,11 @@ def health_router() -> APIRouter:
             {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
         )
 
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus text exposition."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @router.get("/metrics")
+        async def prometheus_metrics() -> Response:
+            """Prometheus text exposition."""
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
