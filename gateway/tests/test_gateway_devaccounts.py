@@ -110,8 +110,8 @@ class TestPurge:
     ) -> None:
         dev = await start_gateway(**REAL_SECRETS)
         await dev.sql(
-            "INSERT INTO gw_account (id, kind, username, roles, is_dev, failed_attempts, created_at, employer_id) "
-            "SELECT 'real-hr', 'employer', 'hr.real', '[\"employer\"]', false, 0, created_at, id FROM gw_employer"
+            "INSERT INTO gw_account (id, kind, username, roles, is_dev, created_at, employer_id) "
+            "SELECT 'real-hr', 'employer', 'hr.real', '[\"employer\"]', false, created_at, id FROM gw_employer"
         )
         monkeypatch.setenv("TALENT_ENV", "dev")
         monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway_database_url)

@@ -265,19 +265,21 @@ class TestSigningIn:
         fetched = (await gateway.client.get(f"/api/v1/admin/employers/{employer['id']}", headers=admin)).json()
         assert fetched["users"][0]["last_sign_in_at"] is not None
 
-    async def test_five_failures_lock_an_employer_user_like_an_official(
-        self, gateway: Any, admin: dict[str, str], problem: Any
+    async def test_five_failures_throttle_an_employer_user_like_an_official(
+        self, start_gateway: Any, problem: Any
     ) -> None:
+        gateway = await start_gateway(password_backoff_base_s=600)
+        admin = await gateway.bearer("admin")
         username = (await register(gateway, admin))["users"][0]["username"]
         wrong = await sign_in(gateway, username, "wrong-password")
         unknown = await sign_in(gateway, "no.such.user", "wrong-password")
         assert problem(wrong)["detail"] == problem(unknown)["detail"]
         for _ in range(4):
             await sign_in(gateway, username, "wrong-password")
-        locked = await sign_in(gateway, username)
-        assert locked.status_code == 400
-        assert "locked" in problem(locked)["detail"]
-        assert int(locked.headers["Retry-After"]) > 800
+        throttled = await sign_in(gateway, username)
+        assert throttled.status_code == 429
+        assert problem(throttled)["error"] == "slow_down"
+        assert 1 <= int(throttled.headers["Retry-After"]) <= 600
 
     async def test_an_employer_user_is_not_a_client(self, gateway: Any, admin: dict[str, str]) -> None:
         username = (await register(gateway, admin))["users"][0]["username"]
@@ -367,19 +369,18 @@ class TestDisabling:
         )
         assert rows[0].n == 0
 
-    async def test_a_right_password_of_a_disabled_employer_counts_no_failure(
+    async def test_a_right_password_of_a_disabled_employer_is_counted_like_a_wrong_one(
         self, gateway: Any, admin: dict[str, str]
     ) -> None:
+        # Counted like any failure, so that the throttling says nothing about which password was right.
         employer = await register(gateway, admin)
         await gateway.client.post(
             f"/api/v1/admin/employers/{employer['id']}/disable", json={"reason": "closed"}, headers=admin
         )
-        for _ in range(6):
-            await sign_in(gateway, employer["users"][0]["username"])
-        rows = await gateway.sql(
-            "SELECT failed_attempts, locked_until FROM gw_account WHERE employer_id = :e", e=employer["id"]
-        )
-        assert (rows[0].failed_attempts, rows[0].locked_until) == (0, None)
+        for _ in range(3):
+            assert (await sign_in(gateway, employer["users"][0]["username"])).status_code == 400
+        rows = await gateway.sql("SELECT failures FROM gw_sign_in_throttle WHERE source <> ''")
+        assert [row.failures for row in rows] == [3]
 
     async def test_other_employers_are_not_affected(self, gateway: Any, admin: dict[str, str]) -> None:
         disabled, kept = await register(gateway, admin), await register(gateway, admin)

@@ -20,10 +20,17 @@ from servicekit.idempotency import IdempotencyKey, run_idempotent
 from servicekit.pagination import Page, PageDep
 from servicekit.problems import COMMON_PROBLEM_STATUSES
 
-from gateway import employers
+from gateway import employers, throttle
 from gateway.exceptions import RateLimited
 from gateway.routetable import GATEWAY
-from gateway.schemas import EmployerCreate, EmployerDisable, EmployerPublic, EmployerUserCreate, problem_responses
+from gateway.schemas import (
+    EmployerCreate,
+    EmployerDisable,
+    EmployerPublic,
+    EmployerUserCreate,
+    SignInUnlocked,
+    problem_responses,
+)
 from gateway.service import AuthComponents
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -116,15 +123,26 @@ async def add_employer_user(
 
 @employers_router.post("/{employer_id}/disable", response_model=EmployerPublic)
 async def disable_employer(
-    employer_id: EmployerId, body: EmployerDisable, session: SessionDep, admin: AdminPrincipal
+    employer_id: EmployerId, body: EmployerDisable, session: SessionDep, auth: AuthDep, admin: AdminPrincipal
 ) -> EmployerPublic:
-    """Disable an employer: its users can no longer sign in, their refresh tokens are revoked."""
-    return await employers.disable_employer(session, admin, employer_id, body)
+    """Disable an employer: its users can no longer sign in, their tokens are revoked."""
+    return await employers.disable_employer(session, auth, admin, employer_id, body)
+
+
+accounts_router = APIRouter(prefix="/api/v1/admin/accounts", tags=["accounts"])
+
+
+@accounts_router.post("/{username}/unlock", response_model=SignInUnlocked)
+async def unlock_sign_in(
+    username: Annotated[str, Path(max_length=64)], session: SessionDep, auth: AuthDep, admin: AdminPrincipal
+) -> SignInUnlocked:
+    """Lift every wait on a password account's sign-ins (each source's back-off and the account-wide hold)."""
+    return await throttle.unlock(session, auth.hasher, admin, username)
 
 
 def own_routers() -> list[APIRouter]:
     """The gateway's operations that need a token, each rate-limited per caller like a routed call."""
-    return [employers_router, audit_router(GATEWAY)]
+    return [employers_router, accounts_router, audit_router(GATEWAY)]
 
 
 def include_own_routers(app: FastAPI) -> None:

@@ -49,6 +49,12 @@ class GatewaySettings(ServiceSettings):
     refresh_token_ttl_s: int = 30 * 24 * 3600
     signing_key_retire_after_s: int = 3600
     signing_key_reload_interval_s: float = 30.0
+    # A refresh token presented again within this many seconds of its rotation (two tabs, a retried request)
+    # gets the same new pair; after it, a second use is reuse and revokes the family.
+    refresh_grace_s: float = Field(default=30.0, ge=0)
+    # How often each replica reloads the revocation list from the database: the longest another replica
+    # keeps accepting an access token of a revoked family (docs/security.md).
+    revocation_reload_interval_s: float = Field(default=5.0, gt=0)
 
     # One-time codes for talents.
     otp_ttl_s: int = 300
@@ -59,9 +65,18 @@ class GatewaySettings(ServiceSettings):
     # gateway's own (dev returns the code as `dev_code` instead).
     otp_delivery_path: str = "/internal/sms/one-time-codes"
 
-    # Officials' passwords and partners' client secrets (argon2id).
-    password_max_failures: int = 5
-    password_lockout_s: int = 900
+    # Officials' and employer users' password sign-ins (gateway.throttle, docs/security.md). Per (username,
+    # source address): free failures, then a wait that doubles with each further failure up to a cap; the
+    # source's count is forgotten after a quiet spell. Per username over all sources: a ceiling per window,
+    # past which the account is held (every source refused) until an admin unlocks it or the hold runs out.
+    password_free_failures: int = Field(default=5, ge=1)
+    password_backoff_base_s: float = Field(default=1.0, gt=0)
+    password_backoff_max_s: int = Field(default=300, ge=1)
+    password_failures_forgotten_after_s: int = Field(default=3600, ge=1)
+    password_account_ceiling: int = Field(default=50, ge=1)
+    password_account_window_s: int = Field(default=3600, ge=1)
+    password_account_hold_s: int = Field(default=3600, ge=1)
+    # Partners' client secrets and the passwords above are argon2id.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4

@@ -28,7 +28,7 @@ from gateway.schemas import (
     EmployerUserCreate,
     EmployerUserPublic,
 )
-from gateway.service import AuthComponents, create_employer_user
+from gateway.service import AuthComponents, create_employer_user, revoke_families
 
 logger = logging.getLogger("gateway.employers")
 
@@ -157,10 +157,10 @@ async def add_user(
 
 
 async def disable_employer(
-    session: AsyncSession, admin: Principal, employer_id: str, body: EmployerDisable
+    session: AsyncSession, auth: AuthComponents, admin: Principal, employer_id: str, body: EmployerDisable
 ) -> EmployerPublic:
-    """Disable an employer: its users cannot sign in any more, and every refresh token they hold is revoked
-    (an access token already issued runs out within its short lifetime)."""
+    """Disable an employer: its users cannot sign in any more, and every token they hold is revoked (refresh
+    tokens, and the access tokens issued with them, which every gateway refuses from then on)."""
     employer = await _one(session, employer_id)
     if employer.disabled_at is not None:
         raise EmployerDisabled()
@@ -169,6 +169,7 @@ async def disable_employer(
     employer.disabled_at = now
     employer.disabled_reason = reason
     session.add(employer)
+    await revoke_families(session, auth, list(await repository.live_families_of_employer(session, employer.id)))
     await repository.revoke_employer_refresh_tokens(session, employer.id, now)
     await session.flush()
     await audit.record(

@@ -63,6 +63,18 @@ class InvalidClient(OAuthError):
         super().__init__(key=key, headers={"WWW-Authenticate": 'Basic realm="talent-gateway"'})
 
 
+class SignInThrottled(OAuthError):
+    """Too many failed password sign-ins for this username from this source (or from all of them). The body is
+    the same for every username, known or not; only Retry-After says how long to wait."""
+
+    status, title, slug = 429, "Too many requests", "sign-in-throttled"
+    oauth_error = "slow_down"
+    key = "gateway.oauth.sign_in_throttled"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(headers={"Retry-After": str(max(1, retry_after_s))})
+
+
 class InvalidPhone(Unprocessable):
     slug = "invalid-phone"
     key = "gateway.phone.invalid"
@@ -129,6 +141,12 @@ class UsernameTaken(Conflict):
 class EmployerDisabled(Conflict):
     slug = "employer-disabled"
     key = "gateway.employer.disabled"
+
+
+class AccountNotFound(NotFound):
+    """No account signs in with a password under this username."""
+
+    key = "gateway.account.not_found"
 
 
 class RouteNotFound(NotFound):

@@ -65,8 +65,6 @@ class Account(SQLModel, table=True):
     employer_id: str | None = Field(default=None, max_length=36, foreign_key="gw_employer.id", index=True)
     # Seeded for TALENT_ENV=dev only; the gateway refuses to start elsewhere while one exists.
     is_dev: bool = Field(default=False)
-    failed_attempts: int = Field(default=0)
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -101,6 +99,9 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The access token issued with this refresh token, sealed (AES-GCM): answered again, with this token,
+    # to a parallel refresh of the predecessor within the grace window (gateway.service.grant_refresh).
+    access_token_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class SigningKey(SQLModel, table=True):
@@ -115,3 +116,33 @@ class SigningKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     # Set when a newer key takes over; the key stays published (for verification) until then.
     retires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed password sign-ins of one username from one source address, or over all sources (`source` "").
+
+    Both are keyed hashes: an unknown username is counted exactly like a known one, and no address is stored.
+    """
+
+    __tablename__ = "gw_sign_in_throttle"
+
+    subject: str = Field(primary_key=True, max_length=64)
+    source: str = Field(primary_key=True, max_length=64)
+    failures: int = Field(default=0)
+    # The first failure counted in the current run (per source) or window (over all sources).
+    first_failure_at: datetime = Field(sa_type=UTCDateTime)
+    last_failure_at: datetime = Field(sa_type=UTCDateTime)
+    # Until then every sign-in of the username from that source (or, account-wide, from any) is refused.
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RevokedToken(SQLModel, table=True):
+    """A refresh-token family (the access token's `sid`) or one access token (`jti`) that the gateway refuses
+    until the last access token it covers has expired; every replica keeps the live rows in memory."""
+
+    __tablename__ = "gw_revoked_token"
+
+    ref: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=8)
+    revoked_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

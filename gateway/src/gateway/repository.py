@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.pagination import keyset_after
+from servicekit.sql import insert_ignoring_conflicts
 from sqlalchemy import delete, func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.models import Account, Employer, OtpChallenge, RefreshToken
+from gateway.models import Account, Employer, OtpChallenge, RefreshToken, RevokedToken, SignInThrottle
 
 
 async def get_account(session: AsyncSession, account_id: str) -> Account | None:
@@ -107,6 +109,21 @@ async def revoke_family(session: AsyncSession, family_id: str, now: datetime) ->
     )
 
 
+async def live_families_of_employer(session: AsyncSession, employer_id: str) -> Sequence[str]:
+    """The refresh-token families of an employer's users that are not revoked yet."""
+    users = select(Account.id).where(Account.employer_id == employer_id)
+    statement = select(RefreshToken.family_id).where(
+        col(RefreshToken.account_id).in_(users.scalar_subquery()), col(RefreshToken.revoked_at).is_(None)
+    )
+    return sorted(set((await session.exec(statement)).all()))
+
+
+async def reread_refresh_token(session: AsyncSession, row: RefreshToken) -> RefreshToken:
+    """The row as committed now (after a concurrent rotation or revocation changed it under this session)."""
+    await session.refresh(row)
+    return row
+
+
 async def count_live_refresh_tokens(session: AsyncSession, family_id: str, now: datetime) -> int:
     statement = select(func.count()).where(
         col(RefreshToken.family_id) == family_id,
@@ -172,3 +189,59 @@ async def delete_employer_if_unused(session: AsyncSession, employer_id: str) -> 
         return False
     await session.exec(delete(Employer).where(col(Employer.id) == employer_id))
     return True
+
+
+# --- sign-in throttling ------------------------------------------------------------------------
+
+
+async def throttles(session: AsyncSession, subject: str, sources: Sequence[str]) -> dict[str, SignInThrottle]:
+    """The throttle rows of a username for these sources ("" is the account-wide row), by source."""
+    statement = select(SignInThrottle).where(
+        SignInThrottle.subject == subject, col(SignInThrottle.source).in_(list(sources))
+    )
+    return {row.source: row for row in (await session.exec(statement)).all()}
+
+
+async def throttles_of(session: AsyncSession, subject: str) -> Sequence[SignInThrottle]:
+    return (await session.exec(select(SignInThrottle).where(SignInThrottle.subject == subject))).all()
+
+
+async def locked_throttle(session: AsyncSession, subject: str, source: str, now: datetime) -> SignInThrottle:
+    """The row of (username, source), created when missing and locked until the transaction ends, so two
+    concurrent failures are both counted (PostgreSQL's row lock; SQLite's single writer)."""
+    values = {"subject": subject, "source": source, "failures": 0, "first_failure_at": now, "last_failure_at": now}
+    await insert_ignoring_conflicts(session, SignInThrottle, values, conflict_columns=["subject", "source"])
+    statement = (
+        select(SignInThrottle)
+        .where(SignInThrottle.subject == subject, SignInThrottle.source == source)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(statement)).one()
+
+
+async def delete_throttles(session: AsyncSession, subject: str, source: str | None = None) -> int:
+    """Forget a username's failures: from one source, or (None) from every source and account-wide."""
+    statement = delete(SignInThrottle).where(col(SignInThrottle.subject) == subject)
+    if source is not None:
+        statement = statement.where(col(SignInThrottle.source) == source)
+    result = await session.exec(statement)
+    return int(result.rowcount or 0)
+
+
+# --- revoked access tokens ---------------------------------------------------------------------
+
+
+async def add_revocation(session: AsyncSession, ref: str, kind: str, now: datetime, expires_at: datetime) -> None:
+    values = {"ref": ref, "kind": kind, "revoked_at": now, "expires_at": expires_at}
+    await insert_ignoring_conflicts(session, RevokedToken, values, conflict_columns=["ref"])
+
+
+async def live_revocations(connection: AsyncConnection, now: datetime) -> list[tuple[str, datetime]]:
+    """Read on a connection of its own (Database.read): the reload never waits for, or holds up, a writer."""
+    statement = select(RevokedToken.ref, RevokedToken.expires_at).where(col(RevokedToken.expires_at) > now)
+    return [(ref, expires_at) for ref, expires_at in (await connection.execute(statement)).all()]
+
+
+async def delete_revocations_expired_before(session: AsyncSession, before: datetime) -> None:
+    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) <= before))

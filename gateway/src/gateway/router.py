@@ -10,11 +10,20 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from servicekit.db import SessionDep
+from servicekit.middleware import client_ip
 
 from gateway import service
 from gateway.dependencies import AuthDep, AuthSessionDep, RoutedService, RuntimeDep, auth_rate_limit
 from gateway.keys import code_jwks
-from gateway.schemas import Jwks, OtpIssued, OtpRequest, TokenForm, TokenResponse, problem_responses
+from gateway.schemas import (
+    Jwks,
+    OtpIssued,
+    OtpRequest,
+    TokenForm,
+    TokenResponse,
+    TokenRevocation,
+    problem_responses,
+)
 
 DOCS_STATIC = "/docs/static"
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -45,6 +54,7 @@ async def request_otp(body: OtpRequest, session: SessionDep, auth: AuthDep) -> O
 )
 async def issue_token(
     form: Annotated[TokenForm, Form()],
+    request: Request,
     session: AuthSessionDep,
     auth: AuthDep,
     response: Response,
@@ -52,7 +62,16 @@ async def issue_token(
 ) -> TokenResponse:
     """Exchange a code, a password, client credentials or a refresh token for tokens (RFC 6749)."""
     response.headers["Cache-Control"] = "no-store"
-    return await service.exchange(session, auth, form, authorization)
+    return await service.exchange(session, auth, form, authorization, source=client_ip(request.scope))
+
+
+@auth_router.post("/revoke", responses=problem_responses(422, 429))
+async def revoke_token(
+    form: Annotated[TokenRevocation, Form()], session: AuthSessionDep, auth: AuthDep, runtime: RuntimeDep
+) -> Response:
+    """Sign out (RFC 7009): revoke a refresh token's family or an access token; the answer is always 200."""
+    await service.revoke_token(session, auth, form.token, runtime.token_verifier)
+    return Response(status_code=status.HTTP_200_OK, headers={"Cache-Control": "no-store"})
 
 
 @keys_router.get("/.well-known/jwks.json", response_model=Jwks)

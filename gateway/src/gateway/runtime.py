@@ -16,6 +16,7 @@ from gateway.keys import CodeKeySource, KeyRing, ensure_signing_key
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import UpstreamProxy, build_client
 from gateway.ratelimit import Limit, MemoryRateLimiter, RedisRateLimiter, build_rate_limiter
+from gateway.revocation import RevocationCheckingVerifier, RevocationList
 from gateway.service import AuthComponents, DiscardingOtpSender, NotifyOtpSender, OtpSender
 from gateway.tokens import TokenIssuer
 
@@ -30,6 +31,7 @@ class GatewayRuntime:
         self.database = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.key_sealer = Sealer(settings.key_encryption_key.get_secret_value(), "signing-keys")
         self.keyring = KeyRing(self.key_sealer)
+        self.revocations = RevocationList()
         self.token_verifier = self._new_verifier()
         self.client = build_client(settings)
         self.proxy = UpstreamProxy(settings, settings.upstreams)
@@ -65,8 +67,10 @@ class GatewayRuntime:
             ),
             issuer=issuer,
             otp_sender=otp_sender,
+            revocations=self.revocations,
         )
         self._reload_task: asyncio.Task[None] | None = None
+        self._revocation_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Check the accounts, seed dev ones, load the signing keys; refuses to start on unsafe data."""
@@ -80,15 +84,22 @@ class GatewayRuntime:
             await ensure_signing_key(session, self.key_sealer)
         await self.reload_keys()
         self._reload_task = asyncio.create_task(self._reload_keys_periodically(), name="gateway:key-reload")
+        await self.revocations.reload(self.database)
+        self._revocation_task = asyncio.create_task(
+            self.revocations.reload_periodically(self.database, self.settings.revocation_reload_interval_s),
+            name="gateway:revocation-reload",
+        )
 
-    def _new_verifier(self) -> TokenVerifier:
-        # The gateway verifies its own tokens from the keys in memory: no HTTP call to itself.
-        return TokenVerifier(
+    def _new_verifier(self) -> RevocationCheckingVerifier:
+        # The gateway verifies its own tokens from the keys in memory: no HTTP call to itself; and refuses
+        # revoked ones from the revocation list in memory: no query either.
+        verifier = TokenVerifier(
             StaticJwks(self.keyring.jwks),
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             min_refetch_interval_s=0.0,
         )
+        return RevocationCheckingVerifier(verifier, self.revocations)
 
     async def reload_keys(self) -> None:
         """Load the published keys; when the set changed, a fresh verifier forgets retired keys."""
@@ -108,10 +119,11 @@ class GatewayRuntime:
                 logger.exception("reloading the signing keys failed; keeping the loaded ones")
 
     async def stop(self) -> None:
-        if self._reload_task is not None:
-            self._reload_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reload_task
+        for task in (self._reload_task, self._revocation_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.proxy.close()
         await self.client.aclose()
         await self.rate_limiter.close()

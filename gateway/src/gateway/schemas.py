@@ -119,3 +119,20 @@ class EmployerPublic(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
     users: list[EmployerUserPublic]
+
+
+class SignInUnlocked(BaseModel):
+    """What an admin's unlock lifted from a password account's sign-ins."""
+
+    account_id: str
+    was_held: bool = Field(description="the account-wide hold (distributed guessing) was in force")
+    sources_released: int = Field(description="source addresses that were waiting out a back-off")
+
+
+class TokenRevocation(BaseModel):
+    """RFC 7009: the token to revoke, a refresh token or an access token (form fields)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: str = Field(min_length=1, max_length=4096)
+    token_type_hint: str | None = Field(default=None, max_length=32)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import unquote_plus
 
 import httpx
+from servicekit.auth import Principal
 from servicekit.db import utcnow
 from servicekit.messages import current_locale
+from servicekit.problems import Unauthorized
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import repository
+from gateway import repository, revocation, throttle
 from gateway.config import GatewaySettings
 from gateway.crypto import KeyedHasher, Sealer, SecretHasher
 from gateway.exceptions import (
@@ -31,10 +33,12 @@ from gateway.exceptions import (
     InvalidRequest,
     OtpDeliveryFailed,
     OtpRateLimited,
+    SignInThrottled,
     UnsupportedGrantType,
 )
 from gateway.models import Account, AccountKind, Employer, OtpChallenge, RefreshToken, new_id
 from gateway.phones import normalize_phone
+from gateway.revocation import RevocationList
 from gateway.schemas import OtpIssued, TokenForm, TokenResponse
 from gateway.tokens import TokenIssuer, new_otp_code, new_refresh_token, scope_for
 
@@ -117,6 +121,13 @@ class AuthComponents:
     secrets: SecretHasher
     issuer: TokenIssuer
     otp_sender: OtpSender
+    # The revoked families and tokens this process refuses (gateway.revocation).
+    revocations: RevocationList = field(default_factory=RevocationList)
+    # Seals the access token kept with each refresh token for the grace window (never stored in clear).
+    token_sealer: Sealer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.token_sealer = Sealer(self.settings.data_encryption_key.get_secret_value(), "issued-access-token")
 
 
 # --- one-time codes ----------------------------------------------------------------------------
@@ -193,7 +204,7 @@ async def grant_otp(session: AsyncSession, auth: AuthComponents, raw_phone: str,
 # --- officials and partners --------------------------------------------------------------------
 
 
-# Who signs in with a username and password: officials and employers' users, under the same lockout.
+# Who signs in with a username and password: officials and employers' users, under the same throttling.
 PASSWORD_KINDS = frozenset({AccountKind.official, AccountKind.employer})
 
 
@@ -213,34 +224,29 @@ async def _may_sign_in(session: AsyncSession, account: Account) -> bool:
     return employer is not None and employer.disabled_at is None
 
 
-async def grant_password(session: AsyncSession, auth: AuthComponents, username: str, password: str) -> TokenResponse:
-    """An official's or an employer user's username and password; repeated failures lock the account for a while."""
-    settings = auth.settings
+async def grant_password(
+    session: AsyncSession, auth: AuthComponents, username: str, password: str, source: str
+) -> TokenResponse:
+    """An official's or an employer user's username and password from a source address; failures are throttled
+    per (username, source) and per username (gateway.throttle), whether or not the username exists."""
     now = utcnow()
+    keys = throttle.keys_for(auth.hasher, username, source)
+    wait = await throttle.wait_before_attempt(session, keys, now)
+    if wait is not None:
+        # A throttled answer costs what any other does (one argon2 verification, against the dummy hash made
+        # with the same parameters), so neither its status, its body nor its time tells names apart.
+        await auth.secrets.verify(None, password)
+        raise SignInThrottled(wait)
     account = await repository.get_account_by_username(session, username)
     if account is not None and account.kind not in PASSWORD_KINDS:
         account = None
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        wait = int((account.locked_until - now).total_seconds()) + 1
-        raise InvalidGrant(
-            key="gateway.oauth.account_locked",
-            params={"minutes": (wait + 59) // 60},
-            headers={"Retry-After": str(wait)},
-        )
     valid = await auth.secrets.verify(account.secret_hash if account else None, password)
-    # A disabled account (or employer) gets the answer of a wrong password: it says nothing about the account.
+    # A disabled account (or employer) gets the answer of a wrong password and is counted like one: it says
+    # nothing about the account.
     if account is None or not valid or not await _may_sign_in(session, account):
-        if account is not None and not valid:
-            account.failed_attempts += 1
-            if account.failed_attempts >= settings.password_max_failures:
-                account.locked_until = now + timedelta(seconds=settings.password_lockout_s)
-                account.failed_attempts = 0
-                logger.warning("account locked after repeated failed sign-ins sub=%s", account.id)
-            session.add(account)
-            await session.flush()
+        await throttle.count_failure(session, auth.settings, keys, now)
         raise InvalidGrant(key=_WRONG_CREDENTIALS)
-    account.failed_attempts = 0
-    account.locked_until = None
+    await throttle.forget_source(session, keys)
     if account.secret_hash and auth.secrets.needs_rehash(account.secret_hash):
         account.secret_hash = await auth.secrets.hash_async(password)
     return await _issue(session, auth, account, now)
@@ -263,24 +269,94 @@ async def grant_client_credentials(
 
 
 async def grant_refresh(session: AsyncSession, auth: AuthComponents, token: str) -> TokenResponse:
-    """Rotate a refresh token; presenting one that was already rotated revokes its whole family."""
+    """Rotate a refresh token. The same token presented again within `refresh_grace_s` of its rotation (a
+    parallel refresh, a retry) gets the same new pair; later, a second use is reuse and revokes the family."""
     now = utcnow()
     row = await repository.get_refresh_token(session, auth.hasher.digest("refresh", token))
     if row is None:
         raise InvalidGrant(key="gateway.oauth.refresh_invalid")
     if row.revoked_at is not None:
         raise InvalidGrant(key="gateway.oauth.refresh_revoked")
-    if row.rotated_at is not None or not await repository.mark_rotated(session, row.id, now):
-        await repository.revoke_family(session, row.family_id, now)
-        logger.warning("refresh token reused; family revoked sub=%s family=%s", row.account_id, row.family_id)
-        raise InvalidGrant(key="gateway.oauth.refresh_reused")
     if row.expires_at <= now:
         raise InvalidGrant(key="gateway.oauth.refresh_expired")
+    if row.rotated_at is None and await repository.mark_rotated(session, row.id, now):
+        account = await repository.get_account(session, row.account_id)
+        if account is None or not await _may_sign_in(session, account):
+            await revoke_families(session, auth, [row.family_id])
+            raise InvalidGrant(key="gateway.oauth.refresh_account_gone")
+        return await _issue(session, auth, account, now, family_id=row.family_id, rotated_from=token)
+    # Rotated (or revoked) already, perhaps by a concurrent request that has committed since: read it again.
+    row = await repository.reread_refresh_token(session, row)
+    if row.revoked_at is not None:
+        raise InvalidGrant(key="gateway.oauth.refresh_revoked")
+    again = await _pair_issued_within_grace(session, auth, row, token, now)
+    if again is not None:
+        return again
+    await revoke_families(session, auth, [row.family_id])
+    logger.warning("refresh token reused; family revoked sub=%s family=%s", row.account_id, row.family_id)
+    raise InvalidGrant(key="gateway.oauth.refresh_reused")
+
+
+def _successor_of(auth: AuthComponents, token: str) -> str:
+    """The refresh token a rotation of `token` issues, derived from it (keyed): a repeated presentation within
+    the grace window gets the same one back, and no refresh token is ever stored in clear."""
+    return base64.urlsafe_b64encode(bytes.fromhex(auth.hasher.digest("refresh-successor", token))).decode().rstrip("=")
+
+
+async def _pair_issued_within_grace(
+    session: AsyncSession, auth: AuthComponents, row: RefreshToken, token: str, now: datetime
+) -> TokenResponse | None:
+    """The pair the rotation of `row` issued, when that rotation is recent enough to be the same refresh."""
+    if row.rotated_at is None or (now - row.rotated_at).total_seconds() > auth.settings.refresh_grace_s:
+        return None
+    successor_token = _successor_of(auth, token)
+    successor = await repository.get_refresh_token(session, auth.hasher.digest("refresh", successor_token))
+    if successor is None or successor.revoked_at is not None or successor.access_token_sealed is None:
+        return None
     account = await repository.get_account(session, row.account_id)
     if account is None or not await _may_sign_in(session, account):
-        await repository.revoke_family(session, row.family_id, now)
-        raise InvalidGrant(key="gateway.oauth.refresh_account_gone")
-    return await _issue(session, auth, account, now, family_id=row.family_id)
+        return None
+    access_token = auth.token_sealer.open(successor.access_token_sealed, associated=successor.id).decode()
+    return TokenResponse(
+        access_token=access_token,
+        expires_in=auth.settings.access_token_ttl_s,
+        refresh_token=successor_token,
+        scope=scope_for(account),
+    )
+
+
+async def revoke_families(session: AsyncSession, auth: AuthComponents, family_ids: list[str]) -> None:
+    """Revoke refresh-token families: their refresh tokens, and the access tokens issued with them (`sid`)."""
+    now = utcnow()
+    for family_id in family_ids:
+        await repository.revoke_family(session, family_id, now)
+    refs = [(family_id, revocation.FAMILY) for family_id in family_ids]
+    await revocation.revoke(session, auth.revocations, refs, auth.settings.access_token_ttl_s)
+
+
+class TokenVerifying(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+async def revoke_token(session: AsyncSession, auth: AuthComponents, token: str, verifier: TokenVerifying) -> None:
+    """Sign out (RFC 7009): a refresh token revokes its family; an access token its family (`sid`) or, without
+    one (a partner's), itself. An unknown, invalid or already revoked token is no error: the answer is the same."""
+    row = await repository.get_refresh_token(session, auth.hasher.digest("refresh", token))
+    if row is not None:
+        await revoke_families(session, auth, [row.family_id])
+        logger.info("signed out: family revoked sub=%s family=%s", row.account_id, row.family_id)
+        return
+    try:
+        principal = await verifier.verify(token)
+    except Unauthorized:
+        return
+    family, token_id = principal.claims.get(revocation.FAMILY), principal.claims.get(revocation.SINGLE_TOKEN)
+    if family:
+        await revoke_families(session, auth, [str(family)])
+    elif token_id:
+        refs = [(str(token_id), revocation.SINGLE_TOKEN)]
+        await revocation.revoke(session, auth.revocations, refs, auth.settings.access_token_ttl_s)
+    logger.info("signed out: access token revoked sub=%s", principal.sub)
 
 
 def _sign_in_phone(auth: AuthComponents, account: Account) -> str | None:
@@ -298,30 +374,39 @@ async def _issue(
     *,
     family_id: str | None = None,
     with_refresh: bool = True,
+    rotated_from: str | None = None,
 ) -> TokenResponse:
+    """Tokens for an account: with a refresh token (new, or the successor of the one rotated) in a family."""
     account.last_sign_in_at = now
     session.add(account)
     refresh: str | None = None
+    family: str | None = None
     if with_refresh:
-        refresh = new_refresh_token()
-        session.add(
-            RefreshToken(
-                token_hash=auth.hasher.digest("refresh", refresh),
-                family_id=family_id or new_id(),
-                account_id=account.id,
-                created_at=now,
-                expires_at=now + timedelta(seconds=auth.settings.refresh_token_ttl_s),
-            )
+        family = family_id or new_id()
+        refresh = _successor_of(auth, rotated_from) if rotated_from is not None else new_refresh_token()
+        row = RefreshToken(
+            token_hash=auth.hasher.digest("refresh", refresh),
+            family_id=family,
+            account_id=account.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=auth.settings.refresh_token_ttl_s),
         )
+        session.add(row)
     await session.flush()
-    return TokenResponse(
+    response = TokenResponse(
         access_token=auth.issuer.access_token(
-            account, now, await _employer_of(session, account), phone=_sign_in_phone(auth, account)
+            account, now, await _employer_of(session, account), phone=_sign_in_phone(auth, account), family_id=family
         ),
         expires_in=auth.settings.access_token_ttl_s,
         refresh_token=refresh,
         scope=scope_for(account),
     )
+    if with_refresh:
+        # Kept sealed for a parallel refresh of the predecessor within the grace window (grant_refresh).
+        row.access_token_sealed = auth.token_sealer.seal(response.access_token.encode(), associated=row.id)
+        session.add(row)
+        await session.flush()
+    return response
 
 
 # --- accounts created by operators and dev accounts --------------------------------------------
@@ -473,9 +558,9 @@ def _required(form: TokenForm, *names: str) -> list[str]:
 
 
 async def exchange(
-    session: AsyncSession, auth: AuthComponents, form: TokenForm, authorization: str | None
+    session: AsyncSession, auth: AuthComponents, form: TokenForm, authorization: str | None, *, source: str
 ) -> TokenResponse:
-    """Dispatch a token request on its grant type."""
+    """Dispatch a token request (from the `source` address) on its grant type."""
     if not form.grant_type:
         raise InvalidRequest(key="gateway.oauth.grant_type_required")
     if form.grant_type == "otp":
@@ -483,7 +568,7 @@ async def exchange(
         return await grant_otp(session, auth, phone, code)
     if form.grant_type == "password":
         username, password = _required(form, "username", "password")
-        return await grant_password(session, auth, username, password)
+        return await grant_password(session, auth, username, password, source)
     if form.grant_type == "client_credentials":
         basic = _basic_credentials(authorization)
         if basic is None:

@@ -12,7 +12,6 @@ from jose import jwt
 from gateway.keys import ALGORITHM, KeyRing
 from gateway.models import Account, AccountKind, Employer
 
-
 # The subject of the gateway's own tokens to services' internal endpoints.
 SERVICE_SUBJECT = "service:gateway"
 
@@ -31,10 +30,17 @@ class TokenIssuer:
         self.ttl_s = ttl_s
 
     def access_token(
-        self, account: Account, now: datetime, employer: Employer | None = None, *, phone: str | None = None
+        self,
+        account: Account,
+        now: datetime,
+        employer: Employer | None = None,
+        *,
+        phone: str | None = None,
+        family_id: str | None = None,
     ) -> str:
         """The token of an account; an employer user's also names its employer (and its region), a talent's
-        the phone proved with a one-time code (`phone`, which applicant keeps sealed for notify's SMS)."""
+        the phone proved with a one-time code (`phone`, which applicant keeps sealed for notify's SMS). A token
+        issued with a refresh token names the refresh token's family as `sid`: revoking the family revokes it."""
         key = self.keyring.active
         issued = int(now.timestamp())
         claims: dict[str, Any] = {
@@ -48,6 +54,8 @@ class TokenIssuer:
             "exp": issued + self.ttl_s,
             "jti": uuid.uuid4().hex,
         }
+        if family_id is not None:
+            claims["sid"] = family_id
         if account.region:
             claims["region"] = account.region
         if account.kind == AccountKind.official:
