@@ -306,11 +306,14 @@ class EventConsumer:
                     await self._dead_letter(message, str(exc))
                     return
                 except Exception as exc:
+                    failure = _failure_text(exc)
                     if attempt == self.max_attempts:
-                        logger.exception("%s: %s failed %d times", self.group_id, event.type, attempt)
-                        await self._dead_letter(message, f"{type(exc).__name__}: {exc}")
+                        # A database error's traceback repeats its statement's values: logged without it.
+                        traceback = not isinstance(exc, DBAPIError)
+                        logger.error("%s: %s failed %d times", self.group_id, event.type, attempt, exc_info=traceback)
+                        await self._dead_letter(message, failure)
                         return
-                    logger.warning("%s: %s attempt %d failed: %s", self.group_id, event.type, attempt, exc)
+                    logger.warning("%s: %s attempt %d failed: %s", self.group_id, event.type, attempt, failure)
                     await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
         finally:
             request_id_var.reset(token)
@@ -377,7 +380,17 @@ def _raise_if_no_retry_can_fix(exc: DBAPIError) -> None:
     # SQLSTATE class 22, data exception: asyncpg's arrive as a plain DBAPIError, not as DataError.
     elif not (isinstance(exc, DataError) or str(code).startswith("22")):
         return
-    # The driver's own message, not str(exc): that one carries the statement's parameters.
+    raise PoisonMessage(f"invalid for the database: {_database_failure(exc)}") from exc
+
+
+def _failure_text(exc: Exception) -> str:
+    """What a failed attempt is logged and dead-lettered with."""
+    return _database_failure(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
+
+
+def _database_failure(exc: DBAPIError) -> str:
+    """A database error without the values of its statement, which str(exc) repeats and may be personal data."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
     message = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
     message = _QUOTED.sub('"…"', message.split(">: ", 1)[-1])[:300]
     # asyncpg names the table, column and constraint apart from the message; names are never personal data.
@@ -387,7 +400,7 @@ def _raise_if_no_retry_can_fix(exc: DBAPIError) -> None:
     ]
     where = f" [{', '.join(names)}]" if names else ""
     kind = f"{type(exc).__name__} {code}" if code else type(exc).__name__
-    raise PoisonMessage(f"invalid for the database ({kind}): {message}{where}") from exc
+    return f"{kind}: {message}{where}"
 
 
 def _header(message: ConsumerRecord[Any, Any], name: str) -> str | None:
