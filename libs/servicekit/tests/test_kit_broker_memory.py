@@ -22,6 +22,7 @@ from servicekit.kafka import KafkaPublisher, ensure_topics
 from servicekit.models import OutboxEvent, ProcessedEvent
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.testing import TansuBroker
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -143,6 +144,46 @@ class TestBrokerMemoryLoss:
             sequence = [int(n.split("-")[1]) for n in names if n.startswith("before-")]
             assert sequence == sorted(sequence), (subject, names)
         assert await count_rows(database, OutboxEvent, col(OutboxEvent.published_at).is_(None)) == 0
+
+    async def test_a_group_whose_position_is_past_the_new_end_still_gets_every_later_event(
+        self, own_broker: TansuBroker, database: Database, event_type: type[WidgetMade]
+    ) -> None:
+        """The events it had read were pruned from the outbox: the new log is shorter than its old position."""
+        servers = own_broker.bootstrap_servers
+        publisher = KafkaPublisher(servers, request_timeout_ms=10_000)
+        consumer_db = Database(database.url, pool_size=2)
+        relay = OutboxRelay(database, publisher, poll_interval_s=0.05, check_every_s=1.0)
+        mirror = Mirror(f"past-end-{uuid.uuid4().hex[:6]}")
+        consumer = EventConsumer(
+            consumer_db,
+            publisher,
+            bootstrap_servers=servers,
+            group_id=mirror.group,
+            handlers={event_type: mirror},
+            consumer_config=FAST_GROUP,
+        )
+        await ensure_topics(servers, [event_type.topic])
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+        try:
+            await commit_widgets(database, event_type, "before", 12)
+            await eventually(lambda: _has(database, mirror.group, 12), timeout=60, what="12 events consumed")
+            async with database.transaction() as session:  # as if pruned after the retention period
+                await session.exec(delete(OutboxEvent))  # type: ignore[call-overload]
+
+            own_broker.kill()
+            own_broker.restart()
+            await commit_widgets(database, event_type, "after", 3)
+
+            await eventually(lambda: _has(database, mirror.group, 15), timeout=60, what="the later events consumed")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await publisher.stop()
+            await consumer_db.dispose()
+        assert sorted(await mirrored(database, mirror.group)) == sorted(
+            [f"before-{i}" for i in range(12)] + [f"after-{i}" for i in range(3)]
+        )
 
     async def test_a_relay_started_after_the_loss_finds_it_from_the_retained_rows(
         self, own_broker: TansuBroker, database: Database, event_type: type[WidgetMade]
