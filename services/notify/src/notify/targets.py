@@ -21,9 +21,20 @@ class InvalidTarget(ValueError):
         super().__init__(render(key, self.params, EN))
 
 
+# The kit's reasons (servicekit.safe_http.UnsafeUrl) in notify's words.
+REFUSAL_KEYS = {
+    "malformed": "notify.invalid.url_malformed",
+    "scheme": "notify.invalid.url_scheme",
+    "no_host": "notify.invalid.url_no_host",
+    "credentials": "notify.invalid.url_credentials",
+    "unresolved": "notify.invalid.url_unresolved",
+    "private": "notify.invalid.url_private",
+}
+
+
 def refusal(exc: UnsafeUrl) -> InvalidTarget:
-    """The kit's refusal in notify's words (notify.invalid.url_<reason>)."""
-    return InvalidTarget(f"notify.invalid.url_{exc.reason}", exc.params)
+    """The kit's refusal as notify's InvalidTarget."""
+    return InvalidTarget(REFUSAL_KEYS[exc.reason], exc.params)
 
 
 def check_form(url: str) -> None:

@@ -60,11 +60,21 @@ def validate_jwks(value: Any) -> dict[str, Any]:
     return {"keys": cleaned}
 
 
+# The kit's reasons (servicekit.safe_http.UnsafeUrl) in applicant's words; the URL's scheme below.
+REFUSAL_KEYS = {
+    "malformed": "applicant.invalid.jwks_url_malformed",
+    "no_host": "applicant.invalid.jwks_url_no_host",
+    "credentials": "applicant.invalid.jwks_url_credentials",
+    "unresolved": "applicant.invalid.jwks_url_unresolved",
+    "private": "applicant.invalid.jwks_url_private",
+}
+
+
 def refusal(exc: UnsafeUrl, *, allow_private: bool) -> JwksRefused:
-    """The kit's refusal of a key-set (or status-list) URL in applicant's words."""
+    """The kit's refusal of a key-set (or status-list) URL as applicant's JwksRefused."""
     if exc.reason == "scheme":
         return JwksRefused(f"applicant.invalid.jwks_url_not_{'http' if allow_private else 'https'}")
-    return JwksRefused(f"applicant.invalid.jwks_url_{exc.reason}")
+    return JwksRefused(REFUSAL_KEYS[exc.reason])
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
