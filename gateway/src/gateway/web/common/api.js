@@ -93,7 +93,20 @@ export class Api {
   }
 
   signOut() {
+    const tokens = this.tokens;
     this.tokens = null;
+    clearTimeout(this.refreshTimer);
+    // The gateway revokes the sign-in (RFC 7009): its tokens stop working everywhere now, not at expiry.
+    // Best effort: the tab forgets them whatever the answer.
+    const token = tokens && (tokens.refresh_token || tokens.access_token);
+    if (token) {
+      fetch("/api/v1/auth/revoke", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token }).toString(),
+        keepalive: true,
+      }).catch(() => {});
+    }
     this.onSignedOut();
   }
 
