@@ -82,8 +82,8 @@ class TestEmployersAcrossServices:
     async def test_attestations_reach_the_profile_benefits_and_the_inbox_and_no_other_employer(
         self, gateway: httpx.AsyncClient
     ) -> None:
-        auth = await talent(gateway)
         id_number, phone = fresh_id_number(), unique_phone()
+        auth = await talent(gateway, phone)  # the profile's phone is the one proved at sign-in
         body = {**profile(id_number), "phone": phone, "social_insurance_months": 10}
         assert body["employer"]["credit_code"] == DEV_EMPLOYER_CREDIT_CODE
         talent_id = await certify(gateway, auth, body)
