@@ -76,6 +76,9 @@ class Database:
             "pool_pre_ping": not self.is_sqlite,
             "pool_size": pool_size,
             "max_overflow": pool_size,
+            # A database error's text would otherwise carry the statement's values (names, numbers, phones)
+            # into logs, tracebacks and dead-letter reasons.
+            "hide_parameters": True,
         }
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
