@@ -142,6 +142,13 @@ class TestNulCharacters:
         assert response.status_code == 422
         assert [e["field"] for e in problem_of(response)["errors"]] == ["username"]
 
+    async def test_a_raw_nul_byte_in_a_form_is_refused_as_well(self, gateway: Gateway) -> None:
+        form = b"grant_type=password&username=admin\x00&password=dev-password"
+        content_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        response = await gateway.client.post("/api/v1/auth/token", content=form, headers=content_type)
+        assert response.status_code == 422
+        assert [e["field"] for e in problem_of(response)["errors"]] == ["username"]
+
     async def test_a_nul_in_a_json_body_is_refused_before_the_proxy(self, gateway: Gateway) -> None:
         headers = await gateway.bearer("talent")
         response = await gateway.client.put("/api/v1/me/profile", json={"name": "张\u0000三"}, headers=headers)

@@ -4,6 +4,8 @@ over-long URL is a 414 problem."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from servicekit.testing import TestKeys
 
@@ -37,6 +39,16 @@ class TestNulCharacters:
         body = profile_body(education=education, email="a\u0000@example.org")
         problem = _problem(await client.put("/api/v1/me/profile", json=body, headers=talent), 422)
         assert {e["field"] for e in problem["errors"]} == {"education.school", "email"}  # type: ignore[union-attr]
+
+    async def test_a_json_body_sent_without_a_content_type_is_checked_too(
+        self, client: httpx.AsyncClient, talent: Headers
+    ) -> None:
+        # FastAPI parses a body without Content-Type as JSON: the guard must not be bypassed by leaving it out.
+        body = json.dumps(profile_body(name="张\u0000三")).encode()
+        response = await client.put("/api/v1/me/profile", content=body, headers=talent)
+        assert "content-type" not in response.request.headers
+        problem = _problem(response, 422)
+        assert [e["field"] for e in problem["errors"]] == ["name"]  # type: ignore[union-attr]
 
     async def test_a_nul_in_the_query_is_refused_too(self, client: httpx.AsyncClient, talent: Headers) -> None:
         problem = _problem(await client.get("/api/v1/me/certifications?cursor=a%00b", headers=talent), 422)

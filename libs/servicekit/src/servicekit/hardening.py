@@ -101,7 +101,8 @@ class NulCharacterMiddleware:
         query = scope.get("query_string", b"")
         fields = _form_nul_fields(query) if _FORM_NUL in query else []
         kind = _content_type(scope)
-        is_json = kind == "application/json" or kind.endswith("+json")
+        # FastAPI reads a body without a Content-Type as JSON too, so such a body is checked as JSON.
+        is_json = kind in {"", "application/json"} or kind.endswith("+json")
         is_form = kind == "application/x-www-form-urlencoded"
         if not fields and not (is_json or is_form):
             await self.app(scope, receive, send)
@@ -115,7 +116,7 @@ class NulCharacterMiddleware:
                 return
             if is_json and _JSON_NUL in body:
                 fields += _json_nul_fields(body)
-            elif is_form and _FORM_NUL in body:
+            elif is_form and (_FORM_NUL in body or _NUL.encode() in body):
                 fields += _form_nul_fields(body)
         if not fields:
             await self.app(scope, receive, send)
