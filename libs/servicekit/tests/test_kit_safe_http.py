@@ -14,6 +14,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -148,6 +149,21 @@ class TestPinning:
         async with pinned_client(allow_private=False, network=Network(resolver, network)) as client:
             assert (await client.get("http://partner.example/")).text == "partner"
         assert network.asked == [(PUBLIC_V6, 80), (PUBLIC, 80)]
+
+    async def test_one_connect_timeout_covers_the_name_and_all_its_addresses(self) -> None:
+        class Silent(LoopbackOnlyNetwork):
+            """Every connection hangs, whatever its own timeout: only the caller's deadline ends it."""
+
+            async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+                self.asked.append((host, port))
+                await asyncio.Event().wait()
+
+        network = Silent()
+        resolver = ScriptedResolver([[PUBLIC, PUBLIC_V6, "93.184.216.35"]])
+        async with pinned_client(allow_private=False, network=Network(resolver, network), timeout=0.5) as client:
+            with pytest.raises(httpx.ConnectTimeout):
+                await client.get("http://partner.example/")
+        assert network.asked == [(PUBLIC, 80)]
 
 
 # --- https: the name stays the TLS server name and the certificate's ---------------------------

@@ -161,19 +161,21 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        failure: Exception | None = None
         try:
+            # One deadline for the name and every address tried: a name with many silent addresses must not
+            # hold a caller (and a webhook delivery's lease) for the connect timeout once per address.
             async with asyncio.timeout(timeout):
                 addresses = await resolve(host, port, allow_private=self.allow_private, resolver=self.resolver)
+                for address in addresses:  # each one checked above; the first that answers is used
+                    try:
+                        return await self.connector.connect_tcp(
+                            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                        )
+                    except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                        failure = exc
         except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout}s") from exc
-        failure: Exception | None = None
-        for address in addresses:  # each one checked above; the first that answers is used
-            try:
-                return await self.connector.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
+            raise httpcore.ConnectTimeout(f"connecting to {host} took longer than {timeout}s") from exc
         assert failure is not None  # resolve() returns at least one address
         raise failure
 
