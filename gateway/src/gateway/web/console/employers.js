@@ -135,6 +135,7 @@ export async function employerPage(main, id) {
       h("td", {}, u.username),
       h("td", {}, fmtDateTime(u.created_at)),
       h("td", {}, u.last_sign_in_at ? fmtDateTime(u.last_sign_in_at) : t("employers.never")),
+      h("td", {}, employer.disabled_at ? null : unlockButton(u.username)),
     ),
   );
   mount(
@@ -154,7 +155,7 @@ export async function employerPage(main, id) {
           [t("employers.disabled_at"), employer.disabled_at ? fmtDateTime(employer.disabled_at) : null],
         ]),
         h("h2", { id: "employer-users-h" }, t("employers.user_list")),
-        table([t("employers.username"), t("employers.created_at"), t("employers.last_sign_in")], users),
+        table([t("employers.username"), t("employers.created_at"), t("employers.last_sign_in"), ""], users),
       ),
       employer.disabled_at
         ? h("p", { class: "card note" }, t("employers.disabled_note"))
@@ -184,6 +185,26 @@ function addUserForm(employer, reload) {
     await reload();
   });
   return form;
+}
+
+/** Lifts a user's password throttling (after too many wrong passwords): the gateway audits it. */
+function unlockButton(username) {
+  return h(
+    "button",
+    {
+      type: "button",
+      "data-testid": "unlock-sign-in",
+      onclick: async () => {
+        try {
+          await api.post(`/api/v1/admin/accounts/${encodeURIComponent(username)}/unlock`, {});
+          announce(t("employers.unlocked", { username }), "ok");
+        } catch (error) {
+          announce(problemText(error), "error");
+        }
+      },
+    },
+    t("employers.unlock"),
+  );
 }
 
 function disableForm(employer, reload) {
