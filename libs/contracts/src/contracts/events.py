@@ -395,7 +395,8 @@ class ContactUpdated(ApplicantEvent):
 
 
 class ClaimSubmitted(BenefitsEvent):
-    """A claim was filed, by the talent or automatically on certification (`auto`)."""
+    """A claim was filed, by the talent or automatically on certification (`auto`), or filed again after it was
+    returned for amendment (补正, `resubmitted`: a second event for the same claim, with its new amount)."""
 
     type = "talent.benefits.claim.submitted.v1"
 
@@ -406,6 +407,7 @@ class ClaimSubmitted(BenefitsEvent):
     amount_fen: Fen | None = None
     auto: bool = False
     status: ClaimStatus
+    resubmitted: bool = False
 
 
 class ClaimDecided(BenefitsEvent):
@@ -447,6 +449,19 @@ class ClaimDisbursed(BenefitsEvent):
     amount_fen: Fen
     payment_reference: str
     disbursed_at: AwareDatetime
+
+
+class ClaimPaymentFailed(BenefitsEvent):
+    """The bank refused a publicized claim's line of a payment batch (a closed account, a wrong payee): the
+    claim is `payment_failed` and a later batch pays it. Internal: no bank or payee details travel."""
+
+    type = "talent.benefits.claim.payment_failed.v1"
+
+    claim_id: str
+    talent_id: str
+    policy_code: str
+    amount_fen: Fen
+    status: ClaimStatus
 
 
 class ClaimRenewalRefused(BenefitsEvent):

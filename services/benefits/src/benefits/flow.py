@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from contracts import ClaimDecided, ClaimDisbursed, ClaimEscalated, ClaimPublicized, ClaimSubmitted, EventData
+from contracts import (
+    ClaimDecided,
+    ClaimDisbursed,
+    ClaimEscalated,
+    ClaimPaymentFailed,
+    ClaimPublicized,
+    ClaimSubmitted,
+    EventData,
+)
 from servicekit import audit, timers
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -200,6 +208,7 @@ def _event_of(
             amount_fen=claim.amount_fen,
             auto=claim.auto,
             status=claim.status,
+            resubmitted=move.action is ClaimAction.RESUBMIT,
         )
     if move.event == "decided":
         assert move.decision is not None
@@ -233,6 +242,15 @@ def _event_of(
             amount_fen=claim.amount_fen or 0,
             payment_reference=claim.payment_reference,
             disbursed_at=claim.disbursed_at,
+        )
+    if move.event == "payment_failed":
+        # The bank's reason and the payee stay in the batch (benefits.payments); the event says only that it failed.
+        return ClaimPaymentFailed(
+            claim_id=claim.id,
+            talent_id=claim.talent_id,
+            policy_code=claim.policy_code,
+            amount_fen=claim.amount_fen or 0,
+            status=claim.status,
         )
     if move.event == "escalated":
         assert escalation is not None and stage is not None

@@ -129,8 +129,9 @@ class ClaimAction(StrEnum):
     ESCALATE = "escalate"
 
 
-# Which event a move publishes (the moves that publish none: resubmission, the end of 公示).
-EventKind = Literal["submitted", "decided", "publicized", "disbursed", "escalated", "none"]
+# Which event a move publishes. Every move that changes the status publishes one (tests/test_spec_transition_events.py);
+# "none" is for moves in place that nobody outside needs: the end of 公示, a first approval of two.
+EventKind = Literal["submitted", "decided", "publicized", "disbursed", "payment_failed", "escalated", "none"]
 Decision = Literal["approve", "reject", "return"]
 
 
@@ -253,9 +254,17 @@ CLAIM_FLOW: StateMachine[ClaimTransition] = StateMachine(
             officer_decision=True,
         ),
         # The bank refused a batch's payment (a closed account, a wrong payee): the claim waits for a later batch.
-        _row(ClaimAction.FAIL_PAYMENT, {S.PUBLICIZED}, S.PAYMENT_FAILED, "payment_failed", stage="disbursement"),
+        _row(
+            ClaimAction.FAIL_PAYMENT,
+            {S.PUBLICIZED},
+            S.PAYMENT_FAILED,
+            "payment_failed",
+            event="payment_failed",
+            stage="disbursement",
+        ),
         _row(ClaimAction.WITHDRAW, _OPEN - {S.SUBMITTED}, S.WITHDRAWN, "withdrawn", event="decided", decision="reject"),
-        _row(ClaimAction.RESUBMIT, {S.RETURNED}, S.SUBMITTED, "resubmitted", stage="acceptance"),
+        # 补正: announced as a submission again (ClaimSubmitted with `resubmitted`), then checked like a new one.
+        _row(ClaimAction.RESUBMIT, {S.RETURNED}, S.SUBMITTED, "resubmitted", event="submitted", stage="acceptance"),
         # A fact ended the claim (revocation, a lease, a used voucher): `stopped`, final, not an officer's rejection.
         _row(ClaimAction.STOP, _OPEN, S.STOPPED, "stopped", event="decided", decision="reject", system_named=True),
         # 复议: the talent appeals an officer's rejection (within 15 days, benefits.appeals); the inbox says so.
