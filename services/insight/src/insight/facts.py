@@ -26,6 +26,7 @@ from contracts.events import (
     ClaimDecided,
     ClaimDisbursed,
     ClaimEscalated,
+    ClaimPaymentFailed,
     ClaimPublicized,
     ClaimSubmitted,
     CodeVerified,
@@ -261,6 +262,16 @@ async def claim_disbursed(
     claim.policy_code = data.policy_code
     claim.paid_fen = data.amount_fen
     _claim_status(claim, at, ClaimStatus.DISBURSED)
+    _claim_amount(claim, at, data.amount_fen)
+
+
+async def claim_payment_failed(
+    session: AsyncSession, pseudonymise: Pseudonymiser, at: datetime, data: ClaimPaymentFailed
+) -> None:
+    """The bank refused the claim's payment: it waits for a later batch (its budget stays committed)."""
+    claim = await _claim(session, pseudonymise, data.claim_id, data.talent_id)
+    claim.policy_code = data.policy_code
+    _claim_status(claim, at, data.status)
     _claim_amount(claim, at, data.amount_fen)
 
 

@@ -19,6 +19,7 @@ from contracts.events import (
     ClaimDecided,
     ClaimDisbursed,
     ClaimEscalated,
+    ClaimPaymentFailed,
     ClaimPublicized,
     ClaimSubmitted,
     CodeVerified,
@@ -116,6 +117,7 @@ def fact_handlers(
         (ClaimDecided, facts.claim_decided),
         (ClaimPublicized, facts.claim_publicized),
         (ClaimDisbursed, facts.claim_disbursed),
+        (ClaimPaymentFailed, facts.claim_payment_failed),
         (ClaimEscalated, facts.claim_escalated),
     ):
         handlers[claim_type] = personal(apply)
