@@ -148,15 +148,17 @@ class TestBrokerMemoryLoss:
     async def test_a_group_whose_position_is_past_the_new_end_still_gets_every_later_event(
         self, own_broker: TansuBroker, database: Database, event_type: type[WidgetMade]
     ) -> None:
-        """The events it had read were pruned from the outbox: the new log is shorter than its old position."""
+        """The events it had read were pruned from the outbox: the new log is shorter than its old position. The
+        consumer is another service's (its own publisher): it finds the loss from the fetches' log ends."""
         servers = own_broker.bootstrap_servers
         publisher = KafkaPublisher(servers, request_timeout_ms=10_000)
+        consumer_publisher = KafkaPublisher(servers, request_timeout_ms=10_000)
         consumer_db = Database(database.url, pool_size=2)
         relay = OutboxRelay(database, publisher, poll_interval_s=0.05, check_every_s=1.0)
         mirror = Mirror(f"past-end-{uuid.uuid4().hex[:6]}")
         consumer = EventConsumer(
             consumer_db,
-            publisher,
+            consumer_publisher,
             bootstrap_servers=servers,
             group_id=mirror.group,
             handlers={event_type: mirror},
@@ -180,6 +182,7 @@ class TestBrokerMemoryLoss:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await publisher.stop()
+            await consumer_publisher.stop()
             await consumer_db.dispose()
         assert sorted(await mirrored(database, mirror.group)) == sorted(
             [f"before-{i}" for i in range(12)] + [f"after-{i}" for i in range(3)]

@@ -136,11 +136,18 @@ class EventConsumer:
                 await consumer.start()
                 consumer.subscribe(list(self.topics), listener=_LogRebalance(self.group_id))
                 self._consumer = consumer
-                while True:
+                epoch = self.publisher.broker_epoch
+                consumed: dict[TopicPartition, int] = {}  # per partition, the offset after the last one applied
+                while self.publisher.broker_epoch == epoch and not _log_went_back(consumer, consumed):
                     batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                     for messages in batches.values():
                         await self.handle_batch(messages)
                         await self.commit_offset(consumer, messages[-1])
+                        consumed[TopicPartition(messages[-1].topic, messages[-1].partition)] = messages[-1].offset + 1
+                # The broker lost its memory (this client saw a log end below what it had read, or the outbox
+                # relay found it): a client that knew the old broker may keep stale partitions and positions; a
+                # new one joins afresh and, with no committed offsets left, starts from the earliest record.
+                logger.warning("%s: the broker lost its memory; reconnecting as a new member", self.group_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -401,6 +408,17 @@ def _database_failure(exc: DBAPIError) -> str:
     where = f" [{', '.join(names)}]" if names else ""
     kind = f"{type(exc).__name__} {code}" if code else type(exc).__name__
     return f"{kind}: {message}{where}"
+
+
+def _log_went_back(consumer: AIOKafkaConsumer, consumed: Mapping[TopicPartition, int]) -> bool:
+    """True when the last fetch of a partition gave an end (high watermark) below an offset already read there."""
+    assigned = consumer.assignment()
+    for tp, end in consumed.items():
+        if tp in assigned:
+            mark = consumer.highwater(tp)
+            if mark is not None and mark < end:
+                return True
+    return False
 
 
 def _header(message: ConsumerRecord[Any, Any], name: str) -> str | None:

@@ -125,6 +125,9 @@ class KafkaPublisher:
         }
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        # Counts the times the broker was found to have lost its memory (servicekit.outbox): the consumers that
+        # share this publisher start over with a new client when it changes (see `broker_forgot`).
+        self.broker_epoch = 0
 
     async def _ensure_started(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -145,6 +148,12 @@ class KafkaPublisher:
         producer = await self._ensure_started()
         futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers or None) for r in records]
         return list(await asyncio.gather(*futures))
+
+    async def broker_forgot(self) -> None:
+        """The broker lost its memory: it is a new broker. The producer is rebuilt (fresh metadata; the topics
+        may have come back with other partitions) and the consumers sharing this publisher rejoin as new."""
+        self.broker_epoch += 1
+        await self.stop()
 
     async def high_watermarks(
         self, partitions: Collection[TopicPartition], *, timeout: float = 10.0

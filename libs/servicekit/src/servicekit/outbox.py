@@ -284,6 +284,7 @@ class OutboxRelay:
             return 0
         marked = await self._mark_retained_unpublished()
         self._written.clear()
+        await self.publisher.broker_forgot()
         BROKER_MEMORY_LOST.inc()
         REPUBLISHED.inc(marked)
         logger.warning(
