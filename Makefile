@@ -16,6 +16,7 @@ run: setup ## the whole platform on 127.0.0.1 (SQLite + the embedded Tansu broke
 	@echo "  gateway     http://127.0.0.1:8000      API docs: http://127.0.0.1:8000/docs"
 	@echo "  services    applicant :8001  benefits :8002  housing :8003  notify :8004  insight :8005"
 	@echo "  broker      127.0.0.1:9092 (Tansu, in memory)      data: ./var/*.db"
+	@echo "  metrics     the gateway's on http://127.0.0.1:9100/metrics (not on :8000); each service's on its own port"
 	@APPLICANT_LOG_JSON=false BENEFITS_LOG_JSON=false HOUSING_LOG_JSON=false NOTIFY_LOG_JSON=false GATEWAY_LOG_JSON=false \
 		$(UV) run --frozen honcho start -f Procfile
 
