@@ -92,7 +92,6 @@ NOT_ANNOUNCED: dict[tuple[str, str], str] = {
 # Moves that change a status with no event, which readers therefore miss: to be given an event (and removed
 # here; the test fails when a listed move gets one, so the list only shrinks). Each names what misses it.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("round", "complete"): "insight keeps the round `drawn` (no RoundCompleted event)",
     ("recommendation", "withdraw"): "the talent is not told the employer withdrew its 举荐",
     ("application", "submit"): "insight counts applications only from RoundClosed.application_count",
     ("application", "rank"): "only the round's RoundDrawn says the draw ranked it; no per-application event",

@@ -160,7 +160,11 @@ class TestLeases:
         assert (ends.year - starts.year, lease["renewable"]) == (3, False)
         assert (await platform.mine(talent))["lease"]["id"] == lease["id"]
         types = await _types(housing_app)
-        assert types[-2:] == ["talent.housing.offer.accepted.v1", "talent.housing.lease.started.v1"]
+        assert types[-3:] == [
+            "talent.housing.offer.accepted.v1",
+            "talent.housing.lease.started.v1",
+            "talent.housing.round.completed.v1",  # its only offer is answered
+        ]
         round_ = (await platform.client.get(f"/api/v1/housing/rounds/{round_id}")).json()
         assert round_["status"] == "completed"
         again = await platform.client.post(f"/api/v1/me/housing/offers/{offer['id']}/accept", headers=talent)

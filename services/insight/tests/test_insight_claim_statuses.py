@@ -1,17 +1,28 @@
-"""Every status benefits gives a claim reaches the statistics through its event: a payment the bank refused is
-counted as `payment_failed` (its budget stays committed) until a later batch pays it, and a claim resubmitted
-after a return is counted where it is now while it keeps the day of its first submission."""
+"""Every status a service gives a claim or a round reaches the statistics through its event: a payment the bank
+refused is counted as `payment_failed` (its budget stays committed) until a later batch pays it, a claim
+resubmitted after a return is counted where it is now while it keeps the day of its first submission, and a
+housing round whose last offer was answered is `completed`."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
-from contracts import ClaimDecided, ClaimDisbursed, ClaimPaymentFailed, ClaimSubmitted
+from contracts import (
+    ClaimDecided,
+    ClaimDisbursed,
+    ClaimPaymentFailed,
+    ClaimSubmitted,
+    CloudEvent,
+    RoundDrawn,
+    RoundOpened,
+)
+from contracts.events import RoundClosed, RoundCompleted
 from fastapi import FastAPI
 from insight.facts import local_day
-from insight.models import InsightClaim
+from insight.models import InsightClaim, InsightRound
 
 from .conftest import City, apply
 
@@ -107,3 +118,23 @@ async def test_a_resubmitted_claim_counts_where_it_is_now_and_keeps_its_first_da
     assert (
         claim.submitted_on == local_day(first) != local_day(city.events[-2].time)
     )  # five days before the resubmission
+
+
+async def test_a_completed_round_is_counted_as_completed_whichever_of_its_last_two_events_arrives_first(
+    insight_app: FastAPI,
+) -> None:
+    city = City()
+    round_id = str(uuid.uuid4())
+    city.emit(RoundOpened(round_id=round_id, name="2026 autumn", closes_at=city.start, unit_count=3), subject=round_id)
+    city.emit(RoundClosed(round_id=round_id, seed_commitment="c", application_count=0), subject=round_id, hours=1)
+    drawn = RoundDrawn(round_id=round_id, seed="s", seed_commitment="c", application_count=0)
+    # No application, no offer: the draw completes the round in its own transaction, at the same instant.
+    completed = city.emit(RoundCompleted(round_id=round_id), subject=round_id, hours=2)
+    same_instant = CloudEvent(
+        source="housing", type=drawn.type, subject=round_id, time=completed.time, data=drawn.model_dump()
+    )
+    await apply(insight_app, [city.events[0], city.events[1], completed, same_instant])
+
+    async with insight_app.state.database.sessionmaker() as session:
+        round_ = await session.get(InsightRound, round_id)
+    assert round_ is not None and round_.status == "completed"

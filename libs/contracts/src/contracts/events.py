@@ -563,6 +563,15 @@ class RoundDrawn(HousingEvent):
     application_count: Count
 
 
+class RoundCompleted(HousingEvent):
+    """A drawn round has no open offer left (the last was answered or lapsed): its unallocated units went back
+    to the market."""
+
+    type = "talent.housing.round.completed.v1"
+
+    round_id: str
+
+
 class _OfferFacts(HousingEvent):
     """What every offer event names."""
 

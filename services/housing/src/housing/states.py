@@ -32,7 +32,7 @@ from contracts import (
     RoundDrawn,
     RoundOpened,
 )
-from contracts.events import LeaseRenewed, RoundClosed
+from contracts.events import LeaseRenewed, RoundClosed, RoundCompleted
 from servicekit.workflow import StateMachine, Transition
 
 # The timers the moves start and stop (kind; the key is the object's id).
@@ -161,7 +161,7 @@ class RoundMove(Transition[RoundStatus, RoundAction]):
     verb: str  # for "A round that is … cannot be <verb>."
     stamp: str  # the round's time stamp the move sets
     audit: str | None = None  # the audit action written with the move
-    event: type[RoundOpened] | type[RoundClosed] | type[RoundDrawn] | None = None
+    event: type[RoundOpened] | type[RoundClosed] | type[RoundDrawn] | type[RoundCompleted] | None = None
     starts: str | None = None  # the timer the move starts (due at the round's `closes_at`)
     cancels: str | None = None  # the timer the move stops
 
@@ -182,8 +182,11 @@ ROUND: StateMachine[RoundMove] = StateMachine(
             RoundAction.DRAW, frozenset({_R.CLOSED}), _R.DRAWN, "drawn", "drawn_at",
             audit="housing.round.draw", event=RoundDrawn,
         ),
-        # When its last open offer is answered or lapses: nobody's decision, no event of its own.
-        RoundMove(RoundAction.COMPLETE, frozenset({_R.DRAWN}), _R.COMPLETED, "completed", "completed_at"),
+        # When its last open offer is answered or lapses: nobody's decision, not audited, but announced.
+        RoundMove(
+            RoundAction.COMPLETE, frozenset({_R.DRAWN}), _R.COMPLETED, "completed", "completed_at",
+            event=RoundCompleted,
+        ),
     ],
 )  # fmt: skip
 

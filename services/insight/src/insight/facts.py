@@ -41,6 +41,7 @@ from contracts.events import (
     OfferMade,
     PolicyPublished,
     RoundClosed,
+    RoundCompleted,
     RoundDrawn,
     RoundOpened,
     TalentCertified,
@@ -296,15 +297,25 @@ async def policy_published(session: AsyncSession, at: datetime, data: PolicyPubl
 # --- housing -----------------------------------------------------------------------------------------------
 
 
-async def round_event(session: AsyncSession, at: datetime, data: RoundOpened | RoundClosed | RoundDrawn) -> None:
+# A round's statuses in the order it passes them: two of one instant (a draw with no offer to make completes the
+# round in its transaction) keep the later one, whichever event arrives first.
+_ROUND_ORDER = list(RoundStatus)
+
+
+async def round_event(
+    session: AsyncSession, at: datetime, data: RoundOpened | RoundClosed | RoundDrawn | RoundCompleted
+) -> None:
     round_ = await repo.row(session, InsightRound, data.round_id)
     if isinstance(data, RoundOpened):
         round_.unit_count, round_.opened_on = data.unit_count, local_day(at)
         status = RoundStatus.OPEN
+    elif isinstance(data, RoundCompleted):
+        status = RoundStatus.COMPLETED
     else:
         round_.application_count = max(round_.application_count, data.application_count)
         status = RoundStatus.CLOSED if isinstance(data, RoundClosed) else RoundStatus.DRAWN
-    if supersedes(round_.status_at, (round_.status,), at, (status,)):
+    held = _ROUND_ORDER.index(round_.status) if round_.status_at is not None else None
+    if supersedes(round_.status_at, (held,), at, (_ROUND_ORDER.index(status),)):
         round_.status, round_.status_at = status, at
 
 

@@ -9,6 +9,7 @@ class RoundStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     DRAWN = "drawn"
+    COMPLETED = "completed"
 
 
 class OfferStatus(StrEnum):
