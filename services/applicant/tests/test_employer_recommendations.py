@@ -200,6 +200,29 @@ class TestFiling:
         # Withdrawing a withdrawn one changes nothing.
         assert (await client.delete(f"{RECOMMENDATIONS}/{first['id']}", headers=employer)).status_code == 204
 
+    async def test_a_withdrawal_is_announced_once_without_the_employers_reason(
+        self,
+        client: httpx.AsyncClient,
+        applicant_app: FastAPI,
+        talent: dict[str, str],
+        talent_id: str,
+        employer: dict[str, str],
+    ) -> None:
+        await register(client, talent)
+        recommendation = await _recommend(client, employer, talent_id)
+        for _ in range(2):  # the second changes nothing, so it announces nothing
+            assert (
+                await client.delete(f"{RECOMMENDATIONS}/{recommendation['id']}", headers=employer)
+            ).status_code == 204
+        [event] = await _events(applicant_app, ".recommendation.withdrawn.v1")
+        assert event == {
+            "recommendation_id": recommendation["id"],
+            "talent_id": talent_id,
+            "employer_credit_code": CODE,
+            "withdrawn_at": event["withdrawn_at"],
+        }
+        assert REASON not in json.dumps(event, ensure_ascii=False)
+
     async def test_the_database_itself_keeps_two_concurrent_filings_out(
         self, client: httpx.AsyncClient, applicant_app: FastAPI, talent: dict[str, str], talent_id: str
     ) -> None:

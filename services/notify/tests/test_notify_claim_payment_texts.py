@@ -1,5 +1,5 @@
-"""What a talent is told when the bank refuses a claim's payment (a later batch pays it) and when their amended
-claim is submitted again, in their own language."""
+"""What a talent is told when the bank refuses a claim's payment (a later batch pays it), when their amended
+claim is submitted again and when an employer withdraws its recommendation, in their own language."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from contracts import ClaimPaymentFailed, ClaimSubmitted, TalentRegistered
+from contracts.events import RecommendationWithdrawn
 
 
 class TestRefusedPayment:
@@ -42,3 +43,14 @@ class TestResubmission:
         [again, first, _] = (await client.get("/api/v1/me/inbox", headers=talent)).json()["items"]
         assert first["title"] == "Claim filed: rent subsidy"
         assert again["title"] == "Claim resubmitted: rent subsidy" and "amended claim" in again["body"]
+
+
+class TestWithdrawnRecommendation:
+    async def test_the_talent_hears_that_the_employer_withdrew_its_recommendation(
+        self, client: httpx.AsyncClient, driver: Any, event_of: Any, talent: dict[str, str], talent_id: str
+    ) -> None:
+        await driver.inbox(event_of(TalentRegistered, talent_id=talent_id, locale="zh-CN"))
+        await driver.inbox(event_of(RecommendationWithdrawn, talent_id=talent_id, employer_credit_code="91330100X"))
+        [entry, _] = (await client.get("/api/v1/me/inbox", headers=talent)).json()["items"]
+        assert entry["category"] == "certification" and entry["title"] == "用人单位撤回了对您的举荐"
+        assert "91330100X" in entry["body"] and "不能再被引用" in entry["body"]

@@ -291,6 +291,17 @@ class RecommendationFiled(ApplicantEvent):
     filed_at: AwareDatetime
 
 
+class RecommendationWithdrawn(ApplicantEvent):
+    """The employer withdrew its 举荐 before a certification cited it; no personal data, never for partners."""
+
+    type = "talent.applicant.recommendation.withdrawn.v1"
+
+    recommendation_id: str
+    talent_id: str
+    employer_credit_code: str
+    withdrawn_at: AwareDatetime
+
+
 class DemandDeclared(ApplicantEvent):
     """An employer declared open posts (人才需求申报); the subject is the demand's id."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from contracts import RecommendationFiled
+from contracts.events import RecommendationFiled, RecommendationWithdrawn
 from servicekit import audit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
@@ -140,7 +140,8 @@ async def transition(
     certification: Certification | None = None,
 ) -> None:
     """Move the recommendation by `action` (IllegalTransition, 409, when its status does not allow it), with the
-    audit entry of an employer's move (by `actor`) and, for a filing, the event RecommendationFiled. A filing's
+    audit entry of an employer's move (by `actor`) and its event (RecommendationFiled, RecommendationWithdrawn; a
+    citation is announced by the citing certification's CertificationSubmitted). A filing's
     recommendation is new: the caller adds it to the session. A citation names the citing `certification`."""
     move = RECOMMENDATION_FLOW[action]
     new = not move.sources
@@ -172,6 +173,18 @@ async def transition(
                 employer_credit_code=recommendation.employer_credit_code,
                 claimed_tier=recommendation.claimed_tier,
                 filed_at=recommendation.filed_at,
+            ),
+            subject=recommendation.talent_id,
+        )
+    if action is RecommendationAction.WITHDRAW:
+        # The talent is told the recommendation they might cite is gone (notify); the employer's reason stays here.
+        outbox.emit(
+            session,
+            RecommendationWithdrawn(
+                recommendation_id=recommendation.id,
+                talent_id=recommendation.talent_id,
+                employer_credit_code=recommendation.employer_credit_code,
+                withdrawn_at=recommendation.updated_at,
             ),
             subject=recommendation.talent_id,
         )
