@@ -4,9 +4,9 @@ say (read directly here, independently of insight); then `insight replay` rebuil
 topics and gives the identical summary.
 
 The comparison is city-wide, so the test runs on a stack of its own, on a broker of its own: in the shared
-stack other tests leave claims in statuses no event announces (a payment the bank refused, a returned claim
-submitted again) and rounds whose applications are counted only when they close, so insight's figures would
-legitimately differ from the sources' databases. Here the city is what this test made: a figure insight
+stack other tests leave rounds whose applications are counted only when they close, so insight's figures would
+legitimately differ from the sources' databases (every status change of a claim is an event:
+tests/test_spec_transition_events.py). Here the city is what this test made: a figure insight
 withholds (a cell of 1 to 4) is null, and every figure it publishes must equal the count from the source. The
 test's own ten talents (five per region) make its two regions publishable.
 """
