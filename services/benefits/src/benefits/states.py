@@ -130,7 +130,7 @@ class ClaimAction(StrEnum):
 
 
 # Which event a move publishes. Every move that changes the status publishes one (tests/test_spec_transition_events.py);
-# "none" is for moves in place that nobody outside needs: the end of 公示, a first approval of two.
+# "none" is for a move in place that nobody outside needs: the end of 公示 (the claim becomes payable).
 EventKind = Literal["submitted", "decided", "publicized", "disbursed", "payment_failed", "escalated", "none"]
 Decision = Literal["approve", "reject", "return"]
 
