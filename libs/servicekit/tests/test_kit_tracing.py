@@ -209,6 +209,10 @@ class TestKafkaSpans:
 
         await eventually(lambda: seen, what="the handler ran")
         assert seen == [trace_id], "the handler runs inside the message's trace"
+        # The consumer's span ends after the handler's transaction commits, a moment after `seen` is filled.
+        await eventually(
+            lambda: [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER], what="the span ended"
+        )
         process = only(spans, SpanKind.CONSUMER)
         assert process.name == f"{event_type.topic} process"
         assert ids(process)[0] == trace_id and ids(process)[2] == producer_span
