@@ -65,7 +65,11 @@ async def issue_token(
     return await service.exchange(session, auth, form, authorization, source=client_ip(request.scope))
 
 
-@auth_router.post("/revoke", responses=problem_responses(422, 429))
+@auth_router.post(
+    "/revoke",
+    response_class=Response,  # RFC 7009: an empty 200, whether or not there was anything to revoke
+    responses={200: {"description": "Revoked, or nothing to revoke (the same answer)"}, **problem_responses(422, 429)},
+)
 async def revoke_token(
     form: Annotated[TokenRevocation, Form()], session: AuthSessionDep, auth: AuthDep, runtime: RuntimeDep
 ) -> Response:
