@@ -10,11 +10,13 @@ import asyncio
 import hashlib
 import itertools
 import os
+import sqlite3
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 from gateway.routes import access_rule
 from servicekit.identifiers import CREDIT_ALPHABET, credit_check_char
@@ -279,3 +281,24 @@ async def first_notification(gateway: httpx.AsyncClient, auth: Headers) -> dict[
 
     items: list[dict[str, Any]] = await eventually(inbox, timeout=EVENT_PATIENCE_S)
     return items[0]
+
+
+async def set_timer_due(benefits_database_url: str, kind: str, key: str, due_at: datetime) -> int:
+    """Move one pending timer of benefits (by kind and key) to `due_at`, straight in its database, since the stack has
+    no clock to move; returns the rows changed (0 when the timer already fired)."""
+    sql = "UPDATE scheduled_timer SET due_at = {} WHERE kind = {} AND key = {} AND status = 'pending'"
+    if benefits_database_url.startswith("sqlite"):
+        path = benefits_database_url.split("///", 1)[1]
+        naive = due_at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+        def write() -> int:
+            with sqlite3.connect(path, timeout=30) as connection:
+                return connection.execute(sql.format("?", "?", "?"), (naive, kind, key)).rowcount
+
+        return await asyncio.to_thread(write)
+    connection = await asyncpg.connect(benefits_database_url.replace("+asyncpg", ""))
+    try:
+        status = await connection.execute(sql.format("$1", "$2", "$3"), due_at, kind, key)
+        return int(status.split()[-1])
+    finally:
+        await connection.close()

@@ -13,17 +13,14 @@ to move), and benefits' own timer runner fires it.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from servicekit.testing import eventually
@@ -34,6 +31,7 @@ from .helpers import (
     fresh_id_number,
     official,
     profile,
+    set_timer_due,
     submit_certification,
     talent,
 )
@@ -189,25 +187,7 @@ async def _decide(gateway: httpx.AsyncClient, username: str, claim_id: str, deci
 async def _make_timer_due(stack: Stack, kind: str, key: str) -> int:
     """Move one pending timer's due time to the past, as if its day had come; returns the rows changed."""
     url = stack.env["benefits"]["BENEFITS_DATABASE_URL"]
-    past = datetime(2000, 1, 1, tzinfo=UTC)
-    sql = "UPDATE scheduled_timer SET due_at = {} WHERE kind = {} AND key = {} AND status = 'pending'"
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-
-        def write() -> int:
-            with sqlite3.connect(path, timeout=30) as connection:
-                cursor = connection.execute(
-                    sql.format("?", "?", "?"), (past.replace(tzinfo=None).isoformat(sep=" "), kind, key)
-                )
-                return cursor.rowcount
-
-        return await asyncio.to_thread(write)
-    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        status = await connection.execute(sql.format("$1", "$2", "$3"), past, kind, key)
-        return int(status.split()[-1])
-    finally:
-        await connection.close()
+    return await set_timer_due(url, kind, key, datetime(2000, 1, 1, tzinfo=UTC))
 
 
 # --- the bank ----------------------------------------------------------------------------------------------------
