@@ -169,9 +169,19 @@ class TestOneTrace:
             missing: list[str] = []
 
             def every_process_reported() -> bool:
-                services = {s.service for s in otlp.of_trace(trace_id)}
-                webhook_sent = any(s.service == "notify" and s.name == "webhook POST" for s in otlp.of_trace(trace_id))
+                spans = otlp.of_trace(trace_id)
+                services = {s.service for s in spans}
+                # Each consumer's span of the certification itself, not just any span of its service: housing's
+                # other spans of the trace can arrive while its consumer span is still in its exporter's batch.
+                processed = {
+                    s.service
+                    for s in spans
+                    if s.event_type == TalentCertified.type and s.name == f"{TalentCertified.topic} process"
+                }
+                webhook_sent = any(s.service == "notify" and s.name == "webhook POST" for s in spans)
                 missing[:] = sorted(wanted - services)
+                consumers = {"benefits", "housing", "notify"}
+                missing.extend(f"{name} consumer span" for name in sorted(consumers - processed))
                 missing.extend(
                     what for what, done in (("webhook span", webhook_sent), ("delivery", receiver.requests)) if not done
                 )
