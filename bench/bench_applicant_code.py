@@ -23,6 +23,9 @@ against a verify's CPU in the applicant: the steady form of the same target (≤
 
 Run: `uv run python -m bench.bench_applicant_code` (BENCH_SECONDS=10 and BENCH_CONCURRENCY=32 by default;
 BENCH_GENERATOR=closed_loop forces the fallback). Writes bench/results/applicant_code.json.
+BENCH_PROFILE_DIR=<dir> also loads each endpoint straight to the applicant once more, after the measured runs,
+under `py-spy record` (when on PATH or at ~/.local/bin), and writes <dir>/applicant-{code,verify}.txt (collapsed
+stacks) for the top frames; the figures above are measured without it.
 """
 
 from __future__ import annotations
@@ -304,6 +307,36 @@ def describe(label: str, stats: LoadStats) -> None:
     )
 
 
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
+
+
+def _py_spy() -> str | None:
+    import shutil
+
+    found = shutil.which("py-spy") or os.path.expanduser("~/.local/bin/py-spy")
+    return found if os.path.exists(found) else None
+
+
+async def profile_direct(base_url: str, talent: str, partner: str, code: str, pid: int, out_dir: str) -> None:
+    """Each endpoint loaded straight to the applicant under py-spy (collapsed stacks, idle frames left out)."""
+    spy = _py_spy()
+    if spy is None:
+        print("BENCH_PROFILE_DIR: py-spy not found, no profile taken")
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    refresh = HttpCall("GET", f"{base_url}/api/v1/me/code", {"Authorization": f"Bearer {talent}"}, expect='"code"')
+    for name, call in (("code", refresh), ("verify", _verify_call(base_url, partner, code))):
+        out = os.path.join(out_dir, f"applicant-{name}.txt")
+        seconds = str(max(1, int(SECONDS)))
+        args = ["record", "--pid", str(pid), "--rate", "200", "--format", "raw", "-o", out, "-d", seconds]
+        spying = await asyncio.create_subprocess_exec(
+            spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        await asyncio.sleep(0.5)  # py-spy attaches
+        await http_load(call, concurrency=CONCURRENCY, duration_s=SECONDS + 1, warmup_s=0)
+        await spying.wait()
+
+
 async def run() -> list[Figure]:
     os.environ.setdefault("GATEWAY_RATE_LIMIT_ENABLED", "false")
     broker = TansuBroker().start()
@@ -315,6 +348,9 @@ async def run() -> list[Figure]:
             bare = await bare_endpoint_baseline(concurrency=CONCURRENCY, duration_s=SECONDS)
             via = await measure(stack.gateway_url, talent, partner, code, pids)
             direct = await measure(stack.service_urls["applicant"], talent, partner, code, pids)
+            if PROFILE_DIR:
+                applicant_url = stack.service_urls["applicant"]
+                await profile_direct(applicant_url, talent, partner, code, pids["applicant"], PROFILE_DIR)
             scan_log = await measure_scan_log(stack, partner, code)
             scan_log_cpu = await scan_log_cpu_us(stack.env["applicant"]["APPLICANT_DATABASE_URL"])
             async with httpx.AsyncClient() as client:
