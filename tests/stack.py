@@ -43,6 +43,8 @@ class Stack:
     commands: dict[str, list[str]] = field(default_factory=dict)
     # Every replica's URL per service, the first being service_urls[name] (the one the gateway calls).
     replica_urls: dict[str, list[str]] = field(default_factory=dict)
+    # With split_workers: the health/metrics URL of each service's separate `worker` process ("<svc>-worker").
+    worker_urls: dict[str, str] = field(default_factory=dict)
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -65,6 +67,8 @@ class Stack:
         """The base URL of a process: "gateway", a service, or a further replica ("applicant-2")."""
         if name == "gateway":
             return self.gateway_url
+        if name.endswith("-worker"):
+            return self.worker_urls[name.removesuffix("-worker")]
         service, _, number = name.partition("-")
         return self.replica_urls.get(service, [self.service_urls.get(service, "")])[int(number or 1) - 1]
 
@@ -132,10 +136,16 @@ def running_stack(
     services: list[str] | None = None,
     replicas: int = 1,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
+    split_workers: bool = False,
 ) -> Iterator[Stack]:
     """The platform on free ports; with `replicas=N`, N `serve` processes per service share its database and
     consumer groups ("applicant", "applicant-2", …); the gateway calls the first replica of each. `extra_env`
-    adds environment variables per process ("applicant", …, "gateway")."""
+    adds environment variables per process ("applicant", …, "gateway").
+
+    `split_workers=True` is the production shape: each service's `serve` runs the API only
+    (`<PREFIX>_WORKERS_IN_PROCESS=false`) and a separate `<svc> worker` process ("applicant-worker", …; same
+    environment and database) runs its outbox relay, consumers and timers, with /readyz and /metrics on a port of
+    its own (`stack.worker_urls`). The workers start once their `serve` has migrated the database."""
     services = services or list(SERVICES)
     extra = extra_env or {}
     workdir = Path(tempfile.mkdtemp(prefix="talent-stack-"))
@@ -164,6 +174,7 @@ def running_stack(
                 # Partners reach the platform at the gateway: applicant names its status list by that origin.
                 **({"APPLICANT_PUBLIC_BASE_URL": stack.gateway_url} if name == "applicant" else {}),
                 **extra.get(name, {}),
+                **({f"{prefix}_WORKERS_IN_PROCESS": "false"} if split_workers else {}),
             }
             stack.start_process(name, [str(BIN / name), "serve", "--port", str(port)], env)
             stack.replica_urls[name] = [stack.service_urls[name]]
@@ -179,6 +190,12 @@ def running_stack(
         }
         stack.start_process("gateway", [str(BIN / "gateway"), "serve", "--port", str(gateway_port)], gateway_env)
         _wait_all_ready(stack, [*stack.service_urls, "gateway"])
+        if split_workers:
+            for name in services:
+                port = free_port()
+                stack.worker_urls[name] = f"http://127.0.0.1:{port}"
+                stack.start_process(f"{name}-worker", [str(BIN / name), "worker", "--port", str(port)], stack.env[name])
+            _wait_all_ready(stack, [f"{name}-worker" for name in services])
         # Further replicas start once the first has migrated the shared database (migrations do not race).
         for number in range(2, replicas + 1):
             for name in services:
