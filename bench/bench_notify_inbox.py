@@ -41,10 +41,13 @@ from contracts import (
 )
 from servicekit.testing import TansuBroker
 
-from bench.common import Figure, write_results
+from bench.common import Figure, production_shape, write_results
 from tests.stack import Stack, running_stack
 
 SCENARIO = "notify_inbox"
+# make bench runs it on PostgreSQL in the production shape too (BENCH_SHAPE=production: notify's consumers in
+# a `notify worker` process of their own).
+BENCH_PRODUCTION_SHAPE = True
 
 
 def person_event(talent_id: str) -> EventData:
@@ -320,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TALENT_ENV", "dev")
     broker = TansuBroker().start()
     try:
-        with running_stack(broker) as stack:
+        with running_stack(broker, split_workers=production_shape()) as stack:
             figures = asyncio.run(run(stack, args))
     finally:
         broker.stop()

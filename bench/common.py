@@ -2,9 +2,13 @@
 baseline, CPU cost per request, percentiles, and result files.
 
 Every scenario runs in its own process (the load generator is never inside a service) against a stack
-started by `tests.stack.running_stack`, and writes `bench/results/<scenario>.json` as a list of
+started by `tests.stack.running_stack`, and writes its figures with `write_results(scenario, figures)` to
+`bench/results/<scenario>.<database>[.production].json`: the database (`sqlite` or `postgresql`, from
+BENCH_DATABASE, else TEST_DATABASE_URL), the shape (BENCH_SHAPE=production: `running_stack(...,
+split_workers=production_shape())`), the git commit and whether the working tree was clean, and the
 `{"scenario", "figure", "unit", "value", "target", "met", "baseline", "ratio"}` rows; `make bench`
-(issue 8) gathers them into bench/report.md and bench/report.json.
+(bench/run_all.py) runs each scenario once per database and shape and gathers them into bench/report.md and
+bench/report.json.
 
 HTTP load: `http_load()` runs `wrk` (C, one thread, keep-alive connections; `apt-get install wrk`) when it
 is on the PATH, else `closed_loop()` (httpx in this Python process, which costs the machine several times
@@ -37,6 +41,82 @@ from pathlib import Path
 import httpx
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parents[1]
+DATABASES = ("sqlite", "postgresql")
+# "dev": each service's workers inside its `serve` (as `make run` and the tests); "production": `serve` without
+# workers plus a separate `worker` process per service (tests.stack.running_stack(split_workers=True)).
+SHAPES = ("dev", "production")
+
+
+def bench_database() -> str:
+    """The database this scenario run uses: BENCH_DATABASE (set by run_all), else what TEST_DATABASE_URL says."""
+    named = os.environ.get("BENCH_DATABASE", "")
+    if named:
+        return named
+    return "postgresql" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else "sqlite"
+
+
+def bench_shape() -> str:
+    shape = os.environ.get("BENCH_SHAPE", "") or "dev"
+    if shape not in SHAPES:
+        raise SystemExit(f"BENCH_SHAPE={shape!r}: expected one of {', '.join(SHAPES)}")
+    return shape
+
+
+def production_shape() -> bool:
+    """True when run_all asks for the production shape: pass it as `running_stack(..., split_workers=...)`."""
+    return bench_shape() == "production"
+
+
+def result_path(scenario: str, database: str | None = None, shape: str | None = None) -> Path:
+    database = database or bench_database()
+    shape = shape or bench_shape()
+    return RESULTS / f"{scenario}.{database}{'' if shape == 'dev' else '.' + shape}.json"
+
+
+def git_commit() -> str:
+    """The checked-out commit, read from .git without running git (BENCH_COMMIT when run_all set it)."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
+    git = ROOT / ".git"
+    try:
+        if git.is_file():  # a worktree: "gitdir: <path>"
+            git = Path(git.read_text().split(":", 1)[1].strip())
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head
+        ref = head.split(":", 1)[1].strip()
+        for base in (git, Path(str(git).split("/worktrees/")[0])):
+            if (base / ref).exists():
+                return (base / ref).read_text().strip()
+            packed = base / "packed-refs"
+            if packed.exists():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split()[0]
+    except (OSError, IndexError):
+        pass
+    return "unknown"
+
+
+def git_dirty() -> bool | None:
+    """True when tracked files differ from the commit (the figures are then not exactly that commit's); None
+    when git cannot tell (no git, not a checkout)."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        done = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(done.stdout.strip())
 
 
 @dataclass
@@ -49,6 +129,8 @@ class Figure:
     # True when a bigger value is better (throughput), False when smaller is (latency).
     higher_is_better: bool = True
     baseline: float | None = None
+    # Only for a scenario that covers both databases in one run (insight): the database of this figure.
+    database: str | None = None
 
     @property
     def met(self) -> bool | None:
@@ -65,6 +147,8 @@ class Figure:
     def row(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("higher_is_better")
+        if data["database"] is None:
+            data.pop("database")
         data.update(value=round(self.value, 3), met=self.met, ratio=self.ratio)
         return data
 
@@ -316,11 +400,32 @@ def peak_memory_mb() -> float:
 
 
 def write_results(scenario: str, figures: list[Figure]) -> Path:
+    """Write bench/results/<scenario>.<database>[.<shape>].json: the rows with the commit, database and shape."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{scenario}.json"
-    path.write_text(json.dumps([f.row() for f in figures], indent=2, ensure_ascii=False) + "\n")
+    path = result_path(scenario)
+    document = {
+        "scenario": scenario,
+        "database": bench_database(),
+        "shape": bench_shape(),
+        "commit": git_commit(),
+        "dirty": git_dirty(),
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": [f.row() for f in figures],
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print_table(figures)
+    print(f"wrote {path}")
     return path
+
+
+def read_results(path: Path) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """(what the file says about its run, its rows); a file of the old format (a bare list of rows) has no
+    commit, database or shape."""
+    data = json.loads(path.read_text())
+    if isinstance(data, list):
+        return {"commit": "unknown", "dirty": None}, data
+    rows = data.pop("rows")
+    return data, rows
 
 
 def print_table(figures: list[Figure]) -> None:
