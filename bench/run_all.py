@@ -395,8 +395,9 @@ def write_report(
     sources: list[Source],
     commit: str,
     skipped: list[tuple[str, str, str]],
+    output: Path = BENCH,
 ) -> None:
-    REPORT_JSON.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    (output / REPORT_JSON.name).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     other = [s for s in sources if s.commit != commit]
     dirty = [s for s in sources if s.dirty]
     lines = [
@@ -479,10 +480,10 @@ def write_report(
         for r in missed
     ]
     # The causes of missed targets are measured and written down by hand; kept next to the figures.
-    gaps = REPORT_MD.parent / "GAPS.md"
+    gaps = BENCH / "GAPS.md"
     if missed and gaps.exists():
         lines += ["", gaps.read_text(encoding="utf-8").strip()]
-    REPORT_MD.write_text("\n".join(lines) + "\n")
+    (output / REPORT_MD.name).write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-production-shape", action="store_true", help="skip the production-shape runs (BENCH_PRODUCTION_SHAPE=0)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=BENCH, help="directory of report.md and report.json (default bench/)"
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per scenario run (900 quick, 7200 full)")
     args = parser.parse_args(argv)
@@ -564,8 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.only:
         machine["scenarios not run now"] = ", ".join(n for n in names if n not in selected) or "none"
-    write_report(rows, runs, machine, ceilings, sources, commit, skipped)
-    print(f"wrote {REPORT_MD.relative_to(ROOT)} and {REPORT_JSON.relative_to(ROOT)}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    write_report(rows, runs, machine, ceilings, sources, commit, skipped, args.output)
+    print(f"wrote {args.output / REPORT_MD.name} and {args.output / REPORT_JSON.name}")
     return 0 if all(r.ok for r in runs) else 1
 
 
