@@ -10,8 +10,9 @@ Figures:
   them (100,000 HTTP calls would only measure the HTTP stack);
 - the offer cascade: 1,000 declines in a row through the API, each passing its unit to the next ranked applicant.
 
-Run: `uv run python -m bench.bench_housing_draw` (SQLite in a temporary directory; BENCH_HOUSING_DATABASE_URL
-points it at PostgreSQL instead). Writes bench/results/housing_draw.json.
+Run: `uv run python -m bench.bench_housing_draw` (SQLite in a temporary directory). With BENCH_HOUSING_DATABASE_URL
+or TEST_DATABASE_URL set to a PostgreSQL server (postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) it
+runs in a fresh database made there for the run and dropped afterwards. Writes bench/results/housing_draw.json.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from housing.models import HousingApplication, HousingTalent
 from housing.schemas import ProjectCreate, RoundCreate, UnitCreate, UnitsCreate
 from servicekit.auth import Principal, StaticJwks
 from servicekit.migrations import upgrade
-from servicekit.testing import TestKeys, serve_in_process
+from servicekit.testing import TestKeys, create_database, drop_database, serve_in_process
 from sqlalchemy import insert, select
 
 from bench.common import Figure, write_results
@@ -139,8 +140,8 @@ async def _prepare_round(app: Any, keys: TestKeys) -> tuple[str, list[str]]:
                  "selected": False, "created_at": now}
             )  # fmt: skip
         for start in range(0, APPLICATIONS, 10_000):
-            await session.execute(insert(HousingTalent), talents[start : start + 10_000])
-            await session.execute(insert(HousingApplication), applications[start : start + 10_000])
+            await session.exec(insert(HousingTalent), params=talents[start : start + 10_000])
+            await session.exec(insert(HousingApplication), params=applications[start : start + 10_000])
     async with database.transaction() as session:
         await rounds.close_round(session, officer, round_.id)
     return round_.id, talent_ids
@@ -158,12 +159,18 @@ async def bench_api(database_url: str) -> list[Figure]:
         round_id, _ = await _prepare_round(app, keys)
         prepare_s = time.perf_counter() - started
         officer = keys.headers("housing.city", ["housing_officer"])
-        started = time.perf_counter()
-        response = await client.post(f"/api/v1/housing/rounds/{round_id}/draw", headers=officer)
-        draw_s = time.perf_counter() - started
+        draw_statements = StatementCounter(app.state.database.engine)
+        with draw_statements:
+            started = time.perf_counter()
+            response = await client.post(f"/api/v1/housing/rounds/{round_id}/draw", headers=officer)
+            draw_s = time.perf_counter() - started
         assert response.status_code == 200, response.text
+        print(f"draw: {draw_s:.2f}s, load average {os.getloadavg()[0]:.2f}; statements:")
+        draw_statements.print_top(1, limit=12)
         figures.append(Figure(SCENARIO, "prepare round (service layer + bulk apps)", "s", prepare_s))
-        figures.append(Figure(SCENARIO, "draw endpoint: 100,000 apps, 15,200 offers", "s", draw_s, None, False))
+        figures.append(Figure(SCENARIO, "draw endpoint: 100,000 apps, 15,200 offers", "s", draw_s, 2.0, False))
+        figures.append(Figure(SCENARIO, "draw endpoint: CPU (whole process)", "s", draw_statements.cpu_s))
+        figures.append(Figure(SCENARIO, "draw endpoint: SQL statements", "statements", draw_statements.total))
 
         async with app.state.database.sessionmaker() as session:
             offered = (
@@ -219,10 +226,18 @@ def _profiler() -> Any:
 
 def main() -> None:
     figures = bench_ranking()
-    database_url = os.environ.get("BENCH_HOUSING_DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="bench-housing-") as tmp:
-        url = database_url or f"sqlite+aiosqlite:///{tmp}/housing.db"
-        figures += asyncio.run(bench_api(url))
+    server = os.environ.get("BENCH_HOUSING_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL", "")
+    if server.startswith("postgresql"):
+        os.environ.setdefault("BENCH_DATABASE", "postgresql")  # the results file names its database
+        name = f"bench_housing_{secrets.token_hex(4)}"
+        url = create_database(server, name)
+        try:
+            figures += asyncio.run(bench_api(url))
+        finally:
+            drop_database(server, name)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-housing-") as tmp:
+            figures += asyncio.run(bench_api(f"sqlite+aiosqlite:///{tmp}/housing.db"))
     write_results(SCENARIO, figures)
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from servicekit.pagination import keyset_after
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -220,6 +220,56 @@ async def waitlist_after(session: AsyncSession, round_id: str, after_rank: int, 
         .limit(limit)
     )
     return list((await session.exec(query)).all())
+
+
+async def offer_to_answer(
+    session: AsyncSession, offer_id: str
+) -> tuple[HousingOffer, HousingApplication, HousingUnit, HousingTalent | None] | None:
+    """An offer with its application, its unit and its talent's read-model row, in one query; the offer and the
+    unit are locked (in that order, as `locked` would take them one by one) and read fresh."""
+    query = (
+        select(HousingOffer, HousingApplication, HousingUnit, HousingTalent)
+        .join(HousingApplication, col(HousingApplication.id) == col(HousingOffer.application_id))
+        .join(HousingUnit, col(HousingUnit.id) == col(HousingOffer.unit_id))
+        .join(HousingTalent, col(HousingTalent.talent_id) == col(HousingOffer.talent_id), isouter=True)
+        .where(col(HousingOffer.id) == offer_id)
+        .with_for_update(of=[HousingOffer, HousingUnit])
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.exec(query)).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def waitlist_candidates(
+    session: AsyncSession, round_id: str, *, project_id: str, capacity: int, after_rank: int, limit: int
+) -> list[tuple[HousingApplication, HousingTalent | None, bool]]:
+    """The next waitlisted applications after `after_rank` that a unit of `project_id` for up to `capacity`
+    persons may fit, each with what the eligibility checks read (the talent's row, whether it holds a lease):
+    one query. The fit is only narrowed here (households small enough, preferences empty or naming the
+    project); the caller checks it exactly."""
+    holds_lease = (
+        select(HousingLease.id)
+        .where(
+            col(HousingLease.talent_id) == col(HousingApplication.talent_id),
+            HousingLease.status == LeaseStatus.ACTIVE,
+        )
+        .exists()
+    )
+    preferences = col(HousingApplication.preferred_project_ids)
+    query = (
+        select(HousingApplication, HousingTalent, holds_lease)
+        .join(HousingTalent, col(HousingTalent.talent_id) == col(HousingApplication.talent_id), isouter=True)
+        .where(
+            HousingApplication.round_id == round_id,
+            HousingApplication.status == ApplicationStatus.WAITLISTED,
+            col(HousingApplication.rank) > after_rank,
+            col(HousingApplication.household_size) <= capacity,
+            or_(preferences == "[]", preferences.contains(f'"{project_id}"', autoescape=True)),
+        )
+        .order_by(col(HousingApplication.rank))
+        .limit(limit)
+    )
+    return [(application, talent, bool(leased)) for application, talent, leased in (await session.exec(query)).all()]
 
 
 async def ranked_page(session: AsyncSession, round_id: str, *, after_rank: int, limit: int) -> list[HousingApplication]:

@@ -147,22 +147,25 @@ async def transition_offer(
     now: datetime,
     *,
     facts: Mapping[str, Any] | None = None,
+    unit_numbers: Mapping[str, str] | None = None,
 ) -> OfferMove:
     """Move the offer (made, or answered: its decision time), start or stop its lapse timer, and publish the
-    move; `facts` complete the event beyond the offer's own (the decline count of a decline)."""
+    move; `facts` complete the event beyond the offer's own (the decline count of a decline). A caller that
+    holds the unit passes its number in `unit_numbers` (by unit id), saving the look-up."""
     move = OFFER[action]
     _source(OFFER, move, offer.status)
     offer.status = move.leads_from(offer.status)
     setattr(offer, move.stamp, now)
     if move.cancels is not None:
         await cancel(session, move.cancels, offer.id)
-    await _announce(
-        session, move, [_Offer(offer.id, offer.round_id, offer.unit_id, offer.talent_id, offer.expires_at)], facts
-    )
+    offers = [_Offer(offer.id, offer.round_id, offer.unit_id, offer.talent_id, offer.expires_at)]
+    await _announce(session, move, offers, facts, unit_numbers)
     return move
 
 
-async def make_offers(session: AsyncSession, values: Sequence[dict[str, Any]]) -> None:
+async def make_offers(
+    session: AsyncSession, values: Sequence[dict[str, Any]], unit_numbers: Mapping[str, str] | None = None
+) -> None:
     """The `make` move for many new offers at once (a draw's thousands): `values` are their columns but the
     status; one INSERT of the offers, one of their lapse timers, and an event each."""
     move = OFFER[OfferAction.MAKE]
@@ -170,16 +173,22 @@ async def make_offers(session: AsyncSession, values: Sequence[dict[str, Any]]) -
         offer["status"] = move.target
     await session.exec(insert(HousingOffer), params=values)
     offers = [_Offer(v["id"], v["round_id"], v["unit_id"], v["talent_id"], v["expires_at"]) for v in values]
-    await _announce(session, move, offers, None)
+    await _announce(session, move, offers, None, unit_numbers)
 
 
 async def _announce(
-    session: AsyncSession, move: OfferMove, offers: Sequence[_Offer], facts: Mapping[str, Any] | None
+    session: AsyncSession,
+    move: OfferMove,
+    offers: Sequence[_Offer],
+    facts: Mapping[str, Any] | None,
+    unit_numbers: Mapping[str, str] | None = None,
 ) -> None:
     if move.starts is not None:
         # New offers: no lapse timer can exist yet, so no look-up (one multi-row INSERT with the commit).
         schedule_many(session, move.starts, ((o.id, o.expires_at, {"round_id": o.round_id}) for o in offers))
-    numbers = await repo.unit_numbers(session, (o.unit_id for o in offers))
+    numbers = (
+        unit_numbers if unit_numbers is not None else await repo.unit_numbers(session, (o.unit_id for o in offers))
+    )
     for o in offers:
         # A move that starts the clock says when it runs out.
         clock = {"expires_at": o.expires_at} if move.starts is not None else {}
