@@ -377,6 +377,10 @@ def report_rows(sources: list[Source], ceilings: Ceilings) -> list[dict[str, Any
     return rows
 
 
+def _heading(row: dict[str, Any]) -> str:
+    return COLUMNS.get((row["database"], row["shape"]), "value")
+
+
 def _met(cells: dict[str, dict[str, Any]]) -> str:
     verdicts = {heading: row["met"] for heading, row in cells.items() if row.get("met") is not None}
     if not verdicts:
@@ -449,7 +453,9 @@ def write_report(
     ]
     for scenario in dict.fromkeys(row["scenario"] for row in rows):
         own = [row for row in rows if row["scenario"] == scenario]
-        headings = [h for key, h in COLUMNS.items() if any((r["database"], r["shape"]) == key for r in own)]
+        # The baselines (measured once, for every column) have one column of their own: "value".
+        present = {_heading(r) for r in own}
+        headings = [h for h in [*COLUMNS.values(), "value"] if h in present]
         lines += [
             "",
             f"## {scenario}",
@@ -459,7 +465,7 @@ def write_report(
         ]
         figures: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for row in own:
-            heading = COLUMNS.get((row["database"], row["shape"]), row["database"])
+            heading = _heading(row)
             figures.setdefault((row["figure"], row["unit"]), {})[heading] = row
         for (figure, unit), cells in figures.items():
             values: list[str] = []
