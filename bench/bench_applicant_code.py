@@ -41,11 +41,21 @@ import httpx
 from jose import jwk, jws
 from servicekit.testing import TansuBroker, free_port
 
-from bench.common import Figure, HttpCall, LoadStats, bare_endpoint_baseline, http_load, write_results
+from bench.common import (
+    Figure,
+    HttpCall,
+    LoadStats,
+    bare_endpoint_baseline,
+    http_load,
+    production_shape,
+    write_results,
+)
 from tests.stack import BIN, Stack, running_stack, wait_ready
 from tests.test_e2e_registration import resident_id, sign_in_with_otp
 
 SCENARIO = "applicant_code"
+# make bench also runs it on PostgreSQL in the production shape (each service's workers in a process of their own).
+BENCH_PRODUCTION_SHAPE = True
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 OFFLINE_VERIFICATIONS = 5_000
@@ -341,7 +351,7 @@ async def run() -> list[Figure]:
     os.environ.setdefault("GATEWAY_RATE_LIMIT_ENABLED", "false")
     broker = TansuBroker().start()
     try:
-        with running_stack(broker) as stack:
+        with running_stack(broker, split_workers=production_shape()) as stack:
             talent, partner, code = await prepare(stack.gateway_url)
             pids = {name: stack.processes[name].pid for name in ("gateway", "applicant")}
             # The ceiling of one HTTP hop, now, on this machine (the stack is idle meanwhile).
