@@ -44,7 +44,7 @@ demo: setup ## a one-minute scripted walk through the running platform (start it
 screenshots: setup ## refresh docs/screenshots/*.png in Debian's Chromium (starts a platform, or BASE_URL=… of a running one)
 	@$(UV) run --frozen python scripts/screenshots.py $(if $(BASE_URL),--base-url $(BASE_URL))
 
-bench: setup ## every bench/ scenario (quick sizes; BENCH_FULL=1 for the issues' sizes) + baselines → bench/report.md, bench/report.json
+bench: setup ## every bench/ scenario on SQLite and PostgreSQL side by side (+ production shape; quick sizes; BENCH_FULL=1 for the issues' sizes) + baselines → bench/report.md, bench/report.json
 	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; } \
 		|| echo "wrk not installed: the HTTP scenarios fall back to the in-process load generator"
 	@$(UV) run --frozen python -m bench.run_all
