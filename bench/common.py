@@ -410,6 +410,8 @@ def write_results(scenario: str, figures: list[Figure]) -> Path:
         "commit": git_commit(),
         "dirty": git_dirty(),
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # Set by run_all for each scenario run, so it finds the files this run wrote (whatever their names).
+        "run": os.environ.get("BENCH_RUN", ""),
         "rows": [f.row() for f in figures],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

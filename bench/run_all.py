@@ -43,6 +43,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,7 +207,15 @@ def run_scenario(run: Run, full: bool, timeout_s: float, postgres_url: str, comm
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / result.with_suffix(".log").name
     command = [sys.executable, "-m", f"bench.bench_{name}", *args]
-    environment = {**os.environ, **env, "BENCH_DATABASE": stored, "BENCH_SHAPE": run.shape, "BENCH_COMMIT": commit}
+    token = uuid.uuid4().hex
+    environment = {
+        **os.environ,
+        **env,
+        "BENCH_DATABASE": stored,
+        "BENCH_SHAPE": run.shape,
+        "BENCH_COMMIT": commit,
+        "BENCH_RUN": token,
+    }
     if run.database == "sqlite" or (run.database == "both" and not postgres_url):
         environment.pop("TEST_DATABASE_URL", None)
     else:
@@ -232,12 +241,14 @@ def run_scenario(run: Run, full: bool, timeout_s: float, postgres_url: str, comm
     if run.exit_code not in (0, None):
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
         run.note = f"exit {run.exit_code}: {tail[0][:200]}"
-    # The results file is named by the scenario's SCENARIO, usually its file's name; one scenario runs at a time,
-    # so what was written meanwhile for this database and shape is this run's.
-    written = [s for s in results_files() if s[1:3] == (stored, run.shape) and s[3].stat().st_mtime >= started_wall]
+    # The results file is named by the scenario's SCENARIO, usually its file's name: the files written meanwhile
+    # that carry this run's BENCH_RUN token are this run's.
+    written = [f for f in results_files() if f[1:3] == (stored, run.shape) and f[3].stat().st_mtime >= started_wall]
     for _, _, _, path in written:
-        run.rows += read_results(path)[1]
-    if not written and not run.note:
+        meta, rows = read_results(path)
+        if meta.get("run") == token:
+            run.rows += rows
+    if not run.rows and not run.note:
         run.note = f"wrote no {result.relative_to(ROOT)}"
     print(f"   {run.seconds:.0f} s, {len(run.rows)} figures {run.note} (log: {log.relative_to(ROOT)})", flush=True)
     return run
