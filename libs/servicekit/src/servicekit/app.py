@@ -84,6 +84,7 @@ class Runtime:
             self.database,
             self.publisher,
             poll_interval_s=settings.outbox_poll_interval_s,
+            idle_poll_s=settings.outbox_idle_poll_s,
             retention=timedelta(days=settings.outbox_retention_days),
         )
         self.consumers = [
@@ -97,6 +98,8 @@ class Runtime:
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
                 batch_size=settings.consumer_batch_size,
+                idle_fetch_wait_ms=settings.kafka_consumer_idle_fetch_wait_ms,
+                quiet_after_s=settings.kafka_consumer_quiet_after_s,
                 consumer_config={
                     "session_timeout_ms": settings.kafka_consumer_session_timeout_ms,
                     "heartbeat_interval_ms": settings.kafka_consumer_heartbeat_interval_ms,
@@ -104,7 +107,11 @@ class Runtime:
             )
             for suffix, handlers in definition.consumers.items()
         ]
-        self.timer_runner = TimerRunner(self.database, definition.timers) if definition.timers else None
+        self.timer_runner = (
+            TimerRunner(self.database, definition.timers, max_sleep_s=settings.timer_max_sleep_s)
+            if definition.timers
+            else None
+        )
         self.state: Mapping[str, Any] = definition.state(settings) if definition.state else {}
         self._tasks: list[asyncio.Task[None]] = []
 

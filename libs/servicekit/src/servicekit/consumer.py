@@ -100,6 +100,8 @@ class EventConsumer:
         consumer_config: Mapping[str, Any] | None = None,
         batch_size: int = 200,
         fetch_max_wait_ms: int = 50,
+        idle_fetch_wait_ms: int = 1000,
+        quiet_after_s: float = 30.0,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -118,6 +120,16 @@ class EventConsumer:
         # this runs out, not when a message arrives, so the default 500 ms was the latency of an idle consumer
         # (measured: p50 132 ms, p90 235 ms; with 50 ms: p50 12 ms) for about 1% of a core per idle consumer.
         self.consumer_config.setdefault("fetch_max_wait_ms", fetch_max_wait_ms)
+        # An idle consumer need not ask 20 times a second (each fetch costs this process and the broker CPU):
+        # after `quiet_after_s` without a record the wait doubles every few seconds up to `idle_fetch_wait_ms`,
+        # and the first batch of records brings it back to the short one (AdaptiveWait). On Apache Kafka a
+        # waiting fetch is answered as soon as data arrives, so the long wait costs nothing there; on Tansu the
+        # first event after a quiet spell waits at most `idle_fetch_wait_ms` (set it to the short wait to opt out).
+        self.wait = AdaptiveWait(
+            busy_ms=int(self.consumer_config["fetch_max_wait_ms"]),
+            idle_ms=max(idle_fetch_wait_ms, int(self.consumer_config["fetch_max_wait_ms"])),
+            quiet_after_s=quiet_after_s,
+        )
         # How soon a change in a topic's partitions is seen (the group then rebalances onto the new ones).
         # aiokafka's default, 5 minutes, left a client that joined just before the broker lost its memory on 3 of
         # the 4 partitions Tansu recreates a topic with (seen in the fault suite: an event in partition 3 unread).
@@ -142,8 +154,16 @@ class EventConsumer:
                 self._consumer = consumer
                 epoch = self.publisher.broker_epoch
                 consumed: dict[TopicPartition, int] = {}  # per partition, the offset after the last one applied
+                loop = asyncio.get_running_loop()
+                self.wait.records(loop.time())
                 while self.publisher.broker_epoch == epoch and not _log_went_back(consumer, consumed):
-                    batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                    # getmany returns as soon as records are there; its timeout only paces this loop's checks.
+                    batches = await consumer.getmany(timeout_ms=max(500, self.wait.ms), max_records=self.batch_size)
+                    if batches:
+                        self.wait.records(loop.time())
+                    else:
+                        self.wait.quiet(loop.time())
+                    _set_fetch_wait(consumer, self.wait.ms)
                     for messages in batches.values():
                         await self.handle_batch(messages)
                         await self.commit_offset(consumer, messages[-1])
@@ -412,6 +432,44 @@ def _database_failure(exc: DBAPIError) -> str:
     where = f" [{', '.join(names)}]" if names else ""
     kind = f"{type(exc).__name__} {code}" if code else type(exc).__name__
     return f"{kind}: {message}{where}"
+
+
+class AdaptiveWait:
+    """The fetch wait of a consumer: `busy_ms` while records flow, growing to `idle_ms` after a quiet spell.
+
+    `records(now)` when a fetch brought records (back to the short wait at once), `quiet(now)` when one came back
+    empty; `ms` is the wait for the next fetch. After `quiet_after_s` without records the wait doubles every
+    `step_s` seconds of further quiet, from `busy_ms` up to `idle_ms`.
+    """
+
+    def __init__(self, *, busy_ms: int, idle_ms: int, quiet_after_s: float, step_s: float = 2.0) -> None:
+        self.busy_ms = busy_ms
+        self.idle_ms = idle_ms
+        self.quiet_after_s = quiet_after_s
+        self.step_s = step_s
+        self.ms = busy_ms
+        self._last_records: float | None = None
+
+    def records(self, now: float) -> None:
+        self._last_records = now
+        self.ms = self.busy_ms
+
+    def quiet(self, now: float) -> None:
+        if self._last_records is None:
+            self._last_records = now
+        quiet_for = now - self._last_records - self.quiet_after_s
+        if quiet_for < 0:
+            self.ms = self.busy_ms
+            return
+        doublings = min(int(quiet_for / self.step_s) + 1, 16)
+        self.ms = min(self.idle_ms, self.busy_ms * 2**doublings)
+
+
+def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
+    """aiokafka's fetcher reads its max wait for every fetch request it sends: the next one uses this."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None and getattr(fetcher, "_fetch_max_wait_ms", wait_ms) != wait_ms:
+        fetcher._fetch_max_wait_ms = wait_ms
 
 
 def _log_went_back(consumer: AIOKafkaConsumer, consumed: Mapping[TopicPartition, int]) -> bool:

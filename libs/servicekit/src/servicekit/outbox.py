@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter as Tally
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from servicekit.db import Database, utcnow
 from servicekit.kafka import KafkaPublisher, Record
 from servicekit.models import OutboxEvent
 from servicekit.tracing import current_trace_fields, message_trace_headers, publish_spans
+from servicekit.wakeups import OUTBOX_CHANNEL, Wakeup, mark
 
 logger = logging.getLogger("servicekit.outbox")
 
@@ -54,6 +54,7 @@ class Outbox:
         # writes them never reads the outbox; the relay does, after the commit.
         queue_insert(session, _OUTBOX_TABLE, row, at_commit=True)
         session.info["outbox_dirty"] = True
+        mark(session, OUTBOX_CHANNEL)  # wakes the relay at the commit, in this process or (PostgreSQL) another
         return event
 
     def row(self, data: EventData, *, subject: str | None) -> tuple[CloudEvent, dict[str, Any]]:
@@ -121,6 +122,12 @@ class OutboxRelay:
     A broker that lost its memory (the embedded Tansu keeps everything in memory; a kill -9 and a restart
     leave it empty) is found by `check_broker_memory`, every `check_every_s` and first thing after a failed
     pass: then the whole retained window is published again (see there).
+
+    Between passes it sleeps until a commit wakes it (servicekit.wakeups: a commit of this process at once; one
+    of another process through LISTEN/NOTIFY on PostgreSQL). The fallback poll, for what no wake-up announces
+    (rows of another process on SQLite, a lost LISTEN connection), starts at `poll_interval_s` after a pass that
+    published and doubles with each empty pass up to `idle_poll_s`: an idle relay asks the database every few
+    seconds, not 20 times a second.
     """
 
     def __init__(
@@ -133,6 +140,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=14),
         prune_every_s: float = 3600.0,
         check_every_s: float = 15.0,
+        idle_poll_s: float = 5.0,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -141,6 +149,10 @@ class OutboxRelay:
         self.retention = retention
         self.prune_every_s = prune_every_s
         self.check_every_s = check_every_s
+        self.idle_poll_s = max(idle_poll_s, poll_interval_s)
+        self.wakeup = Wakeup(database, OUTBOX_CHANNEL, database.outbox_signal)
+        # On PostgreSQL another replica may hold the pass's lock when a commit wakes this relay: poll soon then.
+        self._lock_missed = False
         # Per partition, the end of the log as this relay last saw it acknowledged (highest offset + 1).
         self._written: dict[TopicPartition, int] = {}
         # When to look next; 0 = at once: at start (the broker may have restarted empty while this process was
@@ -149,9 +161,17 @@ class OutboxRelay:
         self._loss_suspected = False  # an acknowledgement below the remembered end was seen
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.wakeup.close()
+
+    async def _run(self) -> None:
         backoff = self.poll_interval_s
+        fallback = self.poll_interval_s
         last_prune = 0.0
         loop = asyncio.get_running_loop()
+        await self.wakeup.listen()
         while True:
             # Cleared before the pass, not after it: a commit that lands during the pass sets it again,
             # so its rows are picked up at once instead of after a whole poll interval.
@@ -174,12 +194,19 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
                 await asyncio.sleep(backoff)
                 continue
-            if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.database.outbox_signal.wait(), timeout=self.poll_interval_s)
+            if published:
+                fallback = self.poll_interval_s
+            elif self._lock_missed:  # another replica's pass: look again soon, it may have missed this one's rows
+                fallback = self.poll_interval_s
+                await self.wakeup.wait(self.poll_interval_s)
+            else:
+                # Woken by a commit, or the fallback poll: the longer nothing came, the slower it polls.
+                woken = await self.wakeup.wait(min(fallback, max(self._next_check - loop.time(), 0.0)))
+                fallback = self.poll_interval_s if woken else min(fallback * 2, self.idle_poll_s)
 
     async def publish_pending(self) -> int:
         """Publish everything pending now; returns how many rows were published."""
+        self._lock_missed = False
         total = 0
         while True:
             count = await self._publish_batch()
@@ -193,6 +220,7 @@ class OutboxRelay:
                 if not self.database.is_sqlite:
                     got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
                     if not got_lock:
+                        self._lock_missed = True
                         return 0
                 query = (
                     select_columns(*_RELAY_COLUMNS)

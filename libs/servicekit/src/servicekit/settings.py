@@ -77,6 +77,14 @@ class ServiceSettings(BaseSettings):
     # Events of one partition applied in one transaction (falls back to one by one on any failure).
     consumer_batch_size: int = 200
     consumer_retry_backoff_s: float = 0.2
+    # Idle waits (issue 17): what an idle platform costs. A consumer's fetch wait grows from the short one to
+    # this after `kafka_consumer_quiet_after_s` without records (on Tansu the first event after such a quiet spell
+    # waits up to it; on Apache Kafka nothing); the outbox relay's and the timer runner's fallback polls (for
+    # what no commit wake-up announces: another process's commit on SQLite) reach at most these.
+    kafka_consumer_idle_fetch_wait_ms: int = 1000
+    kafka_consumer_quiet_after_s: float = 30.0
+    outbox_idle_poll_s: float = 5.0
+    timer_max_sleep_s: float = 5.0
     max_body_bytes: int = 1_048_576
     # Longer URLs (path and query) are refused with a 414 problem (servicekit.hardening).
     max_url_bytes: int = 8192

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, update
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from servicekit.bulk import queue_insert
 from servicekit.db import Database, UTCDateTime, utcnow
+from servicekit.wakeups import TIMERS_CHANNEL, Wakeup, mark
 
 logger = logging.getLogger("servicekit.timers")
 
@@ -78,6 +79,7 @@ async def schedule(
     timer.attempts = 0
     timer.last_error = None
     timer.fired_at = None
+    mark(session, TIMERS_CHANNEL)  # a runner asleep until a later timer looks again at the commit
     return timer
 
 
@@ -104,6 +106,7 @@ def schedule_many(
     """
     created_at = utcnow()
     count = 0
+    mark(session, TIMERS_CHANNEL)
     for key, due_at, payload in items:
         queue_insert(
             session,
@@ -143,7 +146,13 @@ async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
 
 
 class TimerRunner:
-    """Fires due timers, each in its own transaction with its effect; retries with backoff, then gives up."""
+    """Fires due timers, each in its own transaction with its effect; retries with backoff, then gives up.
+
+    Between passes it sleeps until the next pending timer is due (one MIN(due_at) query), at most
+    `max_sleep_s`, and wakes early when a commit schedules a timer (servicekit.wakeups: at once in this process,
+    by LISTEN/NOTIFY from another on PostgreSQL). The cap bounds how late a timer written by another process on
+    SQLite (or moved by hand in the database) fires.
+    """
 
     def __init__(
         self,
@@ -154,6 +163,7 @@ class TimerRunner:
         batch_size: int = 100,
         max_attempts: int = 5,
         clock: Callable[[], datetime] = utcnow,
+        max_sleep_s: float = 5.0,
     ) -> None:
         self.database = database
         self.handlers = dict(handlers)
@@ -161,18 +171,53 @@ class TimerRunner:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.clock = clock
+        self.max_sleep_s = max(max_sleep_s, poll_interval_s)
+        self.wakeup = Wakeup(database, TIMERS_CHANNEL)
 
     async def run(self) -> None:
-        while True:
-            try:
-                fired = await self.fire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("timer pass failed, will retry: %s", exc)
-                fired = 0
-            if fired < self.batch_size:
-                await asyncio.sleep(self.poll_interval_s)
+        await self.wakeup.listen()
+        try:
+            while True:
+                # Cleared before the pass: a timer committed during it wakes the next sleep at once.
+                self.wakeup.event.clear()
+                try:
+                    fired = await self.fire_due()
+                    if fired >= self.batch_size:
+                        continue
+                    delay = await self.next_sleep_s()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.warning("timer pass failed, will retry: %s", exc)
+                    delay = self.poll_interval_s
+                await self.wakeup.wait(delay)
+        finally:
+            await self.wakeup.close()
+
+    async def next_sleep_s(self) -> float:
+        """Seconds until the next pending timer of this runner's kinds is due, within [0.01, max_sleep_s].
+
+        A timer already due that the last pass did not fire (another replica holds it) is looked at again after
+        `poll_interval_s`, not at once.
+        """
+        async with self.database.read() as conn:
+            due = (
+                await conn.execute(
+                    select(func.min(ScheduledTimer.due_at)).where(
+                        ScheduledTimer.status == "pending", col(ScheduledTimer.kind).in_(list(self.handlers))
+                    )
+                )
+            ).scalar()
+        if due is None:
+            return self.max_sleep_s
+        if isinstance(due, str):  # SQLite without the column type: an ISO text
+            due = datetime.fromisoformat(due)
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=self.clock().tzinfo)
+        seconds = (due - self.clock()).total_seconds()
+        if seconds <= 0:
+            return self.poll_interval_s
+        return min(max(seconds, 0.01), self.max_sleep_s)
 
     async def fire_due(self) -> int:
         """Fire every timer due now (up to one batch); returns how many were attempted."""
