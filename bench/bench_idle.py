@@ -30,7 +30,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 IDLE_WAIT_OVERRIDES: dict[str, str] = {
     "KAFKA_CONSUMER_IDLE_FETCH_WAIT_MS": "1000",
     "OUTBOX_IDLE_POLL_S": "5",
+    "TIMER_MAX_SLEEP_S": "5",
 }
+NOTIFY_OVERRIDES = {"NOTIFY_DELIVERY_IDLE_POLL_S": "5"}
 
 
 def _children() -> dict[int, list[int]]:
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TALENT_ENV", "dev")
     os.environ.setdefault("STACK_READY_TIMEOUT_S", "600")
     extra = {name: {f"{name.upper()}_{k}": v for k, v in IDLE_WAIT_OVERRIDES.items()} for name in SERVICES}
+    extra["notify"].update(NOTIFY_OVERRIDES)
     broker = TansuBroker().start()
     try:
         with running_stack(broker, extra_env=extra) as stack:

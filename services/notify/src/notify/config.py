@@ -51,6 +51,9 @@ class NotifySettings(ServiceSettings):
     # --- partner webhooks ---------------------------------------------------------------------
     delivery_timeout_s: float = 10.0
     delivery_poll_interval_s: float = 0.1
+    # The longest the webhook worker sleeps when nothing is due: it wakes earlier when a delivery is due, when a
+    # commit of this process (or, on PostgreSQL, of another) queues one, or when a send ends.
+    delivery_idle_poll_s: float = 5.0
     # Exponential backoff with jitter: base · 2^(n-1) capped, 14 attempts in all over about a day (13–26 h).
     delivery_retry_base_s: float = 30.0
     delivery_retry_cap_s: float = 6 * 3600.0

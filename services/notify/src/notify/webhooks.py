@@ -21,6 +21,9 @@ import httpx
 from servicekit.db import Database
 from servicekit.safe_http import UnsafeUrl, pinned_client
 from servicekit.tracing import client_span, payload_context, record_http_status
+from servicekit.wakeups import Wakeup, mark
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import object_session
 
 from notify import partners, signing
 from notify import repository as repo
@@ -31,6 +34,17 @@ from notify.targets import InvalidTarget, check_form, refusal
 from notify.transitions import transition_delivery
 
 logger = logging.getLogger("notify.webhooks")
+
+DELIVERIES_CHANNEL = "notify_deliveries"
+
+
+@event.listens_for(Delivery, "after_insert")
+@event.listens_for(Delivery, "after_update")
+def _wake_worker(_mapper: Any, _connection: Any, delivery: Delivery) -> None:
+    """A delivery written or rescheduled (queued, redelivered) wakes the worker when its transaction commits."""
+    session = object_session(delivery)
+    if session is not None:
+        mark(session, DELIVERIES_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class DeliveryWorker:
         self.settings = components.settings
         self.in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.wakeup: Wakeup | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -72,22 +87,49 @@ class DeliveryWorker:
     async def run(self, runtime: Any) -> None:
         """The background job: claim and send until cancelled."""
         database: Database = runtime.database
+        # Between passes the worker sleeps until the next delivery is due (at most delivery_idle_poll_s), and a
+        # commit that queues or reschedules one, or a send that frees a partner's slot, wakes it at once.
+        wakeup = self.wakeup = Wakeup(database, DELIVERIES_CHANNEL)
+        await wakeup.listen()
         async with self.client() as client:
             try:
                 while True:
+                    wakeup.event.clear()  # before the pass: what is committed during it wakes the next sleep
                     try:
                         count = await self.start_due(database, client)
+                        delay = 0.0 if count else await self.next_pass_s(database)
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # the database is away: keep going, the rows wait
                         logger.warning("webhook pass failed, will retry: %s", exc)
-                        count = 0
-                    if count == 0:
-                        await asyncio.sleep(self.settings.delivery_poll_interval_s)
+                        delay = self.settings.delivery_poll_interval_s
+                    if delay > 0:
+                        await wakeup.wait(delay)
             finally:
                 for task in self._tasks:
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+                await wakeup.close()
+
+    async def next_pass_s(self, database: Database) -> float:
+        """Seconds until the next pending delivery is due, at most delivery_idle_poll_s.
+
+        One due already that the pass left (its partner is at its concurrency limit) is looked at again after
+        delivery_poll_interval_s (or sooner: a finished send wakes the worker).
+        """
+        async with database.read() as conn:
+            due = (
+                await conn.execute(
+                    select(func.min(Delivery.next_attempt_at)).where(Delivery.status == DeliveryStatus.PENDING)  # type: ignore[arg-type]
+                )
+            ).scalar()
+        short, idle = self.settings.delivery_poll_interval_s, max(self.settings.delivery_idle_poll_s, 0.0)
+        if due is None:
+            return max(idle, short)
+        seconds = (due - self.c.clock()).total_seconds()
+        if seconds <= 0:
+            return short
+        return min(max(seconds, 0.01), max(idle, short))
 
     async def start_due(self, database: Database, client: httpx.AsyncClient) -> int:
         """Claim what is due and start sending it in the background; returns how many were started."""
@@ -153,6 +195,8 @@ class DeliveryWorker:
             self.in_flight[job.partner_id] -= 1
             if self.in_flight[job.partner_id] <= 0:
                 del self.in_flight[job.partner_id]
+            if self.wakeup is not None:  # a slot is free: deliveries held back by the partner's limit may go
+                self.wakeup.event.set()
 
     async def attempt(self, database: Database, client: httpx.AsyncClient, job: Job) -> None:
         started = time.monotonic()
