@@ -226,3 +226,43 @@ def test_a_parameter_inside_a_segment_matches_that_one_segment() -> None:
     assert not csv.match("/api/v1/insight/summary")
     assert not csv.match("/api/v1/insight/a/b.csv")
     assert not csv.match("/api/v1/insight/talentsXcsv")
+
+
+class TestTheProxyRouteComesFirst:
+    """The proxy matches a service's paths before any of the gateway's own routes: so no own route may sit
+    below a service's prefix (it would never be reached), and the gateway's own paths must not match it."""
+
+    def test_no_own_route_is_below_a_services_prefix(self, tmp_path: Path) -> None:
+        from fastapi.routing import iter_route_contexts
+        from gateway.main import create_app
+        from gateway.router import ProxyRoute
+
+        settings = GatewaySettings(environment="dev", database_url=f"sqlite+aiosqlite:///{tmp_path}/gateway.db")
+        app = create_app(settings)
+        assert isinstance(app.router.routes[0], ProxyRoute)
+        own = [str(c.path_format) for c in iter_route_contexts(app.router.routes[1:])]
+        assert any(path.startswith("/api/v1/auth/") for path in own)
+        for path in own:
+            concrete = "/".join("x" if s.startswith("{") else s for s in path.split("/"))
+            assert resolve_service(concrete) in (None, "gateway") or path == "/api/{path:path}", path
+
+    @pytest.mark.parametrize(
+        ("method", "path", "matched"),
+        [
+            ("POST", "/api/v1/codes/verify", True),
+            ("GET", "/api/v1/me/claims", True),
+            ("POST", "/api/v1/auth/token", False),  # the gateway's own sign-in
+            ("GET", "/api/v1/admin/employers", False),  # the gateway's own operation
+            ("GET", "/api/v1/nobody/owns/this", False),  # the catch-all answers 404
+            ("TRACE", "/api/v1/me/claims", False),  # the catch-all answers 405
+            ("GET", "/app/", False),
+        ],
+    )
+    def test_what_it_matches(self, method: str, path: str, matched: bool) -> None:
+        from gateway.router import ProxyRoute
+        from starlette.routing import Match
+
+        match, child = ProxyRoute().matches({"type": "http", "method": method, "path": path, "headers": []})
+        assert (match == Match.FULL) is matched
+        if matched:
+            assert child["route"].path == "/api/{path:path}"  # the metrics' route label, as the catch-all's

@@ -10,6 +10,7 @@ from servicekit.auth import Principal
 from servicekit.middleware import client_ip
 from servicekit.problems import Forbidden, Unauthorized
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import Scope
 
 from gateway.exceptions import OAuthError, RateLimited, RouteNotFound
 from gateway.routes import GATEWAY, access_rule, resolve_service, route_group
@@ -71,11 +72,10 @@ async def auth_rate_limit(request: Request, runtime: RuntimeDep) -> None:
     await limit_rate(runtime, f"ip:{client_ip(request.scope)}", "auth", "auth")
 
 
-async def _bearer_principal(request: Request, runtime: RuntimeDep) -> Principal | None:
-    header = request.headers.get("authorization")
-    if not header:
+async def _bearer_principal(authorization: str | None, runtime: GatewayRuntime) -> Principal | None:
+    if not authorization:
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(key="gateway.auth.bearer_format", headers=_challenge())
     try:
@@ -89,24 +89,27 @@ def _challenge(extra: str = "") -> dict[str, str]:
     return {"WWW-Authenticate": f'Bearer realm="talent-platform"{", " + extra if extra else ""}'}
 
 
-async def routed_service(request: Request, runtime: RuntimeDep) -> str:
-    """Resolve the owning service, then authenticate, rate-limit and apply the route's role rule."""
-    path, method = request.url.path, request.method
-    service = resolve_service(path)
+async def authorize(
+    runtime: GatewayRuntime, scope: Scope, path: str, service: str | None, authorization: str | None
+) -> str:
+    """Check a routed call against its service (resolved by the caller from `path`): authenticate, rate-limit
+    and apply the route's role rule; the service to forward to, or the problem to answer with."""
+    method = scope["method"]
     # A `.` or `..` segment (sent encoded, %2E%2E) would be resolved away on the way to the service, so
     # the role rule checked here would not be the one of the path the service serves.
-    if service is None or DOT_SEGMENTS.intersection(path.split("/")):
+    if service is None or ("/." in path and DOT_SEGMENTS.intersection(path.split("/"))):
         raise RouteNotFound(path)
     rule = access_rule(method, path, service)
     try:
-        principal = await _bearer_principal(request, runtime)
+        principal = await _bearer_principal(authorization, runtime)
     except Unauthorized:
         if not rule.public:
             raise
         principal = None  # a public read with a stale token is still a public read
-    caller = f"sub:{principal.sub}" if principal else f"ip:{client_ip(request.scope)}"
-    group = route_group(service, method)
-    await limit_rate(runtime, caller, group, group.rsplit(":", 1)[1])
+    if runtime.settings.rate_limit_enabled:
+        caller = f"sub:{principal.sub}" if principal else f"ip:{client_ip(scope)}"
+        group = route_group(service, method)
+        await limit_rate(runtime, caller, group, group.rsplit(":", 1)[1])
     if rule.public:
         return service
     if principal is None:
@@ -118,6 +121,12 @@ async def routed_service(request: Request, runtime: RuntimeDep) -> str:
         # below them that reaches the proxy names no operation (there is no upstream to ask).
         raise RouteNotFound(path)
     return service
+
+
+async def routed_service(request: Request, runtime: RuntimeDep) -> str:
+    """Resolve the owning service, then authenticate, rate-limit and apply the route's role rule."""
+    path = request.url.path
+    return await authorize(runtime, request.scope, path, resolve_service(path), request.headers.get("authorization"))
 
 
 RoutedService = Annotated[str, Depends(routed_service)]

@@ -23,7 +23,7 @@ from gateway.admin import RuntimeTokenVerifier, include_own_routers
 from gateway.config import GatewaySettings, get_settings
 from gateway.openapi import BEARER_SCHEME, bearer_security_scheme
 from gateway.ratelimit import RedisRateLimiter
-from gateway.router import DOCS_STATIC, auth_router, docs_router, keys_router, proxy_router
+from gateway.router import DOCS_STATIC, ProxyRoute, auth_router, docs_router, keys_router, proxy_router
 from gateway.routes import SERVICES
 from gateway.runtime import GatewayRuntime
 from gateway.web import mount_web
@@ -101,6 +101,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.mount(DOCS_STATIC, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-static")
     include_own_routers(app)  # before the proxy: its catch-all would take their paths
     app.include_router(proxy_router)
+    # First of all routes: a call to a service's path is matched by the route table alone (gateway.router).
+    app.router.routes.insert(0, ProxyRoute())
     mount_web(app)  # /console/, /app/ (the browser front ends) and / → /app/
     app.openapi = lambda: _own_openapi(app)  # type: ignore[method-assign]
     document_roles(app)  # x-roles on the gateway's own operations, as on the services'

@@ -21,6 +21,7 @@ from servicekit.tracing import TRACEPARENT, TRACESTATE, httpx_event_hooks, injec
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 from yarl import URL
 
 from gateway.config import GatewaySettings
@@ -53,6 +54,7 @@ _REQUEST_DROP = HOP_BY_HOP | {
     "x-forwarded-proto",
     "x-forwarded-host",
 }
+_REQUEST_DROP_RAW = frozenset(name.encode("latin-1") for name in _REQUEST_DROP)
 # Uvicorn writes its own; the middleware writes the request id.
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server", REQUEST_ID_HEADER.lower()}
 _RESPONSE_DROP_RAW = frozenset(name.encode("latin-1") for name in _RESPONSE_DROP)
@@ -87,19 +89,30 @@ def upstream_url(base: str, request: Request) -> URL:
     return URL(base + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""), encoded=True)
 
 
-def forward_headers(request: Request) -> list[tuple[str, str]]:
-    headers = request.headers
-    drop = _REQUEST_DROP | _connection_tokens(headers.get("connection"))
-    forwarded = [(k, v) for k, v in headers.items() if k not in drop]  # Starlette's names are lower case
+def forward_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The caller's headers less those the gateway sets itself (and hop-by-hop ones), then the gateway's own."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]  # names lower case, as the ASGI server gives them
+    connection = prior = host = None
+    for name, value in raw:  # the first of each, as Starlette's Headers.get would answer
+        if name == b"connection" and connection is None:
+            connection = value.decode("latin-1")
+        elif name == b"x-forwarded-for" and prior is None:
+            prior = value.decode("latin-1")
+        elif name == b"host" and host is None:
+            host = value.decode("latin-1")
+    drop = (
+        _REQUEST_DROP_RAW | {t.encode("latin-1") for t in _connection_tokens(connection)}
+        if connection
+        else _REQUEST_DROP_RAW
+    )
+    forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw if k not in drop]
     forwarded.append((REQUEST_ID_HEADER, current_request_id() or ""))
     trace_context: dict[str, str] = {}
     inject(trace_context)
     forwarded.extend(trace_context.items())
-    prior = headers.get("x-forwarded-for")
-    ip = client_ip(request.scope)
+    ip = client_ip(scope)
     forwarded.append(("X-Forwarded-For", f"{prior}, {ip}" if prior else ip))
-    forwarded.append(("X-Forwarded-Proto", request.url.scheme))
-    host = headers.get("host")
+    forwarded.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
     if host is not None:
         forwarded.append(("X-Forwarded-Host", host))
     return forwarded
@@ -170,7 +183,7 @@ class UpstreamProxy:
 
     async def forward(self, request: Request, service: str) -> Response:
         url = upstream_url(self.upstreams[service], request)
-        headers = forward_headers(request)
+        headers = forward_headers(request.scope)
         declared = request.headers.get("content-length")
         streamed: _StreamedBody | None = None
         data: bytes | AsyncIterator[bytes] | None = None

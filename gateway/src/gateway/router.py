@@ -11,10 +11,13 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, JSONResponse
 from servicekit.db import SessionDep
 from servicekit.middleware import client_ip
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from gateway import service
-from gateway.dependencies import AuthDep, AuthSessionDep, RoutedService, RuntimeDep, auth_rate_limit
+from gateway.dependencies import AuthDep, AuthSessionDep, RoutedService, RuntimeDep, auth_rate_limit, authorize
 from gateway.keys import code_jwks
+from gateway.routes import GATEWAY, resolve_service
 from gateway.schemas import (
     Jwks,
     OtpIssued,
@@ -27,6 +30,9 @@ from gateway.schemas import (
 
 DOCS_STATIC = "/docs/static"
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PROXY_PATH = "/api/{path:path}"
+_PROXY_METHODS = frozenset(PROXY_METHODS)
+_AUTHORIZATION = b"authorization"
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(auth_rate_limit)])
 keys_router = APIRouter(tags=["auth"])
@@ -128,7 +134,42 @@ async def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@proxy_router.api_route("/api/{path:path}", methods=PROXY_METHODS)
+@proxy_router.api_route(PROXY_PATH, methods=PROXY_METHODS)
 async def proxy(request: Request, service_name: RoutedService, runtime: RuntimeDep) -> Response:
     """Forward an API call to the service that owns its path."""
     return await runtime.proxy.forward(request, service_name)
+
+
+class ProxyRoute(BaseRoute):
+    """The proxy for every path a service owns, as a plain ASGI route placed first among the app's routes.
+
+    A routed call needs none of FastAPI's machinery (no parameters, no body model, no dependency graph): it
+    is matched by the route table alone, checked (token, rate limit, role rule) and forwarded. Paths no
+    service owns, and the gateway's own, do not match here: they go on to the gateway's routers, and to the
+    `proxy` catch-all above (a 404 problem for what no operation names). Errors are raised as with any route,
+    so the app's problem handlers answer them.
+    """
+
+    path = PROXY_PATH  # the route label of metrics and traces, as the catch-all's
+    path_format = PROXY_PATH
+    name = "proxy"
+    methods = _PROXY_METHODS
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] in _PROXY_METHODS:
+            path: str = scope["path"]
+            if path.startswith("/api/"):
+                service = resolve_service(path)
+                if service is not None and service != GATEWAY:
+                    return Match.FULL, {"route": self, "gateway.service": service}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = scope["app"].state.runtime
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == _AUTHORIZATION), None)
+        service = await authorize(runtime, scope, scope["path"], scope["gateway.service"], authorization)
+        response = await runtime.proxy.forward(Request(scope, receive), service)
+        await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
