@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, Index, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -82,6 +84,9 @@ class Database:
         }
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            # A connection back in the pool is rolled back only when it is in a transaction (_configure_sqlite):
+            # each rollback is a round trip to the connection's aiosqlite thread, and most have nothing to undo.
+            kwargs["pool_reset_on_return"] = None
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -94,6 +99,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=AsyncSession, sync_session_class=session_class, expire_on_commit=False
         )
+        self._fast: dict[Select[*tuple[Any, ...]], _FastRead] = {}
 
     def _after_commit(self, session: Any) -> None:
         if session.info.pop("outbox_dirty", False):
@@ -123,12 +129,73 @@ class Database:
             await conn.execution_options(**{READ_ONLY_OPTION: True})
             yield conn
 
+    async def fetch_rows(
+        self, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """The rows of a read-only SELECT, as named tuples (`row.column`), in one round trip to the driver.
+
+        For the hottest reads (one indexed lookup per request). Like `read()` it takes no write lock on SQLite and
+        sees committed data only, but it skips what a SQLAlchemy connection costs per statement: on SQLite each
+        of its steps (cursor, execute, fetch, close, the transaction's rollback) is a hop to the connection's
+        aiosqlite thread and back, ~4× the CPU of the query itself on a busy machine; on PostgreSQL the BEGIN
+        and ROLLBACK around it. The statement is compiled once (keep it in a module constant) and its values
+        pass through the column types as SQLAlchemy would pass them (UTCDateTime, dates on SQLite…).
+        """
+        fast = self._fast.get(statement)
+        if fast is None:
+            fast = self._fast[statement] = _FastRead(statement, self.engine.dialect)
+        values = fast.bind(params or {})
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if self.is_sqlite:
+                rows = await driver.execute_fetchall(fast.sql, values)
+            else:
+                rows = await driver.fetch(fast.sql, *values)
+        return [fast.row(row) for row in rows]
+
+    async def fetch_first(
+        self, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any] | None = None
+    ) -> Any | None:
+        """The first row of `fetch_rows` (a named tuple), or None."""
+        rows = await self.fetch_rows(statement, params)
+        return rows[0] if rows else None
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _FastRead:
+    """A SELECT compiled once for `Database.fetch_rows`: its SQL, its parameters in order, and the column types'
+    conversions of values in and out."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        compiled: Any = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names: Sequence[str] = tuple(compiled.positiontup or ())
+        self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
+        self.bind_processors: Mapping[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        columns = compiled._result_columns
+        self.result_processors = [entry.type._cached_result_processor(dialect, None) for entry in columns]
+        self.row_class: Any = namedtuple("Row", [entry.keyname for entry in columns], rename=True)  # type: ignore[misc]
+
+    def bind(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name in self.names:
+            value = params[name] if name in params else self.defaults[name]
+            processor = self.bind_processors.get(name)
+            values.append(processor(value) if processor is not None else value)
+        return values
+
+    def row(self, raw: Sequence[Any]) -> Any:
+        return self.row_class._make(
+            value if processor is None else processor(value)
+            for processor, value in zip(self.result_processors, raw, strict=True)
+        )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -142,6 +209,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+        # pool_reset_on_return=None (Database): roll back here, and only what is still open.
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
