@@ -32,19 +32,17 @@ import csv
 import io
 import os
 import resource
-import sqlite3
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 from contracts import FactSource, TalentCertified, TalentRegistered
 from servicekit.testing import TansuBroker
 
 from bench.baselines import event_ceiling
-from bench.bench_benefits_autogrant import _publish
+from bench.bench_benefits_autogrant import BenefitsDb, _publish
 from bench.common import Figure, write_results
 from bench.sqlcount import ProcessCpu
 from tests.stack import running_stack
@@ -88,48 +86,6 @@ def _certified(talent_id: str) -> TalentCertified:
         certified_until=date.today() + timedelta(days=1000),
         region_code=REGION,
     )
-
-
-class BenefitsDb:
-    """Read-only counts on benefits' database, SQLite file or PostgreSQL."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.pg: asyncpg.Connection | None = None
-
-    async def __aenter__(self) -> BenefitsDb:
-        if not self.url.startswith("sqlite"):
-            self.pg = await asyncpg.connect(self.url.replace("+asyncpg", ""))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.pg is not None:
-            await self.pg.close()
-
-    async def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        if self.pg is not None:
-            return [tuple(r) for r in await self.pg.fetch(sql)]
-        path = self.url.split("///", 1)[1]
-
-        def read() -> list[tuple[Any, ...]]:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as connection:
-                return list(connection.execute(sql).fetchall())
-
-        return await asyncio.to_thread(read)
-
-    async def count(self, sql: str) -> int:
-        [(value,)] = await self.rows(sql)
-        return int(value)
-
-    async def wait_for(self, sql: str, expected: int, timeout_s: float) -> float:
-        started = time.perf_counter()
-        count = 0
-        while time.perf_counter() - started < timeout_s:
-            count = await self.count(sql)
-            if count >= expected:
-                return time.perf_counter() - started
-            await asyncio.sleep(0.3)
-        raise TimeoutError(f"only {count} of {expected} after {timeout_s}s: {sql}")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -27,6 +27,7 @@ from benefits.states import PERIOD_FREEING
 
 async def situation_of(session: AsyncSession, talent_id: str) -> TalentSituation:
     repo = BenefitsRepository.of(session)
+    await repo.load_situation(talent_id)
     facts = await repo.get_facts(talent_id)
     return TalentSituation(facts=facts, has_active_lease=await repo.has_active_lease(talent_id))
 

@@ -270,11 +270,15 @@ def _event_of(
 
 
 async def submit_claim(session: AsyncSession, principal: Principal, body: ClaimCreate, clock: Clock) -> Claim:
-    """One tap: check eligibility and limits, then run the automatic checks at once (accepted or rejected)."""
-    row = await BenefitsRepository.of(session).current_policy(body.policy_code)
-    if row is None or not row.active:
+    """One tap: check eligibility and limits, then run the automatic checks at once (accepted or rejected).
+
+    The policy comes from the process's parsed catalogue (checked against the database once per transaction).
+    Nothing is written before the end: the claim goes out as one INSERT in its final state, with its history,
+    timers and audit entry as one multi-row INSERT each (no statement of the checks reads them back).
+    """
+    policy = (await BenefitsRepository.of(session).catalogue()).by_code.get(body.policy_code)
+    if policy is None or not policy.row.active:
         raise UnknownPolicy(body.policy_code)
-    policy = Policy.of(row)
     now = utcnow()
     year = clock.today(now).year
     situation = await situation_of(session, principal.sub)
@@ -289,8 +293,11 @@ async def submit_claim(session: AsyncSession, principal: Principal, body: ClaimC
         amount = compute_amount(policy.rules.amount, policy.rules.limits, situation.facts, body.details, record)
     except InvalidDetails as exc:
         raise InvalidClaimDetails(exc.field, exc.key, exc.params) from exc
-    claim = await _file_claim(session, principal.sub, policy, situation, dict(body.details), amount, now, year, clock)
-    await _accept_or_reject(session, claim, clock)
+    with session.no_autoflush:
+        claim = await _file_claim(
+            session, principal.sub, policy, situation, dict(body.details), amount, now, year, clock
+        )
+        await _accept_or_reject(session, claim, clock)
     return claim
 
 

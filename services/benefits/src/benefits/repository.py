@@ -9,7 +9,7 @@ from typing import Any
 from servicekit.bulk import queue_insert
 from servicekit.pagination import keyset_after
 from servicekit.sql import greatest, insert_ignoring_conflicts
-from sqlalchemy import Table, bindparam, case, func, inspect, update
+from sqlalchemy import Table, bindparam, case, exists, func, inspect, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -65,16 +65,21 @@ class BenefitsRepository:
         self.checked_catalogue: Catalogue | None = None
         # claims locked up front by a batch of decisions (lock_claims): locked_claim needs no query for them.
         self.locked: dict[str, Claim] = {}
+        # claim id -> the whole history of a claim filed in this transaction (its lines are queued, not read).
+        self.new_history: dict[str, list[ClaimHistory]] = {}
+        # (policy, day) of the sampling seeds this transaction inserted (not committed yet: not for the process).
+        self.seeds_made: set[tuple[str, date]] = set()
 
     @classmethod
     def of(cls, session: AsyncSession) -> BenefitsRepository:
         """This transaction's repository (a fresh one when the transaction changed)."""
-        transaction = session.sync_session.get_transaction()
+        # Like Session.add: start the (lazy) transaction now, so the repository made before the first query
+        # is the one the rest of the transaction uses (no statement is sent until the first query).
+        transaction = session.sync_session._autobegin_t()
         repository: BenefitsRepository | None = session.info.get(_REPOSITORY)
-        if repository is None or repository.transaction is not transaction or transaction is None:
+        if repository is None or repository.transaction is not transaction:
             repository = cls(session, transaction)
-            if transaction is not None:
-                session.info[_REPOSITORY] = repository
+            session.info[_REPOSITORY] = repository
         return repository
 
     async def catalogue(self) -> Catalogue:
@@ -190,6 +195,27 @@ class BenefitsRepository:
                 cache.facts[talent_id] = facts
         return facts
 
+    async def load_situation(self, talent_id: str) -> None:
+        """The talent's read-model row and whether it holds an active lease, in one query, into the cache."""
+        if talent_id in self.facts and talent_id in self.active_lease:
+            return
+        leased = (
+            exists()
+            .where(
+                col(TalentLease.talent_id) == col(TalentFacts.talent_id),
+                col(TalentLease.started).is_(True),
+                col(TalentLease.ended).is_(False),
+            )
+            .label("leased")
+        )
+        query = select(TalentFacts, leased).where(TalentFacts.talent_id == talent_id)
+        row = (await self.session.exec(query)).first()
+        if row is None:
+            self.facts[talent_id] = None  # no read-model row: the lease is asked separately when needed
+            return
+        self.facts[talent_id] = row[0]
+        self.active_lease[talent_id] = bool(row[1])
+
     async def has_active_lease(self, talent_id: str) -> bool:
         cached = self.active_lease.get(talent_id)
         if cached is not None:
@@ -252,6 +278,7 @@ class BenefitsRepository:
         self.session.add(claim)
         cache = self
         cache.new_claims.add(claim.id)
+        cache.new_history[claim.id] = []
         cached = cache.claims.get(claim.talent_id)
         if cached is not None:
             cached.append(claim)
@@ -278,23 +305,29 @@ class BenefitsRepository:
         reason_message: dict[str, Any] | None = None,
         reasons: list[dict[str, Any]] | None = None,
     ) -> None:
-        """A history line, sent with the transaction's other queued rows (one INSERT for a whole batch)."""
-        queue_insert(
-            self.session,
-            _HISTORY_TABLE,
-            {
-                "claim_id": claim_id,
-                "at": at,
-                "action": action,
-                "stage": stage,
-                "from_status": from_status,
-                "to_status": to_status,
-                "actor": actor,
-                "reason": reason,
-                "reason_message": reason_message,
-                "reasons": reasons or [],
-            },
-        )
+        """A history line, sent with the transaction's other queued rows (one INSERT for a whole batch).
+
+        A claim filed in this transaction keeps its lines in memory too, so its answer needs no query."""
+        values: dict[str, Any] = {
+            "claim_id": claim_id,
+            "at": at,
+            "action": action,
+            "stage": stage,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor,
+            "reason": reason,
+            "reason_message": reason_message,
+            "reasons": reasons or [],
+        }
+        queue_insert(self.session, _HISTORY_TABLE, values)
+        known = self.new_history.get(claim_id)
+        if known is not None:
+            if self.session.sync_session.get_nested_transaction() is not None:
+                # A savepoint may take this line back: the history is read from the database instead.
+                del self.new_history[claim_id]
+            else:
+                known.append(ClaimHistory(**values))
 
     async def period_holder(self, period_key: str) -> Claim | None:
         return (await self.session.exec(select(Claim).where(Claim.period_key == period_key))).first()
@@ -366,11 +399,16 @@ class BenefitsRepository:
 
     async def history_of(self, claim_ids: Sequence[str]) -> dict[str, list[ClaimHistory]]:
         out: dict[str, list[ClaimHistory]] = {claim_id: [] for claim_id in claim_ids}
-        if not claim_ids:
+        unknown = []
+        for claim_id in claim_ids:
+            known = self.new_history.get(claim_id)
+            if known is None:
+                unknown.append(claim_id)
+            else:
+                out[claim_id] = list(known)  # filed in this transaction: every line of it is in memory
+        if not unknown:
             return out
-        query = (
-            select(ClaimHistory).where(col(ClaimHistory.claim_id).in_(list(claim_ids))).order_by(col(ClaimHistory.id))
-        )
+        query = select(ClaimHistory).where(col(ClaimHistory.claim_id).in_(unknown)).order_by(col(ClaimHistory.id))
         for entry in (await self.session.exec(query)).all():
             out[entry.claim_id].append(entry)
         return out

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -86,11 +87,22 @@ def is_sampled(seed: str, claim_id: str, share: float) -> bool:
 # --- the seeds ---------------------------------------------------------------------------------------------
 
 
-async def seed_of(session: AsyncSession, policy_code: str, day: date) -> SamplingSeed:
+# Per database engine: (policy, day) -> the day's seed, once it and the next day's were read as committed rows.
+# A seed never changes once stored, so every later claim of that policy and day draws without a query.
+_known_seeds: weakref.WeakKeyDictionary[Any, dict[tuple[str, date], str]] = weakref.WeakKeyDictionary()
+
+
+async def seed_of(session: AsyncSession, policy_code: str, day: date) -> str:
     """The day's seed of the policy, made (with the next day's, so its commitment is public before that day's
     first draw) unless it exists; a concurrent transaction making the same one leaves exactly one."""
+    engine = session.get_bind()
+    known = _known_seeds.setdefault(engine, {})
+    cached = known.get((policy_code, day))
+    if cached is not None:
+        return cached
     repo = BenefitsRepository.of(session)
     found = []
+    made_here = False
     for when in (day, day + timedelta(days=1)):
         row = await repo.sampling_seed(policy_code, when)
         if row is None:
@@ -99,10 +111,15 @@ async def seed_of(session: AsyncSession, policy_code: str, day: date) -> Samplin
             await insert_ignoring_conflicts(
                 session, SamplingSeed, values | {"created_at": utcnow()}, conflict_columns=("policy_code", "day")
             )
+            repo.seeds_made.add((policy_code, when))
             row = await repo.sampling_seed(policy_code, when)
             assert row is not None  # inserted just now, or by a transaction that committed first
+        made_here = made_here or (policy_code, when) in repo.seeds_made
         found.append(row)
-    return found[0]
+    if not made_here:
+        # Both rows were there before this transaction (a rollback cannot take them): kept for the process.
+        known[(policy_code, day)] = found[0].seed
+    return found[0].seed
 
 
 def _cursor_day(value: Any) -> date:
@@ -181,7 +198,7 @@ async def assess(
         return Verdict(reasons, sampled=False, draw_day=None)
     day = clock.today(claim.updated_at)  # the city's date of the claim's "accepted" history entry
     seed = await seed_of(session, claim.policy_code, day)
-    if is_sampled(seed.seed, claim.id, rules.sample_share):
+    if is_sampled(seed, claim.id, rules.sample_share):
         return Verdict([SAMPLED], sampled=True, draw_day=day)
     return Verdict([], sampled=False, draw_day=day)
 
