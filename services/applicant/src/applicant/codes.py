@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -134,10 +135,24 @@ class CodeKeyRing:
     """The code keys of this process: jose key objects built once per key, reloaded from the database
     every `reload_s` (so a rotation by another replica or the CLI arrives) and at once on an unknown kid."""
 
-    def __init__(self, sealer: FieldCipher, *, reload_s: float, lifetime: timedelta) -> None:
+    def __init__(
+        self,
+        sealer: FieldCipher,
+        *,
+        reload_s: float,
+        lifetime: timedelta,
+        reuse: timedelta = timedelta(0),
+        reuse_capacity: int = 10_000,
+    ) -> None:
         self.sealer = sealer
         self.reload_s = reload_s
         self.lifetime = lifetime
+        # A code asked for again within `reuse` of its signing, for the same talent row, claims and signing key, is
+        # the same code (an ES256 signature is most of a refresh's CPU); never more than a tenth of the lifetime.
+        self.reuse = min(reuse, lifetime / 10)
+        self.reuse_capacity = reuse_capacity
+        # talent id -> (what the code was signed for, the code, until when it is handed out again)
+        self._issued: OrderedDict[str, tuple[tuple[Any, ...], IssuedCode, datetime]] = OrderedDict()
         self._loaded = _LoadedKeys(None, None, {}, {"keys": []})
         self._cache: dict[str, tuple[str, Key | None]] = {}  # kid -> (sealed private key, built private key)
         self._loaded_at = float("-inf")
@@ -230,6 +245,45 @@ class CodeKeyRing:
             claims, loaded.signing_key, headers={"kid": loaded.signing_kid, "typ": TOKEN_TYPE}, algorithm=ALGORITHM
         )
         return IssuedCode(code=PREFIX + token, kid=loaded.signing_kid, expires_at=expires_at)
+
+    def issue_reusing(
+        self,
+        holder: str,
+        version: Any,
+        *,
+        pseudonym: str,
+        tier: str,
+        city: str,
+        not_after: datetime,
+        status: dict[str, Any] | None = None,
+    ) -> IssuedCode:
+        """`issue`, or the code issued to `holder` less than `reuse` ago for the same claims, signing key and
+        `version` of the holder's row (any change to the row, a revocation or re-tiering first, signs anew)."""
+        if self.reuse <= timedelta(0):
+            return self.issue(pseudonym=pseudonym, tier=tier, city=city, not_after=not_after, status=status)
+        signed_for = (
+            version,
+            pseudonym,
+            tier,
+            city,
+            not_after,
+            json.dumps(status, sort_keys=True),
+            self._loaded.signing_kid,
+        )
+        now = utcnow()
+        cached = self._issued.get(holder)
+        if cached is not None and cached[0] == signed_for and now < cached[2]:
+            return cached[1]
+        issued = self.issue(pseudonym=pseudonym, tier=tier, city=city, not_after=not_after, status=status)
+        self._issued[holder] = (signed_for, issued, now + self.reuse)
+        self._issued.move_to_end(holder)
+        while len(self._issued) > self.reuse_capacity:
+            self._issued.popitem(last=False)
+        return issued
+
+    def forget(self, holder: str) -> None:
+        """Sign the holder's next code anew (it may not have one now)."""
+        self._issued.pop(holder, None)
 
     def sign(self, claims: dict[str, Any], token_type: str) -> str:
         """A compact JWS of `claims` under the signing key, typed by its header (the status list's

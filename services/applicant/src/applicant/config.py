@@ -30,6 +30,9 @@ class ApplicantSettings(ServiceSettings):
     code_key_encryption_keys: SecretStr = SecretStr("k1:dev-insecure-code-key-sealing-key")
     # How long a talent code (the QR credential) stays valid.
     code_lifetime_s: int = Field(default=300, ge=30, le=86_400)
+    # A talent asking for its code again within this long gets the same code, if nothing about it changed (the
+    # app refreshing its QR, or a retry); at most a tenth of the lifetime is ever used. 0 signs every time.
+    code_reuse_s: float = Field(default=30.0, ge=0, le=3_600)
     # After a rotation the previous code key is still published and accepted for this long.
     code_key_retire_after_s: int = Field(default=86_400, ge=0)
     # Replicas reload the code keys this often, so a rotation made elsewhere reaches them.

@@ -47,6 +47,7 @@ def _state(settings: ApplicantSettings) -> Mapping[str, Any]:
             code_key_sealer(settings),
             reload_s=settings.code_keys_reload_s,
             lifetime=timedelta(seconds=settings.code_lifetime_s),
+            reuse=timedelta(seconds=settings.code_reuse_s),
         ),
         "scan_recorder": ScanRecorder.from_settings(settings),
         "status_list": StatusListCache(

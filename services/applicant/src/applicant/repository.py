@@ -25,6 +25,7 @@ from applicant.models import (
     FamilyMember,
     Talent,
     TalentProfile,
+    TalentStatusIndex,
 )
 from applicant.states import OPEN_STATUSES, CertificationStatus, ChangeRequestStatus
 
@@ -56,10 +57,46 @@ _STANDING = core_select(col(Talent.status), col(Talent.tier), col(Talent.certifi
 
 
 async def get_standing_by_pseudonym(database: Database, pseudonym: str) -> Standing | None:
-    """The talent's current standing, in one SELECT that takes no write lock (Database.read)."""
-    async with database.read() as conn:
-        row = (await conn.execute(_STANDING, {"pseudonym": pseudonym})).first()
+    """The talent's current standing, in one SELECT that takes no write lock, in one round trip (fetch_first)."""
+    row = await database.fetch_first(_STANDING, {"pseudonym": pseudonym})
     return None if row is None else Standing(row.status, row.tier, row.certified_until, row.id)
+
+
+@dataclass(frozen=True)
+class CodeStanding:
+    """What issuing a code needs to know of a talent now, with its status-list entry (None before its first code)."""
+
+    pseudonym: str
+    status: str
+    tier: str | None
+    certified_until: date | None
+    # When the talent's row last changed (a certification, a revocation, a reinstatement…): a code signed for
+    # an older row is never handed out again (CodeKeyRing.issue's reuse).
+    updated_at: datetime
+    status_idx: int | None
+
+
+_CODE_STANDING = (
+    core_select(
+        col(Talent.pseudonym),
+        col(Talent.status),
+        col(Talent.tier),
+        col(Talent.certified_until),
+        col(Talent.updated_at),
+        col(TalentStatusIndex.idx),
+    )
+    .select_from(Talent)
+    .outerjoin(TalentStatusIndex, col(TalentStatusIndex.talent_id) == col(Talent.id))
+    .where(col(Talent.id) == bindparam("talent_id"))
+)
+
+
+async def get_code_standing(database: Database, talent_id: str) -> CodeStanding | None:
+    """The talent's standing and status-list entry: one indexed SELECT, no write lock, one round trip."""
+    row = await database.fetch_first(_CODE_STANDING, {"talent_id": talent_id})
+    if row is None:
+        return None
+    return CodeStanding(row.pseudonym, row.status, row.tier, row.certified_until, row.updated_at, row.idx)
 
 
 async def has_certification(session: AsyncSession, talent_id: str) -> bool:

@@ -396,7 +396,7 @@ async def get_document_for_review(
 
 @router.get("/me/code", response_model=CodePublic)
 async def get_code(
-    session: SessionDep,
+    database: DatabaseDep,
     principal: TalentPrincipal,
     keyring: CodeKeysDep,
     settings: SettingsDep,
@@ -404,34 +404,34 @@ async def get_code(
     response: Response,
 ) -> CodePublic:
     """A fresh signed talent code (default 5 minutes) for your QR code; only while you are certified."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
+    issued = await verification.issue_code(database, keyring, principal.sub, settings.issuing_city, status_lists)
     response.headers.update(NO_STORE)
     return CodePublic(code=issued.code, expires_at=issued.expires_at, kid=issued.kid)
 
 
 @router.get("/me/code.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def get_code_png(
-    session: SessionDep,
+    database: DatabaseDep,
     principal: TalentPrincipal,
     keyring: CodeKeysDep,
     settings: SettingsDep,
     status_lists: StatusListDep,
 ) -> Response:
     """The QR image (PNG) of a fresh talent code."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
+    issued = await verification.issue_code(database, keyring, principal.sub, settings.issuing_city, status_lists)
     return Response(verification.qr_image(issued.code, "png"), media_type="image/png", headers=NO_STORE)
 
 
 @router.get("/me/code.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
 async def get_code_svg(
-    session: SessionDep,
+    database: DatabaseDep,
     principal: TalentPrincipal,
     keyring: CodeKeysDep,
     settings: SettingsDep,
     status_lists: StatusListDep,
 ) -> Response:
     """The QR image (SVG) of a fresh talent code."""
-    issued = await verification.issue_code(session, keyring, principal.sub, settings.issuing_city, status_lists)
+    issued = await verification.issue_code(database, keyring, principal.sub, settings.issuing_city, status_lists)
     return Response(verification.qr_image(issued.code, "svg"), media_type="image/svg+xml", headers=NO_STORE)
 
 

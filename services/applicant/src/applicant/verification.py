@@ -10,7 +10,6 @@ import segno
 from contracts.events import CodeVerified
 from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from applicant import access_log, catalogue, status_list
 from applicant import repository as repo
@@ -33,19 +32,24 @@ _NO_CODE = {
 }
 
 
-def _is_current(talent: Talent | repo.Standing, now: datetime) -> bool:
+def _is_current(talent: Talent | repo.Standing | repo.CodeStanding, now: datetime) -> bool:
     return talent.certified_until is not None and talent.certified_until >= local_today(now)
 
 
 async def issue_code(
-    session: AsyncSession,
+    database: Database,
     keyring: CodeKeyRing,
     talent_id: str,
     issuing_city: str,
     status_lists: StatusListCache | None = None,
 ) -> IssuedCode:
-    """A fresh short-lived code for a certified talent, naming its entry in `status_lists`' list; 409 otherwise."""
-    talent = await repo.get_talent(session, talent_id)
+    """A fresh short-lived code for a certified talent, naming its entry in `status_lists`' list; 409 otherwise.
+
+    A read: one SELECT outside any unit of work (on SQLite a unit of work takes the write lock, and every code
+    refresh queued behind every other), but for a talent's first code, whose status-list entry is allocated in a
+    transaction of its own. The talent's standing is read afresh each time, so a revoked talent gets no code; a
+    code signed moments ago for the same row is handed out again (CodeKeyRing.issue_reusing)."""
+    talent = await repo.get_code_standing(database, talent_id)
     if talent is None:
         raise ProfileRequired()
     now = utcnow()
@@ -53,12 +57,18 @@ async def issue_code(
     if status == TalentStatus.CERTIFIED and not _is_current(talent, now):
         status = TalentStatus.EXPIRED
     if status != TalentStatus.CERTIFIED or talent.tier is None or talent.certified_until is None:
+        keyring.forget(talent_id)
         raise TalentCodeUnavailable(key=_NO_CODE.get(status, _NO_CODE[TalentStatus.REGISTERED]))
     entry = None
     if status_lists is not None:
-        idx = await status_list.entry_of(session, talent.id, status_lists.min_bits)
+        idx = talent.status_idx
+        if idx is None:
+            async with database.transaction() as session:
+                idx = await status_list.entry_of(session, talent_id, status_lists.min_bits)
         entry = status_list.status_claim(idx, status_lists.uri)
-    return keyring.issue(
+    return keyring.issue_reusing(
+        talent_id,
+        talent.updated_at,
         pseudonym=talent.pseudonym,
         tier=talent.tier,
         city=issuing_city,
