@@ -19,9 +19,9 @@ from servicekit.context import REQUEST_ID_HEADER, current_request_id
 from servicekit.middleware import client_ip
 from servicekit.tracing import TRACEPARENT, TRACESTATE, httpx_event_hooks, inject
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 from yarl import URL
 
 from gateway.config import GatewaySettings
@@ -81,41 +81,69 @@ def _connection_tokens(value: str | None) -> set[str]:
     return {t.strip().lower() for t in (value or "").split(",") if t.strip()}
 
 
-def upstream_url(base: str, request: Request) -> URL:
+def upstream_url(base: str, scope: Scope) -> URL:
     """The service's URL for this request: the path exactly as the caller sent it (still percent-encoded, so
     the service decodes it once, as the gateway did: an encoded `?`, `/` or `%` stays data), and the query."""
-    raw_path = request.scope.get("raw_path") or quote(request.url.path).encode("ascii")
-    query = request.scope.get("query_string") or b""
+    raw_path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
+    query = scope.get("query_string") or b""
     return URL(base + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""), encoded=True)
 
 
 def forward_headers(scope: Scope) -> list[tuple[str, str]]:
     """The caller's headers less those the gateway sets itself (and hop-by-hop ones), then the gateway's own."""
+    return _forwarded(scope)[0]
+
+
+def _forwarded(scope: Scope) -> tuple[list[tuple[str, str]], str | None, bool]:
+    """forward_headers, with what the caller said of its body: the declared length, and whether it is chunked."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]  # names lower case, as the ASGI server gives them
-    connection = prior = host = None
+    connection = prior = host = declared = None
+    chunked = False
     for name, value in raw:  # the first of each, as Starlette's Headers.get would answer
-        if name == b"connection" and connection is None:
-            connection = value.decode("latin-1")
-        elif name == b"x-forwarded-for" and prior is None:
-            prior = value.decode("latin-1")
+        if name == b"content-length":
+            if declared is None:
+                declared = value.decode("latin-1")
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"connection":
+            if connection is None:
+                connection = value.decode("latin-1")
+        elif name == b"x-forwarded-for":
+            if prior is None:
+                prior = value.decode("latin-1")
         elif name == b"host" and host is None:
             host = value.decode("latin-1")
-    drop = (
-        _REQUEST_DROP_RAW | {t.encode("latin-1") for t in _connection_tokens(connection)}
-        if connection
-        else _REQUEST_DROP_RAW
-    )
+    drop = _REQUEST_DROP_RAW
+    if connection:
+        drop = drop | {t.encode("latin-1") for t in _connection_tokens(connection)}
     forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw if k not in drop]
     forwarded.append((REQUEST_ID_HEADER, current_request_id() or ""))
     trace_context: dict[str, str] = {}
     inject(trace_context)
-    forwarded.extend(trace_context.items())
+    if trace_context:
+        forwarded.extend(trace_context.items())
     ip = client_ip(scope)
     forwarded.append(("X-Forwarded-For", f"{prior}, {ip}" if prior else ip))
     forwarded.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
     if host is not None:
         forwarded.append(("X-Forwarded-Host", host))
-    return forwarded
+    return forwarded, declared, chunked
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole (small) body of the caller: a 413 from the body limit or a disconnect surfaces here."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        return bytes(message.get("body", b""))  # the usual case: one message
+    chunks: list[bytes] = []
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        message = await receive()
 
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]], connection: str | None) -> list[tuple[bytes, bytes]]:
@@ -182,20 +210,22 @@ class UpstreamProxy:
             self._session = None
 
     async def forward(self, request: Request, service: str) -> Response:
-        url = upstream_url(self.upstreams[service], request)
-        headers = forward_headers(request.scope)
-        declared = request.headers.get("content-length")
+        return await self.forward_asgi(request.scope, request.receive, service)
+
+    async def forward_asgi(self, scope: Scope, receive: Receive, service: str) -> Response:
+        """Send the call on to `service` and return its answer (small ones whole, others streaming)."""
+        url = upstream_url(self.upstreams[service], scope)
+        headers, declared, chunked = _forwarded(scope)
         streamed: _StreamedBody | None = None
         data: bytes | AsyncIterator[bytes] | None = None
         if declared is not None and declared.isdigit() and int(declared) <= BUFFER_LIMIT:
-            data = await request.body()  # a 413 or a disconnect surfaces here, before anything is sent
-        elif declared is not None or "transfer-encoding" in request.headers:
-            streamed = _StreamedBody(request)
+            data = await _read_body(receive)  # a 413 or a disconnect surfaces here, before anything is sent
+        elif declared is not None or chunked:
+            streamed = _StreamedBody(Request(scope, receive))
             data = streamed.chunks()
+        method: str = scope["method"]
         try:
-            upstream = await self.session.request(
-                request.method, url, headers=headers, data=data, allow_redirects=False
-            )
+            upstream = await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
         except TimeoutError as exc:
             logger.warning("upstream %s timed out: %s", service, type(exc).__name__)
             raise GatewayTimeout(service) from exc
@@ -207,7 +237,7 @@ class UpstreamProxy:
                 raise streamed.error from exc  # the caller's body was refused (413) or the caller went away
             logger.warning("upstream %s failed: %s", service, type(exc).__name__)
             raise BadGateway(service) from exc
-        if _small(upstream, request.method):
+        if _small(upstream, method):
             return await _buffered(upstream, service)
         return _streaming(upstream, service)
 
@@ -230,11 +260,18 @@ async def _buffered(upstream: aiohttp.ClientResponse, service: str) -> Response:
         raise BadGateway(service) from exc
     finally:
         upstream.release()
-    response = Response(status_code=upstream.status)
-    response.body = body
     # The upstream's own Content-Length stays: the body is relayed byte for byte.
-    response.raw_headers = response_headers(upstream.raw_headers, upstream.headers.get("connection"))
-    return response
+    return _Relayed(upstream.status, response_headers(upstream.raw_headers, upstream.headers.get("connection")), body)
+
+
+class _Relayed(Response):
+    """An upstream's whole answer, relayed as it came (no headers of Starlette's own, no re-encoding)."""
+
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status
+        self.raw_headers = raw_headers
+        self.body = body
+        self.background = None
 
 
 def _streaming(upstream: aiohttp.ClientResponse, service: str) -> StreamingResponse:

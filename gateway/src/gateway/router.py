@@ -168,7 +168,7 @@ class ProxyRoute(BaseRoute):
         runtime = scope["app"].state.runtime
         authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == _AUTHORIZATION), None)
         service = await authorize(runtime, scope, scope["path"], scope["gateway.service"], authorization)
-        response = await runtime.proxy.forward(Request(scope, receive), service)
+        response = await runtime.proxy.forward_asgi(scope, receive, service)
         await response(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
