@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 SEED_BYTES = 32
+_hmac_digest = hmac.digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,13 @@ def rank(
 ) -> list[Ranked]:
     """Rank the applications of a round (see the module docstring for the exact rule)."""
     tier_index = {tier: index for index, tier in enumerate(tier_order)}
+    # The lottery number as its 64 hex digits: fixed width and lowercase, so the strings sort exactly as the
+    # numbers do, and each is one C call (no int, no formatting afterwards).
     keyed = [
-        (tier_index[e.tier], -e.points, lottery_number(seed, e.pseudonym), e.pseudonym, e.tier, e.points)
+        (tier_index[e.tier], -e.points, _hmac_digest(seed, e.pseudonym.encode("utf-8"), "sha256").hex(),
+         e.pseudonym, e.tier, e.points)
         for e in entries
-    ]
+    ]  # fmt: skip
     keyed.sort()
 
     quotas_left = {tier: count for tier, count in (tier_quotas or {}).items() if count > 0}
@@ -99,7 +103,7 @@ def rank(
             pseudonym=keyed[p][3],
             tier=keyed[p][4],
             points=keyed[p][5],
-            lottery_number=lottery_hex(keyed[p][2]),
+            lottery_number=keyed[p][2],
             selected=selected[p],
         )
         for number, p in enumerate(order, start=1)

@@ -9,18 +9,46 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple, Protocol
 
 from servicekit.messages import Message
 
-from housing.models import HousingTalent
 from housing.states import TalentStatus
+
+
+class TalentRecord(Protocol):
+    """What the checks read of the talent's read-model row: a `HousingTalent`, or a `TalentRow` read in bulk."""
+
+    @property
+    def status(self) -> TalentStatus: ...
+    @property
+    def certified_until(self) -> date | None: ...
+    @property
+    def works_in_city(self) -> bool | None: ...
+    @property
+    def owns_home_in_city(self) -> bool | None: ...
+    @property
+    def voucher_used(self) -> bool: ...
+    @property
+    def barred_until(self) -> datetime | None: ...
+
+
+class TalentRow(NamedTuple):
+    """The columns of `HousingTalent` the checks read, as a tuple (the draw reads thousands at once)."""
+
+    status: TalentStatus
+    certified_until: date | None
+    works_in_city: bool | None
+    owns_home_in_city: bool | None
+    voucher_used: bool
+    barred_until: datetime | None
 
 
 @dataclass(frozen=True)
 class TalentFacts:
     """What the checks read: the read model's row (None when no event about the talent arrived yet)."""
 
-    talent: HousingTalent | None
+    talent: TalentRecord | None
     holds_lease: bool
     today: date
     now: datetime

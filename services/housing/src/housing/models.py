@@ -6,6 +6,7 @@ Every table is prefixed `housing_`: the whole repository shares one SQLModel met
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, datetime
 
@@ -31,6 +32,13 @@ from housing.states import (
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` new ids like `new_id`'s (random UUIDs, version 4), with one call for all their random bytes
+    (uuid4 makes one system call each: the draw's 15,000 offers spent a second on them on a busy machine)."""
+    random = os.urandom(16 * count)
+    return [str(uuid.UUID(bytes=random[start : start + 16], version=4)) for start in range(0, 16 * count, 16)]
 
 
 class HousingTalent(SQLModel, table=True):

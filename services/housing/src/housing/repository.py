@@ -4,15 +4,15 @@ BEGIN IMMEDIATE already serialises writers)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from servicekit.pagination import keyset_after
-from sqlalchemy import func, or_
+from sqlalchemy import func, literal_column, or_, text
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from housing.eligibility import TalentFacts
+from housing.eligibility import TalentRow
 from housing.models import (
     HousingApplication,
     HousingLease,
@@ -339,21 +339,93 @@ async def active_lease_on_unit(session: AsyncSession, unit_id: str) -> HousingLe
     return (await session.exec(query)).first()
 
 
-async def eligibility_facts(
-    session: AsyncSession, talent_ids: Sequence[str], today: date, now: datetime
-) -> dict[str, TalentFacts]:
-    """What the eligibility checks read of many talents at once (two queries), by talent id."""
-    talents = {
-        t.talent_id: t
-        for t in (await session.exec(select(HousingTalent).where(col(HousingTalent.talent_id).in_(talent_ids)))).all()
-    }
-    leased = set(
-        (
-            await session.exec(
-                select(HousingLease.talent_id).where(
-                    col(HousingLease.talent_id).in_(talent_ids), HousingLease.status == LeaseStatus.ACTIVE
-                )
-            )
-        ).all()
+async def eligibility_rows(session: AsyncSession, talent_ids: Sequence[str]) -> dict[str, tuple[TalentRow, bool]]:
+    """What the eligibility checks read of many talents at once, in one query: (the talent's row, whether it holds
+    an active lease), by talent id; a talent with no row yet is missing."""
+    holds_lease = (
+        select(HousingLease.id)
+        .where(col(HousingLease.talent_id) == col(HousingTalent.talent_id), HousingLease.status == LeaseStatus.ACTIVE)
+        .exists()
     )
-    return {t: TalentFacts(talents.get(t), t in leased, today, now) for t in talent_ids}
+    query = select(  # type: ignore[call-overload]
+        col(HousingTalent.talent_id),
+        col(HousingTalent.status),
+        col(HousingTalent.certified_until),
+        col(HousingTalent.works_in_city),
+        col(HousingTalent.owns_home_in_city),
+        col(HousingTalent.voucher_used),
+        col(HousingTalent.barred_until),
+        holds_lease,
+    ).where(col(HousingTalent.talent_id).in_(talent_ids))
+    rows = (await session.exec(query)).all()
+    return {row[0]: (TalentRow(*row[1:7]), bool(row[7])) for row in rows}
+
+
+# --- the draw, in bulk -------------------------------------------------------------------------------
+
+
+async def _dialect(session: AsyncSession) -> str:
+    return str((await session.connection()).dialect.name)
+
+
+async def applicant_rows(session: AsyncSession, round_id: str) -> Sequence[Any]:
+    """(key, id, talent id, pseudonym, tier, points, household size, preferred project ids as JSON) of every
+    application of the round, as tuples. `key` finds the row for `write_ranks`: the rowid on SQLite (its UPDATE
+    then needs no index look-up), else the id."""
+    key = literal_column("housing_application.rowid") if await _dialect(session) == "sqlite" else HousingApplication.id
+    query = select(  # type: ignore[call-overload]
+        key,
+        col(HousingApplication.id),
+        col(HousingApplication.talent_id),
+        col(HousingApplication.pseudonym),
+        col(HousingApplication.tier),
+        col(HousingApplication.points),
+        col(HousingApplication.household_size),
+        col(HousingApplication.preferred_project_ids),
+    ).where(col(HousingApplication.round_id) == round_id)
+    return list((await session.exec(query)).all())
+
+
+_WRITE_RANKS_SQLITE = (
+    "UPDATE housing_application SET rank = ?, lottery_number = ?, selected = ?, status = ?, status_reason = ? "
+    "WHERE rowid = ?"
+)
+_WRITE_RANKS_POSTGRESQL = text(
+    "UPDATE housing_application AS a SET rank = v.rank, lottery_number = v.lottery_number, selected = v.selected, "
+    "status = v.status, status_reason = v.status_reason "
+    "FROM unnest(CAST(:ranks AS INTEGER[]), CAST(:lottery_numbers AS VARCHAR[]), CAST(:selected AS BOOLEAN[]), "
+    "CAST(:statuses AS VARCHAR[]), CAST(:reasons AS VARCHAR[]), CAST(:ids AS VARCHAR[])) "
+    "AS v(rank, lottery_number, selected, status, status_reason, id) "
+    "WHERE a.id = v.id"
+)
+
+
+async def write_ranks(session: AsyncSession, rows: list[tuple[int, str, bool, str, str | None, Any]]) -> None:
+    """Set (rank, lottery number, selected, status, status reason) of many applications, found by the key
+    `applicant_rows` gave (last in each tuple): one statement on PostgreSQL (the values as arrays), one
+    executemany in the table's order on SQLite. No ORM: the session holds none of these rows."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        rows.sort(key=itemgetter(5))  # rowid order: the table's pages one after another
+        await connection.exec_driver_sql(_WRITE_RANKS_SQLITE, rows)
+        return
+    ranks, numbers, selected, statuses, reasons, ids = zip(*rows, strict=True)
+    await connection.execute(
+        _WRITE_RANKS_POSTGRESQL,
+        {"ranks": list(ranks), "lottery_numbers": list(numbers), "selected": list(selected),
+         "statuses": list(statuses), "reasons": list(reasons), "ids": list(ids)},
+    )  # fmt: skip
+
+
+async def reserved_unit_rows(session: AsyncSession, round_id: str) -> Sequence[Any]:
+    """(id, project id, unit type, monthly rent, number) of the units the round holds, as tuples."""
+    query = select(  # type: ignore[call-overload]
+        col(HousingUnit.id),
+        col(HousingUnit.project_id),
+        col(HousingUnit.unit_type),
+        col(HousingUnit.monthly_rent_fen),
+        col(HousingUnit.number),
+    ).where(HousingUnit.round_id == round_id, HousingUnit.status == UnitStatus.RESERVED)
+    return list((await session.exec(query)).all())

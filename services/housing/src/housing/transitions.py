@@ -171,7 +171,8 @@ async def make_offers(
     move = OFFER[OfferAction.MAKE]
     for offer in values:
         offer["status"] = move.target
-    await session.exec(insert(HousingOffer), params=values)
+    # Core, not the ORM's bulk INSERT: thousands of rows, none of them wanted as objects in the session.
+    await (await session.connection()).execute(insert(HousingOffer.__table__), list(values))  # type: ignore[attr-defined]
     offers = [_Offer(v["id"], v["round_id"], v["unit_id"], v["talent_id"], v["expires_at"]) for v in values]
     await _announce(session, move, offers, None, unit_numbers)
 
