@@ -531,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     databases = args.database or [
         d.strip() for d in os.environ.get("BENCH_DATABASES", ",".join(DATABASES)).split(",") if d.strip()
     ]
+    if set(databases) - set(DATABASES):
+        parser.error(f"BENCH_DATABASES={','.join(databases)}: expected some of {', '.join(DATABASES)}")
     production = not args.no_production_shape and os.environ.get("BENCH_PRODUCTION_SHAPE", "1") not in ("0", "false")
 
     postgres_url = os.environ.get("TEST_DATABASE_URL", "")
