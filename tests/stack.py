@@ -41,6 +41,7 @@ for _name in SERVICES:
             f"{_name.upper()}_KAFKA_CONSUMER_IDLE_FETCH_WAIT_MS": "50",
             f"{_name.upper()}_OUTBOX_IDLE_POLL_S": "0.05",
             f"{_name.upper()}_TIMER_MAX_SLEEP_S": "0.5",
+            f"{_name.upper()}_OUTBOX_IDLE_CHECK_EVERY_S": "15",
         }
     )
 

@@ -85,6 +85,7 @@ class Runtime:
             self.publisher,
             poll_interval_s=settings.outbox_poll_interval_s,
             idle_poll_s=settings.outbox_idle_poll_s,
+            idle_check_every_s=settings.outbox_idle_check_every_s,
             retention=timedelta(days=settings.outbox_retention_days),
         )
         self.consumers = [

@@ -141,6 +141,7 @@ class OutboxRelay:
         prune_every_s: float = 3600.0,
         check_every_s: float = 15.0,
         idle_poll_s: float = 5.0,
+        idle_check_every_s: float | None = None,
     ) -> None:
         self.database = database
         self.publisher = publisher
@@ -150,6 +151,10 @@ class OutboxRelay:
         self.prune_every_s = prune_every_s
         self.check_every_s = check_every_s
         self.idle_poll_s = max(idle_poll_s, poll_interval_s)
+        # The memory check (a short-lived client of its own: connect, metadata, offsets) while nothing was
+        # published since the last one: the loss it looks for is then only of rows it already checked once.
+        self.idle_check_every_s = max(idle_check_every_s or check_every_s, check_every_s)
+        self._published_since_check = True
         self.wakeup = Wakeup(database, OUTBOX_CHANNEL, database.outbox_signal)
         # On PostgreSQL another replica may hold the pass's lock when a commit wakes this relay: poll soon then.
         self._lock_missed = False
@@ -177,8 +182,10 @@ class OutboxRelay:
             # so its rows are picked up at once instead of after a whole poll interval.
             self.database.outbox_signal.clear()
             if loop.time() >= self._next_check:
+                busy = self._published_since_check
                 checked = await self._check_quietly()
-                self._next_check = loop.time() + (self.check_every_s if checked else min(self.check_every_s, 1.0))
+                interval = self.check_every_s if busy else self.idle_check_every_s
+                self._next_check = loop.time() + (interval if checked else min(self.check_every_s, 1.0))
             try:
                 published = await self.publish_pending()
                 backoff = self.poll_interval_s
@@ -271,6 +278,7 @@ class OutboxRelay:
     async def _check_quietly(self) -> bool:
         """Run the check; False if the broker could not answer it (it is tried again soon)."""
         try:
+            self._published_since_check = False
             await self.check_broker_memory()
             self._loss_suspected = False
             return True
@@ -340,6 +348,7 @@ class OutboxRelay:
             return int(result.rowcount or 0)
 
     def _count(self, rows: list[Any]) -> None:
+        self._published_since_check = True
         for topic, count in Tally(row.topic for row in rows).items():
             PUBLISHED.labels(topic).inc(count)
 

@@ -84,6 +84,8 @@ class ServiceSettings(BaseSettings):
     kafka_consumer_idle_fetch_wait_ms: int = 1000
     kafka_consumer_quiet_after_s: float = 30.0
     outbox_idle_poll_s: float = 5.0
+    # The relay's broker-memory check runs every 15 s after it published, every this many seconds while idle.
+    outbox_idle_check_every_s: float = 60.0
     timer_max_sleep_s: float = 5.0
     max_body_bytes: int = 1_048_576
     # Longer URLs (path and query) are refused with a 414 problem (servicekit.hardening).

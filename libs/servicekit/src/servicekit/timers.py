@@ -181,18 +181,28 @@ class TimerRunner:
                 # Cleared before the pass: a timer committed during it wakes the next sleep at once.
                 self.wakeup.event.clear()
                 try:
-                    fired = await self.fire_due()
-                    if fired >= self.batch_size:
-                        continue
-                    delay = await self.next_sleep_s()
+                    delay = await self._pass()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     logger.warning("timer pass failed, will retry: %s", exc)
                     delay = self.poll_interval_s
-                await self.wakeup.wait(delay)
+                if delay > 0:
+                    await self.wakeup.wait(delay)
         finally:
             await self.wakeup.close()
+
+    async def _pass(self) -> float:
+        """Fire what is due (one read-only look-up first: an idle pass takes no write transaction); returns how
+        long to sleep before the next pass."""
+        seconds = await self._seconds_to_next_due()
+        if seconds is None:
+            return self.max_sleep_s
+        if seconds > 0:
+            return min(max(seconds, 0.01), self.max_sleep_s)
+        fired = await self.fire_due()
+        # Fired some: look again at once. Fired none although one is due: another replica holds it.
+        return 0.0 if fired else self.poll_interval_s
 
     async def next_sleep_s(self) -> float:
         """Seconds until the next pending timer of this runner's kinds is due, within [0.01, max_sleep_s].
@@ -200,6 +210,15 @@ class TimerRunner:
         A timer already due that the last pass did not fire (another replica holds it) is looked at again after
         `poll_interval_s`, not at once.
         """
+        seconds = await self._seconds_to_next_due()
+        if seconds is None:
+            return self.max_sleep_s
+        if seconds <= 0:
+            return self.poll_interval_s
+        return min(max(seconds, 0.01), self.max_sleep_s)
+
+    async def _seconds_to_next_due(self) -> float | None:
+        """Seconds until the next pending timer of this runner's kinds is due (<= 0: due now); None: none."""
         async with self.database.read() as conn:
             due = (
                 await conn.execute(
@@ -209,15 +228,12 @@ class TimerRunner:
                 )
             ).scalar()
         if due is None:
-            return self.max_sleep_s
+            return None
         if isinstance(due, str):  # SQLite without the column type: an ISO text
             due = datetime.fromisoformat(due)
         if due.tzinfo is None:
             due = due.replace(tzinfo=self.clock().tzinfo)
-        seconds = (due - self.clock()).total_seconds()
-        if seconds <= 0:
-            return self.poll_interval_s
-        return min(max(seconds, 0.01), self.max_sleep_s)
+        return float((due - self.clock()).total_seconds())
 
     async def fire_due(self) -> int:
         """Fire every timer due now (up to one batch); returns how many were attempted."""

@@ -96,8 +96,11 @@ class DeliveryWorker:
                 while True:
                     wakeup.event.clear()  # before the pass: what is committed during it wakes the next sleep
                     try:
-                        count = await self.start_due(database, client)
-                        delay = 0.0 if count else await self.next_pass_s(database)
+                        # A read-only look first: an idle pass takes no write transaction (claim does).
+                        seconds = await self.seconds_to_next_due(database)
+                        delay = self._sleep_for(seconds)
+                        if seconds is not None and seconds <= 0 and await self.start_due(database, client):
+                            delay = 0.0
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # the database is away: keep going, the rows wait
@@ -117,19 +120,27 @@ class DeliveryWorker:
         One due already that the pass left (its partner is at its concurrency limit) is looked at again after
         delivery_poll_interval_s (or sooner: a finished send wakes the worker).
         """
+        return self._sleep_for(await self.seconds_to_next_due(database))
+
+    def _sleep_for(self, seconds: float | None) -> float:
+        short, idle = self.settings.delivery_poll_interval_s, max(self.settings.delivery_idle_poll_s, 0.0)
+        if seconds is None:
+            return max(idle, short)
+        if seconds <= 0:
+            return short
+        return min(max(seconds, 0.01), max(idle, short))
+
+    async def seconds_to_next_due(self, database: Database) -> float | None:
+        """Seconds until the next pending delivery is due (<= 0: due now); None when none is pending.
+
+        A read-only look (no write transaction, unlike a claim): what an idle worker does between sleeps."""
         async with database.read() as conn:
             due = (
                 await conn.execute(
                     select(func.min(Delivery.next_attempt_at)).where(Delivery.status == DeliveryStatus.PENDING)  # type: ignore[arg-type]
                 )
             ).scalar()
-        short, idle = self.settings.delivery_poll_interval_s, max(self.settings.delivery_idle_poll_s, 0.0)
-        if due is None:
-            return max(idle, short)
-        seconds = (due - self.c.clock()).total_seconds()
-        if seconds <= 0:
-            return short
-        return min(max(seconds, 0.01), max(idle, short))
+        return None if due is None else float((due - self.c.clock()).total_seconds())
 
     async def start_due(self, database: Database, client: httpx.AsyncClient) -> int:
         """Claim what is due and start sending it in the background; returns how many were started."""
