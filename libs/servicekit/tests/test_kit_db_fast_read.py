@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from servicekit.db import Database
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, event, select, text
 
 from .conftest import KitTestWidget
 
@@ -73,3 +73,22 @@ class TestPoolReset:
             session.add(KitTestWidget(name="kept"))
         async with database.read() as conn:
             assert list((await conn.execute(text("SELECT name FROM kit_test_widget"))).scalars()) == ["kept"]
+
+
+class TestInlineSqlite:
+    async def test_a_fast_read_on_a_sqlite_file_takes_no_pool_connection(self, database: Database) -> None:
+        if not database.is_sqlite:
+            pytest.skip("SQLite only: PostgreSQL reads through the pool's asyncpg connection")
+        async with database.transaction() as session:
+            session.add(KitTestWidget(name="x"))
+        checkouts: list[object] = []
+
+        def checkout(*args: object) -> None:
+            checkouts.append(args)
+
+        event.listen(database.engine.sync_engine.pool, "checkout", checkout)
+        try:
+            assert [r.name for r in await database.fetch_rows(_ALL)] == ["x"]
+        finally:
+            event.remove(database.engine.sync_engine.pool, "checkout", checkout)
+        assert checkouts == []
