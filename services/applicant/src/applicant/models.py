@@ -94,7 +94,11 @@ class Certification(SQLModel, table=True):
     """An application for a tier, reviewed by the county of `region_code`, then by the city."""
 
     __tablename__ = "talent_certification"
-    __table_args__ = (Index("ix_talent_certification_queue", "status", "region_code", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_talent_certification_queue", "status", "region_code", "submitted_at"),
+        # The city's queue (one status, every region) in order, a page at a time (bench/gaps/city.md).
+        Index("ix_talent_certification_status_submitted", "status", "submitted_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     talent_id: str = Field(foreign_key="talent.id", index=True, max_length=36)
