@@ -22,9 +22,14 @@ CONSUMED = re.compile(r"^consumer_events_total\{[^}]*\} ([0-9.e+]+)$", re.MULTIL
 
 
 @pytest.fixture(scope="module")
-def split_stack(broker: TansuBroker) -> Iterator[Stack]:
-    with running_stack(broker, split_workers=True) as running:
-        yield running
+def split_stack() -> Iterator[Stack]:
+    # A broker of its own: the session stack's consumers share these consumer groups' names.
+    broker = TansuBroker().start()
+    try:
+        with running_stack(broker, split_workers=True) as running:
+            yield running
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
