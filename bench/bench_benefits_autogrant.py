@@ -8,7 +8,8 @@ Starts the whole platform (tests.stack) on a fresh Tansu broker. Figures:
   claim needs the profile facts), divided by the time until the N-th automatic claim exists;
 - p50/p99 event → claim: the event's CloudEvent time to the claim's submitted_at (includes the backlog);
 - claims/s through the gateway: certified talents submitting one-tap claims, closed loop, with the CPU each
-  process spends per claim (gateway, benefits, and the consumers of the claims' events).
+  process spends per claim (gateway, benefits, and the consumers of the claims' events), net of what the
+  process spent per second in the 5 s before with no claim in flight.
 Baselines are measured in the same run: the raw aiokafka ceiling (bench.baselines.event_ceiling, on a fresh Tansu
 just before the certified phase) for events/s, and a bare FastAPI endpoint at the same concurrency
 (bench.common.bare_endpoint_baseline) for claims/s.
@@ -43,6 +44,7 @@ from tests.stack import running_stack
 
 SCENARIO = "benefits_autogrant"
 TARGET_EVENTS_PER_S = 1500.0
+BACKGROUND_WINDOW_S = 5.0  # before the one-tap claims: each process's CPU with no claim in flight
 CLAIMABLE_AT_TIER_C = ("HEALTH_CHECK", "RENT_SUBSIDY", "HOUSING_VOUCHER", "TAX_REBATE", "GREEN_CARD")
 
 
@@ -194,13 +196,23 @@ async def _gateway_claims(
                 errors += response.status_code != 201
 
         total = len(work)
-        cpu = ProcessCpu({name: process.pid for name, process in stack.processes.items()})
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        # What each process spends with no claim in flight (relays, timers, consumers still catching up), per
+        # second: subtracted, so the CPU per claim is the claims' own even at a few claims per second.
+        background = ProcessCpu(pids)
+        with background:
+            await asyncio.sleep(BACKGROUND_WINDOW_S)
+        cpu = ProcessCpu(pids)
         with cpu:
             t_start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             seconds = time.perf_counter() - t_start
     print(f"gateway claims: {total} in {seconds:.1f}s, {errors} errors, p99 {_percentile(latencies, 0.99):.0f} ms")
+    net = {n: max(u - background.used.get(n, 0.0) * seconds / BACKGROUND_WINDOW_S, 0.0) for n, u in cpu.used.items()}
     print("CPU µs per claim: " + ", ".join(f"{n} {u * 1e6 / total:.0f}" for n, u in sorted(cpu.used.items()) if u))
+    print(
+        "  net of each process's background: " + ", ".join(f"{n} {u * 1e6 / total:.0f}" for n, u in sorted(net.items()))
+    )
     bare = await bare_endpoint_baseline(concurrency=concurrency, duration_s=5.0)
     print(f"bare FastAPI endpoint: {bare.rps:.0f} req/s")
     return [
@@ -208,10 +220,10 @@ async def _gateway_claims(
                baseline=bare.rps),
         Figure(SCENARIO, "one-tap claim p99 through the gateway", "ms", _percentile(latencies, 0.99),
                higher_is_better=False),
-        Figure(SCENARIO, "gateway process CPU per one-tap claim", "µs", cpu.used.get("gateway", 0.0) * 1e6 / total,
-               higher_is_better=False),
-        Figure(SCENARIO, "benefits process CPU per one-tap claim", "µs", cpu.used.get("benefits", 0.0) * 1e6 / total,
-               higher_is_better=False),
+        Figure(SCENARIO, "gateway process CPU per one-tap claim (net of background)", "µs",
+               net.get("gateway", 0.0) * 1e6 / total, higher_is_better=False),
+        Figure(SCENARIO, "benefits process CPU per one-tap claim (net of background)", "µs",
+               net.get("benefits", 0.0) * 1e6 / total, higher_is_better=False),
     ]  # fmt: skip
 
 
