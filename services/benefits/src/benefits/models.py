@@ -116,6 +116,8 @@ class Claim(SQLModel, table=True):
     __tablename__ = "benefit_claim"
     __table_args__ = (
         Index("ix_benefit_claim_queue", "status", "region_code", "submitted_at"),
+        # A city-wide queue of one status in order, a page at a time (bench/gaps/city.md).
+        Index("ix_benefit_claim_status_submitted", "status", "submitted_at", "id"),
         Index("ix_benefit_claim_talent", "talent_id", "policy_code"),
     )
 
