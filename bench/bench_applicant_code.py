@@ -46,6 +46,7 @@ from bench.common import (
     HttpCall,
     LoadStats,
     bare_endpoint_baseline,
+    cpu_seconds,
     http_load,
     production_shape,
     write_results,
@@ -354,8 +355,12 @@ async def run() -> list[Figure]:
         with running_stack(broker, split_workers=production_shape()) as stack:
             talent, partner, code = await prepare(stack.gateway_url)
             pids = {name: stack.processes[name].pid for name in ("gateway", "applicant")}
-            # The ceiling of one HTTP hop, now, on this machine (the stack is idle meanwhile).
+            # The ceiling of one HTTP hop, now, on this machine (the stack is idle meanwhile). The applicant's own
+            # CPU meanwhile is its idle cost (relay, consumers, timers): a floor under every CPU-per-request row.
+            idle_from, idle_started = cpu_seconds(pids["applicant"]), time.perf_counter()
             bare = await bare_endpoint_baseline(concurrency=CONCURRENCY, duration_s=SECONDS)
+            idle_to, idle_wall = cpu_seconds(pids["applicant"]), time.perf_counter() - idle_started
+            idle_ms_per_s = None if idle_from is None or idle_to is None else (idle_to - idle_from) / idle_wall * 1e3
             via = await measure(stack.gateway_url, talent, partner, code, pids)
             direct = await measure(stack.service_urls["applicant"], talent, partner, code, pids)
             if PROFILE_DIR:
@@ -384,6 +389,9 @@ async def run() -> list[Figure]:
     )
     if bare_cpu is not None:
         figures.append(Figure(SCENARIO, "bare FastAPI endpoint CPU", "µs/req", bare_cpu, None, False))
+    if idle_ms_per_s is not None:
+        print(f"applicant idle CPU (stack idle, during the bare run): {idle_ms_per_s:.1f} ms/s")
+        figures.append(Figure(SCENARIO, "applicant idle CPU (no requests)", "ms/s", idle_ms_per_s, None, False))
     if bare.load_average is not None:
         figures.append(Figure(SCENARIO, "load average (1 min) at the start", "load", bare.load_average[0], None, False))
     figures.append(Figure(SCENARIO, "offline verifications per core", "verif/s", offline_rate(jwks, code)))
