@@ -44,7 +44,7 @@ from servicekit.testing import TansuBroker
 
 from bench.common import Figure, HttpCall, LoadStats, http_load, write_results
 from tests.helpers import resident_id, sign_in_with_otp
-from tests.stack import Stack, running_stack
+from tests.stack import SERVICES, Stack, running_stack
 
 SCENARIO = "city"
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -193,7 +193,46 @@ async def measure(stack: Stack, phone: str, concurrency: int, seconds: float) ->
             if call.expect is None or call.expect not in response.text:
                 raise RuntimeError(f"{name}: {response.status_code} {response.text[:500]}")
     pids = {name: stack.processes[name].pid for name in ("gateway", "applicant", "benefits")}
-    found = {}
+    found: dict[str, LoadStats] = {}
+    watching = asyncio.create_task(slow_queries(stack))
+    try:
+        await _load_each(calls, found, concurrency, seconds, pids)
+    finally:
+        watching.cancel()
+        slow = await asyncio.gather(watching, return_exceptions=True)
+    if isinstance(slow[0], dict) and slow[0]:
+        print("  statements seen running ≥ 0.5 s during the load (database, longest seen, statement):")
+        for (database, query), longest in sorted(slow[0].items(), key=lambda kv: -kv[1])[:12]:
+            print(f"    {database:<28} {longest:6.1f} s  {query}")
+    return found
+
+
+async def slow_queries(stack: Stack) -> dict[tuple[str, str], float]:
+    """Statements of the stack's databases running ≥ 0.5 s, sampled from pg_stat_activity until cancelled."""
+    names = [url.rsplit("/", 1)[1] for url in (stack.env[s][f"{s.upper()}_DATABASE_URL"] for s in SERVICES)]
+    seen: dict[tuple[str, str], float] = {}
+    connection = await asyncpg.connect(pg_dsn(os.environ["TEST_DATABASE_URL"]))
+    try:
+        while True:
+            rows = await connection.fetch(
+                "SELECT datname, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query,"
+                " extract(epoch FROM now() - query_start) AS s FROM pg_stat_activity"
+                " WHERE state = 'active' AND datname = ANY($1::text[]) AND now() - query_start > interval '0.5 s'",
+                names,
+            )
+            for row in rows:
+                key = (row["datname"].split("_")[1], row["query"])
+                seen[key] = max(seen.get(key, 0.0), float(row["s"]))
+            await asyncio.sleep(0.5)
+    except asyncio.CancelledError:
+        return seen
+    finally:
+        await connection.close()
+
+
+async def _load_each(
+    calls: dict[str, HttpCall], found: dict[str, LoadStats], concurrency: int, seconds: float, pids: dict[str, int]
+) -> None:
     for name, call in calls.items():
         stats = await http_load(call, concurrency=concurrency, duration_s=seconds, warmup_s=2.0, cpu_pids=pids)
         if stats.requests == 0:  # none answered within the window: its length is a floor of the p99
@@ -205,7 +244,6 @@ async def measure(stack: Stack, phone: str, concurrency: int, seconds: float) ->
             f"{stats.percentile(0.99):7.1f} ms  errors {stats.errors}  CPU µs/req [{cpu}]",
             flush=True,
         )
-    return found
 
 
 # --- the city, generated ---------------------------------------------------------------------------------------------
@@ -505,6 +543,7 @@ async def _copy(
     connection = await asyncpg.connect(dsn)
     counts: dict[str, int] = {}
     try:
+        await connection.execute("SET synchronous_commit TO off")  # a bulk load: no flush wait per batch
         for table, (columns, rows) in tables.items():
             count = 0
             batch: list[tuple[Any, ...]] = []
