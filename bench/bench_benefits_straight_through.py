@@ -240,7 +240,7 @@ async def _run(stack: Any, broker: TansuBroker, db: BenefitsDb, talents: int) ->
     with cpu:
         t0 = time.perf_counter()
         await _publish(bootstrap, [_certified(t) for t in clean])
-        await db.wait_for(auto, talents, timeout_s=talents / 10 + 120)
+        await db.wait_for(auto, talents, timeout_s=talents / 2 + 300)
         seconds = time.perf_counter() - t0
     print(f"{talents} straight-through claims in {seconds:.1f}s (load {load_before:.2f} before)")
 

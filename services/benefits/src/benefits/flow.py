@@ -159,7 +159,11 @@ async def _keep_clocks(
         # The 90 days run from the first submission, across returns and resubmissions.
         timers.schedule_new(session, END_TO_END_TIMER, claim.id, now + _needed(clock, move).end_to_end)
     if move.action in (ClaimAction.PUBLICIZE, ClaimAction.APPROVE_STRAIGHT_THROUGH) and claim.publicized_until:
-        await timers.schedule(session, PUBLICITY_TIMER, claim.id, claim.publicized_until)
+        if claim.id in BenefitsRepository.of(session).filed:
+            # Filed in this transaction (straight through): no 公示 timer keyed by its id can exist yet.
+            timers.schedule_new(session, PUBLICITY_TIMER, claim.id, claim.publicized_until)
+        else:
+            await timers.schedule(session, PUBLICITY_TIMER, claim.id, claim.publicized_until)
     if move.target is ClaimStatus.PUBLICIZED:
         # Granted (after review or straight through): a multi-year policy's next year comes due (benefits.renewals).
         await renewals.arm(session, claim, clock)

@@ -28,6 +28,15 @@ async def get_policy(session: AsyncSession, code: str, version: int | None = Non
     return Policy.of(row)
 
 
+async def policy_of_claim(session: AsyncSession, code: str, version: int) -> Policy:
+    """The version a claim was filed under: usually the current one, which the parsed catalogue already holds
+    (no look-up and no parsing of its rules); an older version is read."""
+    current = (await BenefitsRepository.of(session).catalogue()).by_code.get(code)
+    if current is not None and current.version == version:
+        return current
+    return await get_policy(session, code, version)
+
+
 async def policy_history(session: AsyncSession, code: str) -> list[Policy]:
     rows = await BenefitsRepository.of(session).policy_versions(code)
     if not rows:

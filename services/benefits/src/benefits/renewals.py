@@ -32,7 +32,7 @@ from benefits.clock import Clock
 from benefits.eligibility import record_of, situation_of
 from benefits.events import outbox
 from benefits.models import Claim
-from benefits.policies import get_policy
+from benefits.policies import policy_of_claim
 from benefits.repository import BenefitsRepository
 from benefits.rules import InvalidDetails, Reason, compute_amount, eligibility_reasons, limit_reasons
 from benefits.states import ClaimStatus
@@ -59,7 +59,7 @@ def renewal_due(clock: Clock, year: int) -> datetime:
 
 async def arm(session: AsyncSession, claim: Claim, clock: Clock | None) -> None:
     """Called by the claim flow when a claim is granted: start the next year's renewal timer if the policy renews."""
-    policy = await get_policy(session, claim.policy_code, claim.policy_version)
+    policy = await policy_of_claim(session, claim.policy_code, claim.policy_version)
     if not renews(policy) or clock is None:
         return
     year = claim.year + 1

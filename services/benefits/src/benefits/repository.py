@@ -69,6 +69,12 @@ class BenefitsRepository:
         self.new_history: dict[str, list[ClaimHistory]] = {}
         # (policy, day) of the sampling seeds this transaction inserted (not committed yet: not for the process).
         self.seeds_made: set[tuple[str, date]] = set()
+        # (policy, day) -> the seed, as read or made in this transaction (a draw per claim needs no look-up).
+        self.seeds: dict[tuple[str, date], str] = {}
+        # (policy, year) budget rows known to exist in this transaction (ensure_budget_row ran).
+        self.budget_rows: set[tuple[str, int]] = set()
+        # claims filed in this transaction: no timer keyed by their id can exist yet.
+        self.filed: set[str] = set()
 
     @classmethod
     def of(cls, session: AsyncSession) -> BenefitsRepository:
@@ -279,6 +285,7 @@ class BenefitsRepository:
         cache = self
         cache.new_claims.add(claim.id)
         cache.new_history[claim.id] = []
+        cache.filed.add(claim.id)
         cached = cache.claims.get(claim.talent_id)
         if cached is not None:
             cached.append(claim)
@@ -431,6 +438,9 @@ class BenefitsRepository:
 
     async def ensure_budget_row(self, policy_code: str, year: int) -> None:
         """Create the (policy, year) row if missing, without failing when a concurrent approval just did."""
+        if (policy_code, year) in self.budget_rows:
+            return
+        self.budget_rows.add((policy_code, year))
         await insert_ignoring_conflicts(
             self.session,
             PolicyBudget,

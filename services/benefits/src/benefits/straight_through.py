@@ -46,7 +46,7 @@ from benefits.catalogue import Policy
 from benefits.clock import Clock
 from benefits.exceptions import BudgetExhausted
 from benefits.models import Claim, SamplingSeed, TalentFacts
-from benefits.policies import get_policy
+from benefits.policies import policy_of_claim
 from benefits.repository import BenefitsRepository
 from benefits.schemas import SamplingCommitment, StraightThroughRules
 from benefits.states import CLAIM_FLOW, ClaimAction, TalentFactsStatus
@@ -101,6 +101,9 @@ async def seed_of(session: AsyncSession, policy_code: str, day: date) -> str:
     if cached is not None:
         return cached
     repo = BenefitsRepository.of(session)
+    this_transaction = repo.seeds.get((policy_code, day))
+    if this_transaction is not None:
+        return this_transaction
     found = []
     made_here = False
     for when in (day, day + timedelta(days=1)):
@@ -119,6 +122,7 @@ async def seed_of(session: AsyncSession, policy_code: str, day: date) -> str:
     if not made_here:
         # Both rows were there before this transaction (a rollback cannot take them): kept for the process.
         known[(policy_code, day)] = found[0].seed
+    repo.seeds[(policy_code, day)] = found[0].seed
     return found[0].seed
 
 
@@ -251,8 +255,4 @@ def _approval_note(policy: Policy, day: date, claim: Claim) -> Message:
 
 
 async def _policy_of(session: AsyncSession, claim: Claim) -> Policy:
-    # The version the claim was filed under: usually the current one, which the catalogue already holds.
-    current = (await BenefitsRepository.of(session).catalogue()).by_code.get(claim.policy_code)
-    if current is not None and current.version == claim.policy_version:
-        return current
-    return await get_policy(session, claim.policy_code, claim.policy_version)
+    return await policy_of_claim(session, claim.policy_code, claim.policy_version)
