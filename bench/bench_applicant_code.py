@@ -363,6 +363,8 @@ async def run() -> list[Figure]:
             idle_ms_per_s = None if idle_from is None or idle_to is None else (idle_to - idle_from) / idle_wall * 1e3
             via = await measure(stack.gateway_url, talent, partner, code, pids)
             direct = await measure(stack.service_urls["applicant"], talent, partner, code, pids)
+            for kind in ("code", "verify"):  # at once: a later failure (e.g. the database full) keeps them
+                describe(f"{kind} direct (as measured)", direct[kind])
             if PROFILE_DIR:
                 applicant_url = stack.service_urls["applicant"]
                 await profile_direct(applicant_url, talent, partner, code, pids["applicant"], PROFILE_DIR)
