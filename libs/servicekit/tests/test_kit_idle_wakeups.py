@@ -231,3 +231,21 @@ def _fetch_wait(consumer: EventConsumer) -> int | None:
     client = consumer._consumer
     fetcher = getattr(client, "_fetcher", None) if client is not None else None
     return getattr(fetcher, "_fetch_max_wait_ms", None)
+
+
+class TestIdleMemoryCheck:
+    async def test_an_idle_relay_checks_the_broker_memory_at_the_idle_interval_and_a_publishing_one_at_the_short(
+        self, broker: TansuBroker, database: Database, publisher: KafkaPublisher, event_type: type[WidgetMade]
+    ) -> None:
+        relay = OutboxRelay(database, publisher, check_every_s=0.05, idle_check_every_s=HOUR)
+        await ensure_topics(broker.bootstrap_servers, [event_type.topic])
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(relay.run())
+        try:
+            # Nothing published since its last check: the next one is an hour away, not 50 ms.
+            await eventually(lambda: relay._next_check - loop.time() > HOUR / 2, timeout=30, what="the idle interval")
+            await commit_widget(database, event_type, 1)
+            await eventually(lambda: _published(relay), timeout=30, what="the event published")
+            assert relay._published_since_check  # so the check that comes next is followed by the short interval
+        finally:
+            await stopped(task)
