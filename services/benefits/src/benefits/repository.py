@@ -65,8 +65,9 @@ class BenefitsRepository:
         self.checked_catalogue: Catalogue | None = None
         # claims locked up front by a batch of decisions (lock_claims): locked_claim needs no query for them.
         self.locked: dict[str, Claim] = {}
-        # claim id -> the whole history of a claim filed in this transaction (its lines are queued, not read).
-        self.new_history: dict[str, list[ClaimHistory]] = {}
+        # claim id -> the whole history of a claim filed in this transaction (its lines are queued, not read), as
+        # the queued values: made into ClaimHistory objects only when read (a consumer batch never reads them).
+        self.new_history: dict[str, list[dict[str, Any]]] = {}
         # (policy, day) of the sampling seeds this transaction inserted (not committed yet: not for the process).
         self.seeds_made: set[tuple[str, date]] = set()
         # (policy, day) -> the seed, as read or made in this transaction (a draw per claim needs no look-up).
@@ -334,7 +335,7 @@ class BenefitsRepository:
                 # A savepoint may take this line back: the history is read from the database instead.
                 del self.new_history[claim_id]
             else:
-                known.append(ClaimHistory(**values))
+                known.append(values)
 
     async def period_holder(self, period_key: str) -> Claim | None:
         return (await self.session.exec(select(Claim).where(Claim.period_key == period_key))).first()
@@ -412,7 +413,7 @@ class BenefitsRepository:
             if known is None:
                 unknown.append(claim_id)
             else:
-                out[claim_id] = list(known)  # filed in this transaction: every line of it is in memory
+                out[claim_id] = [ClaimHistory(**values) for values in known]  # filed here: every line is in memory
         if not unknown:
             return out
         query = select(ClaimHistory).where(col(ClaimHistory.claim_id).in_(unknown)).order_by(col(ClaimHistory.id))
