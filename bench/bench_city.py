@@ -9,7 +9,8 @@ are made through the gateway as a talent and the officials would (sign-in, profi
 county and the city, one left waiting in the county's queue, a claim each where a policy is claimable). Then, with
 `--concurrency` keep-alive connections (closed loop, wrk when installed) for `--seconds` each, through the gateway:
 
-- a county reviewer's certification queue page (GET /reviews/certifications) and claim queue page (GET /reviews/claims);
+- a county reviewer's certification queue page (GET /reviews/certifications) and claim queue page (GET /reviews/claims),
+  and the same two pages of a city approver (every region: the queues that grow with the city);
 - GET /me/eligibility, GET /me/claims and GET /me/code of a real talent;
 - a partner's POST /codes/verify of that talent's code.
 
@@ -150,6 +151,8 @@ async def make_real_talents(gateway_url: str, certified: int) -> list[str]:
 REQUESTS = (
     "GET /reviews/certifications (county queue page)",
     "GET /reviews/claims (county queue page)",
+    "GET /reviews/certifications (city approver's queue page)",
+    "GET /reviews/claims (city approver's queue page)",
     "GET /me/eligibility",
     "GET /me/claims",
     "GET /me/code",
@@ -162,6 +165,7 @@ async def calls_for(gateway_url: str, phone: str) -> dict[str, HttpCall]:
     async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as client:
         talent = {"Authorization": f"Bearer {await sign_in_with_otp(client, phone)}"}
         reviewer = await _official(client, REVIEWER)
+        approver = await _official(client, "approver.city")
         partner = await _token(
             client, grant_type="client_credentials", client_id="partner.hospital", client_secret=DEV_PARTNER_SECRET
         )
@@ -175,6 +179,8 @@ async def calls_for(gateway_url: str, phone: str) -> dict[str, HttpCall]:
             (
                 HttpCall("GET", f"{base}/reviews/certifications?limit=20", reviewer, expect='"items"'),
                 HttpCall("GET", f"{base}/reviews/claims?limit=20", reviewer, expect='"items"'),
+                HttpCall("GET", f"{base}/reviews/certifications?limit=20", approver, expect='"items"'),
+                HttpCall("GET", f"{base}/reviews/claims?limit=20", approver, expect='"items"'),
                 HttpCall("GET", f"{base}/me/eligibility", talent, expect='"items"'),
                 HttpCall("GET", f"{base}/me/claims", talent, expect='"items"'),
                 HttpCall("GET", f"{base}/me/code", talent, expect='"code"'),
