@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from servicekit import db
 from servicekit.db import Database
 from sqlalchemy import bindparam, event, select, text
 
@@ -92,3 +93,23 @@ class TestInlineSqlite:
         finally:
             event.remove(database.engine.sync_engine.pool, "checkout", checkout)
         assert checkouts == []
+
+
+class TestIdlePing:
+    async def test_a_pooled_connection_killed_while_idle_is_replaced(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if database.is_sqlite:
+            pytest.skip("PostgreSQL only: SQLite has no server to lose a connection to")
+        monkeypatch.setattr(db, "IDLE_PING_S", 0.0)  # every checkout counts as after a long idle
+        async with database.engine.connect() as conn:
+            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+        other = Database(database.url, pool_size=1)  # another pool: this one's only connection is the victim
+        try:
+            async with other.engine.connect() as killer:
+                await killer.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        finally:
+            await other.dispose()
+        # Each fresh read gets a live connection: the killed one fails its ping and is discarded.
+        for _ in range(3):
+            assert [r.name for r in await database.fetch_rows(_ALL)] == []
