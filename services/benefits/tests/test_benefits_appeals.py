@@ -110,6 +110,43 @@ class TestAppeal:
         )
         assert [e["subject_id"] for e in audit.json()["items"]] == [claim["id"]]
 
+    async def test_city_queue_merges_appealed_and_county_approved_claims_oldest_first_page_by_page(
+        self,
+        client: httpx.AsyncClient,
+        events: Events,
+        talent: Headers,
+        talent_id: str,
+        test_keys: TestKeys,
+        officials: dict[str, Headers],
+    ) -> None:
+        appealed = await _rejected_by_county(client, events, talent, talent_id, officials)
+        assert (await _appeal(client, talent, appealed["id"])).status_code == 200
+        approved_ids = []
+        for _ in range(2):
+            other = str(uuid.uuid4())
+            await _certified_talent(events, other)
+            claim = await _claim(client, test_keys.headers(other, ["talent"]))
+            assert (await _decide(client, officials["reviewer.nanhu"], claim["id"])).status_code == 200
+            approved_ids.append(claim["id"])
+
+        whole = (await client.get("/api/v1/reviews/claims", headers=officials["approver.city"])).json()["items"]
+        assert sorted(c["id"] for c in whole) == sorted([appealed["id"], *approved_ids])
+        assert {c["status"] for c in whole} == {"appealed", "county_approved"}
+        order = [(c["submitted_at"], c["id"]) for c in whole]
+        assert order == sorted(order)
+
+        paged: list[str] = []
+        cursor = ""
+        while True:
+            page = (
+                await client.get(f"/api/v1/reviews/claims?limit=1{cursor}", headers=officials["approver.city"])
+            ).json()
+            paged += [c["id"] for c in page["items"]]
+            if not page["next_cursor"]:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+        assert paged == [c["id"] for c in whole]
+
     async def test_upheld_appeal_is_final_and_decided_by_an_approver_new_to_the_claim(
         self, client: httpx.AsyncClient, events: Events, talent: Headers, talent_id: str, officials: dict[str, Headers]
     ) -> None:

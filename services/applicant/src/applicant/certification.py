@@ -390,7 +390,7 @@ def _public(
 
 async def for_review(session: AsyncSession, rows: list[Certification]) -> list[CertificationForReview]:
     profiles = await repo.get_profiles(session, sorted({c.talent_id for c in rows}))
-    provenance = {talent_id: await facts.provenance_of(session, talent_id) for talent_id in profiles}
+    provenance = await facts.provenance_of_many(session, list(profiles))
     cited = await recommendations.cited_by(session, rows)
     return [
         CertificationForReview(

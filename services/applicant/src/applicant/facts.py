@@ -12,7 +12,7 @@ and where each of those facts came from (provenance).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -190,13 +190,28 @@ def apply(profile: TalentProfile, values: Mapping[str, Any]) -> None:
 
 async def provenance_of(session: AsyncSession, talent_id: str) -> dict[str, ProvenancePublic]:
     """Every decision fact's provenance; a fact without a row is self-declared."""
-    rows = await session.exec(select(FactProvenance).where(FactProvenance.talent_id == talent_id))
-    found = {row.fact: row for row in rows}
+    return (await provenance_of_many(session, [talent_id]))[talent_id]
+
+
+async def provenance_of_many(
+    session: AsyncSession, talent_ids: Sequence[str]
+) -> dict[str, dict[str, ProvenancePublic]]:
+    """`provenance_of` for several talents in one query (a reviewer's queue page)."""
+    found: dict[str, dict[str, FactProvenance]] = {talent_id: {} for talent_id in talent_ids}
+    if talent_ids:
+        rows = await session.exec(select(FactProvenance).where(col(FactProvenance.talent_id).in_(list(found))))
+        for row in rows:
+            found[row.talent_id][row.fact] = row
     return {
-        name: ProvenancePublic(source=found[name].source, by=found[name].confirmed_by, at=found[name].confirmed_at)
-        if name in found
-        else ProvenancePublic(source=FactSource.SELF_DECLARED)
-        for name in FACTS
+        talent_id: {
+            name: ProvenancePublic(
+                source=rows_of[name].source, by=rows_of[name].confirmed_by, at=rows_of[name].confirmed_at
+            )
+            if name in rows_of
+            else ProvenancePublic(source=FactSource.SELF_DECLARED)
+            for name in FACTS
+        }
+        for talent_id, rows_of in found.items()
     }
 
 

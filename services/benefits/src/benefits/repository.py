@@ -368,20 +368,27 @@ class BenefitsRepository:
         limit: int,
         after: list[Any] | None,
     ) -> list[Claim]:
-        """Oldest first (first come, first served); keyset on (submitted_at, id)."""
-        query = select(Claim).where(col(Claim.status).in_(list(statuses)))
-        if region_code is not None:
-            query = query.where(Claim.region_code == region_code)
-        if publicity_ended_only:
-            query = query.where(
-                (col(Claim.status) != ClaimStatus.PUBLICIZED) | col(Claim.publicity_ended_at).is_not(None)
-            )
-        if policy_code:
-            query = query.where(Claim.policy_code == policy_code)
-        if after:
-            query = query.where(keyset_after(_SUBMISSION_ORDER, after))
-        query = query.order_by(col(Claim.submitted_at), col(Claim.id)).limit(limit)
-        return list((await self.session.exec(query)).all())
+        """Oldest first (first come, first served); keyset on (submitted_at, id).
+
+        One ordered, limited read per status, merged here: an index on (status, submitted_at, id) gives each
+        status's page in order, but no index orders an IN of several statuses, so a city-wide queue of two
+        (county_approved and appealed) would otherwise read and sort every such claim for each page.
+        """
+        pages: list[Claim] = []
+        for status in dict.fromkeys(statuses):
+            query = select(Claim).where(Claim.status == status)
+            if region_code is not None:
+                query = query.where(Claim.region_code == region_code)
+            if publicity_ended_only and status == ClaimStatus.PUBLICIZED:
+                query = query.where(col(Claim.publicity_ended_at).is_not(None))
+            if policy_code:
+                query = query.where(Claim.policy_code == policy_code)
+            if after:
+                query = query.where(keyset_after(_SUBMISSION_ORDER, after))
+            query = query.order_by(col(Claim.submitted_at), col(Claim.id)).limit(limit)
+            pages.extend((await self.session.exec(query)).all())
+        pages.sort(key=lambda claim: (claim.submitted_at, claim.id))
+        return pages[:limit]
 
     async def publicized_claims(self, *, limit: int, after: list[Any] | None) -> list[Claim]:
         query = select(Claim).where(Claim.status == ClaimStatus.PUBLICIZED, col(Claim.publicity_ended_at).is_(None))
@@ -416,7 +423,13 @@ class BenefitsRepository:
                 out[claim_id] = [ClaimHistory(**values) for values in known]  # filed here: every line is in memory
         if not unknown:
             return out
-        query = select(ClaimHistory).where(col(ClaimHistory.claim_id).in_(unknown)).order_by(col(ClaimHistory.id))
+        # Ordered by (claim_id, id), not by id alone: the claim_id index then serves the order and a plan cannot
+        # walk the whole history in id order filtering on the claims (bench/gaps/city.md).
+        query = (
+            select(ClaimHistory)
+            .where(col(ClaimHistory.claim_id).in_(unknown))
+            .order_by(col(ClaimHistory.claim_id), col(ClaimHistory.id))
+        )
         for entry in (await self.session.exec(query)).all():
             out[entry.claim_id].append(entry)
         return out
