@@ -22,7 +22,7 @@ phases, so the run also measures the log's own CPU per verification (queue an en
 against a verify's CPU in the applicant: the steady form of the same target (≤ 0.1).
 
 Run: `uv run python -m bench.bench_applicant_code` (BENCH_SECONDS=10 and BENCH_CONCURRENCY=32 by default;
-BENCH_GENERATOR=closed_loop forces the fallback). Writes bench/results/applicant_code.json.
+BENCH_GENERATOR=closed_loop forces the fallback). Writes bench/results/applicant_code.<database>[.production].json.
 BENCH_PROFILE_DIR=<dir> also loads each endpoint straight to the applicant once more, after the measured runs,
 under `py-spy record` (when on PATH or at ~/.local/bin), and writes <dir>/applicant-{code,verify}.txt (collapsed
 stacks) for the top frames; the figures above are measured without it.

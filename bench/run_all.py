@@ -67,6 +67,8 @@ QUICK: dict[str, tuple[list[str], dict[str, str]]] = {
     "applicant_code": ([], {"BENCH_SECONDS": "3"}),
     "benefits_autogrant": (["--events", "2000", "--talents", "20"], {}),
     "notify_inbox": (["--duration", "10", "--webhook-events", "300"], {}),
+    # A tenth of the city: the load takes a minute; BENCH_FULL=1 loads the whole city (1.7 million talents).
+    "city": (["--talents", "170000"], {}),
 }
 FULL: dict[str, tuple[list[str], dict[str, str]]] = {
     "applicant_code": ([], {"BENCH_SECONDS": "10"}),
@@ -74,6 +76,7 @@ FULL: dict[str, tuple[list[str], dict[str, str]]] = {
     "benefits_straight_through": (["--talents", "100000"], {}),
     "notify_inbox": (["--duration", "60", "--webhook-events", "2000"], {}),
     "insight": (["--events", "20000", "--talents", "1700000"], {}),
+    "city": (["--talents", "1700000"], {}),
 }
 
 
