@@ -315,11 +315,20 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(409, render("problem.concurrent_change"), slug="conflict")
 
 
+# SQLSTATE classes of a database that cannot serve now: 08 connection exception, 53 insufficient resources
+# (53300 too many connections), 57P operator intervention (admin shutdown, cannot connect now).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     """A database error no more specific handler took: the caller's input when it is an SQL data exception
     (SQLSTATE class 22: a NUL character in text on PostgreSQL, a number out of a column's range), else a 500."""
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        # The server refused or dropped the connection (too many clients, shutting down, starting up): nothing
+        # was done, and a retry in a moment may succeed, so a 503 with Retry-After, not a 500.
+        return await _database_unavailable(request, exc)
     if not (isinstance(exc, DataError) or sqlstate.startswith("22")):
         return await unexpected_error(request, exc)
     # The value itself is never logged: it is the caller's input, perhaps personal data.
