@@ -21,8 +21,8 @@ statuses (about 6 % waiting for a county review, 2 % for the city), their eviden
 entries; benefits' talent read model and claims in realistic statuses with their history; housing's talent read
 model, projects and units. Then VACUUM ANALYZE, and the same requests again with fresh tokens of the same talents.
 
-Rows (bench/results/city.postgresql.json): load time and rows loaded, each p99 empty and city and their ratio (target ≤ 2),
-and the storage per talent: pg_total_relation_size of every table of each service's database ÷ talents.
+Rows (bench/results/city.postgresql.json): load time and rows loaded, each p99 empty and city and their ratio
+(target ≤ 2), and the storage per talent: pg_total_relation_size of every table of each service's database ÷ talents.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Figures:
 
 Run: `uv run python -m bench.bench_housing_draw` (SQLite in a temporary directory). With BENCH_HOUSING_DATABASE_URL
 or TEST_DATABASE_URL set to a PostgreSQL server (postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) it
-runs in a fresh database made there for the run and dropped afterwards. Writes bench/results/housing_draw.<database>.json.
+runs in a fresh database made there for the run and dropped afterwards.
+Writes bench/results/housing_draw.<database>.json.
 """
 
 from __future__ import annotations
