@@ -14,8 +14,9 @@ import uuid
 import httpx
 from jose import jws
 
+from .helpers import fresh_id_number
 from .stack import Stack
-from .test_e2e_registration import resident_id, sign_in_with_otp
+from .test_e2e_registration import sign_in_with_otp
 
 EVIDENCE = [{"kind": "diploma", "reference": "files/doctor-diploma.pdf", "sha256": "c0ffee" * 10 + "beef"}]
 
@@ -52,7 +53,7 @@ class TestTalentCodeFromSignInToPartnerVerify:
     ) -> None:
         # Fresh phone and identity number: the stack is shared with other cross-service tests.
         phone = f"+86139{random.randrange(10**8):08d}"
-        id_number = resident_id(birth="19900517", sequence=f"{random.randrange(1000):03d}")
+        id_number = fresh_id_number(birth="19900517")
         talent = {"Authorization": f"Bearer {await sign_in_with_otp(gateway, phone)}"}
 
         profile = await gateway.put("/api/v1/me/profile", json=_profile(id_number), headers=talent)

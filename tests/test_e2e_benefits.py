@@ -18,20 +18,21 @@ from aiokafka import AIOKafkaProducer
 from contracts import LeaseStarted, make_event
 from servicekit.testing import eventually
 
+from .helpers import fresh_id_number
 from .stack import Stack
-from .test_e2e_registration import resident_id, sign_in_with_otp
+from .test_e2e_registration import sign_in_with_otp
 
 Headers = dict[str, str]
 # The stack's 公示 period: tests/stack.py passes BENEFITS_PUBLICITY_PERIOD_S (the 5-day default is too long to wait).
 PUBLICITY_WAIT_LIMIT_S = 30.0
 
 
-def _profile(sequence: str) -> dict[str, Any]:
+def _profile(id_number: str) -> dict[str, Any]:
     graduated = (date.today() - timedelta(days=300)).isoformat()
     return {
         "name": "王五",
         "id_type": "resident_id",
-        "id_number": resident_id(birth="19990101", sequence=sequence),
+        "id_number": id_number,
         "birth_date": "1999-01-01",
         "locale": "zh-CN",
         "region_code": "330402",
@@ -52,10 +53,9 @@ async def _official(gateway: httpx.AsyncClient, username: str) -> Headers:
 
 async def _certified_talent(gateway: httpx.AsyncClient) -> tuple[str, Headers]:
     """A tier-E talent certified through applicant: profile, degree route, county then city approval."""
-    sequence = f"{uuid.uuid4().int % 900 + 100}"
     phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
     auth = {"Authorization": f"Bearer {await sign_in_with_otp(gateway, phone)}"}
-    profile = await gateway.put("/api/v1/me/profile", json=_profile(sequence), headers=auth)
+    profile = await gateway.put("/api/v1/me/profile", json=_profile(fresh_id_number(birth="19990101")), headers=auth)
     assert profile.status_code == 200, profile.text
     application = await gateway.post(
         "/api/v1/me/certifications",

@@ -24,8 +24,9 @@ from notify import signing
 from servicekit.testing import eventually
 from standardwebhooks.webhooks import Webhook
 
+from .helpers import fresh_id_number
 from .stack import Stack
-from .test_e2e_registration import PROFILE, resident_id, sign_in_with_otp
+from .test_e2e_registration import PROFILE, sign_in_with_otp
 
 SECRET = "e2e-hospital-webhook-secret"
 
@@ -82,7 +83,7 @@ async def certify_through_applicant(gateway: httpx.AsyncClient) -> None:
     """Sign a new talent in, store a profile, apply for tier E, and have it approved at both stages."""
     phone = f"+86139{random.randrange(10**8):08d}"
     talent = {"Authorization": f"Bearer {await sign_in_with_otp(gateway, phone)}"}
-    profile = {**PROFILE, "id_number": resident_id(sequence=f"{random.randrange(1000):03d}")}
+    profile = {**PROFILE, "id_number": fresh_id_number(birth="19950307")}
     response = await gateway.put("/api/v1/me/profile", json=profile, headers=talent)
     assert response.status_code == 200, response.text
     diploma = {"kind": "diploma", "reference": "file-1", "sha256": hashlib.sha256(b"diploma").hexdigest()}

@@ -8,24 +8,19 @@ Every service runs as its own process on the real broker; the test talks only to
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 from servicekit.testing import eventually
 
-from .helpers import certify, official, profile, resident_id, talent
+from .helpers import certify, fresh_id_number, official, profile, talent
 
 Headers = dict[str, str]
 
 
 def _fresh_profile() -> dict[str, Any]:
-    """A profile whose identity number no other test of the shared stack holds (a birth date of its own too,
-    not only one of a thousand sequence numbers)."""
-    n = uuid.uuid4().int
-    birth = f"199{n % 7}{(n >> 8) % 12 + 1:02d}{(n >> 16) % 28 + 1:02d}"
-    number = resident_id(birth=birth, sequence=f"{(n >> 24) % 1000:03d}")
-    return profile(number, birth_date=f"{birth[:4]}-{birth[4:6]}-{birth[6:]}")
+    """A profile whose identity number no other test of the shared stack holds."""
+    return profile(fresh_id_number())
 
 
 async def _reasons(gateway: httpx.AsyncClient, auth: Headers, policy_code: str) -> list[str]:
