@@ -10,7 +10,15 @@ import pytest
 from servicekit.audit import AuditEntry, record, verify_chain
 from servicekit.auth import Principal
 from servicekit.db import Database, utcnow
-from servicekit.timers import ScheduledTimer, TimerRunner, cancel, schedule, schedule_many
+from servicekit.timers import (
+    ScheduledTimer,
+    TimerRunner,
+    cancel,
+    cancel_soon,
+    cancels_batched,
+    schedule,
+    schedule_many,
+)
 from sqlalchemy import event, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
@@ -102,6 +110,62 @@ class TestTimers:
                 schedule_many(session, "k", [("y", utcnow(), None), ("x", utcnow(), None)])
         async with database.sessionmaker() as session:
             assert [t.key for t in (await session.exec(select(ScheduledTimer))).all()] == ["x"]
+
+    async def test_cancels_in_a_batch_run_together_at_its_end_as_one_update_per_kind(self, database: Database) -> None:
+        due = utcnow() - timedelta(seconds=1)
+        async with database.transaction() as session:
+            schedule_many(session, "claim.publicity", [(f"c{n}", due, None) for n in range(5)])
+            schedule_many(session, "claim.end_to_end", [(f"c{n}", due, None) for n in range(5)])
+        updates: list[str] = []
+
+        def count_updates(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.startswith("UPDATE scheduled_timer"):
+                updates.append(statement)
+
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count_updates)
+        async with database.transaction() as session, cancels_batched(session):
+            for n in range(4):
+                await cancel_soon(session, "claim.publicity", f"c{n}")
+                await cancel_soon(session, "claim.end_to_end", f"c{n}")
+            assert updates == []  # queued, not yet sent
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count_updates)
+        assert len(updates) == 2
+        async with database.sessionmaker() as session:
+            pending = (await session.exec(select(ScheduledTimer).where(ScheduledTimer.status == "pending"))).all()
+        assert sorted((t.kind, t.key) for t in pending) == [("claim.end_to_end", "c4"), ("claim.publicity", "c4")]
+
+    async def test_a_key_scheduled_again_inside_a_batch_keeps_its_timer(self, database: Database) -> None:
+        later = utcnow() + timedelta(hours=1)
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", later)
+        async with database.transaction() as session, cancels_batched(session):
+            await cancel_soon(session, "k", "x")
+            await cancel_soon(session, "k", "y")  # no such timer: nothing to cancel
+            await schedule(session, "k", "x", later + timedelta(hours=1))  # the later schedule wins
+        async with database.sessionmaker() as session:
+            rows = (await session.exec(select(ScheduledTimer))).all()
+        assert [(r.key, r.status) for r in rows] == [("x", "pending")]
+
+    async def test_a_batch_that_raises_cancels_nothing_and_ends(self, database: Database) -> None:
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", utcnow())
+            await schedule(session, "k", "y", utcnow())
+        async with database.transaction() as session:  # the caller survives the batch's failure and commits
+            with pytest.raises(RuntimeError):
+                async with cancels_batched(session):
+                    await cancel_soon(session, "k", "x")
+                    raise RuntimeError("the bank file is unreadable")
+            await cancel_soon(session, "k", "y")  # no batch any more: at once
+        async with database.sessionmaker() as session:
+            rows = (await session.exec(select(ScheduledTimer).order_by(ScheduledTimer.key))).all()
+        assert [(r.key, r.status) for r in rows] == [("x", "pending"), ("y", "cancelled")]
+
+    async def test_cancel_soon_outside_a_batch_cancels_at_once(self, database: Database) -> None:
+        async with database.transaction() as session:
+            await schedule(session, "k", "x", utcnow())
+            await cancel_soon(session, "k", "x")
+            status = (await session.exec(select(ScheduledTimer.status))).one()
+        assert status == "cancelled"
 
     async def test_failing_handler_is_retried_then_marked_failed(self, database: Database) -> None:
         calls = 0

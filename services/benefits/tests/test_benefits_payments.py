@@ -17,6 +17,7 @@ from servicekit.db import utcnow
 from servicekit.testing import TestKeys
 
 from .conftest import Events, certified, fire_timers, registered
+from .test_benefits_claim_cost import _Statements
 
 Headers = dict[str, str]
 BATCHES = "/api/v1/finance/payment-batches"
@@ -170,6 +171,38 @@ class TestPaymentBatch:
         assert retried["status"] == "disbursed" and retried["payment_reference"] == "BANK-RETRY-1"
         assert [h["action"] for h in retried["history"]][-2:] == ["payment_failed", "disbursed"]
         assert (await _claim(client, officials, other["id"]))["status"] == "publicized"  # still at the bank
+
+    async def test_a_result_file_costs_at_most_one_statement_per_line(
+        self,
+        client: httpx.AsyncClient,
+        events: Events,
+        test_keys: TestKeys,
+        officials: dict[str, Headers],
+        benefits_app: FastAPI,
+    ) -> None:
+        """A city's result file has thousands of lines: each line costs at most its claim's own UPDATE, and its
+        history, audit, event and timer changes go out with the other lines' (a statement of each per line
+        made a 4,740-line file outlast the gateway's timeout)."""
+        finance = officials["finance.city"]
+        claims = await _payable_claims(15, client, events, test_keys, officials, benefits_app)
+        short = {c["id"] for c in claims[:3]}
+        first = (await client.post(BATCHES, json={}, headers=finance)).json()
+        _, rows = await _bank_file(client, finance, first["id"])
+        by_claim = {line[1]: line[0] for line in rows[1:-1]}
+
+        async def statements_to_import(claim_ids: list[str]) -> int:
+            lines = [(by_claim[c], "paid" if n % 3 else "failed", f"BANK-{c[:8]}") for n, c in enumerate(claim_ids)]
+            lines = [(ref, status, reference if status == "paid" else "") for ref, status, reference in lines]
+            with _Statements(benefits_app) as statements:
+                applied = await _import(client, finance, first["id"], _results(*lines))
+            assert applied.status_code == 200 and applied.json()["problems"] == [], applied.text
+            return sum(statements.seen.values())
+
+        three = await statements_to_import(sorted(short))
+        twelve = await statements_to_import(sorted(c["id"] for c in claims if c["id"] not in short))
+        assert twelve - three <= 9, (three, twelve)  # nine lines more: at most their nine claims' UPDATEs
+        paid = [await _claim(client, officials, c["id"]) for c in claims]
+        assert {c["status"] for c in paid} == {"disbursed", "payment_failed"}
 
     async def test_lines_that_cannot_be_applied_are_reported_and_change_nothing(
         self,

@@ -7,9 +7,10 @@ Offers that lapse, review deadlines, the end of a 公示 period, certification e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +69,7 @@ async def schedule(
     session: AsyncSession, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
 ) -> ScheduledTimer:
     """Start (or move) the timer (kind, key) to fire at `due_at`."""
+    _unqueue_cancel(session, kind, key)
     result = await session.exec(select(ScheduledTimer).where(ScheduledTimer.kind == kind, ScheduledTimer.key == key))
     timer = result.first()
     if timer is None:
@@ -108,6 +110,7 @@ def schedule_many(
     count = 0
     mark(session, TIMERS_CHANNEL)
     for key, due_at, payload in items:
+        _unqueue_cancel(session, kind, key)
         queue_insert(
             session,
             _TIMER_TABLE,
@@ -127,22 +130,73 @@ def schedule_many(
     return count
 
 
+_QUEUED_CANCELS = "servicekit.timers.queued_cancels"
+_CANCEL_CHUNK = 500
+
+
+@contextlib.asynccontextmanager
+async def cancels_batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Within the block, `cancel_soon` queues its cancels; they run when the block ends, one UPDATE per kind.
+
+    For bulk work (a bank's result file closing hundreds of claims): each `cancel` is an UPDATE, and the
+    statement also sends the rows queued before it, so cancelling timer by timer sends every claim's history,
+    audit and event rows one claim at a time instead of as one multi-row INSERT. A key scheduled again inside
+    the block leaves the queue (the later schedule wins, as it would have one by one). Nothing runs when the
+    block raises: the caller's transaction is failing anyway.
+    """
+    if session.info.get(_QUEUED_CANCELS) is not None:
+        yield  # already inside a batch: its end runs these too
+        return
+    queued: dict[str, set[str]] = {}
+    session.info[_QUEUED_CANCELS] = queued
+    try:
+        yield
+    finally:
+        del session.info[_QUEUED_CANCELS]
+    for kind, keys in queued.items():
+        ordered = sorted(keys)  # a fixed order: two batches never lock the same rows in opposite orders
+        for start in range(0, len(ordered), _CANCEL_CHUNK):
+            await _cancel_keys(session, kind, ordered[start : start + _CANCEL_CHUNK])
+
+
+async def cancel_soon(session: AsyncSession, kind: str, key: str) -> None:
+    """Stop a pending timer: at once, or at the end of the enclosing `cancels_batched` block."""
+    queued: dict[str, set[str]] | None = session.info.get(_QUEUED_CANCELS)
+    if queued is None:
+        await cancel(session, kind, key)
+    else:
+        queued.setdefault(kind, set()).add(key)
+
+
+def _unqueue_cancel(session: AsyncSession, kind: str, key: str) -> None:
+    queued: dict[str, set[str]] | None = session.info.get(_QUEUED_CANCELS)
+    if queued is not None and kind in queued:
+        queued[kind].discard(key)
+
+
+async def _cancel_keys(session: AsyncSession, kind: str, keys: list[str]) -> int:
+    statement = (
+        update(ScheduledTimer)
+        .where(
+            col(ScheduledTimer.kind) == kind,
+            col(ScheduledTimer.key).in_(keys),
+            col(ScheduledTimer.status) == "pending",
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session="evaluate")
+    )
+    result: Any = await session.exec(statement)
+    return int(result.rowcount)
+
+
 async def cancel(session: AsyncSession, kind: str, key: str) -> bool:
     """Stop a pending timer; True when there was one.
 
     One UPDATE, no SELECT first: the ORM flushes pending rows before it and updates a timer object this
     session already holds ("evaluate"), so the session never sees a stale status.
     """
-    statement = (
-        update(ScheduledTimer)
-        .where(
-            col(ScheduledTimer.kind) == kind, col(ScheduledTimer.key) == key, col(ScheduledTimer.status) == "pending"
-        )
-        .values(status="cancelled")
-        .execution_options(synchronize_session="evaluate")
-    )
-    result: Any = await session.exec(statement)
-    return bool(result.rowcount)
+    _unqueue_cancel(session, kind, key)  # done now: the batch's end has nothing left to do for it
+    return bool(await _cancel_keys(session, kind, [key]))
 
 
 class TimerRunner:

@@ -168,12 +168,12 @@ async def _keep_clocks(
         # Granted (after review or straight through): a multi-year policy's next year comes due (benefits.renewals).
         await renewals.arm(session, claim, clock)
     if move.action is ClaimAction.OBJECT:
-        await timers.cancel(session, PUBLICITY_TIMER, claim.id)
+        await timers.cancel_soon(session, PUBLICITY_TIMER, claim.id)
     if move.restarts_stage_clock and move.sources:
         review = REVIEW_STAGES.get(claim.status)
         if review is None:
             claim.stage_due_at = None
-            await timers.cancel(session, STAGE_DEADLINE_TIMER, claim.id)
+            await timers.cancel_soon(session, STAGE_DEADLINE_TIMER, claim.id)
         else:
             claim.stage_due_at = _needed(clock, move).stage_due(now, STAGE_WORKING_DAYS.get(review.stage))
             payload = {"status": claim.status, "stage": review.stage}
@@ -183,8 +183,8 @@ async def _keep_clocks(
             else:
                 await timers.schedule(session, STAGE_DEADLINE_TIMER, claim.id, claim.stage_due_at, payload)
     if not claim.status.is_open:
-        await timers.cancel(session, END_TO_END_TIMER, claim.id)
-        await timers.cancel(session, PUBLICITY_TIMER, claim.id)
+        await timers.cancel_soon(session, END_TO_END_TIMER, claim.id)
+        await timers.cancel_soon(session, PUBLICITY_TIMER, claim.id)
 
 
 def _needed(clock: Clock | None, move: ClaimTransition) -> Clock:
