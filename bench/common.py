@@ -99,6 +99,9 @@ def git_commit() -> str:
     return "unknown"
 
 
+BENCH_OUTPUTS = ("bench/results", "bench/report.md", "bench/report.json")
+
+
 def git_dirty() -> bool | None:
     """True when tracked files differ from the commit (the figures are then not exactly that commit's); None
     when git cannot tell (no git, not a checkout)."""
@@ -107,7 +110,8 @@ def git_dirty() -> bool | None:
         return None
     try:
         done = subprocess.run(
-            [git, "status", "--porcelain", "--untracked-files=no"],
+            # The bench's own outputs (results, report) do not make the measured code differ from its commit.
+            [git, "status", "--porcelain", "--untracked-files=no", "--", ".", *(f":!{p}" for p in BENCH_OUTPUTS)],
             cwd=ROOT,
             capture_output=True,
             text=True,
