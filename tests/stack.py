@@ -183,7 +183,7 @@ def running_stack(
                 f"{prefix}_JWKS_URL": f"{stack.gateway_url}/.well-known/jwks.json",
                 f"{prefix}_LOG_JSON": "true",
                 # Replicas share one PostgreSQL server (100 connections here): size each process's pool so that
-                # every replica's pool, overflow and wake-up listeners fit, as operations.md asks of a deployment.
+                # every replica's pool and wake-up listeners fit, as operations.md asks of a deployment.
                 **({f"{prefix}_DATABASE_POOL_SIZE": "4"} if replicas > 1 else {}),
                 # A consumer group join on Tansu takes half the session timeout.
                 f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",

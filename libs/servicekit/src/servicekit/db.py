@@ -75,15 +75,17 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        # The same pool shape for both: SQLAlchemy's SQLite default (5 + 10 overflow) opened and closed a
-        # connection (an aiosqlite thread and four PRAGMAs) for every request beyond the fifth in flight.
+        # The same pool shape for both: `2 × pool_size` connections, all kept once opened, no overflow. An overflow
+        # connection is closed when it comes back, so under load requests kept opening new ones: on SQLite an
+        # aiosqlite thread and four PRAGMAs each; on PostgreSQL a connect with its TLS handshake and
+        # authentication (a profile of /me/code at 32 in flight: connect and close in every few requests).
         kwargs: dict[str, Any] = {
             "echo": echo,
             # PostgreSQL: no ping on every checkout (with asyncpg it is BEGIN, a statement and ROLLBACK: three round
             # trips, a fifth of a hot read's CPU); a connection idle in the pool for IDLE_PING_S is pinged instead.
             "pool_pre_ping": False,
-            "pool_size": pool_size,
-            "max_overflow": pool_size,
+            "pool_size": 2 * pool_size,
+            "max_overflow": 0,
             # A database error's text would otherwise carry the statement's values (names, numbers, phones)
             # into logs, tracebacks and dead-letter reasons.
             "hide_parameters": True,
@@ -93,9 +95,6 @@ class Database:
             # A connection back in the pool is rolled back only when it is in a transaction (_configure_sqlite):
             # each rollback is a round trip to the connection's aiosqlite thread, and most have nothing to undo.
             kwargs["pool_reset_on_return"] = None
-            # As many connections as before (pool + overflow), all kept: an overflow connection was closed when it
-            # came back, so under load requests kept opening new ones (a thread, the connect, four PRAGMAs each).
-            kwargs["pool_size"], kwargs["max_overflow"] = 2 * pool_size, 0
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
