@@ -32,6 +32,10 @@ IDLE_WAIT_OVERRIDES: dict[str, str] = {
     "OUTBOX_IDLE_POLL_S": "5",
     "TIMER_MAX_SLEEP_S": "5",
     "OUTBOX_IDLE_CHECK_EVERY_S": "60",
+    # The test stack's consumer-group timings (a join on Tansu takes half the session timeout) sent a heartbeat
+    # per group every 500 ms: six times `make run`'s (servicekit.settings: 10 s session, 3 s heartbeat).
+    "KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "10000",
+    "KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "3000",
 }
 NOTIFY_OVERRIDES = {"NOTIFY_DELIVERY_IDLE_POLL_S": "5"}
 
