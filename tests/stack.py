@@ -184,7 +184,7 @@ def running_stack(
                 f"{prefix}_LOG_JSON": "true",
                 # Replicas share one PostgreSQL server (100 connections here): size each process's pool so that
                 # every replica's pool and wake-up listeners fit, as operations.md asks of a deployment.
-                **({f"{prefix}_DATABASE_POOL_SIZE": "4"} if replicas > 1 else {}),
+                **({f"{prefix}_DATABASE_POOL_SIZE": "2"} if replicas > 1 else {}),
                 # A consumer group join on Tansu takes half the session timeout.
                 f"{prefix}_KAFKA_CONSUMER_SESSION_TIMEOUT_MS": "3000",
                 f"{prefix}_KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",

@@ -92,7 +92,7 @@ async def publisher(broker: TansuBroker) -> AsyncIterator[KafkaPublisher]:
         await kafka.stop()
 
 
-async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> list[ConsumerRecord[Any, Any]]:
+async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
     """Every record on the topic up to its current end, partition by partition (no consumer group)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
