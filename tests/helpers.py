@@ -199,25 +199,31 @@ def profile(
 # Identity numbers handed out by `fresh_id_number`: birth dates 1990-01-01 to 1996-12-31 times a thousand
 # sequence numbers, walked from a random start so this process never repeats one and another process (or an
 # earlier run against the same database) overlaps it only if the two walks meet. A test that needs a birth date
-# of its own (outside that range) walks that date's thousand sequence numbers the same way.
+# of its own walks that date's thousand sequence numbers the same way; both walks skip what either handed out.
 _ID_FIRST_BIRTH = date(1990, 1, 1)
 _ID_BIRTH_DAYS = (date(1997, 1, 1) - _ID_FIRST_BIRTH).days
 _ID_SPACE = _ID_BIRTH_DAYS * 1000
 _id_walk = itertools.count(uuid.uuid4().int % _ID_SPACE)
 _sequence_walks: dict[str, Iterator[int]] = {}
+_handed_out: set[str] = set()
 
 
 def fresh_id_number(region: str = "330402", *, birth: str | None = None) -> str:
     """A valid identity number no other account of the shared stack holds: the next of this process's walk
-    through 2.5 million (birth date, sequence) pairs, or through the thousand sequences of `birth` (YYYYMMDD,
-    outside 1990-1996). The profile's birth date must match it: `birth_date_of`."""
-    if birth is not None:
-        start = uuid.uuid4().int % 1000
-        walk = _sequence_walks.setdefault(birth, ((start + i) % 1000 for i in range(1000)))
-        return resident_id(birth=birth, region=region, sequence=f"{next(walk):03d}")
-    step = next(_id_walk) % _ID_SPACE
-    born = _ID_FIRST_BIRTH + timedelta(days=step // 1000)
-    return resident_id(birth=born.strftime("%Y%m%d"), region=region, sequence=f"{step % 1000:03d}")
+    through 2.5 million (birth date, sequence) pairs, or through the thousand sequences of `birth` (YYYYMMDD).
+    The profile's birth date must match it: `birth_date_of`."""
+    while True:
+        if birth is not None:
+            start = uuid.uuid4().int % 1000
+            walk = _sequence_walks.setdefault(birth, ((start + i) % 1000 for i in range(1000)))
+            number = resident_id(birth=birth, region=region, sequence=f"{next(walk):03d}")
+        else:
+            step = next(_id_walk) % _ID_SPACE
+            born = _ID_FIRST_BIRTH + timedelta(days=step // 1000)
+            number = resident_id(birth=born.strftime("%Y%m%d"), region=region, sequence=f"{step % 1000:03d}")
+        if number not in _handed_out:
+            _handed_out.add(number)
+            return number
 
 
 def birth_date_of(id_number: str) -> str:

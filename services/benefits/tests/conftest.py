@@ -3,6 +3,7 @@ applied as the consumer would, and the officials."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from servicekit.consumer import EventConsumer
 from servicekit.testing import TestKeys
 from servicekit.testing_fixtures import ServiceTestbed, talent_fixtures
 from servicekit.timers import TimerRunner
+from sqlalchemy import event
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 NANHU, XIUZHOU = "330402", "330411"
@@ -119,3 +121,21 @@ def officials(test_keys: TestKeys) -> dict[str, dict[str, str]]:
         "auditor.city": test_keys.headers("official-auditor-city", ["auditor"]),
         "admin": test_keys.headers("official-admin", ["admin"]),
     }
+
+
+class Statements:
+    """Counts the SQL statements an app sends inside the block, by their first 90 characters."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.engine = app.state.database.engine.sync_engine
+        self.seen: Counter[str] = Counter()
+
+    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen[" ".join(statement.split())[:90]] += 1
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)

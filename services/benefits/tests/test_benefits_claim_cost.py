@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections import Counter
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from servicekit.testing import TestKeys
-from sqlalchemy import event
 
-from .conftest import Events, certified, registered
+from .conftest import Events, Statements, certified, registered
 
 # Claimable with one tap at tier C by the fixtures' talent (the bench's CLAIMABLE_AT_TIER_C).
 CLAIMABLE = ("HEALTH_CHECK", "RENT_SUBSIDY", "HOUSING_VOUCHER", "TAX_REBATE", "GREEN_CARD")
@@ -25,22 +22,6 @@ CLAIMABLE = ("HEALTH_CHECK", "RENT_SUBSIDY", "HOUSING_VOUCHER", "TAX_REBATE", "G
 # talent's facts, lease and claims, the year's budget, writes the claim, its history, its outbox rows and its
 # timers (one statement each kind): 10 (and the year's budget where the policy has one).
 MAX_STATEMENTS_PER_CLAIM = 11
-
-
-class _Statements:
-    def __init__(self, app: FastAPI) -> None:
-        self.engine = app.state.database.engine.sync_engine
-        self.seen: Counter[str] = Counter()
-
-    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self.seen[" ".join(statement.split())[:90]] += 1
-
-    def __enter__(self) -> _Statements:
-        event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._count)
 
 
 async def test_a_one_tap_claim_sends_a_bounded_number_of_statements(
@@ -57,7 +38,7 @@ async def test_a_one_tap_claim_sends_a_bounded_number_of_statements(
         assert response.status_code == 201, response.text
     measured = 0
     cpu = time.process_time()
-    with _Statements(benefits_app) as statements:
+    with Statements(benefits_app) as statements:
         for talent_id in talents[1:]:
             headers = test_keys.headers(talent_id, ["talent"])
             for code in CLAIMABLE:

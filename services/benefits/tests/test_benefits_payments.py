@@ -16,8 +16,7 @@ from fastapi import FastAPI
 from servicekit.db import utcnow
 from servicekit.testing import TestKeys
 
-from .conftest import Events, certified, fire_timers, registered
-from .test_benefits_claim_cost import _Statements
+from .conftest import Events, Statements, certified, fire_timers, registered
 
 Headers = dict[str, str]
 BATCHES = "/api/v1/finance/payment-batches"
@@ -193,7 +192,7 @@ class TestPaymentBatch:
         async def statements_to_import(claim_ids: list[str]) -> int:
             lines = [(by_claim[c], "paid" if n % 3 else "failed", f"BANK-{c[:8]}") for n, c in enumerate(claim_ids)]
             lines = [(ref, status, reference if status == "paid" else "") for ref, status, reference in lines]
-            with _Statements(benefits_app) as statements:
+            with Statements(benefits_app) as statements:
                 applied = await _import(client, finance, first["id"], _results(*lines))
             assert applied.status_code == 200 and applied.json()["problems"] == [], applied.text
             return sum(statements.seen.values())
